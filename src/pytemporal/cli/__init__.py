@@ -1,0 +1,1 @@
+"""The ``pytemporal`` command line: ``pytemporal server start-dev`` and friends."""

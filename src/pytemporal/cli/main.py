@@ -1,0 +1,18 @@
+"""Entry point of the ``pytemporal`` command (and ``python -m pytemporal``)."""
+
+from __future__ import annotations
+
+import sys
+
+from pytemporal.cli import start_dev
+from pytemporal.cli.parser import parse_args
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse ``argv`` (default ``sys.argv[1:]``), run the command, exit with its status."""
+    args = parse_args(argv)
+    try:
+        status = start_dev.run(args) if args.server_command == "start-dev" else 2
+    except KeyboardInterrupt:
+        status = start_dev.EXIT_INTERRUPTED
+    sys.exit(status)

@@ -1,0 +1,95 @@
+"""Domain errors.
+
+Roles raise these; only the frontend turns them into gRPC status codes and
+`temporal.api.errordetails.v1` details (see ``pytemporal.frontend.errors``).
+
+    ServiceError
+     ├── InvalidArgument            INVALID_ARGUMENT
+     ├── NotFound                   NOT_FOUND + NotFoundFailure
+     │    └── NamespaceNotFound     NOT_FOUND + NamespaceNotFoundFailure
+     ├── WorkflowAlreadyStarted     ALREADY_EXISTS + WorkflowExecutionAlreadyStartedFailure
+     ├── NamespaceAlreadyExists     ALREADY_EXISTS + NamespaceAlreadyExistsFailure
+     ├── QueryFailed                INVALID_ARGUMENT + QueryFailedFailure
+     ├── WorkflowNotReady           FAILED_PRECONDITION + WorkflowNotReadyFailure
+     ├── ResourceExhausted          RESOURCE_EXHAUSTED + ResourceExhaustedFailure
+     ├── FailedPrecondition         FAILED_PRECONDITION
+     ├── DeadlineExceeded           DEADLINE_EXCEEDED
+     ├── Unavailable                UNAVAILABLE
+     └── Unimplemented              UNIMPLEMENTED
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidArgument(ServiceError):
+    pass
+
+
+class NotFound(ServiceError):
+    pass
+
+
+class NamespaceNotFound(NotFound):
+    def __init__(self, namespace: str) -> None:
+        super().__init__(f"Namespace {namespace} is not found.")
+        self.namespace = namespace
+
+
+class WorkflowAlreadyStarted(ServiceError):
+    def __init__(self, message: str, *, start_request_id: str, run_id: str) -> None:
+        super().__init__(message)
+        self.start_request_id = start_request_id
+        self.run_id = run_id
+
+
+class NamespaceAlreadyExists(ServiceError):
+    pass
+
+
+class QueryFailed(ServiceError):
+    def __init__(self, message: str, failure: Any = None) -> None:
+        super().__init__(message)
+        self.failure = failure
+
+
+class WorkflowNotReady(ServiceError):
+    pass
+
+
+class ResourceExhausted(ServiceError):
+    def __init__(self, message: str, *, cause: int = 0, scope: int = 0) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.scope = scope
+
+
+class FailedPrecondition(ServiceError):
+    pass
+
+
+class DeadlineExceeded(ServiceError):
+    pass
+
+
+class Unavailable(ServiceError):
+    pass
+
+
+class Unimplemented(ServiceError):
+    pass
+
+
+class PersistenceError(Unavailable):
+    """A storage failure; retryable by clients."""
+
+
+class ConditionFailed(PersistenceError):
+    """A conditional write lost a race (stale version or a different current run)."""

@@ -1,0 +1,30 @@
+"""Server configuration shared by the CLI and the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ServerConfig:
+    ip: str = "127.0.0.1"
+    port: int = 7233
+    # None: in-memory SQLite (nothing survives the process); a path: a file database.
+    db_filename: str | None = None
+    # Extra namespaces created at start; "default" always exists.
+    namespaces: list[str] = field(default_factory=list)
+    # NAME -> Temporal search-attribute type name (Keyword, Text, Int, Double, Bool,
+    # Datetime, KeywordList).
+    search_attributes: dict[str, str] = field(default_factory=dict)
+    # Temporal dynamic-config keys -> decoded JSON values. Unknown keys are logged and
+    # ignored by the server.
+    dynamic_config: dict[str, Any] = field(default_factory=dict)
+    headless: bool = True
+    ui_port: int | None = None
+    # Web UI bind address; None: same as `ip`.
+    ui_ip: str | None = None
+    # Temporal CLI names: debug, info, warn, error, fatal, never / pretty, text, json.
+    # The CLI configures logging from these (pytemporal.common.logging).
+    log_level: str = "warn"
+    log_format: str = "pretty"

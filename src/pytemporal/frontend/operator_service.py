@@ -1,0 +1,74 @@
+"""OperatorService: search-attribute registration (namespace-level metadata)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import service_pb2_grpc
+from temporalio.api.operatorservice.v1 import request_response_pb2 as rr
+
+from pytemporal.common.errors import InvalidArgument
+from pytemporal.frontend.errors import handled
+from pytemporal.namespaces import NamespaceRegistry
+
+Ctx = grpc.aio.ServicerContext
+
+SYSTEM_ATTRIBUTES = {
+    "WorkflowId": "Keyword",
+    "RunId": "Keyword",
+    "WorkflowType": "Keyword",
+    "TaskQueue": "Keyword",
+    "ExecutionStatus": "Keyword",
+    "StartTime": "Datetime",
+    "ExecutionTime": "Datetime",
+    "CloseTime": "Datetime",
+    "HistoryLength": "Int",
+    "HistorySizeBytes": "Int",
+    "StateTransitionCount": "Int",
+    "ExecutionDuration": "Int",
+    "ParentWorkflowId": "Keyword",
+    "ParentRunId": "Keyword",
+    "RootWorkflowId": "Keyword",
+    "RootRunId": "Keyword",
+    "TemporalChangeVersion": "KeywordList",
+    "BinaryChecksums": "KeywordList",
+    "BuildIds": "KeywordList",
+}
+RESERVED = {"NamespaceId", "Memo", "MemoEncoding", "VisibilityTaskKey"}
+
+
+def _type_name(value: int) -> str:
+    name = IndexedValueType.Name(value)[len("INDEXED_VALUE_TYPE_") :]
+    return "".join(p.capitalize() for p in name.split("_"))
+
+
+def _type_value(name: str) -> int:
+    upper = "".join("_" + c if c.isupper() and i else c for i, c in enumerate(name)).upper()
+    return IndexedValueType.Value("INDEXED_VALUE_TYPE_" + upper)
+
+
+class OperatorService(service_pb2_grpc.OperatorServiceServicer):  # type: ignore[misc]
+    def __init__(self, namespaces: NamespaceRegistry) -> None:
+        self.namespaces = namespaces
+
+    @handled
+    async def ListSearchAttributes(self, request: Any, context: Ctx) -> rr.ListSearchAttributesResponse:
+        ns = self.namespaces.get(request.namespace or "default")
+        return rr.ListSearchAttributesResponse(
+            custom_attributes={k: _type_value(v) for k, v in ns.search_attributes.items()},  # type: ignore[misc]
+            system_attributes={k: _type_value(v) for k, v in SYSTEM_ATTRIBUTES.items()},  # type: ignore[misc]
+        )
+
+    @handled
+    async def AddSearchAttributes(self, request: Any, context: Ctx) -> rr.AddSearchAttributesResponse:
+        ns = self.namespaces.get(request.namespace or "default")
+        for name, typ in request.search_attributes.items():
+            if name in RESERVED or name in SYSTEM_ATTRIBUTES:
+                raise InvalidArgument(f"Search attribute {name} is reserved by system.")
+            if typ == IndexedValueType.INDEXED_VALUE_TYPE_UNSPECIFIED:
+                raise InvalidArgument(f"Unknown search attribute type: {typ}.")
+            ns.search_attributes.setdefault(name, _type_name(typ))
+        await self.namespaces.update(ns)
+        return rr.AddSearchAttributesResponse()

@@ -1,0 +1,50 @@
+"""Server and namespace descriptions the SDKs read at connect time."""
+
+from __future__ import annotations
+
+from temporalio.api.namespace.v1 import (
+    NamespaceConfig,
+    NamespaceInfo,
+)
+from temporalio.api.workflowservice.v1 import (
+    DescribeNamespaceResponse,
+    GetSystemInfoResponse,
+)
+
+from pytemporal import __version__
+from pytemporal.common.protoutil import dur
+from pytemporal.namespaces import Namespace
+
+
+def system_info() -> GetSystemInfoResponse:
+    caps = GetSystemInfoResponse.Capabilities(
+        signal_and_query_header=True,
+        internal_error_differentiation=True,
+        activity_failure_include_heartbeat=True,
+        supports_schedules=False,
+        encoded_failure_attributes=True,
+        upsert_memo=True,
+        eager_workflow_start=False,
+        sdk_metadata=True,
+        build_id_based_versioning=False,
+        count_group_by_execution_status=False,
+        nexus=False,
+    )
+    return GetSystemInfoResponse(server_version=f"pytemporal-{__version__}", capabilities=caps)
+
+
+def describe_namespace(ns: Namespace, blob_limit: int) -> DescribeNamespaceResponse:
+    info = NamespaceInfo(
+        name=ns.name,
+        state=1,  # NAMESPACE_STATE_REGISTERED
+        description=ns.description,
+        owner_email=ns.owner_email,
+        id=ns.id,
+    )
+    info.capabilities.eager_workflow_start = False
+    info.capabilities.sync_update = False
+    info.capabilities.async_update = False
+    info.limits.blob_size_limit_error = blob_limit
+    info.limits.memo_size_limit_error = blob_limit
+    config = NamespaceConfig(workflow_execution_retention_ttl=dur(ns.retention_seconds))
+    return DescribeNamespaceResponse(namespace_info=info, config=config)

@@ -1,0 +1,43 @@
+"""Request validation at the edge, with Temporal's error messages."""
+
+from __future__ import annotations
+
+from google.protobuf.message import Message
+
+from pytemporal.common.errors import InvalidArgument
+from pytemporal.common.protoutil import dur_seconds
+
+MAX_ID_LENGTH = 1000
+
+
+def require(value: str, what: str) -> None:
+    if not value:
+        raise InvalidArgument(f"{what} is not set on request.")
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidArgument(f"{what} exceeds length limit.")
+
+
+def blob(msg: Message | None, limit: int) -> None:
+    if msg is not None and msg.ByteSize() > limit:
+        raise InvalidArgument("Blob data size exceeds limit.")
+
+
+def non_negative(req: Message, *fields: str) -> None:
+    for f in fields:
+        if req.HasField(f) and dur_seconds(getattr(req, f)) < 0:
+            name = "".join(p.capitalize() for p in f.split("_"))
+            raise InvalidArgument(f"Invalid {name.replace('Timeout', 'Timeout')}.")
+
+
+def start_request(req: Message, blob_limit: int) -> None:
+    require(getattr(req, "workflow_id"), "WorkflowId")
+    require(getattr(req, "workflow_type").name, "WorkflowType")
+    require(getattr(req, "task_queue").name, "TaskQueue")
+    require(getattr(req, "request_id"), "RequestId")
+    non_negative(
+        req, "workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout"
+    )
+    blob(getattr(req, "input"), blob_limit)
+    blob(getattr(req, "memo"), blob_limit)
+    if getattr(req, "cron_schedule"):
+        raise InvalidArgument("cron schedules are not supported by this server yet")

@@ -1,0 +1,376 @@
+"""WorkflowService: validate, resolve the namespace, forward to history or matching."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import grpc
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import WorkflowIdConflictPolicy
+from temporalio.api.workflowservice.v1 import service_pb2_grpc
+from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
+
+from pytemporal.common.errors import InvalidArgument, NotFound
+from pytemporal.frontend import system, validation
+from pytemporal.frontend.errors import handled
+from pytemporal.history.api import activity_tasks, control, queries, read, start, workflow_tasks
+from pytemporal.history.engine import HistoryEngine, Key
+from pytemporal.history.tokens import decode
+from pytemporal.matching.queues import Matching
+from pytemporal.namespaces import Namespace, NamespaceRegistry
+
+POLL_TIMEOUT = 60.0
+DEFAULT_QUERY_TIMEOUT = 60.0
+Ctx = grpc.aio.ServicerContext
+
+
+def _remaining(context: Ctx, cap: float) -> float:
+    left = context.time_remaining()
+    if left is None:
+        return cap
+    # Answer a little before the caller's deadline, so it gets our reply and not its own.
+    return max(0.0, min(cap, left - 1.0))
+
+
+class WorkflowService(service_pb2_grpc.WorkflowServiceServicer):  # type: ignore[misc]
+    def __init__(
+        self, namespaces: NamespaceRegistry, engine: HistoryEngine, matching: Matching
+    ) -> None:
+        self.namespaces = namespaces
+        self.engine = engine
+        self.matching = matching
+
+    @property
+    def blob_limit(self) -> int:
+        return self.engine.limits.blob_size
+
+    async def _key(self, ns: Namespace, execution: WorkflowExecution) -> Key:
+        validation.require(execution.workflow_id, "WorkflowId")
+        if execution.run_id:
+            return ns.id, execution.workflow_id, execution.run_id
+        current = await self.engine.store.get_current_run(ns.id, execution.workflow_id)
+        if current is None:
+            raise NotFound(
+                f"workflow execution not found for workflow ID \"{execution.workflow_id}\""
+            )
+        return ns.id, execution.workflow_id, current.run_id
+
+    # -- system & namespaces ---------------------------------------------------------
+
+    @handled
+    async def GetSystemInfo(self, request: Any, context: Ctx) -> rr.GetSystemInfoResponse:
+        return system.system_info()
+
+    @handled
+    async def DescribeNamespace(self, request: Any, context: Ctx) -> rr.DescribeNamespaceResponse:
+        if request.id:
+            ns = self.namespaces.by_id(request.id)
+        else:
+            ns = self.namespaces.get(request.namespace)
+        return system.describe_namespace(ns, self.blob_limit)
+
+    @handled
+    async def ListNamespaces(self, request: Any, context: Ctx) -> rr.ListNamespacesResponse:
+        return rr.ListNamespacesResponse(
+            namespaces=[system.describe_namespace(ns, self.blob_limit) for ns in self.namespaces.all()]
+        )
+
+    @handled
+    async def RegisterNamespace(self, request: Any, context: Ctx) -> rr.RegisterNamespaceResponse:
+        validation.require(request.namespace, "Namespace")
+        retention = request.workflow_execution_retention_period
+        kwargs: dict[str, Any] = {"description": request.description, "owner_email": request.owner_email}
+        if retention.seconds:
+            kwargs["retention_seconds"] = float(retention.seconds)
+        await self.namespaces.create(request.namespace, **kwargs)
+        return rr.RegisterNamespaceResponse()
+
+    # -- workflow lifecycle ------------------------------------------------------------
+
+    @handled
+    async def StartWorkflowExecution(
+        self, request: Any, context: Ctx
+    ) -> rr.StartWorkflowExecutionResponse:
+        ns = self.namespaces.get(request.namespace)
+        validation.start_request(request, self.blob_limit)
+        _check_policies(request, signal_with_start=False)
+        res = await start.start(self.engine, ns, request)
+        return rr.StartWorkflowExecutionResponse(
+            run_id=res.run_id, started=res.started, status=1  # RUNNING
+        )
+
+    @handled
+    async def SignalWithStartWorkflowExecution(
+        self, request: Any, context: Ctx
+    ) -> rr.SignalWithStartWorkflowExecutionResponse:
+        ns = self.namespaces.get(request.namespace)
+        validation.start_request(request, self.blob_limit)
+        validation.require(request.signal_name, "SignalName")
+        validation.blob(request.signal_input, self.blob_limit)
+        _check_policies(request, signal_with_start=True)
+        sig = start.SignalSpec(
+            name=request.signal_name,
+            input=request.signal_input if request.HasField("signal_input") else None,
+            header=request.header if request.HasField("header") else None,
+            identity=request.identity,
+            request_id=request.request_id,
+        )
+        res = await start.start(self.engine, ns, request, signal=sig)
+        return rr.SignalWithStartWorkflowExecutionResponse(run_id=res.run_id, started=res.started)
+
+    @handled
+    async def SignalWorkflowExecution(
+        self, request: Any, context: Ctx
+    ) -> rr.SignalWorkflowExecutionResponse:
+        ns = self.namespaces.get(request.namespace)
+        validation.require(request.signal_name, "SignalName")
+        validation.blob(request.input, self.blob_limit)
+        key = await self._key(ns, request.workflow_execution)
+        await control.signal(self.engine, key, request)
+        return rr.SignalWorkflowExecutionResponse()
+
+    @handled
+    async def RequestCancelWorkflowExecution(
+        self, request: Any, context: Ctx
+    ) -> rr.RequestCancelWorkflowExecutionResponse:
+        ns = self.namespaces.get(request.namespace)
+        key = await self._key(ns, request.workflow_execution)
+        await control.request_cancel(self.engine, key, request)
+        return rr.RequestCancelWorkflowExecutionResponse()
+
+    @handled
+    async def TerminateWorkflowExecution(
+        self, request: Any, context: Ctx
+    ) -> rr.TerminateWorkflowExecutionResponse:
+        ns = self.namespaces.get(request.namespace)
+        validation.blob(request.details, self.blob_limit)
+        key = await self._key(ns, request.workflow_execution)
+        await control.terminate(self.engine, key, request)
+        return rr.TerminateWorkflowExecutionResponse()
+
+    @handled
+    async def GetWorkflowExecutionHistory(
+        self, request: Any, context: Ctx
+    ) -> rr.GetWorkflowExecutionHistoryResponse:
+        ns = self.namespaces.get(request.namespace)
+        key = await self._key(ns, request.execution)
+        timeout = _remaining(context, self.engine.limits.history_long_poll)
+        return await read.get_history(self.engine, key, request, timeout)
+
+    @handled
+    async def DescribeWorkflowExecution(
+        self, request: Any, context: Ctx
+    ) -> rr.DescribeWorkflowExecutionResponse:
+        ns = self.namespaces.get(request.namespace)
+        key = await self._key(ns, request.execution)
+        return await read.describe(self.engine, key)
+
+    @handled
+    async def QueryWorkflow(self, request: Any, context: Ctx) -> rr.QueryWorkflowResponse:
+        ns = self.namespaces.get(request.namespace)
+        validation.require(request.query.query_type, "QueryType")
+        key = await self._key(ns, request.execution)
+        timeout = _remaining(context, DEFAULT_QUERY_TIMEOUT)
+        return await queries.query(self.engine, key, request, timeout)
+
+    # -- workflow tasks ------------------------------------------------------------------
+
+    @handled
+    async def PollWorkflowTaskQueue(
+        self, request: Any, context: Ctx
+    ) -> rr.PollWorkflowTaskQueueResponse:
+        ns = self.namespaces.get(request.namespace)
+        validation.require(request.task_queue.name, "TaskQueue")
+        loop_deadline = _remaining(context, POLL_TIMEOUT)
+        import time
+
+        end = time.monotonic() + loop_deadline
+        while (left := end - time.monotonic()) > 0:
+            ref = await self.matching.poll(ns.id, request.task_queue.name, "workflow", left)
+            if ref is None:
+                break
+            if ref.kind == "query":
+                resp = await queries.record_started(self.engine, ref, request)
+            else:
+                resp = await workflow_tasks.record_started(self.engine, ref, request)
+            if resp is not None:
+                return resp
+        return rr.PollWorkflowTaskQueueResponse()
+
+    @handled
+    async def RespondWorkflowTaskCompleted(
+        self, request: Any, context: Ctx
+    ) -> rr.RespondWorkflowTaskCompletedResponse:
+        self.namespaces.get(request.namespace)
+        return await workflow_tasks.complete(self.engine, request)
+
+    @handled
+    async def RespondWorkflowTaskFailed(
+        self, request: Any, context: Ctx
+    ) -> rr.RespondWorkflowTaskFailedResponse:
+        self.namespaces.get(request.namespace)
+        await workflow_tasks.fail(self.engine, request)
+        return rr.RespondWorkflowTaskFailedResponse()
+
+    @handled
+    async def RespondQueryTaskCompleted(
+        self, request: Any, context: Ctx
+    ) -> rr.RespondQueryTaskCompletedResponse:
+        self.namespaces.get(request.namespace)
+        queries.respond(self.engine, request)
+        return rr.RespondQueryTaskCompletedResponse()
+
+    @handled
+    async def ResetStickyTaskQueue(
+        self, request: Any, context: Ctx
+    ) -> rr.ResetStickyTaskQueueResponse:
+        ns = self.namespaces.get(request.namespace)
+        key = await self._key(ns, request.execution)
+        async with self.engine.locked(key) as entry:
+            if not entry.ms.is_open:
+                raise NotFound("workflow execution already completed")
+            entry.ms.sticky_queue = ""
+            entry.ms.dirty = True
+            await self.engine.commit_one(entry)
+        return rr.ResetStickyTaskQueueResponse()
+
+    @handled
+    async def ShutdownWorker(self, request: Any, context: Ctx) -> rr.ShutdownWorkerResponse:
+        ns = self.namespaces.get(request.namespace)
+        if request.sticky_task_queue:
+            self.matching.unload_sticky(ns.id, request.sticky_task_queue)
+        return rr.ShutdownWorkerResponse()
+
+    # -- activity tasks ------------------------------------------------------------------
+
+    @handled
+    async def PollActivityTaskQueue(
+        self, request: Any, context: Ctx
+    ) -> rr.PollActivityTaskQueueResponse:
+        ns = self.namespaces.get(request.namespace)
+        validation.require(request.task_queue.name, "TaskQueue")
+        import time
+
+        end = time.monotonic() + _remaining(context, POLL_TIMEOUT)
+        while (left := end - time.monotonic()) > 0:
+            ref = await self.matching.poll(ns.id, request.task_queue.name, "activity", left)
+            if ref is None:
+                break
+            resp = await activity_tasks.record_started(self.engine, ref, request)
+            if resp is not None:
+                return resp
+        return rr.PollActivityTaskQueueResponse()
+
+    @handled
+    async def RecordActivityTaskHeartbeat(
+        self, request: Any, context: Ctx
+    ) -> rr.RecordActivityTaskHeartbeatResponse:
+        self.namespaces.get(request.namespace)
+        validation.blob(request.details, self.blob_limit)
+        details = request.details if request.HasField("details") else None
+        async with activity_tasks.by_token(self.engine, decode(request.task_token)) as (e, ai):
+            cancel = activity_tasks.heartbeat(e, ai, details)
+        return rr.RecordActivityTaskHeartbeatResponse(cancel_requested=cancel)
+
+    @handled
+    async def RecordActivityTaskHeartbeatById(
+        self, request: Any, context: Ctx
+    ) -> rr.RecordActivityTaskHeartbeatByIdResponse:
+        ns = self.namespaces.get(request.namespace)
+        validation.blob(request.details, self.blob_limit)
+        key = await self._key(ns, WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id))
+        details = request.details if request.HasField("details") else None
+        async with activity_tasks.by_id(self.engine, key, request.activity_id) as (e, ai):
+            cancel = activity_tasks.heartbeat(e, ai, details)
+        return rr.RecordActivityTaskHeartbeatByIdResponse(cancel_requested=cancel)
+
+    @handled
+    async def RespondActivityTaskCompleted(
+        self, request: Any, context: Ctx
+    ) -> rr.RespondActivityTaskCompletedResponse:
+        self.namespaces.get(request.namespace)
+        validation.blob(request.result, self.blob_limit)
+        result = request.result if request.HasField("result") else None
+        async with activity_tasks.by_token(self.engine, decode(request.task_token)) as (e, ai):
+            activity_tasks.complete(e, ai, result, request.identity)
+        return rr.RespondActivityTaskCompletedResponse()
+
+    @handled
+    async def RespondActivityTaskCompletedById(
+        self, request: Any, context: Ctx
+    ) -> rr.RespondActivityTaskCompletedByIdResponse:
+        ns = self.namespaces.get(request.namespace)
+        validation.blob(request.result, self.blob_limit)
+        key = await self._key(ns, WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id))
+        result = request.result if request.HasField("result") else None
+        async with activity_tasks.by_id(self.engine, key, request.activity_id) as (e, ai):
+            activity_tasks.complete(e, ai, result, request.identity)
+        return rr.RespondActivityTaskCompletedByIdResponse()
+
+    @handled
+    async def RespondActivityTaskFailed(
+        self, request: Any, context: Ctx
+    ) -> rr.RespondActivityTaskFailedResponse:
+        self.namespaces.get(request.namespace)
+        validation.blob(request.failure, self.blob_limit)
+        details = request.last_heartbeat_details if request.HasField("last_heartbeat_details") else None
+        async with activity_tasks.by_token(self.engine, decode(request.task_token)) as (e, ai):
+            activity_tasks.fail(e, ai, request.failure, request.identity, details)
+        return rr.RespondActivityTaskFailedResponse()
+
+    @handled
+    async def RespondActivityTaskFailedById(
+        self, request: Any, context: Ctx
+    ) -> rr.RespondActivityTaskFailedByIdResponse:
+        ns = self.namespaces.get(request.namespace)
+        validation.blob(request.failure, self.blob_limit)
+        key = await self._key(ns, WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id))
+        details = request.last_heartbeat_details if request.HasField("last_heartbeat_details") else None
+        async with activity_tasks.by_id(self.engine, key, request.activity_id) as (e, ai):
+            activity_tasks.fail(e, ai, request.failure, request.identity, details)
+        return rr.RespondActivityTaskFailedByIdResponse()
+
+    @handled
+    async def RespondActivityTaskCanceled(
+        self, request: Any, context: Ctx
+    ) -> rr.RespondActivityTaskCanceledResponse:
+        self.namespaces.get(request.namespace)
+        details = request.details if request.HasField("details") else None
+        async with activity_tasks.by_token(self.engine, decode(request.task_token)) as (e, ai):
+            activity_tasks.cancel(e, ai, details, request.identity)
+        return rr.RespondActivityTaskCanceledResponse()
+
+    @handled
+    async def RespondActivityTaskCanceledById(
+        self, request: Any, context: Ctx
+    ) -> rr.RespondActivityTaskCanceledByIdResponse:
+        ns = self.namespaces.get(request.namespace)
+        key = await self._key(ns, WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id))
+        details = request.details if request.HasField("details") else None
+        async with activity_tasks.by_id(self.engine, key, request.activity_id) as (e, ai):
+            activity_tasks.cancel(e, ai, details, request.identity)
+        return rr.RespondActivityTaskCanceledByIdResponse()
+
+
+def _check_policies(request: Any, *, signal_with_start: bool) -> None:
+    conflict = request.workflow_id_conflict_policy
+    reuse = request.workflow_id_reuse_policy
+    if signal_with_start and conflict == WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_FAIL:
+        raise InvalidArgument(
+            "Invalid WorkflowIDConflictPolicy: WORKFLOW_ID_CONFLICT_POLICY_FAIL is not supported "
+            "for this operation."
+        )
+    if reuse == 4 and conflict:  # TERMINATE_IF_RUNNING with an explicit conflict policy
+        raise InvalidArgument(
+            "Invalid WorkflowIDReusePolicy: WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING "
+            "cannot be used together with a WorkflowIDConflictPolicy."
+        )
+    if reuse == 3 and conflict == 3:  # REJECT_DUPLICATE with TERMINATE_EXISTING
+        raise InvalidArgument(
+            "Invalid WorkflowIDReusePolicy: WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE cannot be "
+            "used together with WorkflowIdConflictPolicy WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING."
+        )
+
+
+__all__ = ["WorkflowService", "uuid"]

@@ -1,0 +1,228 @@
+"""StartWorkflowExecution and SignalWithStartWorkflowExecution."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from temporalio.api.common.v1 import Header, Payloads
+from temporalio.api.enums.v1 import (
+    WorkflowExecutionStatus,
+    WorkflowIdConflictPolicy,
+    WorkflowIdReusePolicy,
+)
+from temporalio.api.history.v1 import WorkflowExecutionStartedEventAttributes
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import (
+    SignalWithStartWorkflowExecutionRequest,
+    StartWorkflowExecutionRequest,
+)
+
+from pytemporal.common.errors import WorkflowAlreadyStarted
+from pytemporal.common.protoutil import dur, dur_seconds, ts
+from pytemporal.history.engine import Change, Entry, HistoryEngine
+from pytemporal.history.workflow import lifecycle, retry
+from pytemporal.history.workflow import workflow_task as wt
+from pytemporal.namespaces import Namespace
+from pytemporal.persistence.api import CurrentMode, CurrentRun, CurrentUpdate
+
+RUNNING = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+Conflict = WorkflowIdConflictPolicy
+Reuse = WorkflowIdReusePolicy
+_FAILED_LIKE = {
+    WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_FAILED,
+    WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CANCELED,
+    WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TERMINATED,
+    WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TIMED_OUT,
+}
+MAX_TASK_TIMEOUT = 120.0
+DEFAULT_TASK_TIMEOUT = 10.0
+
+
+@dataclass
+class StartResult:
+    run_id: str
+    started: bool
+
+
+@dataclass
+class SignalSpec:
+    name: str
+    input: Payloads | None
+    header: Header | None
+    identity: str
+    request_id: str
+
+
+AnyStart = StartWorkflowExecutionRequest | SignalWithStartWorkflowExecutionRequest
+
+
+def started_attributes(
+    req: AnyStart, run_id: str, now: float
+) -> WorkflowExecutionStartedEventAttributes:
+    exec_timeout = dur_seconds(req.workflow_execution_timeout)
+    run_timeout = dur_seconds(req.workflow_run_timeout)
+    if exec_timeout and (not run_timeout or run_timeout > exec_timeout):
+        run_timeout = exec_timeout
+    task_timeout = dur_seconds(req.workflow_task_timeout) or DEFAULT_TASK_TIMEOUT
+    task_timeout = min(task_timeout, MAX_TASK_TIMEOUT)
+    if run_timeout:
+        task_timeout = min(task_timeout, run_timeout)
+    attrs = WorkflowExecutionStartedEventAttributes(
+        workflow_id=req.workflow_id,
+        workflow_type=req.workflow_type,
+        task_queue=TaskQueue(name=req.task_queue.name, kind=1),
+        input=req.input,
+        workflow_execution_timeout=req.workflow_execution_timeout,
+        workflow_run_timeout=dur(run_timeout),
+        workflow_task_timeout=dur(task_timeout),
+        identity=req.identity,
+        original_execution_run_id=run_id,
+        first_execution_run_id=run_id,
+        attempt=1,
+        cron_schedule=req.cron_schedule,
+        memo=req.memo,
+        search_attributes=req.search_attributes,
+        header=req.header,
+        priority=req.priority,
+    )
+    if req.HasField("retry_policy"):
+        attrs.retry_policy.CopyFrom(retry.normalize(req.retry_policy))
+    if exec_timeout:
+        expiration = round((now + exec_timeout) * 1000) / 1000
+        attrs.workflow_execution_expiration_time.CopyFrom(ts(expiration))
+    if req.HasField("workflow_start_delay"):
+        attrs.first_workflow_task_backoff.CopyFrom(req.workflow_start_delay)
+    if isinstance(req, StartWorkflowExecutionRequest):
+        attrs.completion_callbacks.extend(req.completion_callbacks)
+    return attrs
+
+
+def policies(req: AnyStart, *, signal_with_start: bool) -> tuple[int, int]:
+    conflict = req.workflow_id_conflict_policy
+    reuse = req.workflow_id_reuse_policy
+    if reuse == Reuse.WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING:
+        conflict, reuse = Conflict.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING, 0
+    if not conflict:
+        conflict = (
+            Conflict.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
+            if signal_with_start
+            else Conflict.WORKFLOW_ID_CONFLICT_POLICY_FAIL
+        )
+    return conflict, reuse or Reuse.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+
+
+async def start(
+    engine: HistoryEngine,
+    ns: Namespace,
+    req: AnyStart,
+    *,
+    signal: SignalSpec | None = None,
+) -> StartResult:
+    conflict, reuse = policies(req, signal_with_start=signal is not None)
+    async with engine.workflow_id_lock(ns.id, req.workflow_id):
+        current = await engine.store.get_current_run(ns.id, req.workflow_id)
+        if current is not None:
+            if current.create_request_id == req.request_id:
+                return StartResult(current.run_id, True)
+            if current.status == RUNNING:
+                return await _on_running(engine, ns, req, current, conflict, signal)
+            _check_reuse(req.workflow_id, current, reuse)
+        return await _create(engine, ns, req, current, signal, terminate=None)
+
+
+async def _on_running(
+    engine: HistoryEngine,
+    ns: Namespace,
+    req: AnyStart,
+    current: CurrentRun,
+    conflict: int,
+    signal: SignalSpec | None,
+) -> StartResult:
+    key = (ns.id, req.workflow_id, current.run_id)
+    if conflict == Conflict.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING:
+        if signal is not None:
+            async with engine.locked(key) as entry:
+                if entry.ms.is_open:
+                    _signal(entry, signal)
+                    await engine.commit_one(entry)
+                    return StartResult(current.run_id, False)
+            return await _create(engine, ns, req, current, signal, terminate=None)
+        return StartResult(current.run_id, False)
+    if conflict == Conflict.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING:
+        async with engine.locked(key) as entry:
+            return await _create(engine, ns, req, current, signal, terminate=entry)
+    raise WorkflowAlreadyStarted(
+        f"Workflow execution is already running. WorkflowId: {req.workflow_id}, "
+        f"RunId: {current.run_id}.",
+        start_request_id=current.create_request_id,
+        run_id=current.run_id,
+    )
+
+
+def _check_reuse(workflow_id: str, current: CurrentRun, reuse: int) -> None:
+    if reuse == Reuse.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY:
+        if current.status not in _FAILED_LIKE:
+            raise WorkflowAlreadyStarted(
+                "Workflow execution already finished successfully. "
+                f"WorkflowId: {workflow_id}, RunId: {current.run_id}. "
+                "Workflow Id reuse policy: allow duplicate workflow Id if last run failed.",
+                start_request_id=current.create_request_id,
+                run_id=current.run_id,
+            )
+    elif reuse == Reuse.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE:
+        raise WorkflowAlreadyStarted(
+            f"Workflow execution already finished. WorkflowId: {workflow_id}, "
+            f"RunId: {current.run_id}. Workflow Id reuse policy: reject duplicate workflow Id.",
+            start_request_id=current.create_request_id,
+            run_id=current.run_id,
+        )
+
+
+def _signal(entry: Entry, s: SignalSpec) -> None:
+    lifecycle.signal(entry.ms, s.name, s.input, s.identity, s.header, s.request_id)
+
+
+async def _create(
+    engine: HistoryEngine,
+    ns: Namespace,
+    req: AnyStart,
+    current: CurrentRun | None,
+    signal: SignalSpec | None,
+    terminate: Entry | None,
+) -> StartResult:
+    run_id = str(uuid.uuid4())
+    now = engine.clock.now()
+    attrs = started_attributes(req, run_id, now)
+    ms = lifecycle.new_run(
+        namespace_id=ns.id,
+        namespace=ns.name,
+        run_id=run_id,
+        request_id=req.request_id,
+        attrs=attrs,
+        now=now,
+        start_delay=dur_seconds(req.workflow_start_delay),
+    )
+    if req.HasField("user_metadata"):
+        ms.new_events[0].user_metadata.CopyFrom(req.user_metadata)
+    if signal is not None:
+        lifecycle.signal(ms, signal.name, signal.input, signal.identity, signal.header, signal.request_id)
+    else:
+        wt.schedule(ms)
+    changes: list[Change] = []
+    if terminate is not None:
+        lifecycle.terminate(
+            terminate.ms,
+            "TerminateIfRunning WorkflowIdReusePolicy",
+            None,
+            req.identity,
+        )
+        changes.append(Change(terminate))
+    if current is None:
+        cur = CurrentUpdate(CurrentMode.CREATE, req.request_id, RUNNING)
+    else:
+        cur = CurrentUpdate(CurrentMode.REPLACE, req.request_id, RUNNING, current.run_id)
+    changes.append(Change(engine.new_entry(ms), current=cur, created=True))
+    await engine.commit(changes)
+    return StartResult(run_id, True)
+

@@ -1,0 +1,171 @@
+"""Workflow tasks: started by a poller, completed or failed by the worker."""
+
+from __future__ import annotations
+
+import uuid
+
+from temporalio.api.common.v1 import WorkflowExecution, WorkflowType
+from temporalio.api.enums.v1 import TaskQueueKind, WorkflowTaskFailedCause
+from temporalio.api.failure.v1 import Failure, ServerFailureInfo
+from temporalio.api.history.v1 import History
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import (
+    PollWorkflowTaskQueueRequest,
+    PollWorkflowTaskQueueResponse,
+    RespondWorkflowTaskCompletedRequest,
+    RespondWorkflowTaskCompletedResponse,
+    RespondWorkflowTaskFailedRequest,
+)
+
+from pytemporal.common.errors import InvalidArgument, NotFound
+from pytemporal.common.protoutil import ts
+from pytemporal.history.api import queries
+from pytemporal.history.engine import Entry, HistoryEngine
+from pytemporal.history.tokens import TaskToken, decode
+from pytemporal.history.workflow import commands
+from pytemporal.history.workflow import workflow_task as wt
+from pytemporal.history.workflow.activities import BadCommand
+from pytemporal.matching.queues import TaskRef
+
+SUGGEST_CAN_EVENTS = 4096
+SUGGEST_CAN_BYTES = 4 * 1024 * 1024
+
+
+async def record_started(
+    engine: HistoryEngine, ref: TaskRef, req: PollWorkflowTaskQueueRequest
+) -> PollWorkflowTaskQueueResponse | None:
+    """Start the workflow task `ref` names; None if it went stale in the queue."""
+    try:
+        async with engine.locked((ref.namespace_id, ref.workflow_id, ref.run_id)) as entry:
+            ms = entry.ms
+            wft = ms.wft
+            if (
+                not ms.is_open
+                or wft is None
+                or wft.scheduled_event_id != ref.scheduled_event_id
+                or wft.started_event_id
+            ):
+                return None
+            _start(engine, entry, req.identity)
+            await engine.commit_one(entry)
+            sticky = req.task_queue.kind == TaskQueueKind.TASK_QUEUE_KIND_STICKY
+            return build_response(engine, entry, sticky=sticky)
+    except NotFound:
+        return None
+
+
+def _start(engine: HistoryEngine, entry: Entry, identity: str) -> None:
+    ms = entry.ms
+    limit = engine.limits.suggest_can_events
+    suggest = ms.next_event_id >= limit or ms.history_size_bytes >= SUGGEST_CAN_BYTES
+    wt.start(ms, request_id=str(uuid.uuid4()), identity=identity, suggest_can=suggest)
+
+
+def build_response(
+    engine: HistoryEngine, entry: Entry, *, sticky: bool
+) -> PollWorkflowTaskQueueResponse:
+    ms = entry.ms
+    wft = ms.wft
+    assert wft is not None
+    token = TaskToken(
+        *entry.key,
+        scheduled_event_id=wft.scheduled_event_id,
+        started_event_id=wft.started_event_id,
+        attempt=wft.attempt,
+    )
+    first = ms.previous_started_event_id if sticky else 0
+    resp = PollWorkflowTaskQueueResponse(
+        task_token=token.encode(),
+        workflow_execution=WorkflowExecution(workflow_id=ms.workflow_id, run_id=ms.run_id),
+        workflow_type=WorkflowType(name=ms.workflow_type),
+        previous_started_event_id=ms.previous_started_event_id,
+        started_event_id=wft.started_event_id,
+        attempt=wft.attempt,
+        history=History(events=entry.events[first : wft.started_event_id]),
+        workflow_execution_task_queue=TaskQueue(name=ms.task_queue, kind=1),
+        scheduled_time=ts(wft.scheduled_time),
+        started_time=ts(wft.started_time),
+    )
+    for q in engine.queries.unsent(entry.key):
+        q.sent = True
+        resp.queries[q.id].CopyFrom(q.query)
+    return resp
+
+
+def _validate(entry: Entry, token: TaskToken) -> None:
+    ms = entry.ms
+    wft = ms.wft
+    if (
+        not ms.is_open
+        or wft is None
+        or wft.scheduled_event_id != token.scheduled_event_id
+        or wft.started_event_id != token.started_event_id
+        or not wft.started_event_id
+        or wft.attempt != token.attempt
+    ):
+        raise NotFound("Workflow task not found.")
+
+
+async def complete(
+    engine: HistoryEngine, req: RespondWorkflowTaskCompletedRequest
+) -> RespondWorkflowTaskCompletedResponse:
+    token = decode(req.task_token)
+    try:
+        return await _complete(engine, token, req)
+    except BadCommand as e:
+        msg = commands.failure_message(e.cause, e.message)
+        await _fail(engine, token, e.cause, _server_failure(msg), req.identity)
+        raise InvalidArgument(msg) from e
+    except commands.UnsupportedCommand as e:
+        cause = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNSPECIFIED
+        await _fail(engine, token, cause, _server_failure(str(e)), req.identity)
+        raise InvalidArgument(str(e)) from e
+    except commands.InvalidCommandSequence as e:
+        raise InvalidArgument(str(e)) from e
+
+
+async def _complete(
+    engine: HistoryEngine, token: TaskToken, req: RespondWorkflowTaskCompletedRequest
+) -> RespondWorkflowTaskCompletedResponse:
+    async with engine.locked(token.key) as entry:
+        _validate(entry, token)
+        ms = entry.ms
+        commands.complete(ms, req)
+        resp = RespondWorkflowTaskCompletedResponse()
+        inline = (
+            req.return_new_workflow_task
+            and ms.wft is not None
+            and not ms.wft.started_event_id
+            and ms.wft.sticky
+        )
+        if inline:
+            # Hand the next task straight back instead of through the sticky queue.
+            ms.tasks = [t for t in ms.tasks if t.kind != "workflow"]
+            _start(engine, entry, req.identity)
+        queries.answer_buffered(engine, entry, req.query_results)
+        await engine.commit_one(entry)
+        if inline:
+            resp.workflow_task.CopyFrom(build_response(engine, entry, sticky=True))
+        return resp
+
+
+def _server_failure(message: str) -> Failure:
+    return Failure(message=message, source="", server_failure_info=ServerFailureInfo())
+
+
+async def _fail(
+    engine: HistoryEngine, token: TaskToken, cause: int, failure: Failure, identity: str
+) -> None:
+    async with engine.locked(token.key) as entry:
+        _validate(entry, token)
+        wt.fail(entry.ms, cause, failure, identity=identity)
+        await engine.commit_one(entry)
+
+
+async def fail(engine: HistoryEngine, req: RespondWorkflowTaskFailedRequest) -> None:
+    token = decode(req.task_token)
+    failure = req.failure if req.HasField("failure") else None
+    async with engine.locked(token.key) as entry:
+        _validate(entry, token)
+        wt.fail(entry.ms, req.cause, failure, identity=req.identity)
+        await engine.commit_one(entry)

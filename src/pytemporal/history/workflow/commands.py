@@ -1,0 +1,257 @@
+"""Completing a workflow task: apply the worker's commands, one event each, in order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio.api.command.v1 import Command
+from temporalio.api.enums.v1 import CommandType, EventType, WorkflowTaskFailedCause
+from temporalio.api.history.v1 import (
+    ActivityTaskCancelRequestedEventAttributes,
+    MarkerRecordedEventAttributes,
+    TimerCanceledEventAttributes,
+    TimerStartedEventAttributes,
+    UpsertWorkflowSearchAttributesEventAttributes,
+    WorkflowPropertiesModifiedEventAttributes,
+    WorkflowTaskCompletedEventAttributes,
+)
+from temporalio.api.workflowservice.v1 import RespondWorkflowTaskCompletedRequest
+
+from pytemporal.common.protoutil import dur_seconds
+from pytemporal.history.workflow import activities, lifecycle
+from pytemporal.history.workflow import workflow_task as wt
+from pytemporal.history.workflow.activities import BadCommand
+from pytemporal.history.workflow.state import MutableState, TimerInfo
+
+C = CommandType
+Cause = WorkflowTaskFailedCause
+
+_CLOSE_COMMANDS = {
+    C.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
+    C.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION,
+    C.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION,
+    C.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION,
+}
+
+
+class InvalidCommandSequence(Exception):
+    pass
+
+
+class UnsupportedCommand(Exception):
+    pass
+
+
+@dataclass
+class Outcome:
+    new_wft: bool = False
+
+
+def _camel(cause: int) -> str:
+    name = Cause.Name(cause)[len("WORKFLOW_TASK_FAILED_CAUSE_") :]
+    return "".join(p.capitalize() for p in name.split("_"))
+
+
+def failure_message(cause: int, detail: str = "") -> str:
+    return f"{_camel(cause)}: {detail}" if detail else _camel(cause)
+
+
+def check_sequence(commands: list[Command]) -> None:
+    for i, cmd in enumerate(commands[:-1]):
+        if cmd.command_type in _CLOSE_COMMANDS:
+            names = [C.Name(c.command_type) for c in commands]
+            raise InvalidCommandSequence(
+                f"invalid command sequence: [{', '.join(names)}], command "
+                f"{C.Name(cmd.command_type)} must be the last command."
+            )
+        del i
+
+
+def complete(ms: MutableState, req: RespondWorkflowTaskCompletedRequest) -> Outcome:
+    """Apply a workflow-task completion. Raises BadCommand to fail the task instead."""
+    wft = ms.wft
+    assert wft is not None
+    commands = list(req.commands)
+    check_sequence(commands)
+    closing = bool(commands) and commands[-1].command_type in _CLOSE_COMMANDS
+    if closing and ms.buffered:
+        # New events arrived while the worker decided to close: it must see them first.
+        raise BadCommand(Cause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND, "")
+    completed = ms.add_event(
+        EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+        WorkflowTaskCompletedEventAttributes(
+            scheduled_event_id=wft.scheduled_event_id,
+            started_event_id=wft.started_event_id,
+            identity=req.identity,
+            binary_checksum=req.binary_checksum,
+            worker_version=req.worker_version_stamp,
+            sdk_metadata=req.sdk_metadata,
+            metering_metadata=req.metering_metadata,
+        ),
+    )
+    ms.previous_started_event_id = wft.started_event_id
+    ms.last_completed_wft_event_id = completed.event_id
+    ms.wft_completed_count += 1
+    ms.wft = None
+    if req.HasField("sticky_attributes") and req.sticky_attributes.worker_task_queue.name:
+        ms.sticky_queue = req.sticky_attributes.worker_task_queue.name
+        ms.sticky_timeout = dur_seconds(req.sticky_attributes.schedule_to_start_timeout) or 10.0
+    else:
+        ms.sticky_queue = ""
+    out = Outcome()
+    ms.defer_schedule = True
+    try:
+        for cmd in commands:
+            if not ms.is_open:
+                break
+            if _apply(ms, cmd, completed.event_id, req.identity):
+                out.new_wft = True
+    finally:
+        ms.defer_schedule = False
+    if ms.is_open:
+        flushed = ms.flush_buffer()
+        if out.new_wft or flushed or req.force_create_new_workflow_task:
+            wt.schedule(ms)
+    return out
+
+
+def _apply(ms: MutableState, cmd: Command, wft_id: int, identity: str) -> bool:
+    """Apply one command; True when it requires a new workflow task."""
+    t = cmd.command_type
+    if t == C.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK:
+        activities.schedule(ms, cmd.schedule_activity_task_command_attributes, wft_id)
+    elif t == C.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK:
+        return _cancel_activity(ms, cmd, wft_id, identity)
+    elif t == C.COMMAND_TYPE_START_TIMER:
+        _start_timer(ms, cmd, wft_id)
+    elif t == C.COMMAND_TYPE_CANCEL_TIMER:
+        _cancel_timer(ms, cmd, wft_id, identity)
+    elif t == C.COMMAND_TYPE_RECORD_MARKER:
+        a = cmd.record_marker_command_attributes
+        ms.add_event(
+            EventType.EVENT_TYPE_MARKER_RECORDED,
+            MarkerRecordedEventAttributes(
+                marker_name=a.marker_name,
+                details=a.details,
+                workflow_task_completed_event_id=wft_id,
+                header=a.header,
+                failure=a.failure,
+            ),
+        )
+    elif t == C.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+        sa = cmd.upsert_workflow_search_attributes_command_attributes.search_attributes
+        ms.add_event(
+            EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+            UpsertWorkflowSearchAttributesEventAttributes(
+                workflow_task_completed_event_id=wft_id, search_attributes=sa
+            ),
+        )
+        _merge(ms.started.search_attributes.indexed_fields, sa.indexed_fields)
+    elif t == C.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES:
+        memo = cmd.modify_workflow_properties_command_attributes.upserted_memo
+        ms.add_event(
+            EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED,
+            WorkflowPropertiesModifiedEventAttributes(
+                workflow_task_completed_event_id=wft_id, upserted_memo=memo
+            ),
+        )
+        _merge(ms.started.memo.fields, memo.fields)
+    elif t == C.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION:
+        a = cmd.complete_workflow_execution_command_attributes
+        lifecycle.complete(ms, a.result if a.HasField("result") else None, wft_id)
+    elif t == C.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
+        lifecycle.fail(ms, cmd.fail_workflow_execution_command_attributes.failure, wft_id)
+    elif t == C.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION:
+        a2 = cmd.cancel_workflow_execution_command_attributes
+        lifecycle.cancel(ms, a2.details if a2.HasField("details") else None, wft_id)
+    else:
+        raise UnsupportedCommand(f"command type {C.Name(t)} is not supported by this server yet")
+    return False
+
+
+def _merge(target: object, upserts: object) -> None:
+    for k, v in upserts.items():  # type: ignore[attr-defined]
+        # An empty / null payload deletes the key, as in Temporal.
+        if v.data in (b"", b"null", b"[]"):
+            target.pop(k, None)  # type: ignore[attr-defined]
+        else:
+            target[k].CopyFrom(v)  # type: ignore[index]
+
+
+def _cancel_activity(ms: MutableState, cmd: Command, wft_id: int, identity: str) -> bool:
+    sched_id = cmd.request_cancel_activity_task_command_attributes.scheduled_event_id
+    ai = ms.activities.get(sched_id)
+    if ai is None:
+        raise BadCommand(
+            Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_ACTIVITY_ATTRIBUTES,
+            f"Unable to find activity with scheduled event id {sched_id}",
+        )
+    ev = ms.add_event(
+        EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED,
+        ActivityTaskCancelRequestedEventAttributes(
+            scheduled_event_id=sched_id, workflow_task_completed_event_id=wft_id
+        ),
+    )
+    ai.cancel_requested = True
+    ai.cancel_requested_event_id = ev.event_id
+    if ai.started:
+        return False
+    # Never started: cancel right away and let the workflow see it in a new task.
+    activities.cancel_done(ms, ai, None, identity)
+    return True
+
+
+def _start_timer(ms: MutableState, cmd: Command, wft_id: int) -> None:
+    a = cmd.start_timer_command_attributes
+    if not a.timer_id:
+        raise BadCommand(Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_TIMER_ATTRIBUTES, "TimerId is not set.")
+    if a.timer_id in ms.timers:
+        raise BadCommand(
+            Cause.WORKFLOW_TASK_FAILED_CAUSE_START_TIMER_DUPLICATE_ID,
+            f"invalid history builder state for action: add-timer-started-event, TimerId: {a.timer_id}",
+        )
+    seconds = dur_seconds(a.start_to_fire_timeout)
+    if seconds <= 0:
+        raise BadCommand(
+            Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_TIMER_ATTRIBUTES,
+            f"Invalid StartToFireTimeout: {seconds}s",
+        )
+    ev = ms.add_event(
+        EventType.EVENT_TYPE_TIMER_STARTED,
+        TimerStartedEventAttributes(
+            timer_id=a.timer_id,
+            start_to_fire_timeout=a.start_to_fire_timeout,
+            workflow_task_completed_event_id=wft_id,
+        ),
+    )
+    ms.timers[a.timer_id] = TimerInfo(a.timer_id, ev.event_id, ms.now + seconds)
+
+
+def _cancel_timer(ms: MutableState, cmd: Command, wft_id: int, identity: str) -> None:
+    timer_id = cmd.cancel_timer_command_attributes.timer_id
+    timer = ms.timers.pop(timer_id, None)
+    started_id = timer.started_event_id if timer else 0
+    if timer is None:
+        # It may have fired while this task ran: drop the buffered TimerFired instead.
+        for ev in ms.buffered:
+            if (
+                ev.event_type == EventType.EVENT_TYPE_TIMER_FIRED
+                and ev.timer_fired_event_attributes.timer_id == timer_id
+            ):
+                started_id = ev.timer_fired_event_attributes.started_event_id
+                ms.buffered.remove(ev)
+                break
+        else:
+            raise BadCommand(
+                Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_CANCEL_TIMER_ATTRIBUTES,
+                f"invalid history builder state for action: add-timer-canceled-event, TimerId: {timer_id}",
+            )
+    ms.add_event(
+        EventType.EVENT_TYPE_TIMER_CANCELED,
+        TimerCanceledEventAttributes(
+            timer_id=timer_id,
+            started_event_id=started_id,
+            workflow_task_completed_event_id=wft_id,
+            identity=identity,
+        ),
+    )

@@ -1,0 +1,245 @@
+"""Mutable state of one workflow run: pure data plus event plumbing, no I/O.
+
+The state is the run's source of truth between events: pending activities, timers,
+the workflow task, buffered events. It is persisted whole with every mutation
+(`encode`/`decode`), next to the event batch the mutation produced.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio.api.common.v1 import Payloads
+from temporalio.api.enums.v1 import EventType, WorkflowExecutionStatus
+from temporalio.api.failure.v1 import Failure
+from temporalio.api.history.v1 import (
+    ActivityTaskScheduledEventAttributes,
+    HistoryEvent,
+    WorkflowExecutionStartedEventAttributes,
+)
+
+from pytemporal.common.protoutil import ts
+
+STATE_FORMAT = 1
+RUNNING = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+
+# Events that close a pending piece of work go after the other buffered events when a
+# buffer is flushed, so the workflow sees e.g. a signal before the activity result that
+# arrived with it.
+_COMPLETION_EVENTS = frozenset(
+    {
+        EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED,
+        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED,
+        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED,
+        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT,
+        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED,
+    }
+)
+
+
+_ACTIVITY_RESULTS = frozenset(
+    {
+        EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+    }
+)
+# Stands in for the id of an event that is still buffered.
+BUFFERED_ID = -123
+
+
+def _attr_field(event_type: int) -> str:
+    return EventType.Name(event_type)[len("EVENT_TYPE_") :].lower() + "_event_attributes"
+
+
+_ATTR_FIELDS = {v: _attr_field(v) for v in EventType.values() if v}
+
+
+@dataclass(frozen=True)
+class Task:
+    """Work for matching, handed over once the mutation that made it is committed."""
+
+    kind: str  # "workflow" | "activity"
+    scheduled_event_id: int
+    attempt: int
+    task_queue: str
+    sticky: bool = False
+
+
+@dataclass
+class WorkflowTaskInfo:
+    scheduled_event_id: int
+    attempt: int
+    scheduled_time: float
+    original_scheduled_time: float
+    task_queue: str
+    sticky: bool
+    timeout: float
+    started_event_id: int = 0
+    started_time: float = 0.0
+    request_id: str = ""
+    identity: str = ""
+
+
+@dataclass
+class ActivityInfo:
+    scheduled_event_id: int
+    activity_id: str
+    activity_type: str
+    task_queue: str
+    attrs: ActivityTaskScheduledEventAttributes
+    schedule_to_close: float
+    schedule_to_start: float
+    start_to_close: float
+    heartbeat: float
+    scheduled_time: float
+    attempt_scheduled_time: float
+    attempt: int = 1
+    started: bool = False
+    started_time: float = 0.0
+    started_identity: str = ""
+    request_id: str = ""
+    last_heartbeat_time: float = 0.0
+    heartbeat_details: Payloads | None = None
+    last_failure: Failure | None = None
+    last_worker_identity: str = ""
+    cancel_requested: bool = False
+    cancel_requested_event_id: int = 0
+
+
+@dataclass
+class TimerInfo:
+    timer_id: str
+    started_event_id: int
+    fire_time: float
+
+
+@dataclass
+class MutableState:
+    namespace_id: str
+    namespace: str
+    workflow_id: str
+    run_id: str
+    first_execution_run_id: str
+    workflow_type: str
+    task_queue: str
+    start_request_id: str
+    start_time: float
+    execution_time: float
+    started: WorkflowExecutionStartedEventAttributes
+    run_timeout: float
+    execution_timeout: float
+    task_timeout: float
+    run_expiration: float
+    execution_expiration: float
+    status: int = RUNNING
+    close_time: float = 0.0
+    next_event_id: int = 1
+    history_size_bytes: int = 0
+    db_version: int = 0
+    wft: WorkflowTaskInfo | None = None
+    previous_started_event_id: int = 0
+    last_completed_wft_event_id: int = 0
+    wft_completed_count: int = 0
+    sticky_queue: str = ""
+    sticky_timeout: float = 0.0
+    first_wft_backoff_until: float = 0.0
+    activities: dict[int, ActivityInfo] = field(default_factory=dict)
+    activity_ids: dict[str, int] = field(default_factory=dict)
+    timers: dict[str, TimerInfo] = field(default_factory=dict)
+    buffered: list[HistoryEvent] = field(default_factory=list)
+    signal_request_ids: set[str] = field(default_factory=set)
+    signal_count: int = 0
+    cancel_requested: bool = False
+    close_event_id: int = 0
+    # Not persisted: what the current mutation produced, and what matching was told.
+    new_events: list[HistoryEvent] = field(default_factory=list)
+    tasks: list[Task] = field(default_factory=list)
+    dispatched: set[tuple[int, int]] = field(default_factory=set)
+    # While a completion applies its commands, follow-up workflow tasks wait for the end.
+    defer_schedule: bool = False
+    # Set by changes that write no event (an activity start, a heartbeat).
+    dirty: bool = False
+    now: float = 0.0
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == RUNNING
+
+    def begin(self, now: float) -> None:
+        self.new_events = []
+        self.tasks = []
+        self.dirty = False
+        self.now = now
+
+    # -- events --------------------------------------------------------------------
+
+    def add_event(self, event_type: int, attrs: Any, *, bufferable: bool = False) -> HistoryEvent:
+        """Append an event; while a workflow task is in flight, `bufferable` events wait."""
+        ev = HistoryEvent(event_type=event_type, event_time=ts(self.now))
+        getattr(ev, _ATTR_FIELDS[event_type]).CopyFrom(attrs)
+        if bufferable and self.wft is not None and self.wft.started_event_id:
+            self.buffered.append(ev)
+            self.dirty = True
+            return ev
+        self._assign(ev)
+        return ev
+
+    def _assign(self, ev: HistoryEvent) -> None:
+        ev.event_id = self.next_event_id
+        ev.task_id = self.next_event_id
+        self.next_event_id += 1
+        self.history_size_bytes += ev.ByteSize()
+        self.new_events.append(ev)
+
+    def flush_buffer(self) -> bool:
+        """Write buffered events after the workflow task's own; True if there were any."""
+        if not self.buffered:
+            return False
+        first = [e for e in self.buffered if e.event_type not in _COMPLETION_EVENTS]
+        last = [e for e in self.buffered if e.event_type in _COMPLETION_EVENTS]
+        self.buffered = []
+        started_ids: dict[int, int] = {}
+        for ev in first + last:
+            self._assign(ev)
+            if ev.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                attrs = ev.activity_task_started_event_attributes
+                started_ids[attrs.scheduled_event_id] = ev.event_id
+            elif ev.event_type in _ACTIVITY_RESULTS:
+                # A buffered result names its Started event, which got its id just now.
+                attrs = getattr(ev, _ATTR_FIELDS[ev.event_type])
+                if attrs.started_event_id == BUFFERED_ID:
+                    attrs.started_event_id = started_ids.get(attrs.scheduled_event_id, 0)
+        return True
+
+    @property
+    def pending_buffered(self) -> bool:
+        return bool(self.buffered)
+
+    # -- persistence ---------------------------------------------------------------
+
+    def encode(self) -> bytes:
+        saved = self.new_events, self.tasks, self.dispatched
+        self.new_events, self.tasks, self.dispatched = [], [], set()
+        try:
+            return pickle.dumps((STATE_FORMAT, self), protocol=pickle.HIGHEST_PROTOCOL)
+        finally:
+            self.new_events, self.tasks, self.dispatched = saved
+
+
+def decode(blob: bytes) -> MutableState:
+    fmt, state = pickle.loads(blob)
+    if fmt != STATE_FORMAT:
+        raise ValueError(f"unknown mutable-state format {fmt}")
+    assert isinstance(state, MutableState)
+    state.new_events = []
+    return state

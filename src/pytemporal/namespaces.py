@@ -1,0 +1,88 @@
+"""Namespace registry: the store's namespaces, cached by name and id."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+
+from pytemporal.common.errors import NamespaceNotFound
+from pytemporal.persistence.api import NamespaceRecord, Store
+
+DEFAULT_RETENTION_DAYS = 1
+
+
+@dataclass
+class Namespace:
+    id: str
+    name: str
+    description: str = ""
+    owner_email: str = ""
+    retention_seconds: float = DEFAULT_RETENTION_DAYS * 86400
+    search_attributes: dict[str, str] = field(default_factory=dict)
+
+    def record(self) -> NamespaceRecord:
+        data = {
+            "description": self.description,
+            "owner_email": self.owner_email,
+            "retention_seconds": self.retention_seconds,
+            "search_attributes": self.search_attributes,
+        }
+        return NamespaceRecord(self.id, self.name, json.dumps(data))
+
+    @classmethod
+    def from_record(cls, r: NamespaceRecord) -> Namespace:
+        d = json.loads(r.data)
+        return cls(
+            id=r.id,
+            name=r.name,
+            description=d.get("description", ""),
+            owner_email=d.get("owner_email", ""),
+            retention_seconds=d.get("retention_seconds", DEFAULT_RETENTION_DAYS * 86400),
+            search_attributes=d.get("search_attributes", {}),
+        )
+
+
+class NamespaceRegistry:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._by_name: dict[str, Namespace] = {}
+        self._by_id: dict[str, Namespace] = {}
+
+    async def load(self) -> None:
+        for r in await self.store.list_namespaces():
+            self._remember(Namespace.from_record(r))
+
+    def _remember(self, ns: Namespace) -> None:
+        self._by_name[ns.name] = ns
+        self._by_id[ns.id] = ns
+
+    async def ensure(self, name: str, **kwargs: object) -> Namespace:
+        if name in self._by_name:
+            return self._by_name[name]
+        return await self.create(name, **kwargs)
+
+    async def create(self, name: str, **kwargs: object) -> Namespace:
+        ns = Namespace(id=str(uuid.uuid4()), name=name, **kwargs)  # type: ignore[arg-type]
+        await self.store.create_namespace(ns.record())
+        self._remember(ns)
+        return ns
+
+    async def update(self, ns: Namespace) -> None:
+        await self.store.update_namespace(ns.record())
+        self._remember(ns)
+
+    def get(self, name: str) -> Namespace:
+        ns = self._by_name.get(name)
+        if ns is None:
+            raise NamespaceNotFound(name)
+        return ns
+
+    def by_id(self, namespace_id: str) -> Namespace:
+        ns = self._by_id.get(namespace_id)
+        if ns is None:
+            raise NamespaceNotFound(namespace_id)
+        return ns
+
+    def all(self) -> list[Namespace]:
+        return sorted(self._by_name.values(), key=lambda n: n.name)

@@ -1,0 +1,108 @@
+"""The store contract every backend implements (SQLite now, PostgreSQL later).
+
+A workflow mutation is one `Mutation`: the run's whole mutable state (an opaque
+blob owned by the history role), the new event batches, and the change to the
+workflow id's current-run pointer. `Store.commit` applies a list of mutations
+atomically, so a start that terminates the previous run, or a close that starts
+the next one, is one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class NamespaceRecord:
+    id: str
+    name: str
+    # JSON document: description, retention, owner email, custom search attributes...
+    data: str
+
+
+@dataclass(frozen=True)
+class CurrentRun:
+    run_id: str
+    create_request_id: str
+    status: int  # temporal.api.enums.v1.WorkflowExecutionStatus
+
+
+@dataclass(frozen=True)
+class ExecutionRow:
+    namespace_id: str
+    workflow_id: str
+    run_id: str
+    db_version: int
+    next_event_id: int
+    status: int
+    state: bytes
+
+
+@dataclass(frozen=True)
+class HistoryBatch:
+    first_event_id: int
+    last_event_id: int
+    data: bytes  # serialized temporal.api.history.v1.History
+
+
+class CurrentMode(Enum):
+    CREATE = "create"  # the workflow id must have no current run
+    REPLACE = "replace"  # the current run must be `expected_run_id`; point at this run
+    UPDATE = "update"  # this run is current; refresh its status
+
+
+@dataclass(frozen=True)
+class CurrentUpdate:
+    mode: CurrentMode
+    create_request_id: str
+    status: int
+    expected_run_id: str = ""
+
+
+@dataclass
+class Mutation:
+    namespace_id: str
+    workflow_id: str
+    run_id: str
+    # 1 creates the row; N > 1 requires the stored version to be N - 1.
+    db_version: int
+    next_event_id: int
+    status: int
+    state: bytes
+    workflow_type: str = ""
+    start_time: float = 0.0
+    close_time: float | None = None
+    batches: list[HistoryBatch] = field(default_factory=list)
+    current: CurrentUpdate | None = None
+
+
+class Store(Protocol):
+    async def close(self) -> None: ...
+
+    async def create_namespace(self, ns: NamespaceRecord) -> None:
+        """Raises NamespaceAlreadyExists if the name is taken."""
+
+    async def update_namespace(self, ns: NamespaceRecord) -> None: ...
+
+    async def get_namespace(self, *, name: str = "", id: str = "") -> NamespaceRecord | None: ...
+
+    async def list_namespaces(self) -> list[NamespaceRecord]: ...
+
+    async def get_current_run(self, namespace_id: str, workflow_id: str) -> CurrentRun | None: ...
+
+    async def get_execution(
+        self, namespace_id: str, workflow_id: str, run_id: str
+    ) -> ExecutionRow | None: ...
+
+    async def list_open_executions(self) -> list[ExecutionRow]: ...
+
+    async def read_history(
+        self, namespace_id: str, workflow_id: str, run_id: str, min_event_id: int = 1
+    ) -> list[HistoryBatch]:
+        """Batches whose events include or follow `min_event_id`, in order."""
+
+    async def commit(self, mutations: Sequence[Mutation]) -> None:
+        """Apply all or nothing. Raises ConditionFailed on a version or current-run race."""

@@ -1,0 +1,43 @@
+"""Versioned SQLite schema. Bump SCHEMA_VERSION and add a migration for every change."""
+
+SCHEMA_VERSION = 1
+
+SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS namespaces (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS executions (
+    namespace_id TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    db_version INTEGER NOT NULL,
+    next_event_id INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    workflow_type TEXT NOT NULL,
+    start_time REAL NOT NULL,
+    close_time REAL,
+    state BLOB NOT NULL,
+    PRIMARY KEY (namespace_id, workflow_id, run_id)
+);
+CREATE INDEX IF NOT EXISTS executions_open ON executions (status) WHERE status = 1;
+CREATE TABLE IF NOT EXISTS current_executions (
+    namespace_id TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    create_request_id TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    PRIMARY KEY (namespace_id, workflow_id)
+);
+CREATE TABLE IF NOT EXISTS history (
+    namespace_id TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    first_event_id INTEGER NOT NULL,
+    last_event_id INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (namespace_id, workflow_id, run_id, first_event_id)
+);
+"""

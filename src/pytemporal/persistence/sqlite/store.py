@@ -1,0 +1,236 @@
+"""SQLite store: one connection, used only from the event-loop thread.
+
+See DESIGN.md beside this file for why commits are batched on the loop instead of a
+writer thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Sequence
+
+from pytemporal.common.errors import ConditionFailed, NamespaceAlreadyExists, PersistenceError
+from pytemporal.persistence.api import (
+    CurrentMode,
+    CurrentRun,
+    ExecutionRow,
+    HistoryBatch,
+    Mutation,
+    NamespaceRecord,
+)
+from pytemporal.persistence.sqlite.schema import SCHEMA_V1, SCHEMA_VERSION
+
+_OPEN = 1  # WORKFLOW_EXECUTION_STATUS_RUNNING
+
+
+class SchemaMismatch(Exception):
+    pass
+
+
+class SqliteStore:
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self._db = sqlite3.connect(
+            path or ":memory:", isolation_level=None, check_same_thread=False
+        )
+        if path:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a commit reaches the OS before it returns, so it survives
+            # the process being killed; only an OS crash can lose the newest commits.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=OFF")
+        self._init_schema()
+        self._pending: list[tuple[Sequence[Mutation], asyncio.Future[None]]] = []
+        self._flush_scheduled = False
+        self.commits = 0
+        self.transactions = 0
+
+    def _init_schema(self) -> None:
+        row = self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'"
+        ).fetchone()
+        if row is None:
+            self._db.executescript(SCHEMA_V1)
+            self._db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+            return
+        (version,) = self._db.execute("SELECT version FROM schema_version").fetchone()
+        if version != SCHEMA_VERSION:
+            raise SchemaMismatch(
+                f"database schema version {version}, this server expects {SCHEMA_VERSION}"
+            )
+
+    async def close(self) -> None:
+        if self._pending:
+            self._flush()
+        self._db.close()
+
+    # -- namespaces ---------------------------------------------------------------
+
+    async def create_namespace(self, ns: NamespaceRecord) -> None:
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute(
+                    "INSERT INTO namespaces (id, name, data) VALUES (?, ?, ?)",
+                    (ns.id, ns.name, ns.data),
+                )
+        except sqlite3.IntegrityError as e:
+            raise NamespaceAlreadyExists(f"Namespace already exists: {ns.name}") from e
+
+    async def update_namespace(self, ns: NamespaceRecord) -> None:
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "UPDATE namespaces SET name = ?, data = ? WHERE id = ?", (ns.name, ns.data, ns.id)
+            )
+
+    async def get_namespace(self, *, name: str = "", id: str = "") -> NamespaceRecord | None:
+        col, val = ("name", name) if name else ("id", id)
+        row = self._db.execute(
+            f"SELECT id, name, data FROM namespaces WHERE {col} = ?", (val,)
+        ).fetchone()
+        return NamespaceRecord(*row) if row else None
+
+    async def list_namespaces(self) -> list[NamespaceRecord]:
+        rows = self._db.execute("SELECT id, name, data FROM namespaces ORDER BY name").fetchall()
+        return [NamespaceRecord(*r) for r in rows]
+
+    # -- executions ---------------------------------------------------------------
+
+    async def get_current_run(self, namespace_id: str, workflow_id: str) -> CurrentRun | None:
+        row = self._db.execute(
+            "SELECT run_id, create_request_id, status FROM current_executions"
+            " WHERE namespace_id = ? AND workflow_id = ?",
+            (namespace_id, workflow_id),
+        ).fetchone()
+        return CurrentRun(*row) if row else None
+
+    async def get_execution(
+        self, namespace_id: str, workflow_id: str, run_id: str
+    ) -> ExecutionRow | None:
+        row = self._db.execute(
+            "SELECT namespace_id, workflow_id, run_id, db_version, next_event_id, status, state"
+            " FROM executions WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?",
+            (namespace_id, workflow_id, run_id),
+        ).fetchone()
+        return ExecutionRow(*row) if row else None
+
+    async def list_open_executions(self) -> list[ExecutionRow]:
+        rows = self._db.execute(
+            "SELECT namespace_id, workflow_id, run_id, db_version, next_event_id, status, state"
+            " FROM executions WHERE status = ?",
+            (_OPEN,),
+        ).fetchall()
+        return [ExecutionRow(*r) for r in rows]
+
+    async def read_history(
+        self, namespace_id: str, workflow_id: str, run_id: str, min_event_id: int = 1
+    ) -> list[HistoryBatch]:
+        rows = self._db.execute(
+            "SELECT first_event_id, last_event_id, data FROM history"
+            " WHERE namespace_id = ? AND workflow_id = ? AND run_id = ? AND last_event_id >= ?"
+            " ORDER BY first_event_id",
+            (namespace_id, workflow_id, run_id, min_event_id),
+        ).fetchall()
+        return [HistoryBatch(*r) for r in rows]
+
+    # -- commits ------------------------------------------------------------------
+
+    async def commit(self, mutations: Sequence[Mutation]) -> None:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self._pending.append((mutations, fut))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            # Every commit requested during this loop iteration shares one transaction.
+            loop.call_soon(self._flush)
+        await fut
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        results: list[BaseException | None] = []
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for i, (mutations, _) in enumerate(pending):
+                db.execute(f"SAVEPOINT m{i}")
+                try:
+                    for m in mutations:
+                        self._apply(m)
+                except (ConditionFailed, sqlite3.IntegrityError) as e:
+                    db.execute(f"ROLLBACK TO m{i}")
+                    err = e if isinstance(e, ConditionFailed) else ConditionFailed(str(e))
+                    results.append(err)
+                else:
+                    results.append(None)
+                db.execute(f"RELEASE m{i}")
+            db.execute("COMMIT")
+        except sqlite3.Error as e:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            err = PersistenceError(f"sqlite commit failed: {e}")
+            results = [err] * len(pending)
+        self.commits += 1
+        self.transactions += len(pending)
+        for (_, fut), res in zip(pending, results, strict=True):
+            if fut.done():
+                continue
+            if res is None:
+                fut.set_result(None)
+            else:
+                fut.set_exception(res)
+
+    def _apply(self, m: Mutation) -> None:
+        db = self._db
+        key = (m.namespace_id, m.workflow_id, m.run_id)
+        if m.db_version == 1:
+            db.execute(
+                "INSERT INTO executions (namespace_id, workflow_id, run_id, db_version,"
+                " next_event_id, status, workflow_type, start_time, close_time, state)"
+                " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
+                (*key, m.next_event_id, m.status, m.workflow_type, m.start_time,
+                 m.close_time, m.state),
+            )
+        else:
+            cur = db.execute(
+                "UPDATE executions SET db_version = ?, next_event_id = ?, status = ?,"
+                " close_time = ?, state = ?"
+                " WHERE namespace_id = ? AND workflow_id = ? AND run_id = ? AND db_version = ?",
+                (m.db_version, m.next_event_id, m.status, m.close_time, m.state, *key,
+                 m.db_version - 1),
+            )
+            if cur.rowcount != 1:
+                raise ConditionFailed(f"execution {key} changed concurrently")
+        for b in m.batches:
+            db.execute(
+                "INSERT INTO history (namespace_id, workflow_id, run_id, first_event_id,"
+                " last_event_id, data) VALUES (?, ?, ?, ?, ?, ?)",
+                (*key, b.first_event_id, b.last_event_id, b.data),
+            )
+        if m.current is not None:
+            self._apply_current(m)
+
+    def _apply_current(self, m: Mutation) -> None:
+        c = m.current
+        assert c is not None
+        db = self._db
+        if c.mode is CurrentMode.CREATE:
+            db.execute(
+                "INSERT INTO current_executions (namespace_id, workflow_id, run_id,"
+                " create_request_id, status) VALUES (?, ?, ?, ?, ?)",
+                (m.namespace_id, m.workflow_id, m.run_id, c.create_request_id, c.status),
+            )
+            return
+        expected = c.expected_run_id if c.mode is CurrentMode.REPLACE else m.run_id
+        cur = db.execute(
+            "UPDATE current_executions SET run_id = ?, create_request_id = ?, status = ?"
+            " WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?",
+            (m.run_id, c.create_request_id, c.status, m.namespace_id, m.workflow_id, expected),
+        )
+        # A run that is no longer current keeps its own status only.
+        if cur.rowcount != 1 and c.mode is CurrentMode.REPLACE:
+            raise ConditionFailed(f"current run of {m.workflow_id} is not {expected}")

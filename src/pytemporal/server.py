@@ -1,0 +1,87 @@
+"""Composition root: build the store and the roles, serve gRPC, run the loops."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import grpc
+from temporalio.api.operatorservice.v1 import service_pb2_grpc as operator_grpc
+from temporalio.api.workflowservice.v1 import service_pb2_grpc as workflow_grpc
+
+from pytemporal.common import dynamic_config as dc
+from pytemporal.common.clock import Clock
+from pytemporal.config import ServerConfig
+from pytemporal.frontend.operator_service import OperatorService
+from pytemporal.frontend.workflow_service import WorkflowService
+from pytemporal.history.engine import HistoryEngine, Limits
+from pytemporal.matching.queues import Matching
+from pytemporal.namespaces import NamespaceRegistry
+from pytemporal.persistence.sqlite.store import SqliteStore
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE = 128 * 1024 * 1024
+
+
+def _limits(config: ServerConfig) -> Limits:
+    values, unknown = dc.DynamicConfig.from_values(config.dynamic_config)
+    for key in unknown:
+        log.info("ignoring unknown dynamic config key %s", key)
+    return Limits(
+        blob_size=values.get(dc.BLOB_SIZE_LIMIT_ERROR),
+        suggest_can_events=values.get(dc.HISTORY_COUNT_SUGGEST_CONTINUE_AS_NEW),
+        max_buffered_queries=values.get(dc.MAX_BUFFERED_QUERY_COUNT),
+    )
+
+
+async def serve(
+    config: ServerConfig,
+    *,
+    on_ready: Callable[[str], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run the server until `stop` is set."""
+    stop = stop or asyncio.Event()
+    store = SqliteStore(config.db_filename)
+    clock = Clock()
+    matching = Matching()
+    engine = HistoryEngine(store, matching, clock, _limits(config))
+    namespaces = NamespaceRegistry(store)
+    await namespaces.load()
+    for name in ["default", *config.namespaces]:
+        await namespaces.ensure(name)
+    if config.search_attributes:
+        for ns in namespaces.all():
+            ns.search_attributes.update(config.search_attributes)
+            await namespaces.update(ns)
+    recovered = await engine.recover()
+    if recovered:
+        log.info("recovered %d open workflow runs", recovered)
+
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE),
+            ("grpc.max_send_message_length", MAX_MESSAGE),
+            ("grpc.so_reuseport", 0),
+        ]
+    )
+    workflow_grpc.add_WorkflowServiceServicer_to_server(
+        WorkflowService(namespaces, engine, matching), server
+    )
+    operator_grpc.add_OperatorServiceServicer_to_server(OperatorService(namespaces), server)
+    address = f"{config.ip}:{config.port}"
+    if server.add_insecure_port(address) == 0:
+        raise OSError(f"cannot listen on {address}")
+    await server.start()
+    if on_ready is not None:
+        on_ready(address)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            timers = tg.create_task(engine.run_timers())
+            await stop.wait()
+            timers.cancel()
+    finally:
+        await server.stop(grace=1.0)
+        await store.close()
