@@ -78,13 +78,13 @@ def free_port() -> int:
 
 async def wait_for(
     predicate: Callable[[], Awaitable[T] | T],
-    timeout: float = 10.0,
     *,
+    within: float = 10.0,
     interval: float = 0.05,
     message: str = "condition",
 ) -> T:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
+    """Poll ``predicate`` until it returns something truthy; fail after ``within`` s."""
+    deadline = time.monotonic() + within
     while True:
         result = predicate()
         if inspect.isawaitable(result):
@@ -92,7 +92,7 @@ async def wait_for(
         if result:
             return result  # type: ignore[return-value]
         if time.monotonic() >= deadline:
-            raise AssertionError(f"{message} not reached within {timeout}s")
+            raise AssertionError(f"{message} not reached within {within}s")
         await asyncio.sleep(interval)
 
 
@@ -153,8 +153,17 @@ class ServerProcess:
         except OSError:
             return ""
 
-    async def start(self, timeout: float = 60.0) -> Client:
+    async def start(self, ready_within: float = 60.0) -> Client:
         """Launch the process and return a client once it serves the namespace."""
+        self.spawn()
+        try:
+            return await self.wait_ready(ready_within)
+        except BaseException:
+            self.kill()
+            raise
+
+    def spawn(self) -> None:
+        """Launch the process without waiting for it to serve."""
         if self.is_running():
             raise RuntimeError("server already running")
         self._starts += 1
@@ -162,14 +171,9 @@ class ServerProcess:
             self.process = subprocess.Popen(
                 self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
-        try:
-            return await self.wait_ready(timeout)
-        except BaseException:
-            self.kill()
-            raise
 
-    async def wait_ready(self, timeout: float = 60.0) -> Client:
-        deadline = time.monotonic() + timeout
+    async def wait_ready(self, ready_within: float = 60.0) -> Client:
+        deadline = time.monotonic() + ready_within
         last_error: BaseException | None = None
         while time.monotonic() < deadline:
             if not self.is_running():
@@ -184,13 +188,11 @@ class ServerProcess:
                     timeout=timedelta(seconds=5),
                 )
                 return client
-            except (RuntimeError, OSError, TimeoutError) as err:
-                last_error = err
-            except Exception as err:  # RPCError while the server is still booting
+            except Exception as err:  # connect failure, or RPCError while still booting
                 last_error = err
             await asyncio.sleep(0.1)
         raise TimeoutError(
-            f"{self.kind} server on {self.target} not ready in {timeout}s: {last_error!r};"
+            f"{self.kind} server on {self.target} not ready in {ready_within}s: {last_error!r};"
             f" log tail:\n{self.log_tail()}"
         )
 
@@ -216,11 +218,11 @@ class ServerProcess:
             proc.kill()
             proc.wait(timeout=10)
 
-    async def restart(self, timeout: float = 60.0) -> Client:
+    async def restart(self, ready_within: float = 60.0) -> Client:
         """Start again on the same port and database file (after kill/terminate)."""
         if self.is_running():
             raise RuntimeError("stop the server before restarting it")
-        return await self.start(timeout)
+        return await self.start(ready_within)
 
 
 def unique(prefix: str) -> str:

@@ -25,7 +25,9 @@ from .workflows import (
 )
 
 
-async def test_heartbeat_progress_survives_a_failed_attempt(client: Client, task_queue: str) -> None:
+async def test_heartbeat_progress_survives_a_failed_attempt(
+    client: Client, task_queue: str
+) -> None:
     acts = HeartbeatActivities(crash_after=3)
     async with running_worker(
         client, task_queue, workflows=[ResumeChunksWorkflow], activities=[acts.resume_chunks]
@@ -40,7 +42,11 @@ async def test_heartbeat_progress_survives_a_failed_attempt(client: Client, task
     assert acts.started_from == [0, 3]
     assert acts.processed == [0, 1, 2, 3, 4, 5]
     events = await history_events(handle)
-    started = [e.activity_task_started_event_attributes for e in events if e.HasField("activity_task_started_event_attributes")]
+    started = [
+        e.activity_task_started_event_attributes
+        for e in events
+        if e.HasField("activity_task_started_event_attributes")
+    ]
     assert [s.attempt for s in started] == [2]
     assert started[0].last_failure.message == "worker crashed mid-batch"
 
@@ -132,7 +138,11 @@ async def test_heartbeat_timeout_triggers_retry(client: Client, task_queue: str)
 
     assert acts.attempts == [1, 2]
     events = await history_events(handle)
-    started = [e.activity_task_started_event_attributes for e in events if e.HasField("activity_task_started_event_attributes")]
+    started = [
+        e.activity_task_started_event_attributes
+        for e in events
+        if e.HasField("activity_task_started_event_attributes")
+    ]
     assert [s.attempt for s in started] == [2]
     last_failure = started[0].last_failure
     assert last_failure.message == "activity Heartbeat timeout"

@@ -8,7 +8,9 @@ from .harness import event_types, running_worker, unique, wait_for
 from .workflows import ApprovalWorkflow, Decision
 
 
-async def test_approved_by_signal_after_query_while_waiting(client: Client, task_queue: str) -> None:
+async def test_approved_by_signal_after_query_while_waiting(
+    client: Client, task_queue: str
+) -> None:
     async with running_worker(client, task_queue, workflows=[ApprovalWorkflow]):
         handle = await client.start_workflow(
             ApprovalWorkflow.run, 30.0, id=unique("approval"), task_queue=task_queue

@@ -24,7 +24,9 @@ async def test_workflow_completes_exactly_once_across_server_crash(
             handle = await client.start_workflow(
                 MultiStepWorkflow.run, 2.0, id=unique("crash"), task_queue=task_queue
             )
-            await wait_for(lambda: has_event(handle, "TIMER_STARTED"), timeout=15, message="timer started")
+            await wait_for(
+                lambda: has_event(handle, "TIMER_STARTED"), within=15, message="timer started"
+            )
             assert acts.executions == {"a": 1, "b": 1}
 
             server.kill()

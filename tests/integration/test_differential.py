@@ -119,7 +119,9 @@ def rpc_error_shape(err: RPCError, replacements: dict[str, str] | None = None) -
     }
 
 
-async def rpc_outcome(call: Awaitable[Any], replacements: dict[str, str] | None = None) -> Observation:
+async def rpc_outcome(
+    call: Awaitable[Any], replacements: dict[str, str] | None = None
+) -> Observation:
     try:
         await call
     except RPCError as err:
@@ -140,20 +142,29 @@ async def result_outcome(handle: WorkflowHandle[Any, Any]) -> str:
 async def saga_happy(client: Client) -> Observation:
     task_queue = unique("diff")
     acts = OrderActivities(payment_failures=2)
-    async with running_worker(client, task_queue, workflows=[OrderSagaWorkflow], activities=acts.activities()):
+    async with running_worker(
+        client, task_queue, workflows=[OrderSagaWorkflow], activities=acts.activities()
+    ):
         handle = await client.start_workflow(
             OrderSagaWorkflow.run, Order("d-1", 10), id=unique("diff"), task_queue=task_queue
         )
         result = await result_outcome(handle)
-    return {"result": result, "payment_attempts": acts.payment_attempts} | await history_shape(handle)
+    return {"result": result, "payment_attempts": acts.payment_attempts} | await history_shape(
+        handle
+    )
 
 
 async def saga_compensation(client: Client) -> Observation:
     task_queue = unique("diff")
     acts = OrderActivities(payment_failures=0)
-    async with running_worker(client, task_queue, workflows=[OrderSagaWorkflow], activities=acts.activities()):
+    async with running_worker(
+        client, task_queue, workflows=[OrderSagaWorkflow], activities=acts.activities()
+    ):
         handle = await client.start_workflow(
-            OrderSagaWorkflow.run, Order("d-2", 10, in_stock=False), id=unique("diff"), task_queue=task_queue
+            OrderSagaWorkflow.run,
+            Order("d-2", 10, in_stock=False),
+            id=unique("diff"),
+            task_queue=task_queue,
         )
         result = await result_outcome(handle)
     return {"result": result, "refunds": len(acts.refunds)} | await history_shape(handle)
@@ -162,7 +173,9 @@ async def saga_compensation(client: Client) -> Observation:
 async def approval_signal_after_query(client: Client) -> Observation:
     task_queue = unique("diff")
     async with running_worker(client, task_queue, workflows=[ApprovalWorkflow]):
-        handle = await client.start_workflow(ApprovalWorkflow.run, 30.0, id=unique("diff"), task_queue=task_queue)
+        handle = await client.start_workflow(
+            ApprovalWorkflow.run, 30.0, id=unique("diff"), task_queue=task_queue
+        )
         query = await handle.query(ApprovalWorkflow.status)
         await handle.signal(ApprovalWorkflow.decide, Decision(True, "alice"))
         result = await result_outcome(handle)
@@ -172,7 +185,9 @@ async def approval_signal_after_query(client: Client) -> Observation:
 async def approval_timeout(client: Client) -> Observation:
     task_queue = unique("diff")
     async with running_worker(client, task_queue, workflows=[ApprovalWorkflow]):
-        handle = await client.start_workflow(ApprovalWorkflow.run, 0.3, id=unique("diff"), task_queue=task_queue)
+        handle = await client.start_workflow(
+            ApprovalWorkflow.run, 0.3, id=unique("diff"), task_queue=task_queue
+        )
         result = await result_outcome(handle)
     return {"result": result} | await history_shape(handle)
 
@@ -195,8 +210,12 @@ async def signal_with_start(client: Client) -> Observation:
 async def non_retryable(client: Client) -> Observation:
     task_queue = unique("diff")
     acts = FailingActivities()
-    async with running_worker(client, task_queue, workflows=[NonRetryableWorkflow], activities=[acts.decline_card]):
-        handle = await client.start_workflow(NonRetryableWorkflow.run, id=unique("diff"), task_queue=task_queue)
+    async with running_worker(
+        client, task_queue, workflows=[NonRetryableWorkflow], activities=[acts.decline_card]
+    ):
+        handle = await client.start_workflow(
+            NonRetryableWorkflow.run, id=unique("diff"), task_queue=task_queue
+        )
         result = await result_outcome(handle)
     return {"result": result, "attempts": acts.attempts} | await history_shape(handle)
 
@@ -205,8 +224,12 @@ async def schedule_to_close(client: Client) -> Observation:
     # Retry pacing differs between servers, so only the outcome is compared.
     task_queue = unique("diff")
     acts = FailingActivities()
-    async with running_worker(client, task_queue, workflows=[ScheduleToCloseWorkflow], activities=[acts.always_flaky]):
-        handle = await client.start_workflow(ScheduleToCloseWorkflow.run, id=unique("diff"), task_queue=task_queue)
+    async with running_worker(
+        client, task_queue, workflows=[ScheduleToCloseWorkflow], activities=[acts.always_flaky]
+    ):
+        handle = await client.start_workflow(
+            ScheduleToCloseWorkflow.run, id=unique("diff"), task_queue=task_queue
+        )
         result = await result_outcome(handle)
     shape = await history_shape(handle)
     activity_events = [e for e in shape["events"] if e.startswith("ACTIVITY_TASK_")]
@@ -222,20 +245,35 @@ async def schedule_to_close(client: Client) -> Observation:
 async def heartbeat_timeout(client: Client) -> Observation:
     task_queue = unique("diff")
     acts = HeartbeatActivities()
-    async with running_worker(client, task_queue, workflows=[HeartbeatTimeoutWorkflow], activities=[acts.stalls_first_attempt]):
-        handle = await client.start_workflow(HeartbeatTimeoutWorkflow.run, id=unique("diff"), task_queue=task_queue)
+    async with running_worker(
+        client,
+        task_queue,
+        workflows=[HeartbeatTimeoutWorkflow],
+        activities=[acts.stalls_first_attempt],
+    ):
+        handle = await client.start_workflow(
+            HeartbeatTimeoutWorkflow.run, id=unique("diff"), task_queue=task_queue
+        )
         result = await result_outcome(handle)
     events = await history_events(handle)
     started = next(e for e in events if e.HasField("activity_task_started_event_attributes"))
     last_failure = started.activity_task_started_event_attributes.last_failure
-    return {"result": result, "attempts": acts.attempts, "last_failure": failure_chain(last_failure)} | await history_shape(handle)
+    return {
+        "result": result,
+        "attempts": acts.attempts,
+        "last_failure": failure_chain(last_failure),
+    } | await history_shape(handle)
 
 
 async def cancel_with_compensation(client: Client) -> Observation:
     task_queue = unique("diff")
     acts = CompensationActivities()
-    async with running_worker(client, task_queue, workflows=[CancellableWorkflow], activities=[acts.compensate]):
-        handle = await client.start_workflow(CancellableWorkflow.run, id=unique("diff"), task_queue=task_queue)
+    async with running_worker(
+        client, task_queue, workflows=[CancellableWorkflow], activities=[acts.compensate]
+    ):
+        handle = await client.start_workflow(
+            CancellableWorkflow.run, id=unique("diff"), task_queue=task_queue
+        )
         await wait_for(lambda: has_event(handle, "TIMER_STARTED"), message="timer started")
         await handle.cancel()
         result = await result_outcome(handle)
@@ -262,7 +300,9 @@ async def terminate_before_first_task(client: Client) -> Observation:
 async def id_conflicts(client: Client) -> Observation:
     task_queue = unique("diff")
     async with running_worker(client, task_queue, workflows=[HelloWorkflow]):
-        done = await client.start_workflow(HelloWorkflow.run, "x", id=unique("diff"), task_queue=task_queue)
+        done = await client.start_workflow(
+            HelloWorkflow.run, "x", id=unique("diff"), task_queue=task_queue
+        )
         await done.result()
     running = _start_request(task_queue)
     first = await client.workflow_service.start_workflow_execution(running)
@@ -275,8 +315,12 @@ async def id_conflicts(client: Client) -> Observation:
     observation = {
         "idempotent_same_run": repeat.run_id == first.run_id,
         "started_flags": [first.started, repeat.started],
-        "duplicate_running": await rpc_outcome(client.workflow_service.start_workflow_execution(duplicate), ids),
-        "reject_duplicate": await rpc_outcome(client.workflow_service.start_workflow_execution(reject), ids),
+        "duplicate_running": await rpc_outcome(
+            client.workflow_service.start_workflow_execution(duplicate), ids
+        ),
+        "reject_duplicate": await rpc_outcome(
+            client.workflow_service.start_workflow_execution(reject), ids
+        ),
     }
     await client.get_workflow_handle(running.workflow_id).terminate()
     return observation
@@ -284,7 +328,11 @@ async def id_conflicts(client: Client) -> Observation:
 
 async def bad_inputs(client: Client) -> Observation:
     svc = client.workflow_service
-    big = Payloads(payloads=[Payload(metadata={"encoding": b"binary/plain"}, data=b"x" * (2 * 1024 * 1024 + 1))])
+    big = Payloads(
+        payloads=[
+            Payload(metadata={"encoding": b"binary/plain"}, data=b"x" * (2 * 1024 * 1024 + 1))
+        ]
+    )
     oversized = _start_request(unique("tq"), input=big)
     missing_id = f"missing-{uuid.uuid4()}"
     ids = {oversized.workflow_id: "<oversized-id>", missing_id: "<missing-id>"}
@@ -319,7 +367,9 @@ async def query_without_worker(client: Client) -> Observation:
     handle = await client.start_workflow(
         ApprovalWorkflow.run, 30.0, id=unique("diff"), task_queue=unique("no-worker")
     )
-    outcome = await rpc_outcome(handle.query(ApprovalWorkflow.status, rpc_timeout=timedelta(seconds=1)))
+    outcome = await rpc_outcome(
+        handle.query(ApprovalWorkflow.status, rpc_timeout=timedelta(seconds=1))
+    )
     await handle.terminate()
     # Either the client deadline or the server's DEADLINE_EXCEEDED may win the race.
     return {"timed_out": outcome["status"] in ("CANCELLED", "DEADLINE_EXCEEDED")}
@@ -355,7 +405,9 @@ SCENARIOS: list[Scenario] = [
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.__name__ for s in SCENARIOS])
-async def test_matches_reference(scenario: Scenario, client: Client, reference_client: Client) -> None:
+async def test_matches_reference(
+    scenario: Scenario, client: Client, reference_client: Client
+) -> None:
     expected = await scenario(reference_client)
     actual = await scenario(client)
     assert actual == expected

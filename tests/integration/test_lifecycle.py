@@ -7,7 +7,12 @@ from datetime import timedelta
 
 import pytest
 from temporalio.api.enums.v1 import PendingActivityState
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
 from temporalio.exceptions import CancelledError, TerminatedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -102,11 +107,16 @@ async def test_describe_shows_running_activity(client: Client, task_queue: str) 
     async with running_worker(
         client, task_queue, workflows=[GateWorkflow], activities=[acts.wait_at_gate]
     ):
-        handle = await client.start_workflow(GateWorkflow.run, id=unique("describe"), task_queue=task_queue)
+        handle = await client.start_workflow(
+            GateWorkflow.run, id=unique("describe"), task_queue=task_queue
+        )
 
         async def activity_started() -> bool:
             raw = (await handle.describe()).raw_description
-            return any(p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED for p in raw.pending_activities)
+            return any(
+                p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+                for p in raw.pending_activities
+            )
 
         await wait_for(activity_started, message="pending activity STARTED")
         desc = await handle.describe()
@@ -132,15 +142,17 @@ async def test_describe_shows_running_activity(client: Client, task_queue: str) 
 QUERY_TIMEOUT_CODES = (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED)
 
 
-async def _assert_query_times_out(handle, timeout: timedelta) -> None:  # type: ignore[no-untyped-def]
+async def _assert_query_times_out(
+    handle: WorkflowHandle[ApprovalWorkflow, str], rpc_timeout: timedelta
+) -> None:
     began = time.monotonic()
     with pytest.raises(RPCError) as exc_info:
-        await handle.query(ApprovalWorkflow.status, rpc_timeout=timeout)
+        await handle.query(ApprovalWorkflow.status, rpc_timeout=rpc_timeout)
     # The server holds the query until the caller's deadline.  The reference then
     # either lets the client deadline fire (CANCELLED "Timeout expired") or answers
     # DEADLINE_EXCEEDED "query timed out before a worker could process it" first.
     assert exc_info.value.status in QUERY_TIMEOUT_CODES, exc_info.value
-    assert time.monotonic() - began >= timeout.total_seconds() * 0.9
+    assert time.monotonic() - began >= rpc_timeout.total_seconds() * 0.9
 
 
 async def test_query_without_any_worker_times_out(client: Client) -> None:

@@ -27,7 +27,11 @@ async def test_order_saga_happy_path_retries_payment(client: Client, task_queue:
     # Retries are invisible in history: one ActivityTaskStarted, carrying the final
     # attempt number and the previous attempt's failure.
     events = await history_events(handle)
-    started = [e.activity_task_started_event_attributes for e in events if e.HasField("activity_task_started_event_attributes")]
+    started = [
+        e.activity_task_started_event_attributes
+        for e in events
+        if e.HasField("activity_task_started_event_attributes")
+    ]
     assert [s.attempt for s in started] == [3, 1, 1]
     assert started[0].last_failure.message == "payment gateway unavailable"
     assert started[0].last_failure.application_failure_info.type == "GatewayUnavailable"

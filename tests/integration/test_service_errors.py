@@ -36,7 +36,9 @@ def start_request(**overrides: object) -> StartWorkflowExecutionRequest:
 
 async def test_unknown_namespace_on_start(client: Client) -> None:
     with pytest.raises(RPCError) as exc_info:
-        await client.workflow_service.start_workflow_execution(start_request(namespace="no-such-ns"))
+        await client.workflow_service.start_workflow_execution(
+            start_request(namespace="no-such-ns")
+        )
     err = exc_info.value
     assert err.status == RPCStatusCode.NOT_FOUND
     assert err.message == "Namespace no-such-ns is not found."
@@ -118,12 +120,16 @@ async def test_empty_task_token(client: Client) -> None:
 
 async def test_stale_task_token_of_completed_workflow(client: Client, task_queue: str) -> None:
     acts = StepActivities()
-    async with running_worker(client, task_queue, workflows=[MultiStepWorkflow], activities=[acts.step]):
+    async with running_worker(
+        client, task_queue, workflows=[MultiStepWorkflow], activities=[acts.step]
+    ):
         handle = await client.start_workflow(
             MultiStepWorkflow.run, 0.1, id=unique("stale"), task_queue=task_queue
         )
         await handle.result()
-    request = RespondActivityTaskCompletedRequest(namespace="default", task_token=acts.task_tokens["a"])
+    request = RespondActivityTaskCompletedRequest(
+        namespace="default", task_token=acts.task_tokens["a"]
+    )
     with pytest.raises(RPCError) as exc_info:
         await client.workflow_service.respond_activity_task_completed(request)
     assert exc_info.value.status == RPCStatusCode.NOT_FOUND
@@ -133,12 +139,16 @@ async def test_stale_task_token_of_completed_workflow(client: Client, task_queue
 
 async def test_stale_task_token_of_completed_activity(client: Client, task_queue: str) -> None:
     acts = StepActivities()
-    async with running_worker(client, task_queue, workflows=[MultiStepWorkflow], activities=[acts.step]):
+    async with running_worker(
+        client, task_queue, workflows=[MultiStepWorkflow], activities=[acts.step]
+    ):
         handle = await client.start_workflow(
             MultiStepWorkflow.run, 3600.0, id=unique("stale"), task_queue=task_queue
         )
         await wait_for(lambda: has_event(handle, "TIMER_STARTED"), message="timer started")
-        request = RespondActivityTaskCompletedRequest(namespace="default", task_token=acts.task_tokens["a"])
+        request = RespondActivityTaskCompletedRequest(
+            namespace="default", task_token=acts.task_tokens["a"]
+        )
         with pytest.raises(RPCError) as exc_info:
             await client.workflow_service.respond_activity_task_completed(request)
         await handle.terminate()

@@ -9,7 +9,9 @@ from .workflows import HelloWorkflow
 
 
 async def test_workflow_environment_start_local(server_kind: str) -> None:
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=dev_server_path(server_kind))
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=dev_server_path(server_kind)
+    )
     async with env:
         task_queue = unique("start-local")
         async with running_worker(env.client, task_queue, workflows=[HelloWorkflow]):

@@ -35,7 +35,12 @@ async def test_parallel_activities_then_durable_timer(client: Client, task_queue
     assert max(completed) < timer_started < timer_fired
     started_attrs = events[timer_started].timer_started_event_attributes
     assert started_attrs.start_to_fire_timeout.ToTimedelta() == timedelta(seconds=1)
-    assert events[timer_fired].timer_fired_event_attributes.started_event_id == events[timer_started].event_id
-    fired_after = events[timer_fired].event_time.ToDatetime() - events[timer_started].event_time.ToDatetime()
+    assert (
+        events[timer_fired].timer_fired_event_attributes.started_event_id
+        == events[timer_started].event_id
+    )
+    fired_after = (
+        events[timer_fired].event_time.ToDatetime() - events[timer_started].event_time.ToDatetime()
+    )
     assert fired_after >= timedelta(seconds=1)
     assert types[-1] == "WORKFLOW_EXECUTION_COMPLETED"

@@ -18,11 +18,17 @@ from .harness import running_worker, unique
 from .workflows import ApprovalWorkflow, HelloWorkflow
 
 
-async def test_second_start_of_running_workflow_is_rejected(client: Client, task_queue: str) -> None:
+async def test_second_start_of_running_workflow_is_rejected(
+    client: Client, task_queue: str
+) -> None:
     workflow_id = unique("dup")
-    first = await client.start_workflow(ApprovalWorkflow.run, 30.0, id=workflow_id, task_queue=task_queue)
+    first = await client.start_workflow(
+        ApprovalWorkflow.run, 30.0, id=workflow_id, task_queue=task_queue
+    )
     with pytest.raises(WorkflowAlreadyStartedError) as exc_info:
-        await client.start_workflow(ApprovalWorkflow.run, 30.0, id=workflow_id, task_queue=task_queue)
+        await client.start_workflow(
+            ApprovalWorkflow.run, 30.0, id=workflow_id, task_queue=task_queue
+        )
     assert exc_info.value.workflow_id == workflow_id
     assert exc_info.value.workflow_type == "ApprovalWorkflow"
     assert exc_info.value.run_id == first.result_run_id
@@ -51,7 +57,9 @@ async def test_raw_already_started_error_details(client: Client, task_queue: str
 async def test_reject_duplicate_after_completion(client: Client, task_queue: str) -> None:
     workflow_id = unique("reuse")
     async with running_worker(client, task_queue, workflows=[HelloWorkflow]):
-        first = await client.start_workflow(HelloWorkflow.run, "one", id=workflow_id, task_queue=task_queue)
+        first = await client.start_workflow(
+            HelloWorkflow.run, "one", id=workflow_id, task_queue=task_queue
+        )
         assert await first.result() == "hello one"
         with pytest.raises(WorkflowAlreadyStartedError):
             await client.start_workflow(
@@ -62,14 +70,18 @@ async def test_reject_duplicate_after_completion(client: Client, task_queue: str
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
         # The default policy (ALLOW_DUPLICATE) starts a fresh run.
-        second = await client.start_workflow(HelloWorkflow.run, "three", id=workflow_id, task_queue=task_queue)
+        second = await client.start_workflow(
+            HelloWorkflow.run, "three", id=workflow_id, task_queue=task_queue
+        )
         assert second.result_run_id != first.result_run_id
         assert await second.result() == "hello three"
 
 
 async def test_raw_reject_duplicate_message(client: Client, task_queue: str) -> None:
     async with running_worker(client, task_queue, workflows=[HelloWorkflow]):
-        first = await client.start_workflow(HelloWorkflow.run, "x", id=unique("reuse"), task_queue=task_queue)
+        first = await client.start_workflow(
+            HelloWorkflow.run, "x", id=unique("reuse"), task_queue=task_queue
+        )
         await first.result()
     request = _start_request(task_queue, workflow_id=first.id, workflow_type="HelloWorkflow")
     request.workflow_id_reuse_policy = WorkflowIDReusePolicy.REJECT_DUPLICATE.value  # type: ignore[assignment]

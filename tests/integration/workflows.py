@@ -120,7 +120,7 @@ class ApprovalWorkflow:
             await workflow.wait_condition(
                 lambda: self._decision is not None, timeout=timedelta(seconds=timeout_seconds)
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return "timed-out"
         assert self._decision is not None
         verdict = "approved" if self._decision.approved else "rejected"
@@ -255,7 +255,9 @@ class NonRetryableWorkflow:
         await workflow.execute_activity(
             "decline_card",
             start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_attempts=5),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(milliseconds=100), maximum_attempts=5
+            ),
         )
 
 

@@ -44,10 +44,13 @@ class NamespaceNotFound(NotFound):
 
 
 class WorkflowAlreadyStarted(ServiceError):
-    def __init__(self, message: str, *, start_request_id: str, run_id: str) -> None:
+    def __init__(
+        self, message: str, *, start_request_id: str, run_id: str, first_execution_run_id: str
+    ) -> None:
         super().__init__(message)
         self.start_request_id = start_request_id
         self.run_id = run_id
+        self.first_execution_run_id = first_execution_run_id
 
 
 class NamespaceAlreadyExists(ServiceError):

@@ -47,7 +47,9 @@ def _detail(err: e.ServiceError) -> Message | None:
         return NotFoundFailure()
     if isinstance(err, e.WorkflowAlreadyStarted):
         return WorkflowExecutionAlreadyStartedFailure(
-            start_request_id=err.start_request_id, run_id=err.run_id
+            start_request_id=err.start_request_id,
+            run_id=err.run_id,
+            first_execution_run_id=err.first_execution_run_id,
         )
     if isinstance(err, e.NamespaceAlreadyExists):
         return NamespaceAlreadyExistsFailure()

@@ -32,7 +32,8 @@ def non_negative(req: Message, *fields: str) -> None:
 def start_request(req: Message, blob_limit: int) -> None:
     require(getattr(req, "workflow_id"), "WorkflowId")
     require(getattr(req, "workflow_type").name, "WorkflowType")
-    require(getattr(req, "task_queue").name, "TaskQueue")
+    if not getattr(req, "task_queue").name:
+        raise InvalidArgument("missing task queue name")
     require(getattr(req, "request_id"), "RequestId")
     non_negative(
         req, "workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout"

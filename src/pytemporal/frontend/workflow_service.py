@@ -30,7 +30,7 @@ def _remaining(context: Ctx, cap: float) -> float:
     if left is None:
         return cap
     # Answer a little before the caller's deadline, so it gets our reply and not its own.
-    return max(0.0, min(cap, left - 1.0))
+    return max(0.0, min(cap, left - min(1.0, left * 0.05)))
 
 
 class WorkflowService(service_pb2_grpc.WorkflowServiceServicer):  # type: ignore[misc]
@@ -51,9 +51,7 @@ class WorkflowService(service_pb2_grpc.WorkflowServiceServicer):  # type: ignore
             return ns.id, execution.workflow_id, execution.run_id
         current = await self.engine.store.get_current_run(ns.id, execution.workflow_id)
         if current is None:
-            raise NotFound(
-                f"workflow execution not found for workflow ID \"{execution.workflow_id}\""
-            )
+            raise NotFound(f"workflow not found for ID: {execution.workflow_id}")
         return ns.id, execution.workflow_id, current.run_id
 
     # -- system & namespaces ---------------------------------------------------------
@@ -97,7 +95,10 @@ class WorkflowService(service_pb2_grpc.WorkflowServiceServicer):  # type: ignore
         _check_policies(request, signal_with_start=False)
         res = await start.start(self.engine, ns, request)
         return rr.StartWorkflowExecutionResponse(
-            run_id=res.run_id, started=res.started, status=1  # RUNNING
+            run_id=res.run_id,
+            first_execution_run_id=res.first_execution_run_id,
+            started=res.started,
+            status=1,  # RUNNING
         )
 
     @handled
@@ -117,7 +118,9 @@ class WorkflowService(service_pb2_grpc.WorkflowServiceServicer):  # type: ignore
             request_id=request.request_id,
         )
         res = await start.start(self.engine, ns, request, signal=sig)
-        return rr.SignalWithStartWorkflowExecutionResponse(run_id=res.run_id, started=res.started)
+        return rr.SignalWithStartWorkflowExecutionResponse(
+            run_id=res.run_id, first_execution_run_id=res.first_execution_run_id, started=res.started
+        )
 
     @handled
     async def SignalWorkflowExecution(

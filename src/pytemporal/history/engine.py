@@ -26,7 +26,7 @@ from pytemporal.history.api.queries_registry import PendingQuery, QueryRegistry
 from pytemporal.history.workflow import deadlines
 from pytemporal.history.workflow.state import MutableState, decode
 from pytemporal.matching.queues import Matching, TaskRef
-from pytemporal.persistence.api import CurrentUpdate, HistoryBatch, Mutation, Store
+from pytemporal.persistence.api import CurrentMode, CurrentUpdate, HistoryBatch, Mutation, Store
 
 log = logging.getLogger(__name__)
 
@@ -206,9 +206,9 @@ class HistoryEngine:
             )
         current = c.current
         if current is None and not ms.is_open and ms.close_event_id in {e.event_id for e in ms.new_events}:
-            from pytemporal.persistence.api import CurrentMode
-
-            current = CurrentUpdate(CurrentMode.UPDATE, ms.start_request_id, ms.status)
+            current = CurrentUpdate(
+                CurrentMode.UPDATE, ms.start_request_id, ms.status, ms.first_execution_run_id
+            )
         return Mutation(
             namespace_id=ms.namespace_id,
             workflow_id=ms.workflow_id,

@@ -28,6 +28,8 @@ class TaskToken:
 
 
 def decode(data: bytes) -> TaskToken:
+    if not data:
+        raise InvalidArgument("Task token not set on request.")
     try:
         return TaskToken(**json.loads(data))
     except (ValueError, TypeError) as e:

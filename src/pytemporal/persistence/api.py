@@ -28,6 +28,7 @@ class CurrentRun:
     run_id: str
     create_request_id: str
     status: int  # temporal.api.enums.v1.WorkflowExecutionStatus
+    first_execution_run_id: str
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class CurrentUpdate:
     mode: CurrentMode
     create_request_id: str
     status: int
+    first_execution_run_id: str
     expected_run_id: str = ""
 
 

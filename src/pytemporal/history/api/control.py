@@ -59,6 +59,8 @@ async def terminate(
         if not ms.is_open:
             raise NotFound(_CLOSED)
         lifecycle.terminate(
-            ms, req.reason, req.details if req.HasField("details") else None, req.identity
+            ms,
+            req.reason or "terminated by user via frontend",
+            req.details if req.HasField("details") else None, req.identity
         )
         await engine.commit_one(entry)

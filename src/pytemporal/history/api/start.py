@@ -43,6 +43,7 @@ DEFAULT_TASK_TIMEOUT = 10.0
 class StartResult:
     run_id: str
     started: bool
+    first_execution_run_id: str
 
 
 @dataclass
@@ -124,7 +125,7 @@ async def start(
         current = await engine.store.get_current_run(ns.id, req.workflow_id)
         if current is not None:
             if current.create_request_id == req.request_id:
-                return StartResult(current.run_id, True)
+                return StartResult(current.run_id, True, current.first_execution_run_id)
             if current.status == RUNNING:
                 return await _on_running(engine, ns, req, current, conflict, signal)
             _check_reuse(req.workflow_id, current, reuse)
@@ -146,9 +147,9 @@ async def _on_running(
                 if entry.ms.is_open:
                     _signal(entry, signal)
                     await engine.commit_one(entry)
-                    return StartResult(current.run_id, False)
+                    return StartResult(current.run_id, False, current.first_execution_run_id)
             return await _create(engine, ns, req, current, signal, terminate=None)
-        return StartResult(current.run_id, False)
+        return StartResult(current.run_id, False, current.first_execution_run_id)
     if conflict == Conflict.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING:
         async with engine.locked(key) as entry:
             return await _create(engine, ns, req, current, signal, terminate=entry)
@@ -157,6 +158,7 @@ async def _on_running(
         f"RunId: {current.run_id}.",
         start_request_id=current.create_request_id,
         run_id=current.run_id,
+        first_execution_run_id=current.first_execution_run_id,
     )
 
 
@@ -169,6 +171,7 @@ def _check_reuse(workflow_id: str, current: CurrentRun, reuse: int) -> None:
                 "Workflow Id reuse policy: allow duplicate workflow Id if last run failed.",
                 start_request_id=current.create_request_id,
                 run_id=current.run_id,
+                first_execution_run_id=current.first_execution_run_id,
             )
     elif reuse == Reuse.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE:
         raise WorkflowAlreadyStarted(
@@ -176,6 +179,7 @@ def _check_reuse(workflow_id: str, current: CurrentRun, reuse: int) -> None:
             f"RunId: {current.run_id}. Workflow Id reuse policy: reject duplicate workflow Id.",
             start_request_id=current.create_request_id,
             run_id=current.run_id,
+            first_execution_run_id=current.first_execution_run_id,
         )
 
 
@@ -219,10 +223,10 @@ async def _create(
         )
         changes.append(Change(terminate))
     if current is None:
-        cur = CurrentUpdate(CurrentMode.CREATE, req.request_id, RUNNING)
+        cur = CurrentUpdate(CurrentMode.CREATE, req.request_id, RUNNING, run_id)
     else:
-        cur = CurrentUpdate(CurrentMode.REPLACE, req.request_id, RUNNING, current.run_id)
+        cur = CurrentUpdate(CurrentMode.REPLACE, req.request_id, RUNNING, run_id, current.run_id)
     changes.append(Change(engine.new_entry(ms), current=cur, created=True))
     await engine.commit(changes)
-    return StartResult(run_id, True)
+    return StartResult(run_id, True, ms.first_execution_run_id)
 

@@ -221,6 +221,12 @@ def fail(
     state = _try_retry(ms, ai, failure)
     if state == RetryState.RETRY_STATE_IN_PROGRESS:
         return
+    if state == RetryState.RETRY_STATE_TIMEOUT:
+        # No time left for another attempt: Temporal reports that as the timeout.
+        timeout = _timeout_failure(ai, TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, _NO_TIME_LEFT)
+        timeout.cause.CopyFrom(failure)
+        _write_timed_out(ms, ai, timeout, state)
+        return
     started_id = _write_started(ms, ai)
     ms.add_event(
         EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
@@ -236,6 +242,10 @@ def fail(
     _close(ms, ai)
 
 
+_NO_TIME_LEFT = (
+    "Not enough time to schedule next retry before activity ScheduleToClose timeout, "
+    "giving up retrying"
+)
 _TIMEOUT_NAMES = {
     TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE: "StartToClose",
     TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START: "ScheduleToStart",
@@ -269,13 +279,12 @@ def time_out(ms: MutableState, ai: ActivityInfo, timeout_type: int) -> None:
         if state == RetryState.RETRY_STATE_IN_PROGRESS:
             return
         if state == RetryState.RETRY_STATE_TIMEOUT:
-            failure = _timeout_failure(
-                ai,
-                TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE,
-                "Not enough time to schedule next retry before activity ScheduleToClose "
-                "timeout, giving up retrying",
-            )
+            failure = _timeout_failure(ai, TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, _NO_TIME_LEFT)
             failure.cause.CopyFrom(_timeout_failure(ai, timeout_type))
+    _write_timed_out(ms, ai, failure, state)
+
+
+def _write_timed_out(ms: MutableState, ai: ActivityInfo, failure: Failure, state: int) -> None:
     started_id = _write_started(ms, ai) if ai.started else 0
     ms.add_event(
         EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS current_executions (
     run_id TEXT NOT NULL,
     create_request_id TEXT NOT NULL,
     status INTEGER NOT NULL,
+    first_execution_run_id TEXT NOT NULL,
     PRIMARY KEY (namespace_id, workflow_id)
 );
 CREATE TABLE IF NOT EXISTS history (

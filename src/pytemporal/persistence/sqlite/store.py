@@ -100,7 +100,8 @@ class SqliteStore:
 
     async def get_current_run(self, namespace_id: str, workflow_id: str) -> CurrentRun | None:
         row = self._db.execute(
-            "SELECT run_id, create_request_id, status FROM current_executions"
+            "SELECT run_id, create_request_id, status, first_execution_run_id"
+            " FROM current_executions"
             " WHERE namespace_id = ? AND workflow_id = ?",
             (namespace_id, workflow_id),
         ).fetchone()
@@ -221,15 +222,18 @@ class SqliteStore:
         if c.mode is CurrentMode.CREATE:
             db.execute(
                 "INSERT INTO current_executions (namespace_id, workflow_id, run_id,"
-                " create_request_id, status) VALUES (?, ?, ?, ?, ?)",
-                (m.namespace_id, m.workflow_id, m.run_id, c.create_request_id, c.status),
+                " create_request_id, status, first_execution_run_id) VALUES (?, ?, ?, ?, ?, ?)",
+                (m.namespace_id, m.workflow_id, m.run_id, c.create_request_id, c.status,
+                 c.first_execution_run_id),
             )
             return
         expected = c.expected_run_id if c.mode is CurrentMode.REPLACE else m.run_id
         cur = db.execute(
-            "UPDATE current_executions SET run_id = ?, create_request_id = ?, status = ?"
+            "UPDATE current_executions SET run_id = ?, create_request_id = ?, status = ?,"
+            " first_execution_run_id = ?"
             " WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?",
-            (m.run_id, c.create_request_id, c.status, m.namespace_id, m.workflow_id, expected),
+            (m.run_id, c.create_request_id, c.status, c.first_execution_run_id,
+             m.namespace_id, m.workflow_id, expected),
         )
         # A run that is no longer current keeps its own status only.
         if cur.rowcount != 1 and c.mode is CurrentMode.REPLACE:
