@@ -1,2 +1,3 @@
 """pytemporal: the Temporal server, in Python."""
+
 __version__ = "0.1.0"

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import service_pb2_grpc
 from temporalio.api.operatorservice.v1 import request_response_pb2 as rr
+from temporalio.api.operatorservice.v1 import service_pb2_grpc
 
 from pytemporal.common.errors import InvalidArgument
 from pytemporal.frontend.errors import handled
 from pytemporal.namespaces import NamespaceRegistry
 
-Ctx = grpc.aio.ServicerContext
+Ctx: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
 SYSTEM_ATTRIBUTES = {
     "WorkflowId": "Keyword",
@@ -40,7 +40,7 @@ RESERVED = {"NamespaceId", "Memo", "MemoEncoding", "VisibilityTaskKey"}
 
 
 def _type_name(value: int) -> str:
-    name = IndexedValueType.Name(value)[len("INDEXED_VALUE_TYPE_") :]
+    name = IndexedValueType.Name(value)[len("INDEXED_VALUE_TYPE_") :]  # type: ignore[arg-type]
     return "".join(p.capitalize() for p in name.split("_"))
 
 
@@ -49,12 +49,19 @@ def _type_value(name: str) -> int:
     return IndexedValueType.Value("INDEXED_VALUE_TYPE_" + upper)
 
 
-class OperatorService(service_pb2_grpc.OperatorServiceServicer):  # type: ignore[misc]
+# The generated base answers UNIMPLEMENTED for every RPC we do not override; its stubs
+# type the methods as synchronous, so mypy sees it as Any.
+_Base: Any = service_pb2_grpc.OperatorServiceServicer
+
+
+class OperatorService(_Base):
     def __init__(self, namespaces: NamespaceRegistry) -> None:
         self.namespaces = namespaces
 
     @handled
-    async def ListSearchAttributes(self, request: Any, context: Ctx) -> rr.ListSearchAttributesResponse:
+    async def ListSearchAttributes(
+        self, request: Any, context: Ctx
+    ) -> rr.ListSearchAttributesResponse:
         ns = self.namespaces.get(request.namespace or "default")
         return rr.ListSearchAttributesResponse(
             custom_attributes={k: _type_value(v) for k, v in ns.search_attributes.items()},  # type: ignore[misc]
@@ -62,7 +69,9 @@ class OperatorService(service_pb2_grpc.OperatorServiceServicer):  # type: ignore
         )
 
     @handled
-    async def AddSearchAttributes(self, request: Any, context: Ctx) -> rr.AddSearchAttributesResponse:
+    async def AddSearchAttributes(
+        self, request: Any, context: Ctx
+    ) -> rr.AddSearchAttributesResponse:
         ns = self.namespaces.get(request.namespace or "default")
         for name, typ in request.search_attributes.items():
             if name in RESERVED or name in SYSTEM_ATTRIBUTES:

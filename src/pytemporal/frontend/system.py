@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from temporalio.api.enums.v1 import NamespaceState
 from temporalio.api.namespace.v1 import (
     NamespaceConfig,
     NamespaceInfo,
@@ -36,7 +37,7 @@ def system_info() -> GetSystemInfoResponse:
 def describe_namespace(ns: Namespace, blob_limit: int) -> DescribeNamespaceResponse:
     info = NamespaceInfo(
         name=ns.name,
-        state=1,  # NAMESPACE_STATE_REGISTERED
+        state=NamespaceState.NAMESPACE_STATE_REGISTERED,
         description=ns.description,
         owner_email=ns.owner_email,
         id=ns.id,

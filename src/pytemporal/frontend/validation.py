@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from google.protobuf.message import Message
 
 from pytemporal.common.errors import InvalidArgument
@@ -29,16 +31,14 @@ def non_negative(req: Message, *fields: str) -> None:
             raise InvalidArgument(f"Invalid {name.replace('Timeout', 'Timeout')}.")
 
 
-def start_request(req: Message, blob_limit: int) -> None:
-    require(getattr(req, "workflow_id"), "WorkflowId")
-    require(getattr(req, "workflow_type").name, "WorkflowType")
-    if not getattr(req, "task_queue").name:
+def start_request(req: Any, blob_limit: int) -> None:
+    require(req.workflow_id, "WorkflowId")
+    require(req.workflow_type.name, "WorkflowType")
+    if not req.task_queue.name:
         raise InvalidArgument("missing task queue name")
-    require(getattr(req, "request_id"), "RequestId")
-    non_negative(
-        req, "workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout"
-    )
-    blob(getattr(req, "input"), blob_limit)
-    blob(getattr(req, "memo"), blob_limit)
-    if getattr(req, "cron_schedule"):
+    require(req.request_id, "RequestId")
+    non_negative(req, "workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout")
+    blob(req.input, blob_limit)
+    blob(req.memo, blob_limit)
+    if req.cron_schedule:
         raise InvalidArgument("cron schedules are not supported by this server yet")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import WorkflowIdConflictPolicy
-from temporalio.api.workflowservice.v1 import service_pb2_grpc
+from temporalio.api.enums.v1 import WorkflowExecutionStatus, WorkflowIdConflictPolicy
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
+from temporalio.api.workflowservice.v1 import service_pb2_grpc
 
 from pytemporal.common.errors import InvalidArgument, NotFound
 from pytemporal.frontend import system, validation
@@ -22,18 +22,23 @@ from pytemporal.namespaces import Namespace, NamespaceRegistry
 
 POLL_TIMEOUT = 60.0
 DEFAULT_QUERY_TIMEOUT = 60.0
-Ctx = grpc.aio.ServicerContext
+Ctx: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
 
 def _remaining(context: Ctx, cap: float) -> float:
-    left = context.time_remaining()
+    left: float | None = context.time_remaining()
     if left is None:
         return cap
     # Answer a little before the caller's deadline, so it gets our reply and not its own.
     return max(0.0, min(cap, left - min(1.0, left * 0.05)))
 
 
-class WorkflowService(service_pb2_grpc.WorkflowServiceServicer):  # type: ignore[misc]
+# The generated base answers UNIMPLEMENTED for every RPC we do not override; its stubs
+# type the methods as synchronous, so mypy sees it as Any.
+_Base: Any = service_pb2_grpc.WorkflowServiceServicer
+
+
+class WorkflowService(_Base):
     def __init__(
         self, namespaces: NamespaceRegistry, engine: HistoryEngine, matching: Matching
     ) -> None:
@@ -71,14 +76,19 @@ class WorkflowService(service_pb2_grpc.WorkflowServiceServicer):  # type: ignore
     @handled
     async def ListNamespaces(self, request: Any, context: Ctx) -> rr.ListNamespacesResponse:
         return rr.ListNamespacesResponse(
-            namespaces=[system.describe_namespace(ns, self.blob_limit) for ns in self.namespaces.all()]
+            namespaces=[
+                system.describe_namespace(ns, self.blob_limit) for ns in self.namespaces.all()
+            ]
         )
 
     @handled
     async def RegisterNamespace(self, request: Any, context: Ctx) -> rr.RegisterNamespaceResponse:
         validation.require(request.namespace, "Namespace")
         retention = request.workflow_execution_retention_period
-        kwargs: dict[str, Any] = {"description": request.description, "owner_email": request.owner_email}
+        kwargs: dict[str, Any] = {
+            "description": request.description,
+            "owner_email": request.owner_email,
+        }
         if retention.seconds:
             kwargs["retention_seconds"] = float(retention.seconds)
         await self.namespaces.create(request.namespace, **kwargs)
@@ -98,7 +108,7 @@ class WorkflowService(service_pb2_grpc.WorkflowServiceServicer):  # type: ignore
             run_id=res.run_id,
             first_execution_run_id=res.first_execution_run_id,
             started=res.started,
-            status=1,  # RUNNING
+            status=WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING,
         )
 
     @handled
@@ -119,7 +129,9 @@ class WorkflowService(service_pb2_grpc.WorkflowServiceServicer):  # type: ignore
         )
         res = await start.start(self.engine, ns, request, signal=sig)
         return rr.SignalWithStartWorkflowExecutionResponse(
-            run_id=res.run_id, first_execution_run_id=res.first_execution_run_id, started=res.started
+            run_id=res.run_id,
+            first_execution_run_id=res.first_execution_run_id,
+            started=res.started,
         )
 
     @handled
@@ -282,7 +294,9 @@ class WorkflowService(service_pb2_grpc.WorkflowServiceServicer):  # type: ignore
     ) -> rr.RecordActivityTaskHeartbeatByIdResponse:
         ns = self.namespaces.get(request.namespace)
         validation.blob(request.details, self.blob_limit)
-        key = await self._key(ns, WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id))
+        key = await self._key(
+            ns, WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id)
+        )
         details = request.details if request.HasField("details") else None
         async with activity_tasks.by_id(self.engine, key, request.activity_id) as (e, ai):
             cancel = activity_tasks.heartbeat(e, ai, details)
@@ -305,7 +319,9 @@ class WorkflowService(service_pb2_grpc.WorkflowServiceServicer):  # type: ignore
     ) -> rr.RespondActivityTaskCompletedByIdResponse:
         ns = self.namespaces.get(request.namespace)
         validation.blob(request.result, self.blob_limit)
-        key = await self._key(ns, WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id))
+        key = await self._key(
+            ns, WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id)
+        )
         result = request.result if request.HasField("result") else None
         async with activity_tasks.by_id(self.engine, key, request.activity_id) as (e, ai):
             activity_tasks.complete(e, ai, result, request.identity)
@@ -317,7 +333,9 @@ class WorkflowService(service_pb2_grpc.WorkflowServiceServicer):  # type: ignore
     ) -> rr.RespondActivityTaskFailedResponse:
         self.namespaces.get(request.namespace)
         validation.blob(request.failure, self.blob_limit)
-        details = request.last_heartbeat_details if request.HasField("last_heartbeat_details") else None
+        details = (
+            request.last_heartbeat_details if request.HasField("last_heartbeat_details") else None
+        )
         async with activity_tasks.by_token(self.engine, decode(request.task_token)) as (e, ai):
             activity_tasks.fail(e, ai, request.failure, request.identity, details)
         return rr.RespondActivityTaskFailedResponse()
@@ -328,8 +346,12 @@ class WorkflowService(service_pb2_grpc.WorkflowServiceServicer):  # type: ignore
     ) -> rr.RespondActivityTaskFailedByIdResponse:
         ns = self.namespaces.get(request.namespace)
         validation.blob(request.failure, self.blob_limit)
-        key = await self._key(ns, WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id))
-        details = request.last_heartbeat_details if request.HasField("last_heartbeat_details") else None
+        key = await self._key(
+            ns, WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id)
+        )
+        details = (
+            request.last_heartbeat_details if request.HasField("last_heartbeat_details") else None
+        )
         async with activity_tasks.by_id(self.engine, key, request.activity_id) as (e, ai):
             activity_tasks.fail(e, ai, request.failure, request.identity, details)
         return rr.RespondActivityTaskFailedByIdResponse()
@@ -349,7 +371,9 @@ class WorkflowService(service_pb2_grpc.WorkflowServiceServicer):  # type: ignore
         self, request: Any, context: Ctx
     ) -> rr.RespondActivityTaskCanceledByIdResponse:
         ns = self.namespaces.get(request.namespace)
-        key = await self._key(ns, WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id))
+        key = await self._key(
+            ns, WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id)
+        )
         details = request.details if request.HasField("details") else None
         async with activity_tasks.by_id(self.engine, key, request.activity_id) as (e, ai):
             activity_tasks.cancel(e, ai, details, request.identity)

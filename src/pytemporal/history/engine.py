@@ -88,7 +88,9 @@ class HistoryEngine:
             return entry
         loaded = await self._load(key)
         if loaded is None:
-            raise NotFound(f"workflow execution not found for workflow ID \"{key[1]}\" and run ID \"{key[2]}\"")
+            raise NotFound(
+                f'workflow execution not found for workflow ID "{key[1]}" and run ID "{key[2]}"'
+            )
         return loaded
 
     async def _load(self, key: Key) -> Entry | None:
@@ -205,7 +207,11 @@ class HistoryEngine:
                 )
             )
         current = c.current
-        if current is None and not ms.is_open and ms.close_event_id in {e.event_id for e in ms.new_events}:
+        if (
+            current is None
+            and not ms.is_open
+            and ms.close_event_id in {e.event_id for e in ms.new_events}
+        ):
             current = CurrentUpdate(
                 CurrentMode.UPDATE, ms.start_request_id, ms.status, ms.first_execution_run_id
             )
@@ -326,11 +332,20 @@ class HistoryEngine:
             ms = entry.ms
             wft = ms.wft
             if wft is not None and not wft.started_event_id:
-                self._dispatch(entry, "workflow", wft.scheduled_event_id, wft.attempt, wft.task_queue, wft.sticky)
+                self._dispatch(
+                    entry,
+                    "workflow",
+                    wft.scheduled_event_id,
+                    wft.attempt,
+                    wft.task_queue,
+                    wft.sticky,
+                )
             ms.now = self.clock.now()
             for ai in ms.activities.values():
                 if not ai.started and ai.attempt_scheduled_time <= ms.now:
                     ms.dispatched.add((ai.scheduled_event_id, ai.attempt))
-                    self._dispatch(entry, "activity", ai.scheduled_event_id, ai.attempt, ai.task_queue, False)
+                    self._dispatch(
+                        entry, "activity", ai.scheduled_event_id, ai.attempt, ai.task_queue, False
+                    )
             self._arm(entry)
         return len(rows)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +32,9 @@ class TaskRef:
 @dataclass
 class _Queue:
     tasks: collections.deque[TaskRef] = field(default_factory=collections.deque)
-    pollers: collections.deque[asyncio.Future[TaskRef | None]] = field(default_factory=collections.deque)
+    pollers: collections.deque[asyncio.Future[TaskRef | None]] = field(
+        default_factory=collections.deque
+    )
     last_poll: float = 0.0
     unloaded: bool = False
 
@@ -75,9 +78,7 @@ class Matching:
             queue = sticky_queue
         self._queue(task.namespace_id, queue, "workflow").offer(task)
 
-    async def poll(
-        self, namespace_id: str, name: str, kind: str, timeout: float
-    ) -> TaskRef | None:
+    async def poll(self, namespace_id: str, name: str, kind: str, timeout: float) -> TaskRef | None:
         q = self._queue(namespace_id, name, kind)
         q.unloaded = False
         q.last_poll = time.monotonic()
@@ -107,10 +108,8 @@ class Matching:
     @staticmethod
     def _drop_poller(q: _Queue, fut: asyncio.Future[TaskRef | None]) -> None:
         fut.cancel()
-        try:
+        with contextlib.suppress(ValueError):
             q.pollers.remove(fut)
-        except ValueError:
-            pass
 
     def requeue(self, task: TaskRef, queue: str, kind: str) -> None:
         self._queue(task.namespace_id, queue, kind).tasks.appendleft(task)
@@ -132,4 +131,3 @@ class Matching:
             f"{k[0]}/{k[1]}/{k[2]}": {"backlog": len(q.tasks), "pollers": len(q.pollers)}
             for k, q in self._queues.items()
         }
-

@@ -61,6 +61,7 @@ async def terminate(
         lifecycle.terminate(
             ms,
             req.reason or "terminated by user via frontend",
-            req.details if req.HasField("details") else None, req.identity
+            req.details if req.HasField("details") else None,
+            req.identity,
         )
         await engine.commit_one(entry)

@@ -137,7 +137,9 @@ async def record_started(
         attempt=1,
         history=history,
         query=pending.query,
-        workflow_execution_task_queue=TaskQueue(name=ms.task_queue, kind=1),
+        workflow_execution_task_queue=TaskQueue(
+            name=ms.task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL
+        ),
     )
 
 

@@ -38,7 +38,9 @@ class QueryRegistry:
     direct: dict[str, PendingQuery] = field(default_factory=dict)
 
     def unsent(self, key: Key) -> list[PendingQuery]:
-        return [q for q in self.buffered.get(key, {}).values() if not q.sent and not q.future.done()]
+        return [
+            q for q in self.buffered.get(key, {}).values() if not q.sent and not q.future.done()
+        ]
 
     def sent(self, key: Key) -> list[PendingQuery]:
         return [q for q in self.buffered.get(key, {}).values() if q.sent]

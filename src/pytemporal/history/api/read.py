@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 
-from temporalio.api.common.v1 import WorkflowExecution, WorkflowType
+from temporalio.api.common.v1 import ActivityType, WorkflowExecution, WorkflowType
 from temporalio.api.enums.v1 import (
     HistoryEventFilterType,
     PendingActivityState,
     PendingWorkflowTaskState,
+    TaskQueueKind,
 )
 from temporalio.api.history.v1 import History, HistoryEvent
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -29,6 +30,7 @@ from temporalio.api.workflowservice.v1 import (
 from pytemporal.common.errors import InvalidArgument
 from pytemporal.common.protoutil import dur, ts
 from pytemporal.history.engine import Entry, HistoryEngine, Key
+from pytemporal.history.workflow.state import ActivityInfo, WorkflowTaskInfo
 
 PAGE_SIZE = 256
 
@@ -120,7 +122,7 @@ async def describe(engine: HistoryEngine, key: Key) -> DescribeWorkflowExecution
         info.close_time.CopyFrom(ts(ms.close_time))
         info.execution_duration.CopyFrom(dur(max(0.0, ms.close_time - ms.execution_time)))
     config = WorkflowExecutionConfig(
-        task_queue=TaskQueue(name=ms.task_queue, kind=1),
+        task_queue=TaskQueue(name=ms.task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
         workflow_execution_timeout=s.workflow_execution_timeout,
         workflow_run_timeout=s.workflow_run_timeout,
         default_workflow_task_timeout=s.workflow_task_timeout,
@@ -142,10 +144,7 @@ async def describe(engine: HistoryEngine, key: Key) -> DescribeWorkflowExecution
     return resp
 
 
-def _pending_activity(ai: object) -> PendingActivityInfo:
-    from pytemporal.history.workflow.state import ActivityInfo
-
-    assert isinstance(ai, ActivityInfo)
+def _pending_activity(ai: ActivityInfo) -> PendingActivityInfo:
     if ai.cancel_requested:
         state = PendingActivityState.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED
     elif ai.started:
@@ -154,14 +153,13 @@ def _pending_activity(ai: object) -> PendingActivityInfo:
         state = PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED
     p = PendingActivityInfo(
         activity_id=ai.activity_id,
-        activity_type=WorkflowType(name=ai.activity_type) and None,  # replaced below
+        activity_type=ActivityType(name=ai.activity_type),
         state=state,  # type: ignore[arg-type]
         attempt=ai.attempt,
         maximum_attempts=ai.attrs.retry_policy.maximum_attempts,
         scheduled_time=ts(ai.attempt_scheduled_time),
         last_worker_identity=ai.last_worker_identity,
     )
-    p.activity_type.name = ai.activity_type
     if ai.heartbeat_details is not None:
         p.heartbeat_details.CopyFrom(ai.heartbeat_details)
     if ai.last_heartbeat_time:
@@ -175,10 +173,7 @@ def _pending_activity(ai: object) -> PendingActivityInfo:
     return p
 
 
-def _pending_wft(wft: object) -> PendingWorkflowTaskInfo:
-    from pytemporal.history.workflow.state import WorkflowTaskInfo
-
-    assert isinstance(wft, WorkflowTaskInfo)
+def _pending_wft(wft: WorkflowTaskInfo) -> PendingWorkflowTaskInfo:
     p = PendingWorkflowTaskInfo(
         state=PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED
         if wft.started_event_id

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from temporalio.api.common.v1 import Header, Payloads
 from temporalio.api.enums.v1 import (
+    TaskQueueKind,
     WorkflowExecutionStatus,
     WorkflowIdConflictPolicy,
     WorkflowIdReusePolicy,
@@ -72,7 +73,7 @@ def started_attributes(
     attrs = WorkflowExecutionStartedEventAttributes(
         workflow_id=req.workflow_id,
         workflow_type=req.workflow_type,
-        task_queue=TaskQueue(name=req.task_queue.name, kind=1),
+        task_queue=TaskQueue(name=req.task_queue.name, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
         input=req.input,
         workflow_execution_timeout=req.workflow_execution_timeout,
         workflow_run_timeout=dur(run_timeout),
@@ -100,8 +101,8 @@ def started_attributes(
 
 
 def policies(req: AnyStart, *, signal_with_start: bool) -> tuple[int, int]:
-    conflict = req.workflow_id_conflict_policy
-    reuse = req.workflow_id_reuse_policy
+    conflict: int = req.workflow_id_conflict_policy
+    reuse: int = req.workflow_id_reuse_policy
     if reuse == Reuse.WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING:
         conflict, reuse = Conflict.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING, 0
     if not conflict:
@@ -210,7 +211,9 @@ async def _create(
     if req.HasField("user_metadata"):
         ms.new_events[0].user_metadata.CopyFrom(req.user_metadata)
     if signal is not None:
-        lifecycle.signal(ms, signal.name, signal.input, signal.identity, signal.header, signal.request_id)
+        lifecycle.signal(
+            ms, signal.name, signal.input, signal.identity, signal.header, signal.request_id
+        )
     else:
         wt.schedule(ms)
     changes: list[Change] = []
@@ -229,4 +232,3 @@ async def _create(
     changes.append(Change(engine.new_entry(ms), current=cur, created=True))
     await engine.commit(changes)
     return StartResult(run_id, True, ms.first_execution_run_id)
-

@@ -82,7 +82,9 @@ def build_response(
         started_event_id=wft.started_event_id,
         attempt=wft.attempt,
         history=History(events=entry.events[first : wft.started_event_id]),
-        workflow_execution_task_queue=TaskQueue(name=ms.task_queue, kind=1),
+        workflow_execution_task_queue=TaskQueue(
+            name=ms.task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL
+        ),
         scheduled_time=ts(wft.scheduled_time),
         started_time=ts(wft.started_time),
     )

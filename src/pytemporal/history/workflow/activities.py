@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from temporalio.api.command.v1 import ScheduleActivityTaskCommandAttributes
 from temporalio.api.common.v1 import Payloads
-from temporalio.api.enums.v1 import EventType, RetryState, TimeoutType
+from temporalio.api.enums.v1 import EventType, RetryState, TaskQueueKind, TimeoutType
 from temporalio.api.failure.v1 import Failure, TimeoutFailureInfo
 from temporalio.api.history.v1 import (
     ActivityTaskCanceledEventAttributes,
@@ -87,7 +87,7 @@ def schedule(
     attrs = ActivityTaskScheduledEventAttributes(
         activity_id=c.activity_id,
         activity_type=c.activity_type,
-        task_queue=TaskQueue(name=queue, kind=1),
+        task_queue=TaskQueue(name=queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
         header=c.header,
         input=c.input,
         schedule_to_close_timeout=dur(s2c),
@@ -168,7 +168,9 @@ def complete(ms: MutableState, ai: ActivityInfo, result: Payloads | None, identi
     _close(ms, ai)
 
 
-def cancel_done(ms: MutableState, ai: ActivityInfo, details: Payloads | None, identity: str) -> None:
+def cancel_done(
+    ms: MutableState, ai: ActivityInfo, details: Payloads | None, identity: str
+) -> None:
     started_id = _write_started(ms, ai) if ai.started else 0
     attrs = ActivityTaskCanceledEventAttributes(
         scheduled_event_id=ai.scheduled_event_id,
@@ -246,7 +248,7 @@ _NO_TIME_LEFT = (
     "Not enough time to schedule next retry before activity ScheduleToClose timeout, "
     "giving up retrying"
 )
-_TIMEOUT_NAMES = {
+_TIMEOUT_NAMES: dict[int, str] = {
     TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE: "StartToClose",
     TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START: "ScheduleToStart",
     TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE: "ScheduleToClose",
@@ -273,13 +275,15 @@ def time_out(ms: MutableState, ai: ActivityInfo, timeout_type: int) -> None:
         TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE,
         TimeoutType.TIMEOUT_TYPE_HEARTBEAT,
     )
-    state = RetryState.RETRY_STATE_TIMEOUT
+    state: int = RetryState.RETRY_STATE_TIMEOUT
     if retryable:
         state = _try_retry(ms, ai, failure)
         if state == RetryState.RETRY_STATE_IN_PROGRESS:
             return
         if state == RetryState.RETRY_STATE_TIMEOUT:
-            failure = _timeout_failure(ai, TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, _NO_TIME_LEFT)
+            failure = _timeout_failure(
+                ai, TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, _NO_TIME_LEFT
+            )
             failure.cause.CopyFrom(_timeout_failure(ai, timeout_type))
     _write_timed_out(ms, ai, failure, state)
 
@@ -303,10 +307,14 @@ def deadlines(ai: ActivityInfo) -> list[tuple[float, int]]:
     """(time, timeout type or 0 for "dispatch the next attempt") pairs for this activity."""
     out: list[tuple[float, int]] = []
     if ai.schedule_to_close:
-        out.append((ai.scheduled_time + ai.schedule_to_close, TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE))
+        out.append(
+            (ai.scheduled_time + ai.schedule_to_close, TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE)
+        )
     if ai.started:
         if ai.start_to_close:
-            out.append((ai.started_time + ai.start_to_close, TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE))
+            out.append(
+                (ai.started_time + ai.start_to_close, TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE)
+            )
         if ai.heartbeat:
             base = max(ai.started_time, ai.last_heartbeat_time)
             out.append((base + ai.heartbeat, TimeoutType.TIMEOUT_TYPE_HEARTBEAT))
@@ -314,7 +322,9 @@ def deadlines(ai: ActivityInfo) -> list[tuple[float, int]]:
         out.append((ai.attempt_scheduled_time, 0))
         if ai.schedule_to_start:
             out.append(
-                (ai.attempt_scheduled_time + ai.schedule_to_start,
-                 TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START)
+                (
+                    ai.attempt_scheduled_time + ai.schedule_to_start,
+                    TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START,
+                )
             )
     return out

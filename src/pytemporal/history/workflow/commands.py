@@ -48,7 +48,8 @@ class Outcome:
 
 
 def _camel(cause: int) -> str:
-    name = Cause.Name(cause)[len("WORKFLOW_TASK_FAILED_CAUSE_") :]
+    # Temporal prints its enums CamelCase: UNHANDLED_COMMAND -> "UnhandledCommand".
+    name = Cause.Name(cause)[len("WORKFLOW_TASK_FAILED_CAUSE_") :]  # type: ignore[arg-type]
     return "".join(p.capitalize() for p in name.split("_"))
 
 
@@ -157,8 +158,8 @@ def _apply(ms: MutableState, cmd: Command, wft_id: int, identity: str) -> bool:
         )
         _merge(ms.started.memo.fields, memo.fields)
     elif t == C.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION:
-        a = cmd.complete_workflow_execution_command_attributes
-        lifecycle.complete(ms, a.result if a.HasField("result") else None, wft_id)
+        done = cmd.complete_workflow_execution_command_attributes
+        lifecycle.complete(ms, done.result if done.HasField("result") else None, wft_id)
     elif t == C.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
         lifecycle.fail(ms, cmd.fail_workflow_execution_command_attributes.failure, wft_id)
     elif t == C.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION:
@@ -204,7 +205,9 @@ def _cancel_activity(ms: MutableState, cmd: Command, wft_id: int, identity: str)
 def _start_timer(ms: MutableState, cmd: Command, wft_id: int) -> None:
     a = cmd.start_timer_command_attributes
     if not a.timer_id:
-        raise BadCommand(Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_TIMER_ATTRIBUTES, "TimerId is not set.")
+        raise BadCommand(
+            Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_TIMER_ATTRIBUTES, "TimerId is not set."
+        )
     if a.timer_id in ms.timers:
         raise BadCommand(
             Cause.WORKFLOW_TASK_FAILED_CAUSE_START_TIMER_DUPLICATE_ID,

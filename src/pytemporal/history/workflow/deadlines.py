@@ -13,7 +13,7 @@ from temporalio.api.history.v1 import TimerFiredEventAttributes
 
 from pytemporal.history.workflow import activities, lifecycle
 from pytemporal.history.workflow import workflow_task as wt
-from pytemporal.history.workflow.state import MutableState
+from pytemporal.history.workflow.state import ActivityInfo, MutableState
 
 
 def _wft_deadline(ms: MutableState) -> tuple[float, int] | None:
@@ -73,7 +73,7 @@ def fire_due(ms: MutableState) -> None:
         _fire_activity(ms, ai, now)
 
 
-def _fire_activity(ms: MutableState, ai: activities.ActivityInfo, now: float) -> None:
+def _fire_activity(ms: MutableState, ai: ActivityInfo, now: float) -> None:
     due = [(when, kind) for when, kind in activities.deadlines(ai) if now >= when]
     for _, kind in sorted(due, key=lambda d: d[0]):
         if kind == 0:

@@ -6,7 +6,6 @@ from temporalio.api.common.v1 import Header, Payloads, WorkflowExecution
 from temporalio.api.enums.v1 import (
     EventType,
     RetryState,
-
     WorkflowExecutionStatus,
     WorkflowTaskFailedCause,
 )
@@ -108,7 +107,7 @@ def request_cancel(ms: MutableState, reason: str, identity: str) -> None:
     wt.schedule(ms)
 
 
-def _close(ms: MutableState, status: int, event_type: int, attrs: object) -> None:
+def _close(ms: MutableState, status: int, event_type: EventType.ValueType, attrs: object) -> None:
     ev = ms.add_event(event_type, attrs)
     ms.status = status
     ms.close_time = ms.now
@@ -136,7 +135,12 @@ def complete(ms: MutableState, result: Payloads | None, wft_completed_id: int) -
     )
     if result is not None:
         attrs.result.CopyFrom(result)
-    _close(ms, S.WORKFLOW_EXECUTION_STATUS_COMPLETED, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, attrs)
+    _close(
+        ms,
+        S.WORKFLOW_EXECUTION_STATUS_COMPLETED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+        attrs,
+    )
 
 
 def fail(ms: MutableState, failure: Failure, wft_completed_id: int) -> None:
@@ -145,7 +149,12 @@ def fail(ms: MutableState, failure: Failure, wft_completed_id: int) -> None:
         retry_state=RetryState.RETRY_STATE_RETRY_POLICY_NOT_SET,
         workflow_task_completed_event_id=wft_completed_id,
     )
-    _close(ms, S.WORKFLOW_EXECUTION_STATUS_FAILED, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED, attrs)
+    _close(
+        ms,
+        S.WORKFLOW_EXECUTION_STATUS_FAILED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+        attrs,
+    )
 
 
 def cancel(ms: MutableState, details: Payloads | None, wft_completed_id: int) -> None:
@@ -154,7 +163,12 @@ def cancel(ms: MutableState, details: Payloads | None, wft_completed_id: int) ->
     )
     if details is not None:
         attrs.details.CopyFrom(details)
-    _close(ms, S.WORKFLOW_EXECUTION_STATUS_CANCELED, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED, attrs)
+    _close(
+        ms,
+        S.WORKFLOW_EXECUTION_STATUS_CANCELED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+        attrs,
+    )
 
 
 def terminate(ms: MutableState, reason: str, details: Payloads | None, identity: str) -> None:
@@ -162,14 +176,20 @@ def terminate(ms: MutableState, reason: str, details: Payloads | None, identity:
     attrs = WorkflowExecutionTerminatedEventAttributes(reason=reason, identity=identity)
     if details is not None:
         attrs.details.CopyFrom(details)
-    _close(ms, S.WORKFLOW_EXECUTION_STATUS_TERMINATED, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED, attrs)
+    _close(
+        ms,
+        S.WORKFLOW_EXECUTION_STATUS_TERMINATED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+        attrs,
+    )
 
 
 def time_out(ms: MutableState) -> None:
     _force_close_wft(ms)
-    attrs = WorkflowExecutionTimedOutEventAttributes(
-        retry_state=RetryState.RETRY_STATE_TIMEOUT
+    attrs = WorkflowExecutionTimedOutEventAttributes(retry_state=RetryState.RETRY_STATE_TIMEOUT)
+    _close(
+        ms,
+        S.WORKFLOW_EXECUTION_STATUS_TIMED_OUT,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+        attrs,
     )
-    _close(ms, S.WORKFLOW_EXECUTION_STATUS_TIMED_OUT, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT, attrs)
-
-

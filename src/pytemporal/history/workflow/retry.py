@@ -40,10 +40,12 @@ def normalize(policy: RetryPolicy, *, default_initial: float = 1.0) -> RetryPoli
     if max_interval == 0:
         p.maximum_interval.CopyFrom(dur(100 * initial))
     elif max_interval < initial:
-        raise InvalidArgument("MaximumInterval cannot be less than InitialInterval on retry policy.")
+        raise InvalidArgument(
+            "MaximumInterval cannot be less than InitialInterval on retry policy."
+        )
     for t in p.non_retryable_error_types:
         if t.startswith("TemporalTimeout:") and t[len("TemporalTimeout:") :] not in _TIMEOUT_NAMES:
-            raise InvalidArgument(f"Invalid timeout type value: {t[len('TemporalTimeout:'):]}.")
+            raise InvalidArgument(f"Invalid timeout type value: {t[len('TemporalTimeout:') :]}.")
     return p
 
 

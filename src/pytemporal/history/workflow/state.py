@@ -55,11 +55,11 @@ _ACTIVITY_RESULTS = frozenset(
 BUFFERED_ID = -123
 
 
-def _attr_field(event_type: int) -> str:
+def _attr_field(event_type: EventType.ValueType) -> str:
     return EventType.Name(event_type)[len("EVENT_TYPE_") :].lower() + "_event_attributes"
 
 
-_ATTR_FIELDS = {v: _attr_field(v) for v in EventType.values() if v}
+_ATTR_FIELDS: dict[int, str] = {v: _attr_field(v) for v in EventType.values() if v}
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,9 @@ class MutableState:
 
     # -- events --------------------------------------------------------------------
 
-    def add_event(self, event_type: int, attrs: Any, *, bufferable: bool = False) -> HistoryEvent:
+    def add_event(
+        self, event_type: EventType.ValueType, attrs: Any, *, bufferable: bool = False
+    ) -> HistoryEvent:
         """Append an event; while a workflow task is in flight, `bufferable` events wait."""
         ev = HistoryEvent(event_type=event_type, event_time=ts(self.now))
         getattr(ev, _ATTR_FIELDS[event_type]).CopyFrom(attrs)

@@ -27,7 +27,7 @@ def task_timeout_for_attempt(base: float, attempt: int) -> float:
     """From attempt 4 the timeout grows, since the timer is then the only retry path."""
     if attempt < 4:
         return base
-    return min(base + 5.0 * 2 ** (attempt - 4), MAX_TASK_TIMEOUT)
+    return min(base + 5.0 * 2.0 ** (attempt - 4), MAX_TASK_TIMEOUT)
 
 
 def schedule(ms: MutableState, *, attempt: int = 1, force_normal: bool = False) -> bool:

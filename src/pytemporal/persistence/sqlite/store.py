@@ -153,7 +153,7 @@ class SqliteStore:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        results: list[BaseException | None] = []
+        results: list[Exception | None] = []
         db = self._db
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -164,8 +164,7 @@ class SqliteStore:
                         self._apply(m)
                 except (ConditionFailed, sqlite3.IntegrityError) as e:
                     db.execute(f"ROLLBACK TO m{i}")
-                    err = e if isinstance(e, ConditionFailed) else ConditionFailed(str(e))
-                    results.append(err)
+                    results.append(e if isinstance(e, ConditionFailed) else ConditionFailed(str(e)))
                 else:
                     results.append(None)
                 db.execute(f"RELEASE m{i}")
@@ -173,8 +172,8 @@ class SqliteStore:
         except sqlite3.Error as e:
             if db.in_transaction:
                 db.execute("ROLLBACK")
-            err = PersistenceError(f"sqlite commit failed: {e}")
-            results = [err] * len(pending)
+            failed = PersistenceError(f"sqlite commit failed: {e}")
+            results = [failed] * len(pending)
         self.commits += 1
         self.transactions += len(pending)
         for (_, fut), res in zip(pending, results, strict=True):
@@ -193,16 +192,30 @@ class SqliteStore:
                 "INSERT INTO executions (namespace_id, workflow_id, run_id, db_version,"
                 " next_event_id, status, workflow_type, start_time, close_time, state)"
                 " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
-                (*key, m.next_event_id, m.status, m.workflow_type, m.start_time,
-                 m.close_time, m.state),
+                (
+                    *key,
+                    m.next_event_id,
+                    m.status,
+                    m.workflow_type,
+                    m.start_time,
+                    m.close_time,
+                    m.state,
+                ),
             )
         else:
             cur = db.execute(
                 "UPDATE executions SET db_version = ?, next_event_id = ?, status = ?,"
                 " close_time = ?, state = ?"
                 " WHERE namespace_id = ? AND workflow_id = ? AND run_id = ? AND db_version = ?",
-                (m.db_version, m.next_event_id, m.status, m.close_time, m.state, *key,
-                 m.db_version - 1),
+                (
+                    m.db_version,
+                    m.next_event_id,
+                    m.status,
+                    m.close_time,
+                    m.state,
+                    *key,
+                    m.db_version - 1,
+                ),
             )
             if cur.rowcount != 1:
                 raise ConditionFailed(f"execution {key} changed concurrently")
@@ -223,8 +236,14 @@ class SqliteStore:
             db.execute(
                 "INSERT INTO current_executions (namespace_id, workflow_id, run_id,"
                 " create_request_id, status, first_execution_run_id) VALUES (?, ?, ?, ?, ?, ?)",
-                (m.namespace_id, m.workflow_id, m.run_id, c.create_request_id, c.status,
-                 c.first_execution_run_id),
+                (
+                    m.namespace_id,
+                    m.workflow_id,
+                    m.run_id,
+                    c.create_request_id,
+                    c.status,
+                    c.first_execution_run_id,
+                ),
             )
             return
         expected = c.expected_run_id if c.mode is CurrentMode.REPLACE else m.run_id
@@ -232,8 +251,15 @@ class SqliteStore:
             "UPDATE current_executions SET run_id = ?, create_request_id = ?, status = ?,"
             " first_execution_run_id = ?"
             " WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?",
-            (m.run_id, c.create_request_id, c.status, c.first_execution_run_id,
-             m.namespace_id, m.workflow_id, expected),
+            (
+                m.run_id,
+                c.create_request_id,
+                c.status,
+                c.first_execution_run_id,
+                m.namespace_id,
+                m.workflow_id,
+                expected,
+            ),
         )
         # A run that is no longer current keeps its own status only.
         if cur.rowcount != 1 and c.mode is CurrentMode.REPLACE:
