@@ -51,6 +51,7 @@ from .workflows import (
     Order,
     OrderActivities,
     OrderSagaWorkflow,
+    ScheduleToCloseInput,
     ScheduleToCloseWorkflow,
 )
 
@@ -220,26 +221,25 @@ async def non_retryable(client: Client) -> Observation:
     return {"result": result, "attempts": acts.attempts} | await history_shape(handle)
 
 
-async def schedule_to_close(client: Client) -> Observation:
-    # Retry pacing differs between servers, so only the outcome is compared.
+async def _schedule_to_close(client: Client, params: ScheduleToCloseInput) -> Observation:
     task_queue = unique("diff")
     acts = FailingActivities()
     async with running_worker(
-        client, task_queue, workflows=[ScheduleToCloseWorkflow], activities=[acts.always_flaky]
+        client, task_queue, workflows=[ScheduleToCloseWorkflow], activities=acts.activities()
     ):
         handle = await client.start_workflow(
-            ScheduleToCloseWorkflow.run, id=unique("diff"), task_queue=task_queue
+            ScheduleToCloseWorkflow.run, params, id=unique("diff"), task_queue=task_queue
         )
         result = await result_outcome(handle)
-    shape = await history_shape(handle)
-    activity_events = [e for e in shape["events"] if e.startswith("ACTIVITY_TASK_")]
-    return {
-        "result": result,
-        "failure": shape["failure"],
-        "retry_state": shape["retry_state"],
-        "terminal_activity_event": activity_events[-1],
-        "tail": shape["events"][-4:],
-    }
+    return {"result": result, "attempts": acts.attempts} | await history_shape(handle)
+
+
+async def schedule_to_close_timer(client: Client) -> Observation:
+    return await _schedule_to_close(client, ScheduleToCloseInput("flaky_then_hang", 2, 0.1))
+
+
+async def schedule_to_close_backoff(client: Client) -> Observation:
+    return await _schedule_to_close(client, ScheduleToCloseInput("always_flaky", 1.8, 1))
 
 
 async def heartbeat_timeout(client: Client) -> Observation:
@@ -394,7 +394,8 @@ SCENARIOS: list[Scenario] = [
     approval_timeout,
     signal_with_start,
     non_retryable,
-    schedule_to_close,
+    schedule_to_close_timer,
+    schedule_to_close_backoff,
     heartbeat_timeout,
     cancel_with_compensation,
     terminate_before_first_task,

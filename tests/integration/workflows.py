@@ -236,6 +236,7 @@ class HeartbeatTimeoutWorkflow:
 @dataclass
 class FailingActivities:
     attempts: list[int] = field(default_factory=list)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
 
     @activity.defn(name="decline_card")
     async def decline_card(self) -> None:
@@ -246,6 +247,21 @@ class FailingActivities:
     async def always_flaky(self) -> None:
         self.attempts.append(activity.info().attempt)
         raise ApplicationError("still flaky", type="Flaky")
+
+    @activity.defn(name="flaky_then_hang")
+    async def flaky_then_hang(self) -> None:
+        """Attempt 1 fails; later attempts outlive the schedule-to-close budget.
+
+        The hang ends when the worker shuts down at the end of the test.
+        """
+        attempt = activity.info().attempt
+        self.attempts.append(attempt)
+        if attempt == 1:
+            raise ApplicationError("first attempt failed", type="Flaky")
+        await self.released.wait()
+
+    def activities(self) -> list[object]:
+        return [self.decline_card, self.always_flaky, self.flaky_then_hang]
 
 
 @workflow.defn
@@ -261,15 +277,24 @@ class NonRetryableWorkflow:
         )
 
 
+@dataclass
+class ScheduleToCloseInput:
+    activity: str
+    schedule_to_close_seconds: float
+    initial_interval_seconds: float
+
+
 @workflow.defn
 class ScheduleToCloseWorkflow:
     @workflow.run
-    async def run(self) -> None:
+    async def run(self, params: ScheduleToCloseInput) -> None:
         await workflow.execute_activity(
-            "always_flaky",
-            schedule_to_close_timeout=timedelta(seconds=1),
-            start_to_close_timeout=timedelta(milliseconds=200),
-            retry_policy=FAST_RETRY,
+            params.activity,
+            schedule_to_close_timeout=timedelta(seconds=params.schedule_to_close_seconds),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(seconds=params.initial_interval_seconds),
+                backoff_coefficient=1.0,
+            ),
         )
 
 

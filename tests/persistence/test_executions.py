@@ -1,0 +1,256 @@
+"""Executions, history batches and the current-run pointer, one mutation at a time."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytemporal.common.errors import ConditionFailed
+from pytemporal.persistence.api import (
+    CurrentMode,
+    CurrentRun,
+    ExecutionRow,
+    HistoryBatch,
+    Store,
+)
+
+from .helpers import COMPLETED, NS, RUNNING, batch, create, current, new_id, update
+
+
+async def snapshot(store: Store, wf: str, *runs: str) -> tuple[object, ...]:
+    """Everything the store holds about these runs, to show a failed commit wrote nothing."""
+    rows = [await store.get_execution(NS, wf, r) for r in runs]
+    histories = [await store.read_history(NS, wf, r) for r in runs]
+    return await store.get_current_run(NS, wf), rows, histories
+
+
+# -- create / read ---------------------------------------------------------------
+
+
+async def test_created_execution_reads_back(store: Store) -> None:
+    wf, run = new_id("wf"), new_id("run")
+    await store.commit([create(wf, run)])
+    assert await store.get_execution(NS, wf, run) == ExecutionRow(
+        NS, wf, run, db_version=1, next_event_id=3, status=RUNNING, state=b"state v1 " + run.encode()
+    )
+    assert await store.read_history(NS, wf, run) == [batch(1, 2)]
+    assert await store.get_current_run(NS, wf) == CurrentRun(run, f"req-{run}", RUNNING, run)
+
+
+async def test_unknown_rows_are_none_or_empty(store: Store) -> None:
+    assert await store.get_execution(NS, "nope", "nope") is None
+    assert await store.get_current_run(NS, "nope") is None
+    assert await store.read_history(NS, "nope", "nope") == []
+
+
+async def test_rows_are_scoped_by_namespace(store: Store) -> None:
+    wf, run = new_id("wf"), new_id("run")
+    await store.commit([create(wf, run)])
+    assert await store.get_execution("other-ns", wf, run) is None
+    assert await store.get_current_run("other-ns", wf) is None
+    assert await store.read_history("other-ns", wf, run) == []
+
+
+async def test_creating_an_existing_run_again_fails(store: Store) -> None:
+    wf, run = new_id("wf"), new_id("run")
+    await store.commit([create(wf, run)])
+    before = await snapshot(store, wf, run)
+    again = create(wf, run, mode=None, batches=[batch(3, 4)])
+    with pytest.raises(ConditionFailed):
+        await store.commit([again])
+    assert await snapshot(store, wf, run) == before
+
+
+# -- versions --------------------------------------------------------------------
+
+
+async def test_each_update_needs_the_previous_version(store: Store) -> None:
+    wf, run = new_id("wf"), new_id("run")
+    await store.commit([create(wf, run)])
+    await store.commit([update(wf, run, 2, first_event_id=3, last_event_id=4)])
+    await store.commit([update(wf, run, 3, first_event_id=5, last_event_id=5)])
+    row = await store.get_execution(NS, wf, run)
+    assert row is not None
+    assert (row.db_version, row.next_event_id, row.state) == (3, 6, b"state v3")
+
+
+@pytest.mark.parametrize("version", [2, 3, 5], ids=["stale", "same", "skips-ahead"])
+async def test_wrong_version_fails_and_writes_nothing(store: Store, version: int) -> None:
+    wf, run = new_id("wf"), new_id("run")
+    await store.commit([create(wf, run)])
+    await store.commit([update(wf, run, 2, first_event_id=3, last_event_id=4)])
+    await store.commit([update(wf, run, 3, first_event_id=5, last_event_id=6)])
+    # Stored version is 3, so only 4 may be written: anything else loses the race.
+    before = await snapshot(store, wf, run)
+    loser = update(
+        wf, run, version, first_event_id=7, last_event_id=9, status=COMPLETED, with_current=True
+    )
+    with pytest.raises(ConditionFailed):
+        await store.commit([loser])
+    assert await snapshot(store, wf, run) == before
+
+
+async def test_update_of_a_missing_run_fails(store: Store) -> None:
+    wf = new_id("wf")
+    with pytest.raises(ConditionFailed):
+        await store.commit([update(wf, "never-created", 2, first_event_id=3, last_event_id=3)])
+    assert await store.read_history(NS, wf, "never-created") == []
+
+
+async def test_closing_update_records_status(store: Store) -> None:
+    wf, run = new_id("wf"), new_id("run")
+    await store.commit([create(wf, run)])
+    done = update(wf, run, 2, first_event_id=3, last_event_id=5, status=COMPLETED, with_current=True)
+    await store.commit([done])
+    row = await store.get_execution(NS, wf, run)
+    assert row is not None and row.status == COMPLETED
+    cur = await store.get_current_run(NS, wf)
+    assert cur is not None and (cur.run_id, cur.status) == (run, COMPLETED)
+
+
+# -- history ---------------------------------------------------------------------
+
+
+async def _three_batches(store: Store) -> tuple[str, str]:
+    wf, run = new_id("wf"), new_id("run")
+    await store.commit([create(wf, run, batches=[batch(1, 3)])])
+    await store.commit([update(wf, run, 2, first_event_id=4, last_event_id=4)])
+    await store.commit([update(wf, run, 3, first_event_id=5, last_event_id=7)])
+    return wf, run
+
+
+async def test_history_batches_read_back_in_order(store: Store) -> None:
+    wf, run = await _three_batches(store)
+    assert await store.read_history(NS, wf, run) == [batch(1, 3), batch(4, 4), batch(5, 7)]
+
+
+@pytest.mark.parametrize(
+    ("min_event_id", "firsts"),
+    [(1, [1, 4, 5]), (3, [1, 4, 5]), (4, [4, 5]), (5, [5]), (7, [5]), (8, [])],
+)
+async def test_min_event_id_keeps_batches_that_reach_it(
+    store: Store, min_event_id: int, firsts: list[int]
+) -> None:
+    wf, run = await _three_batches(store)
+    got = await store.read_history(NS, wf, run, min_event_id=min_event_id)
+    assert [b.first_event_id for b in got] == firsts
+
+
+async def test_one_mutation_may_carry_several_batches(store: Store) -> None:
+    wf, run = new_id("wf"), new_id("run")
+    await store.commit([create(wf, run, batches=[batch(1, 2), batch(3, 3), batch(4, 6)])])
+    assert await store.read_history(NS, wf, run) == [batch(1, 2), batch(3, 3), batch(4, 6)]
+
+
+async def test_history_is_per_run(store: Store) -> None:
+    wf, run1, run2 = new_id("wf"), new_id("run"), new_id("run")
+    await store.commit([create(wf, run1, batches=[batch(1, 5)])])
+    await store.commit([create(wf, run2, mode=CurrentMode.REPLACE, expected=run1)])
+    assert await store.read_history(NS, wf, run1) == [batch(1, 5)]
+    assert await store.read_history(NS, wf, run2) == [batch(1, 2)]
+
+
+async def test_rewriting_a_batch_fails_and_writes_nothing(store: Store) -> None:
+    wf, run = new_id("wf"), new_id("run")
+    await store.commit([create(wf, run)])
+    before = await snapshot(store, wf, run)
+    overlap = update(wf, run, 2, first_event_id=1, last_event_id=4)  # batch 1 again
+    with pytest.raises(ConditionFailed):
+        await store.commit([overlap])
+    assert await snapshot(store, wf, run) == before
+
+
+# -- current-run pointer ---------------------------------------------------------
+
+
+async def test_second_create_for_a_workflow_id_fails_and_writes_nothing(store: Store) -> None:
+    wf, run1, run2 = new_id("wf"), new_id("run"), new_id("run")
+    await store.commit([create(wf, run1)])
+    before = await snapshot(store, wf, run1, run2)
+    with pytest.raises(ConditionFailed):
+        await store.commit([create(wf, run2)])
+    assert await snapshot(store, wf, run1, run2) == before
+    assert before[1] == [await store.get_execution(NS, wf, run1), None]
+
+
+async def test_replace_with_the_expected_run_moves_the_pointer(store: Store) -> None:
+    wf, run1, run2 = new_id("wf"), new_id("run"), new_id("run")
+    await store.commit([create(wf, run1)])
+    await store.commit([create(wf, run2, mode=CurrentMode.REPLACE, expected=run1)])
+    assert await store.get_current_run(NS, wf) == CurrentRun(run2, f"req-{run2}", RUNNING, run2)
+    # The old run keeps its row.
+    assert await store.get_execution(NS, wf, run1) is not None
+
+
+@pytest.mark.parametrize("expected", ["some-other-run", ""], ids=["wrong", "empty"])
+async def test_replace_with_a_wrong_expected_run_fails_and_writes_nothing(
+    store: Store, expected: str
+) -> None:
+    wf, run1, run2 = new_id("wf"), new_id("run"), new_id("run")
+    await store.commit([create(wf, run1)])
+    before = await snapshot(store, wf, run1, run2)
+    with pytest.raises(ConditionFailed):
+        await store.commit([create(wf, run2, mode=CurrentMode.REPLACE, expected=expected)])
+    assert await snapshot(store, wf, run1, run2) == before
+
+
+async def test_replace_without_a_current_run_fails(store: Store) -> None:
+    wf, run = new_id("wf"), new_id("run")
+    with pytest.raises(ConditionFailed):
+        await store.commit([create(wf, run, mode=CurrentMode.REPLACE, expected="ghost")])
+    assert await snapshot(store, wf, run) == (None, [None], [[]])
+
+
+async def test_update_of_a_run_that_is_no_longer_current_leaves_the_pointer(
+    store: Store,
+) -> None:
+    wf, run1, run2 = new_id("wf"), new_id("run"), new_id("run")
+    await store.commit([create(wf, run1)])
+    await store.commit([create(wf, run2, mode=CurrentMode.REPLACE, expected=run1)])
+    pointer = await store.get_current_run(NS, wf)
+    old = update(wf, run1, 2, first_event_id=3, last_event_id=4, status=COMPLETED, with_current=True)
+    await store.commit([old])
+    assert await store.get_current_run(NS, wf) == pointer
+    # The rest of the mutation still applies to the old run itself.
+    row = await store.get_execution(NS, wf, run1)
+    assert row is not None and (row.db_version, row.status) == (2, COMPLETED)
+    assert await store.read_history(NS, wf, run1) == [batch(1, 2), batch(3, 4)]
+
+
+async def test_update_refreshes_status_of_the_current_run(store: Store) -> None:
+    wf, run = new_id("wf"), new_id("run")
+    await store.commit([create(wf, run)])
+    m = update(wf, run, 2, first_event_id=3, last_event_id=3)
+    m.current = current(CurrentMode.UPDATE, run_id=run, status=COMPLETED)
+    await store.commit([m])
+    assert await store.get_current_run(NS, wf) == CurrentRun(run, f"req-{run}", COMPLETED, run)
+
+
+# -- listing ---------------------------------------------------------------------
+
+
+async def test_list_open_executions_returns_running_rows_only(store: Store) -> None:
+    wf1, wf2, wf3 = new_id("wf"), new_id("wf"), new_id("wf")
+    await store.commit([create(wf1, "r1"), create(wf2, "r2"), create(wf3, "r3")])
+    await store.commit([update(wf2, "r2", 2, first_event_id=3, last_event_id=3, status=COMPLETED)])
+    open_rows = await store.list_open_executions()
+    assert sorted((r.workflow_id, r.run_id) for r in open_rows) == sorted(
+        [(wf1, "r1"), (wf3, "r3")]
+    )
+    assert all(r.status == RUNNING for r in open_rows)
+
+
+@pytest.mark.parametrize("status", [2, 3, 4, 5, 6, 7], ids=lambda s: f"status{s}")
+async def test_closed_statuses_are_not_open(store: Store, status: int) -> None:
+    wf = new_id("wf")
+    await store.commit([create(wf, "r1")])
+    await store.commit([update(wf, "r1", 2, first_event_id=3, last_event_id=3, status=status)])
+    assert await store.list_open_executions() == []
+
+
+async def test_history_batch_round_trips_bytes_exactly(store: Store) -> None:
+    wf, run = new_id("wf"), new_id("run")
+    blob = bytes(range(256)) * 64
+    await store.commit([create(wf, run, batches=[HistoryBatch(1, 2, blob)], state=blob)])
+    assert (await store.read_history(NS, wf, run))[0].data == blob
+    row = await store.get_execution(NS, wf, run)
+    assert row is not None and row.state == blob
