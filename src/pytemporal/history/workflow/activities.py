@@ -223,12 +223,6 @@ def fail(
     state = _try_retry(ms, ai, failure)
     if state == RetryState.RETRY_STATE_IN_PROGRESS:
         return
-    if state == RetryState.RETRY_STATE_TIMEOUT:
-        # No time left for another attempt: Temporal reports that as the timeout.
-        timeout = _timeout_failure(ai, TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, _NO_TIME_LEFT)
-        timeout.cause.CopyFrom(failure)
-        _write_timed_out(ms, ai, timeout, state)
-        return
     started_id = _write_started(ms, ai)
     ms.add_event(
         EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
@@ -256,11 +250,25 @@ _TIMEOUT_NAMES: dict[int, str] = {
 }
 
 
-def _timeout_failure(ai: ActivityInfo, timeout_type: int, message: str = "") -> Failure:
+def _timeout_failure(ai: ActivityInfo, timeout_type: int) -> Failure:
     f = Failure(
-        message=message or f"activity {_TIMEOUT_NAMES[timeout_type]} timeout",
+        message=f"activity {_TIMEOUT_NAMES[timeout_type]} timeout",
         source="Server",
         timeout_failure_info=TimeoutFailureInfo(timeout_type=timeout_type),  # type: ignore[arg-type]
+    )
+    if ai.heartbeat_details is not None:
+        f.timeout_failure_info.last_heartbeat_details.CopyFrom(ai.heartbeat_details)
+    return f
+
+
+def _out_of_time(ai: ActivityInfo) -> Failure:
+    """What Temporal reports when a timeout leaves no time for another attempt."""
+    f = Failure(
+        message=_NO_TIME_LEFT,
+        source="Server",
+        timeout_failure_info=TimeoutFailureInfo(
+            timeout_type=TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE
+        ),
     )
     if ai.heartbeat_details is not None:
         f.timeout_failure_info.last_heartbeat_details.CopyFrom(ai.heartbeat_details)
@@ -271,24 +279,18 @@ def _timeout_failure(ai: ActivityInfo, timeout_type: int, message: str = "") -> 
 
 def time_out(ms: MutableState, ai: ActivityInfo, timeout_type: int) -> None:
     failure = _timeout_failure(ai, timeout_type)
-    retryable = timeout_type in (
+    state: int = RetryState.RETRY_STATE_TIMEOUT
+    if timeout_type in (
         TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE,
         TimeoutType.TIMEOUT_TYPE_HEARTBEAT,
-    )
-    state: int = RetryState.RETRY_STATE_TIMEOUT
-    if retryable:
+    ):
         state = _try_retry(ms, ai, failure)
         if state == RetryState.RETRY_STATE_IN_PROGRESS:
             return
-        if state == RetryState.RETRY_STATE_TIMEOUT:
-            failure = _timeout_failure(
-                ai, TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, _NO_TIME_LEFT
-            )
-            failure.cause.CopyFrom(_timeout_failure(ai, timeout_type))
-    _write_timed_out(ms, ai, failure, state)
-
-
-def _write_timed_out(ms: MutableState, ai: ActivityInfo, failure: Failure, state: int) -> None:
+    if state == RetryState.RETRY_STATE_TIMEOUT and (
+        timeout_type != TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START
+    ):
+        failure = _out_of_time(ai)
     started_id = _write_started(ms, ai) if ai.started else 0
     ms.add_event(
         EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
