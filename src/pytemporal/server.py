@@ -16,6 +16,7 @@ from pytemporal.config import ServerConfig
 from pytemporal.frontend.operator_service import OperatorService
 from pytemporal.frontend.workflow_service import WorkflowService
 from pytemporal.history.engine import HistoryEngine, Limits
+from pytemporal.history.transfer import TransferProcessor
 from pytemporal.matching.queues import Matching
 from pytemporal.namespaces import NamespaceRegistry
 from pytemporal.persistence.sqlite.store import SqliteStore
@@ -56,6 +57,7 @@ async def serve(
         for ns in namespaces.all():
             ns.search_attributes.update(config.search_attributes)
             await namespaces.update(ns)
+    transfers = TransferProcessor(engine, namespaces)
     recovered = await engine.recover()
     if recovered:
         log.info("recovered %d open workflow runs", recovered)
@@ -84,4 +86,5 @@ async def serve(
             timers.cancel()
     finally:
         await server.stop(grace=1.0)
+        await transfers.close()
         await store.close()

@@ -64,9 +64,13 @@ def update(
     first_event_id: int,
     last_event_id: int,
     status: int = RUNNING,
+    active: bool | None = None,
     with_current: bool = False,
 ) -> Mutation:
-    """Version `version` of a run, appending events first..last."""
+    """Version `version` of a run, appending events first..last.
+
+    `active` defaults to whether the run is open (closed with nothing left to deliver).
+    """
     return Mutation(
         namespace_id=NS,
         workflow_id=workflow_id,
@@ -75,9 +79,8 @@ def update(
         next_event_id=last_event_id + 1,
         status=status,
         state=f"state v{version}".encode(),
+        active=status == RUNNING if active is None else active,
         close_time=2000.0 if status != RUNNING else None,
         batches=[batch(first_event_id, last_event_id)],
-        current=current(CurrentMode.UPDATE, run_id=run_id, status=status)
-        if with_current
-        else None,
+        current=current(CurrentMode.UPDATE, run_id=run_id, status=status) if with_current else None,
     )

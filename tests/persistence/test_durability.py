@@ -29,7 +29,7 @@ async def test_data_survives_close_and_reopen(durable: Backend) -> None:
         assert row is not None and (row.db_version, row.state) == (2, b"state v2")
         assert await store.read_history(NS, wf, run) == [batch(1, 2), batch(3, 5)]
         assert await store.get_current_run(NS, wf) == CurrentRun(run, f"req-{run}", RUNNING, run)
-        assert [r.run_id for r in await store.list_open_executions()] == [run]
+        assert [r.run_id for r in await store.list_active_executions()] == [run]
         # Versions carry on from what was stored.
         await store.commit([update(wf, run, 3, first_event_id=6, last_event_id=6)])
     finally:
@@ -59,6 +59,6 @@ async def test_a_fresh_store_is_empty(backend: Backend) -> None:
     store = await backend.open()
     try:
         assert await store.list_namespaces() == []
-        assert await store.list_open_executions() == []
+        assert await store.list_active_executions() == []
     finally:
         await store.close()

@@ -30,7 +30,13 @@ async def test_created_execution_reads_back(store: Store) -> None:
     wf, run = new_id("wf"), new_id("run")
     await store.commit([create(wf, run)])
     assert await store.get_execution(NS, wf, run) == ExecutionRow(
-        NS, wf, run, db_version=1, next_event_id=3, status=RUNNING, state=b"state v1 " + run.encode()
+        NS,
+        wf,
+        run,
+        db_version=1,
+        next_event_id=3,
+        status=RUNNING,
+        state=b"state v1 " + run.encode(),
     )
     assert await store.read_history(NS, wf, run) == [batch(1, 2)]
     assert await store.get_current_run(NS, wf) == CurrentRun(run, f"req-{run}", RUNNING, run)
@@ -99,7 +105,9 @@ async def test_update_of_a_missing_run_fails(store: Store) -> None:
 async def test_closing_update_records_status(store: Store) -> None:
     wf, run = new_id("wf"), new_id("run")
     await store.commit([create(wf, run)])
-    done = update(wf, run, 2, first_event_id=3, last_event_id=5, status=COMPLETED, with_current=True)
+    done = update(
+        wf, run, 2, first_event_id=3, last_event_id=5, status=COMPLETED, with_current=True
+    )
     await store.commit([done])
     row = await store.get_execution(NS, wf, run)
     assert row is not None and row.status == COMPLETED
@@ -207,7 +215,9 @@ async def test_update_of_a_run_that_is_no_longer_current_leaves_the_pointer(
     await store.commit([create(wf, run1)])
     await store.commit([create(wf, run2, mode=CurrentMode.REPLACE, expected=run1)])
     pointer = await store.get_current_run(NS, wf)
-    old = update(wf, run1, 2, first_event_id=3, last_event_id=4, status=COMPLETED, with_current=True)
+    old = update(
+        wf, run1, 2, first_event_id=3, last_event_id=4, status=COMPLETED, with_current=True
+    )
     await store.commit([old])
     assert await store.get_current_run(NS, wf) == pointer
     # The rest of the mutation still applies to the old run itself.
@@ -228,23 +238,49 @@ async def test_update_refreshes_status_of_the_current_run(store: Store) -> None:
 # -- listing ---------------------------------------------------------------------
 
 
-async def test_list_open_executions_returns_running_rows_only(store: Store) -> None:
-    wf1, wf2, wf3 = new_id("wf"), new_id("wf"), new_id("wf")
-    await store.commit([create(wf1, "r1"), create(wf2, "r2"), create(wf3, "r3")])
-    await store.commit([update(wf2, "r2", 2, first_event_id=3, last_event_id=3, status=COMPLETED)])
-    open_rows = await store.list_open_executions()
-    assert sorted((r.workflow_id, r.run_id) for r in open_rows) == sorted(
-        [(wf1, "r1"), (wf3, "r3")]
+async def test_list_active_executions_returns_active_rows_only(store: Store) -> None:
+    running, done, delivering = new_id("wf"), new_id("wf"), new_id("wf")
+    await store.commit([create(running, "r1"), create(done, "r2"), create(delivering, "r3")])
+    await store.commit(
+        [
+            update(done, "r2", 2, first_event_id=3, last_event_id=3, status=COMPLETED),
+            # Closed, but with work for other workflows still to deliver.
+            update(
+                delivering,
+                "r3",
+                2,
+                first_event_id=3,
+                last_event_id=3,
+                status=COMPLETED,
+                active=True,
+            ),
+        ]
     )
-    assert all(r.status == RUNNING for r in open_rows)
+    rows = {(r.workflow_id, r.run_id): r for r in await store.list_active_executions()}
+    assert sorted(rows) == sorted([(running, "r1"), (delivering, "r3")])
+    assert (rows[running, "r1"].status, rows[delivering, "r3"].status) == (RUNNING, COMPLETED)
+    assert rows[delivering, "r3"].db_version == 2
+
+
+async def test_a_run_stops_being_active_when_its_work_is_delivered(store: Store) -> None:
+    wf = new_id("wf")
+    await store.commit([create(wf, "r1")])
+    closing = update(wf, "r1", 2, first_event_id=3, last_event_id=3, status=COMPLETED, active=True)
+    await store.commit([closing])
+    assert [r.run_id for r in await store.list_active_executions()] == ["r1"]
+    delivered = update(
+        wf, "r1", 3, first_event_id=4, last_event_id=4, status=COMPLETED, active=False
+    )
+    await store.commit([delivered])
+    assert await store.list_active_executions() == []
 
 
 @pytest.mark.parametrize("status", [2, 3, 4, 5, 6, 7], ids=lambda s: f"status{s}")
-async def test_closed_statuses_are_not_open(store: Store, status: int) -> None:
+async def test_closed_inactive_runs_are_not_listed(store: Store, status: int) -> None:
     wf = new_id("wf")
     await store.commit([create(wf, "r1")])
     await store.commit([update(wf, "r1", 2, first_event_id=3, last_event_id=3, status=status)])
-    assert await store.list_open_executions() == []
+    assert await store.list_active_executions() == []
 
 
 async def test_history_batch_round_trips_bytes_exactly(store: Store) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -41,7 +42,7 @@ async def test_sequential_commits_are_separate_transactions(sqlite: SqliteStore)
     assert sqlite.commits - commits == 3
 
 
-async def test_close_flushes_commits_already_requested(tmp_path: object) -> None:
+async def test_close_flushes_commits_already_requested(tmp_path: Path) -> None:
     path = f"{tmp_path}/flush.db"
     store = SqliteStore(path)
     wf, run = new_id("wf"), new_id("run")

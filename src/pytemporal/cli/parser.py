@@ -4,8 +4,12 @@ Anything that launches ``temporal server start-dev ...`` (the temporalio SDK's
 ``WorkflowEnvironment.start_local(dev_server_existing_path=...)`` among others) can
 launch ``pytemporal server start-dev ...`` with the same arguments. Flags pytemporal
 has no use for (metrics, HTTP API, UI assets, client profiles) are accepted, logged and
-ignored. Values are checked as the Temporal CLI checks them, so a bad value fails the
-same way: exit status 2 and a message.
+ignored. Values are checked as the Temporal CLI checks them; a bad one is a usage
+error (a message and exit status 2; Temporal's CLI exits 1).
+
+One deliberate difference: ``--log-level fatal`` is accepted. Temporal's CLI rejects it,
+but ``start_local(dev_server_log_level=None)`` passes it when the SDK's logger is set
+above ERROR.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pytemporal.common.logging import LOG_FORMATS, LOG_LEVELS
 SEARCH_ATTRIBUTE_TYPES = ("Text", "Keyword", "Int", "Double", "Bool", "Datetime", "KeywordList")
 _SA_TYPES_BY_LOWER = {name.lower(): name for name in SEARCH_ATTRIBUTE_TYPES}
 _HELP_WIDTH = 100
+GLOBAL_GROUP_TITLE = "global options"
 IGNORED = "Accepted and ignored (a temporal CLI option)."
 
 # start-dev flags we accept but do not act on: dest -> what it would have configured.
@@ -108,7 +113,7 @@ def _add_global_options(parser: argparse.ArgumentParser) -> None:
     Defaults are SUPPRESSed so a subcommand does not overwrite a value given before
     it; :data:`GLOBAL_DEFAULTS` fills the gaps after parsing.
     """
-    group = parser.add_argument_group("global options")
+    group = parser.add_argument_group(GLOBAL_GROUP_TITLE)
     add = group.add_argument
     s = argparse.SUPPRESS
     add(

@@ -149,6 +149,10 @@ def run(args: argparse.Namespace, serve: Serve | None = None) -> int:
         return EXIT_INTERRUPTED
     except OSError as exc:
         return _error(f"server failed: {exc}")
+    except RuntimeError as exc:
+        if not str(exc).startswith("Failed to bind"):  # grpc's add_insecure_port
+            raise
+        return _error(f"cannot listen on {config.ip}:{config.port}: {exc}")
     if not stopped_on_request:
         return _error("server stopped before a shutdown was requested")
     return EXIT_OK

@@ -106,6 +106,7 @@ class Setting(Generic[T]):
     key: str
     default: T
     convert: Callable[[object], T]
+    kind: str  # "bool", "int" or "duration", for documentation
     doc: str = ""
 
     def coerce(self, value: object) -> T:
@@ -118,22 +119,24 @@ class Setting(Generic[T]):
 KNOWN_SETTINGS: dict[str, Setting[Any]] = {}
 
 
-def _define(key: str, default: T, convert: Callable[[object], T], doc: str) -> Setting[T]:
-    setting = Setting(key, default, convert, doc)
+def _define(
+    key: str, default: T, convert: Callable[[object], T], kind: str, doc: str
+) -> Setting[T]:
+    setting = Setting(key, default, convert, kind, doc)
     KNOWN_SETTINGS[key] = setting
     return setting
 
 
 def _bool(key: str, default: bool, doc: str) -> Setting[bool]:
-    return _define(key, default, _to_bool, doc)
+    return _define(key, default, _to_bool, "bool", doc)
 
 
 def _int(key: str, default: int, doc: str) -> Setting[int]:
-    return _define(key, default, _to_int, doc)
+    return _define(key, default, _to_int, "int", doc)
 
 
 def _duration(key: str, default: timedelta, doc: str) -> Setting[timedelta]:
-    return _define(key, default, _to_duration, doc)
+    return _define(key, default, _to_duration, "duration", doc)
 
 
 # --- Feature switches --------------------------------------------------------------

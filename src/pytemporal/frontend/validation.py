@@ -8,6 +8,7 @@ from google.protobuf.message import Message
 
 from pytemporal.common.errors import InvalidArgument
 from pytemporal.common.protoutil import dur_seconds
+from pytemporal.history.workflow import cron
 
 MAX_ID_LENGTH = 1000
 
@@ -41,4 +42,9 @@ def start_request(req: Any, blob_limit: int) -> None:
     blob(req.input, blob_limit)
     blob(req.memo, blob_limit)
     if req.cron_schedule:
-        raise InvalidArgument("cron schedules are not supported by this server yet")
+        try:
+            cron.parse(req.cron_schedule)
+        except cron.CronError as e:
+            raise InvalidArgument(f"Invalid CronSchedule: {e}") from e
+        if req.HasField("workflow_start_delay"):
+            raise InvalidArgument("CronSchedule and WorkflowStartDelay may not be used together.")

@@ -15,7 +15,7 @@ import contextlib
 import heapq
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from temporalio.api.history.v1 import History, HistoryEvent
@@ -24,7 +24,7 @@ from pytemporal.common.clock import Clock
 from pytemporal.common.errors import NotFound
 from pytemporal.history.api.queries_registry import PendingQuery, QueryRegistry
 from pytemporal.history.workflow import deadlines
-from pytemporal.history.workflow.state import MutableState, decode
+from pytemporal.history.workflow.state import MutableState, Transfer, decode
 from pytemporal.matching.queues import Matching, TaskRef
 from pytemporal.persistence.api import CurrentMode, CurrentUpdate, HistoryBatch, Mutation, Store
 
@@ -73,6 +73,8 @@ class HistoryEngine:
         self.clock = clock
         self.limits = limits or Limits()
         self.queries = QueryRegistry()
+        # Set by the transfer processor: delivers cross-workflow work after commits.
+        self.on_transfer: Callable[[Key, Transfer], None] | None = None
         self._cache: OrderedDict[Key, Entry] = OrderedDict()
         self._loading: dict[Key, asyncio.Future[Entry | None]] = {}
         self._timers: list[tuple[float, Key]] = []
@@ -192,7 +194,22 @@ class HistoryEngine:
             self._publish(c.entry)
 
     async def commit_one(self, entry: Entry) -> None:
-        if entry.ms.new_events or entry.ms.tasks or entry.ms.dirty:
+        ms = entry.ms
+        if ms.new_run is not None:
+            # The chain's next run replaces this one as the workflow id's current run.
+            nxt = ms.new_run
+            current = CurrentUpdate(
+                CurrentMode.REPLACE,
+                nxt.start_request_id,
+                nxt.status,
+                nxt.first_execution_run_id,
+                expected_run_id=ms.run_id,
+            )
+            await self.commit(
+                [Change(entry), Change(self.new_entry(nxt), current=current, created=True)]
+            )
+            ms.new_run = None
+        elif ms.new_events or ms.tasks or ms.dirty:
             await self.commit([Change(entry)])
 
     def _mutation(self, c: Change) -> Mutation:
@@ -223,6 +240,7 @@ class HistoryEngine:
             next_event_id=ms.next_event_id,
             status=ms.status,
             state=ms.encode(),
+            active=ms.active,
             workflow_type=ms.workflow_type,
             start_time=ms.start_time,
             close_time=ms.close_time or None,
@@ -241,6 +259,9 @@ class HistoryEngine:
             self._dispatch(entry, t.kind, t.scheduled_event_id, t.attempt, t.task_queue, t.sticky)
         ms.tasks = []
         self._arm(entry)
+        if ms.outbox and self.on_transfer is not None:
+            for transfer in ms.outbox:
+                self.on_transfer(entry.key, transfer)
         if entry.key in self.queries.buffered:
             self._reconcile_queries(entry)
 
@@ -320,7 +341,7 @@ class HistoryEngine:
 
     async def recover(self) -> int:
         """After a restart: reload open runs, re-arm deadlines, re-offer their tasks."""
-        rows = await self.store.list_open_executions()
+        rows = await self.store.list_active_executions()
         for row in rows:
             key = (row.namespace_id, row.workflow_id, row.run_id)
             if key in self._cache:
@@ -348,4 +369,7 @@ class HistoryEngine:
                         entry, "activity", ai.scheduled_event_id, ai.attempt, ai.task_queue, False
                     )
             self._arm(entry)
+            if self.on_transfer is not None:
+                for t in ms.outbox:
+                    self.on_transfer(key, t)
         return len(rows)

@@ -74,6 +74,8 @@ class Mutation:
     next_event_id: int
     status: int
     state: bytes
+    # Open, or closed with cross-workflow work still to deliver.
+    active: bool = True
     workflow_type: str = ""
     start_time: float = 0.0
     close_time: float | None = None
@@ -99,7 +101,8 @@ class Store(Protocol):
         self, namespace_id: str, workflow_id: str, run_id: str
     ) -> ExecutionRow | None: ...
 
-    async def list_open_executions(self) -> list[ExecutionRow]: ...
+    async def list_active_executions(self) -> list[ExecutionRow]:
+        """Runs a restarted server must load: open, or with undelivered work."""
 
     async def read_history(
         self, namespace_id: str, workflow_id: str, run_id: str, min_event_id: int = 1

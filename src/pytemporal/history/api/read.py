@@ -16,6 +16,7 @@ from temporalio.api.history.v1 import History, HistoryEvent
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflow.v1 import (
     PendingActivityInfo,
+    PendingChildExecutionInfo,
     PendingWorkflowTaskInfo,
     WorkflowExecutionConfig,
     WorkflowExecutionExtendedInfo,
@@ -118,6 +119,15 @@ async def describe(engine: HistoryEngine, key: Key) -> DescribeWorkflowExecution
         first_run_id=ms.first_execution_run_id,
         state_transition_count=ms.db_version,
     )
+    if s.HasField("parent_workflow_execution"):
+        info.parent_namespace_id = s.parent_workflow_namespace_id
+        info.parent_execution.CopyFrom(s.parent_workflow_execution)
+    if s.HasField("root_workflow_execution"):
+        info.root_execution.CopyFrom(s.root_workflow_execution)
+    else:
+        info.root_execution.CopyFrom(info.execution)
+    if s.HasField("priority"):
+        info.priority.CopyFrom(s.priority)
     if ms.close_time:
         info.close_time.CopyFrom(ts(ms.close_time))
         info.execution_duration.CopyFrom(dur(max(0.0, ms.close_time - ms.execution_time)))
@@ -131,6 +141,16 @@ async def describe(engine: HistoryEngine, key: Key) -> DescribeWorkflowExecution
         execution_config=config,
         workflow_execution_info=info,
         pending_activities=[_pending_activity(ai) for ai in ms.activities.values()],
+        pending_children=[
+            PendingChildExecutionInfo(
+                workflow_id=c.workflow_id,
+                run_id=c.run_id,
+                workflow_type_name=c.workflow_type,
+                initiated_id=c.initiated_event_id,
+                parent_close_policy=c.parent_close_policy,  # type: ignore[arg-type]
+            )
+            for c in ms.children.values()
+        ],
         workflow_extended_info=WorkflowExecutionExtendedInfo(
             original_start_time=ts(ms.start_time), cancel_requested=ms.cancel_requested
         ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from temporalio.api.common.v1 import Header, Payloads
+from temporalio.api.common.v1 import Header, Payloads, WorkflowExecution
 from temporalio.api.enums.v1 import (
     TaskQueueKind,
     WorkflowExecutionStatus,
@@ -22,7 +22,7 @@ from temporalio.api.workflowservice.v1 import (
 from pytemporal.common.errors import WorkflowAlreadyStarted
 from pytemporal.common.protoutil import dur, dur_seconds, ts
 from pytemporal.history.engine import Change, Entry, HistoryEngine
-from pytemporal.history.workflow import lifecycle, retry
+from pytemporal.history.workflow import cron, lifecycle, retry
 from pytemporal.history.workflow import workflow_task as wt
 from pytemporal.namespaces import Namespace
 from pytemporal.persistence.api import CurrentMode, CurrentRun, CurrentUpdate
@@ -45,6 +45,15 @@ class StartResult:
     run_id: str
     started: bool
     first_execution_run_id: str
+
+
+@dataclass
+class ParentRef:
+    namespace: str
+    namespace_id: str
+    execution: WorkflowExecution
+    initiated_event_id: int
+    root: WorkflowExecution
 
 
 @dataclass
@@ -120,6 +129,7 @@ async def start(
     req: AnyStart,
     *,
     signal: SignalSpec | None = None,
+    parent: ParentRef | None = None,
 ) -> StartResult:
     conflict, reuse = policies(req, signal_with_start=signal is not None)
     async with engine.workflow_id_lock(ns.id, req.workflow_id):
@@ -128,9 +138,9 @@ async def start(
             if current.create_request_id == req.request_id:
                 return StartResult(current.run_id, True, current.first_execution_run_id)
             if current.status == RUNNING:
-                return await _on_running(engine, ns, req, current, conflict, signal)
+                return await _on_running(engine, ns, req, current, conflict, signal, parent)
             _check_reuse(req.workflow_id, current, reuse)
-        return await _create(engine, ns, req, current, signal, terminate=None)
+        return await _create(engine, ns, req, current, signal, parent, terminate=None)
 
 
 async def _on_running(
@@ -140,6 +150,7 @@ async def _on_running(
     current: CurrentRun,
     conflict: int,
     signal: SignalSpec | None,
+    parent: ParentRef | None,
 ) -> StartResult:
     key = (ns.id, req.workflow_id, current.run_id)
     if conflict == Conflict.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING:
@@ -149,11 +160,11 @@ async def _on_running(
                     _signal(entry, signal)
                     await engine.commit_one(entry)
                     return StartResult(current.run_id, False, current.first_execution_run_id)
-            return await _create(engine, ns, req, current, signal, terminate=None)
+            return await _create(engine, ns, req, current, signal, parent, terminate=None)
         return StartResult(current.run_id, False, current.first_execution_run_id)
     if conflict == Conflict.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING:
         async with engine.locked(key) as entry:
-            return await _create(engine, ns, req, current, signal, terminate=entry)
+            return await _create(engine, ns, req, current, signal, parent, terminate=entry)
     raise WorkflowAlreadyStarted(
         f"Workflow execution is already running. WorkflowId: {req.workflow_id}, "
         f"RunId: {current.run_id}.",
@@ -194,11 +205,22 @@ async def _create(
     req: AnyStart,
     current: CurrentRun | None,
     signal: SignalSpec | None,
+    parent: ParentRef | None,
     terminate: Entry | None,
 ) -> StartResult:
     run_id = str(uuid.uuid4())
     now = engine.clock.now()
     attrs = started_attributes(req, run_id, now)
+    if parent is not None:
+        attrs.parent_workflow_namespace = parent.namespace
+        attrs.parent_workflow_namespace_id = parent.namespace_id
+        attrs.parent_workflow_execution.CopyFrom(parent.execution)
+        attrs.parent_initiated_event_id = parent.initiated_event_id
+        attrs.root_workflow_execution.CopyFrom(parent.root)
+    delay = dur_seconds(req.workflow_start_delay)
+    if req.cron_schedule:
+        delay = cron.backoff(req.cron_schedule, now)
+        attrs.first_workflow_task_backoff.CopyFrom(dur(delay))
     ms = lifecycle.new_run(
         namespace_id=ns.id,
         namespace=ns.name,
@@ -206,7 +228,7 @@ async def _create(
         request_id=req.request_id,
         attrs=attrs,
         now=now,
-        start_delay=dur_seconds(req.workflow_start_delay),
+        start_delay=delay,
     )
     if req.HasField("user_metadata"):
         ms.new_events[0].user_metadata.CopyFrom(req.user_metadata)

@@ -18,7 +18,7 @@ from temporalio.api.history.v1 import (
 from temporalio.api.workflowservice.v1 import RespondWorkflowTaskCompletedRequest
 
 from pytemporal.common.protoutil import dur_seconds
-from pytemporal.history.workflow import activities, lifecycle
+from pytemporal.history.workflow import activities, children, lifecycle
 from pytemporal.history.workflow import workflow_task as wt
 from pytemporal.history.workflow.activities import BadCommand
 from pytemporal.history.workflow.state import MutableState, TimerInfo
@@ -165,9 +165,27 @@ def _apply(ms: MutableState, cmd: Command, wft_id: int, identity: str) -> bool:
     elif t == C.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION:
         a2 = cmd.cancel_workflow_execution_command_attributes
         lifecycle.cancel(ms, a2.details if a2.HasField("details") else None, wft_id)
+    elif t == C.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION:
+        lifecycle.continue_as_new(
+            ms, cmd.continue_as_new_workflow_execution_command_attributes, wft_id
+        )
+    elif t == C.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION:
+        c = cmd.start_child_workflow_execution_command_attributes
+        children.start_child(ms, c, wft_id, _ns_id(ms, c.namespace))
+    elif t == C.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION:
+        s = cmd.signal_external_workflow_execution_command_attributes
+        children.signal_external(ms, s, wft_id, _ns_id(ms, s.namespace))
+    elif t == C.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION:
+        r = cmd.request_cancel_external_workflow_execution_command_attributes
+        children.cancel_external(ms, r, wft_id, _ns_id(ms, r.namespace))
     else:
         raise UnsupportedCommand(f"command type {C.Name(t)} is not supported by this server yet")
     return False
+
+
+def _ns_id(ms: MutableState, namespace: str) -> str:
+    # Another namespace's id is resolved when the request is delivered.
+    return ms.namespace_id if namespace in ("", ms.namespace) else ""
 
 
 def _merge(target: object, upserts: object) -> None:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from temporalio.api.command.v1 import ContinueAsNewWorkflowExecutionCommandAttributes
 from temporalio.api.common.v1 import Header, Payloads, WorkflowExecution
 from temporalio.api.enums.v1 import (
     EventType,
     RetryState,
+    TimeoutType,
     WorkflowExecutionStatus,
     WorkflowTaskFailedCause,
 )
-from temporalio.api.failure.v1 import Failure
+from temporalio.api.failure.v1 import Failure, TimeoutFailureInfo
 from temporalio.api.history.v1 import (
     WorkflowExecutionCanceledEventAttributes,
     WorkflowExecutionCancelRequestedEventAttributes,
     WorkflowExecutionCompletedEventAttributes,
+    WorkflowExecutionContinuedAsNewEventAttributes,
     WorkflowExecutionFailedEventAttributes,
     WorkflowExecutionSignaledEventAttributes,
     WorkflowExecutionStartedEventAttributes,
@@ -22,6 +27,7 @@ from temporalio.api.history.v1 import (
 )
 
 from pytemporal.common.protoutil import dur_seconds, ts_seconds
+from pytemporal.history.workflow import chain, children
 from pytemporal.history.workflow import workflow_task as wt
 from pytemporal.history.workflow.state import MutableState
 
@@ -97,23 +103,35 @@ def signal(
     wt.schedule(ms)
 
 
-def request_cancel(ms: MutableState, reason: str, identity: str) -> None:
+def request_cancel(
+    ms: MutableState,
+    reason: str,
+    identity: str,
+    *,
+    external: WorkflowExecution | None = None,
+    external_initiated_event_id: int = 0,
+) -> None:
     ms.cancel_requested = True
-    ms.add_event(
-        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
-        WorkflowExecutionCancelRequestedEventAttributes(cause=reason, identity=identity),
-        bufferable=True,
+    attrs = WorkflowExecutionCancelRequestedEventAttributes(
+        cause=reason, identity=identity, external_initiated_event_id=external_initiated_event_id
     )
+    if external is not None:
+        attrs.external_workflow_execution.CopyFrom(external)
+    ms.add_event(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED, attrs, bufferable=True)
     wt.schedule(ms)
 
 
-def _close(ms: MutableState, status: int, event_type: EventType.ValueType, attrs: object) -> None:
+def _close(ms: MutableState, status: int, event_type: EventType.ValueType, attrs: Any) -> None:
+    """Write the close event; the next run of the chain (if any) is `ms.new_run`."""
+    if ms.new_run is not None:
+        attrs.new_execution_run_id = ms.new_run.run_id
     ev = ms.add_event(event_type, attrs)
     ms.status = status
     ms.close_time = ms.now
     ms.close_event_id = ev.event_id
     ms.wft = None
     ms.sticky_queue = ""
+    children.on_close(ms)
 
 
 def _force_close_wft(ms: MutableState) -> None:
@@ -130,6 +148,7 @@ def _force_close_wft(ms: MutableState) -> None:
 
 
 def complete(ms: MutableState, result: Payloads | None, wft_completed_id: int) -> None:
+    ms.new_run = chain.cron_run(ms, result=result)
     attrs = WorkflowExecutionCompletedEventAttributes(
         workflow_task_completed_event_id=wft_completed_id
     )
@@ -144,9 +163,12 @@ def complete(ms: MutableState, result: Payloads | None, wft_completed_id: int) -
 
 
 def fail(ms: MutableState, failure: Failure, wft_completed_id: int) -> None:
+    state, ms.new_run = chain.retry_run(ms, failure)
+    if ms.new_run is None:
+        ms.new_run = chain.cron_run(ms, failure=failure)
     attrs = WorkflowExecutionFailedEventAttributes(
         failure=failure,
-        retry_state=RetryState.RETRY_STATE_RETRY_POLICY_NOT_SET,
+        retry_state=state,  # type: ignore[arg-type]
         workflow_task_completed_event_id=wft_completed_id,
     )
     _close(
@@ -171,6 +193,36 @@ def cancel(ms: MutableState, details: Payloads | None, wft_completed_id: int) ->
     )
 
 
+def continue_as_new(
+    ms: MutableState, c: ContinueAsNewWorkflowExecutionCommandAttributes, wft_completed_id: int
+) -> None:
+    ms.new_run = chain.continue_as_new(ms, c)
+    new = ms.new_run.started
+    attrs = WorkflowExecutionContinuedAsNewEventAttributes(
+        workflow_type=new.workflow_type,
+        task_queue=new.task_queue,
+        input=new.input,
+        workflow_run_timeout=new.workflow_run_timeout,
+        workflow_task_timeout=new.workflow_task_timeout,
+        workflow_task_completed_event_id=wft_completed_id,
+        backoff_start_interval=new.first_workflow_task_backoff,
+        initiator=new.initiator,
+        header=new.header,
+        memo=new.memo,
+        search_attributes=new.search_attributes,
+    )
+    if c.HasField("failure"):
+        attrs.failure.CopyFrom(c.failure)
+    if c.HasField("last_completion_result"):
+        attrs.last_completion_result.CopyFrom(c.last_completion_result)
+    _close(
+        ms,
+        S.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+        attrs,
+    )
+
+
 def terminate(ms: MutableState, reason: str, details: Payloads | None, identity: str) -> None:
     _force_close_wft(ms)
     attrs = WorkflowExecutionTerminatedEventAttributes(reason=reason, identity=identity)
@@ -185,8 +237,23 @@ def terminate(ms: MutableState, reason: str, details: Payloads | None, identity:
 
 
 def time_out(ms: MutableState) -> None:
+    """The run timed out; a retry policy or cron schedule may start the next run."""
     _force_close_wft(ms)
-    attrs = WorkflowExecutionTimedOutEventAttributes(retry_state=RetryState.RETRY_STATE_TIMEOUT)
+    state: int = RetryState.RETRY_STATE_TIMEOUT
+    if not ms.execution_expiration or ms.now < ms.execution_expiration:
+        failure = Failure(
+            message="workflow timeout",
+            source="Server",
+            timeout_failure_info=TimeoutFailureInfo(
+                timeout_type=TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE
+            ),
+        )
+        state, ms.new_run = chain.retry_run(ms, failure)
+        if ms.new_run is None:
+            ms.new_run = chain.cron_run(ms)
+        if ms.new_run is None and state == RetryState.RETRY_STATE_RETRY_POLICY_NOT_SET:
+            state = RetryState.RETRY_STATE_TIMEOUT
+    attrs = WorkflowExecutionTimedOutEventAttributes(retry_state=state)  # type: ignore[arg-type]
     _close(
         ms,
         S.WORKFLOW_EXECUTION_STATUS_TIMED_OUT,

@@ -51,6 +51,15 @@ _ACTIVITY_RESULTS = frozenset(
         EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
     }
 )
+_CHILD_RESULTS = frozenset(
+    {
+        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED,
+        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED,
+        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED,
+        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT,
+        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED,
+    }
+)
 # Stands in for the id of an event that is still buffered.
 BUFFERED_ID = -123
 
@@ -115,6 +124,45 @@ class ActivityInfo:
 
 
 @dataclass
+class ChildInfo:
+    initiated_event_id: int
+    namespace: str
+    namespace_id: str
+    workflow_id: str
+    workflow_type: str
+    parent_close_policy: int
+    run_id: str = ""
+    started_event_id: int = 0
+
+
+@dataclass
+class ExternalInfo:
+    """A signal or cancel request to another workflow, until it is delivered."""
+
+    initiated_event_id: int
+    kind: str  # "signal" | "cancel"
+    namespace: str
+    namespace_id: str
+    workflow_id: str
+    run_id: str
+    control: str = ""
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Cross-workflow work, persisted with the state that made it and done after commit.
+
+    kind: start_child | signal_external | cancel_external (ref = initiated event id),
+    notify_parent (this run closed as a child), close_children (targets: the open
+    children with their parent-close policy).
+    """
+
+    kind: str
+    ref: int = 0
+    targets: tuple[tuple[str, str, str, int], ...] = ()
+
+
+@dataclass
 class TimerInfo:
     timer_id: str
     started_event_id: int
@@ -159,6 +207,13 @@ class MutableState:
     signal_count: int = 0
     cancel_requested: bool = False
     close_event_id: int = 0
+    children: dict[int, ChildInfo] = field(default_factory=dict)
+    externals: dict[int, ExternalInfo] = field(default_factory=dict)
+    outbox: list[Transfer] = field(default_factory=list)
+    # update_id -> [accepted event id, completed event id]
+    updates: dict[str, list[int]] = field(default_factory=dict)
+    # The next run of the chain (continue-as-new, retry, cron), committed with this one.
+    new_run: MutableState | None = None
     # Not persisted: what the current mutation produced, and what matching was told.
     new_events: list[HistoryEvent] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)
@@ -175,8 +230,22 @@ class MutableState:
     def is_open(self) -> bool:
         return self.status == RUNNING
 
+    @property
+    def active(self) -> bool:
+        """Open, or closed with cross-workflow work still to deliver."""
+        return self.is_open or bool(self.outbox)
+
+    @property
+    def parent_key(self) -> tuple[str, str, str] | None:
+        s = self.started
+        if not s.HasField("parent_workflow_execution"):
+            return None
+        p = s.parent_workflow_execution
+        return s.parent_workflow_namespace_id, p.workflow_id, p.run_id
+
     def begin(self, now: float) -> None:
         self.new_events = []
+        self.new_run = None
         self.tasks = []
         self.dirty = False
         self.now = now
@@ -210,18 +279,31 @@ class MutableState:
         first = [e for e in self.buffered if e.event_type not in _COMPLETION_EVENTS]
         last = [e for e in self.buffered if e.event_type in _COMPLETION_EVENTS]
         self.buffered = []
-        started_ids: dict[int, int] = {}
+        started_ids: dict[tuple[str, int], int] = {}
         for ev in first + last:
+            self._fix_started_ref(ev, started_ids)
             self._assign(ev)
             if ev.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-                attrs = ev.activity_task_started_event_attributes
-                started_ids[attrs.scheduled_event_id] = ev.event_id
-            elif ev.event_type in _ACTIVITY_RESULTS:
-                # A buffered result names its Started event, which got its id just now.
-                attrs = getattr(ev, _ATTR_FIELDS[ev.event_type])
-                if attrs.started_event_id == BUFFERED_ID:
-                    attrs.started_event_id = started_ids.get(attrs.scheduled_event_id, 0)
+                a = ev.activity_task_started_event_attributes
+                started_ids["activity", a.scheduled_event_id] = ev.event_id
+            elif ev.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
+                c = ev.child_workflow_execution_started_event_attributes
+                started_ids["child", c.initiated_event_id] = ev.event_id
+                child = self.children.get(c.initiated_event_id)
+                if child is not None:
+                    child.started_event_id = ev.event_id
         return True
+
+    def _fix_started_ref(self, ev: HistoryEvent, started_ids: dict[tuple[str, int], int]) -> None:
+        """A buffered result names its Started event, which gets its id at flush time."""
+        if ev.event_type in _ACTIVITY_RESULTS:
+            attrs = getattr(ev, _ATTR_FIELDS[ev.event_type])
+            if attrs.started_event_id == BUFFERED_ID:
+                attrs.started_event_id = started_ids.get(("activity", attrs.scheduled_event_id), 0)
+        elif ev.event_type in _CHILD_RESULTS:
+            attrs = getattr(ev, _ATTR_FIELDS[ev.event_type])
+            if attrs.started_event_id == BUFFERED_ID:
+                attrs.started_event_id = started_ids.get(("child", attrs.initiated_event_id), 0)
 
     @property
     def pending_buffered(self) -> bool:
@@ -230,12 +312,12 @@ class MutableState:
     # -- persistence ---------------------------------------------------------------
 
     def encode(self) -> bytes:
-        saved = self.new_events, self.tasks, self.dispatched
-        self.new_events, self.tasks, self.dispatched = [], [], set()
+        saved = self.new_events, self.tasks, self.dispatched, self.new_run
+        self.new_events, self.tasks, self.dispatched, self.new_run = [], [], set(), None
         try:
             return pickle.dumps((STATE_FORMAT, self), protocol=pickle.HIGHEST_PROTOCOL)
         finally:
-            self.new_events, self.tasks, self.dispatched = saved
+            self.new_events, self.tasks, self.dispatched, self.new_run = saved
 
 
 def decode(blob: bytes) -> MutableState:

@@ -19,10 +19,13 @@ CREATE TABLE IF NOT EXISTS executions (
     workflow_type TEXT NOT NULL,
     start_time REAL NOT NULL,
     close_time REAL,
+    -- 1 while the run is open or still has cross-workflow work to deliver (a closed
+    -- child notifying its parent...): what a restarted server must load.
+    active INTEGER NOT NULL,
     state BLOB NOT NULL,
     PRIMARY KEY (namespace_id, workflow_id, run_id)
 );
-CREATE INDEX IF NOT EXISTS executions_open ON executions (status) WHERE status = 1;
+CREATE INDEX IF NOT EXISTS executions_active ON executions (active) WHERE active = 1;
 CREATE TABLE IF NOT EXISTS current_executions (
     namespace_id TEXT NOT NULL,
     workflow_id TEXT NOT NULL,
@@ -42,3 +45,7 @@ CREATE TABLE IF NOT EXISTS history (
     PRIMARY KEY (namespace_id, workflow_id, run_id, first_event_id)
 );
 """
+
+# version -> the DDL that brings version - 1 to it. The schema tool runs each in one
+# transaction together with the schema_version update; SCHEMA_VERSION is the last key.
+MIGRATIONS: dict[int, str] = {1: SCHEMA_V1}

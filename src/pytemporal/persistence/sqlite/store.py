@@ -19,13 +19,11 @@ from pytemporal.persistence.api import (
     Mutation,
     NamespaceRecord,
 )
+from pytemporal.persistence.errors import SchemaMismatch
 from pytemporal.persistence.sqlite.schema import SCHEMA_V1, SCHEMA_VERSION
 
-_OPEN = 1  # WORKFLOW_EXECUTION_STATUS_RUNNING
 
-
-class SchemaMismatch(Exception):
-    pass
+__all__ = ["SchemaMismatch", "SqliteStore"]
 
 
 class SqliteStore:
@@ -117,11 +115,10 @@ class SqliteStore:
         ).fetchone()
         return ExecutionRow(*row) if row else None
 
-    async def list_open_executions(self) -> list[ExecutionRow]:
+    async def list_active_executions(self) -> list[ExecutionRow]:
         rows = self._db.execute(
             "SELECT namespace_id, workflow_id, run_id, db_version, next_event_id, status, state"
-            " FROM executions WHERE status = ?",
-            (_OPEN,),
+            " FROM executions WHERE active = 1"
         ).fetchall()
         return [ExecutionRow(*r) for r in rows]
 
@@ -190,8 +187,8 @@ class SqliteStore:
         if m.db_version == 1:
             db.execute(
                 "INSERT INTO executions (namespace_id, workflow_id, run_id, db_version,"
-                " next_event_id, status, workflow_type, start_time, close_time, state)"
-                " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
+                " next_event_id, status, workflow_type, start_time, close_time, active, state)"
+                " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     *key,
                     m.next_event_id,
@@ -199,19 +196,21 @@ class SqliteStore:
                     m.workflow_type,
                     m.start_time,
                     m.close_time,
+                    int(m.active),
                     m.state,
                 ),
             )
         else:
             cur = db.execute(
                 "UPDATE executions SET db_version = ?, next_event_id = ?, status = ?,"
-                " close_time = ?, state = ?"
+                " close_time = ?, active = ?, state = ?"
                 " WHERE namespace_id = ? AND workflow_id = ? AND run_id = ? AND db_version = ?",
                 (
                     m.db_version,
                     m.next_event_id,
                     m.status,
                     m.close_time,
+                    int(m.active),
                     m.state,
                     *key,
                     m.db_version - 1,

@@ -1,0 +1,317 @@
+"""Delivers cross-workflow work recorded in a run's outbox (transactional outbox).
+
+A command that affects another workflow (start a child, signal or cancel an external
+workflow, a closing parent's policies, a closing child's result) is written into the
+source run's `outbox` in the same transaction as its event. After the commit this
+processor performs the effect on the target, idempotently, and then records the
+outcome on the source while removing the outbox entry. A crash in between repeats the
+effect after restart, which is why every effect is idempotent (deterministic request
+ids, "already done" checks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import (
+    CancelExternalWorkflowExecutionFailedCause,
+    ParentClosePolicy,
+    SignalExternalWorkflowExecutionFailedCause,
+    StartChildWorkflowExecutionFailedCause,
+    WorkflowIdConflictPolicy,
+)
+from temporalio.api.workflowservice.v1 import StartWorkflowExecutionRequest
+
+from pytemporal.common.errors import NamespaceNotFound, NotFound, WorkflowAlreadyStarted
+from pytemporal.history.api import start
+from pytemporal.history.engine import HistoryEngine, Key
+from pytemporal.history.workflow import children, lifecycle
+from pytemporal.history.workflow.state import MutableState, Transfer
+from pytemporal.namespaces import NamespaceRegistry
+
+log = logging.getLogger(__name__)
+RETRY_DELAY = 1.0
+
+
+class TransferProcessor:
+    def __init__(self, engine: HistoryEngine, namespaces: NamespaceRegistry) -> None:
+        self.engine = engine
+        self.namespaces = namespaces
+        self._inflight: set[tuple[Key, Transfer]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        engine.on_transfer = self.submit
+
+    def submit(self, key: Key, t: Transfer) -> None:
+        if (key, t) in self._inflight:
+            return
+        self._inflight.add((key, t))
+        task = asyncio.get_running_loop().create_task(self._run(key, t))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _run(self, key: Key, t: Transfer) -> None:
+        try:
+            while True:
+                try:
+                    await self._deliver(key, t)
+                    return
+                except NotFound:
+                    return  # the source run is gone: nothing left to deliver
+                except Exception:
+                    log.exception("delivering %s from %s failed; retrying", t.kind, key)
+                    await asyncio.sleep(RETRY_DELAY)
+        finally:
+            self._inflight.discard((key, t))
+
+    async def _deliver(self, key: Key, t: Transfer) -> None:
+        handler = {
+            "start_child": self._start_child,
+            "signal_external": self._signal_external,
+            "cancel_external": self._cancel_external,
+            "notify_parent": self._notify_parent,
+            "close_children": self._close_children,
+        }[t.kind]
+        await handler(key, t)
+
+    async def _finish(self, key: Key, t: Transfer, apply: object = None) -> None:
+        """Remove `t` from the source's outbox, recording its outcome with `apply`."""
+        async with self.engine.locked(key) as entry:
+            ms = entry.ms
+            if t not in ms.outbox:
+                return
+            ms.outbox.remove(t)
+            ms.dirty = True
+            if apply is not None and ms.is_open:
+                apply(ms)  # type: ignore[operator]
+            await self.engine.commit_one(entry)
+
+    # -- children ------------------------------------------------------------------
+
+    async def _start_child(self, key: Key, t: Transfer) -> None:
+        entry = await self.engine.get(key)
+        ms = entry.ms
+        child = ms.children.get(t.ref)
+        if not ms.is_open or child is None or child.run_id:
+            await self._finish(key, t)
+            return
+        attrs = children.initiated_attrs(entry.events, t.ref)
+        try:
+            ns = self.namespaces.get(attrs.namespace)
+        except NamespaceNotFound:
+            cause = StartChildWorkflowExecutionFailedCause.START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_NAMESPACE_NOT_FOUND
+            await self._finish(key, t, lambda m: _child_failed(m, t.ref, cause))
+            return
+        req = StartWorkflowExecutionRequest(
+            namespace=ns.name,
+            workflow_id=attrs.workflow_id,
+            workflow_type=attrs.workflow_type,
+            task_queue=attrs.task_queue,
+            input=attrs.input,
+            workflow_execution_timeout=attrs.workflow_execution_timeout,
+            workflow_run_timeout=attrs.workflow_run_timeout,
+            workflow_task_timeout=attrs.workflow_task_timeout,
+            # Deterministic, so a repeated delivery finds the child it already started.
+            request_id=f"{ms.run_id}:{t.ref}",
+            workflow_id_reuse_policy=attrs.workflow_id_reuse_policy,
+            workflow_id_conflict_policy=WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+            cron_schedule=attrs.cron_schedule,
+            memo=attrs.memo,
+            search_attributes=attrs.search_attributes,
+            header=attrs.header,
+            priority=attrs.priority,
+        )
+        if attrs.HasField("retry_policy"):
+            req.retry_policy.CopyFrom(attrs.retry_policy)
+        parent = start.ParentRef(
+            namespace=ms.namespace,
+            namespace_id=ms.namespace_id,
+            execution=WorkflowExecution(workflow_id=ms.workflow_id, run_id=ms.run_id),
+            initiated_event_id=t.ref,
+            root=_root(ms),
+        )
+        try:
+            res = await start.start(self.engine, ns, req, parent=parent)
+        except WorkflowAlreadyStarted:
+            cause = StartChildWorkflowExecutionFailedCause.START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_WORKFLOW_ALREADY_EXISTS
+            await self._finish(key, t, lambda m: _child_failed(m, t.ref, cause))
+            return
+        await self._finish(key, t, lambda m: _child_started(m, t.ref, res.run_id))
+
+    async def _notify_parent(self, key: Key, t: Transfer) -> None:
+        entry = await self.engine.get(key)
+        ms = entry.ms
+        parent_key = ms.parent_key
+        initiated = ms.started.parent_initiated_event_id
+        close = entry.events[ms.close_event_id - 1]
+        if parent_key is not None:
+            try:
+                async with self.engine.locked(parent_key) as parent:
+                    pms = parent.ms
+                    child = pms.children.get(initiated)
+                    if pms.is_open and child is not None:
+                        if not child.run_id:
+                            children.child_started(pms, child, ms.first_execution_run_id)
+                        children.child_closed(pms, child, close)
+                        await self.engine.commit_one(parent)
+            except NotFound:
+                pass
+        await self._finish(key, t)
+
+    async def _close_children(self, key: Key, t: Transfer) -> None:
+        for ns_id, wf_id, run_id, policy in t.targets:
+            try:
+                current = await self.engine.store.get_current_run(ns_id, wf_id)
+                target = (ns_id, wf_id, current.run_id if current else run_id)
+                async with self.engine.locked(target) as child:
+                    cms = child.ms
+                    if not cms.is_open:
+                        continue
+                    if policy == ParentClosePolicy.PARENT_CLOSE_POLICY_TERMINATE:
+                        lifecycle.terminate(cms, "by parent close policy", None, "")
+                    elif not cms.cancel_requested:
+                        lifecycle.request_cancel(cms, "by parent close policy", "")
+                    await self.engine.commit_one(child)
+            except NotFound:
+                continue
+        await self._finish(key, t)
+
+    # -- external workflows --------------------------------------------------------
+
+    async def _target(self, ext_ns_id: str, namespace: str, wf_id: str, run_id: str) -> Key | None:
+        ns_id = ext_ns_id or self.namespaces.get(namespace).id
+        if run_id:
+            return ns_id, wf_id, run_id
+        current = await self.engine.store.get_current_run(ns_id, wf_id)
+        return (ns_id, wf_id, current.run_id) if current else None
+
+    async def _signal_external(self, key: Key, t: Transfer) -> None:
+        entry = await self.engine.get(key)
+        ms = entry.ms
+        ext = ms.externals.get(t.ref)
+        if not ms.is_open or ext is None:
+            await self._finish(key, t)
+            return
+        attrs = entry.events[
+            t.ref - 1
+        ].signal_external_workflow_execution_initiated_event_attributes
+        not_found = SignalExternalWorkflowExecutionFailedCause.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND
+        try:
+            target = await self._target(
+                ext.namespace_id, ext.namespace, ext.workflow_id, ext.run_id
+            )
+        except NamespaceNotFound:
+            target = None
+            not_found = SignalExternalWorkflowExecutionFailedCause.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_NAMESPACE_NOT_FOUND
+        delivered = False
+        if target is not None and target[1] != ms.workflow_id:
+            delivered = await self._signal(target, ms, t.ref, attrs)
+        if delivered:
+            assert target is not None
+            await self._finish(key, t, lambda m: _external_done(m, t.ref, target[2]))
+        else:
+            await self._finish(key, t, lambda m: _external_failed(m, t.ref, not_found))
+
+    async def _signal(self, target: Key, source: MutableState, ref: int, attrs: object) -> bool:
+        request_id = f"{source.run_id}:{ref}"
+        try:
+            async with self.engine.locked(target) as entry:
+                tms = entry.ms
+                if not tms.is_open:
+                    return False
+                if request_id not in tms.signal_request_ids:
+                    a = attrs  # SignalExternalWorkflowExecutionInitiatedEventAttributes
+                    lifecycle.signal(
+                        tms,
+                        a.signal_name,  # type: ignore[attr-defined]
+                        a.input,  # type: ignore[attr-defined]
+                        "",
+                        a.header,  # type: ignore[attr-defined]
+                        request_id,
+                        external=WorkflowExecution(
+                            workflow_id=source.workflow_id, run_id=source.run_id
+                        ),
+                    )
+                    await self.engine.commit_one(entry)
+                return True
+        except NotFound:
+            return False
+
+    async def _cancel_external(self, key: Key, t: Transfer) -> None:
+        entry = await self.engine.get(key)
+        ms = entry.ms
+        ext = ms.externals.get(t.ref)
+        if not ms.is_open or ext is None:
+            await self._finish(key, t)
+            return
+        reason = entry.events[
+            t.ref - 1
+        ].request_cancel_external_workflow_execution_initiated_event_attributes.reason
+        not_found = CancelExternalWorkflowExecutionFailedCause.CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND
+        try:
+            target = await self._target(
+                ext.namespace_id, ext.namespace, ext.workflow_id, ext.run_id
+            )
+        except NamespaceNotFound:
+            target = None
+            not_found = CancelExternalWorkflowExecutionFailedCause.CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_NAMESPACE_NOT_FOUND
+        found = False
+        if target is not None:
+            try:
+                async with self.engine.locked(target) as tentry:
+                    found = True
+                    tms = tentry.ms
+                    if tms.is_open and not tms.cancel_requested:
+                        lifecycle.request_cancel(
+                            tms,
+                            reason,
+                            "",
+                            external=WorkflowExecution(
+                                workflow_id=ms.workflow_id, run_id=ms.run_id
+                            ),
+                            external_initiated_event_id=t.ref,
+                        )
+                        await self.engine.commit_one(tentry)
+            except NotFound:
+                found = False
+        if found:
+            assert target is not None
+            await self._finish(key, t, lambda m: _external_done(m, t.ref, target[2]))
+        else:
+            await self._finish(key, t, lambda m: _external_failed(m, t.ref, not_found))
+
+
+def _root(ms: MutableState) -> WorkflowExecution:
+    if ms.started.HasField("root_workflow_execution"):
+        return ms.started.root_workflow_execution
+    return WorkflowExecution(workflow_id=ms.workflow_id, run_id=ms.run_id)
+
+
+def _child_started(ms: MutableState, ref: int, run_id: str) -> None:
+    child = ms.children.get(ref)
+    if child is not None and not child.run_id:
+        children.child_started(ms, child, run_id)
+
+
+def _child_failed(ms: MutableState, ref: int, cause: int) -> None:
+    child = ms.children.get(ref)
+    if child is not None:
+        children.child_start_failed(ms, child, cause)
+
+
+def _external_done(ms: MutableState, ref: int, run_id: str) -> None:
+    ext = ms.externals.get(ref)
+    if ext is not None:
+        children.external_done(ms, ext, run_id)
+
+
+def _external_failed(ms: MutableState, ref: int, cause: int) -> None:
+    ext = ms.externals.get(ref)
+    if ext is not None:
+        children.external_failed(ms, ext, cause)

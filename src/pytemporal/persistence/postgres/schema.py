@@ -1,0 +1,93 @@
+"""Versioned PostgreSQL schema: the same tables as SQLite, in PostgreSQL types.
+
+To change the schema: add ``MIGRATIONS[n + 1]`` (DDL that turns version n into n + 1)
+and bump ``SCHEMA_VERSION``; ``pytemporal schema upgrade`` applies the missing ones in
+order, each in its own transaction with the ``schema_version`` row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+SCHEMA_V1 = """
+CREATE TABLE schema_version (version BIGINT NOT NULL);
+CREATE TABLE namespaces (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    data TEXT NOT NULL
+);
+CREATE TABLE executions (
+    namespace_id TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    db_version BIGINT NOT NULL,
+    next_event_id BIGINT NOT NULL,
+    status BIGINT NOT NULL,
+    workflow_type TEXT NOT NULL,
+    start_time DOUBLE PRECISION NOT NULL,
+    close_time DOUBLE PRECISION,
+    -- True while the run is open or still has cross-workflow work to deliver: what a
+    -- restarted server must load.
+    active BOOLEAN NOT NULL,
+    state BYTEA NOT NULL,
+    PRIMARY KEY (namespace_id, workflow_id, run_id)
+);
+CREATE INDEX executions_active ON executions (active) WHERE active;
+CREATE TABLE current_executions (
+    namespace_id TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    create_request_id TEXT NOT NULL,
+    status BIGINT NOT NULL,
+    first_execution_run_id TEXT NOT NULL,
+    PRIMARY KEY (namespace_id, workflow_id)
+);
+CREATE TABLE history (
+    namespace_id TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    first_event_id BIGINT NOT NULL,
+    last_event_id BIGINT NOT NULL,
+    data BYTEA NOT NULL,
+    PRIMARY KEY (namespace_id, workflow_id, run_id, first_event_id)
+);
+"""
+
+# version -> the DDL that brings version - 1 to it; SCHEMA_VERSION is the last key.
+MIGRATIONS: dict[int, str] = {1: SCHEMA_V1}
+
+# Serializes schema changes of concurrent `schema setup`/`upgrade` runs (and dev servers
+# creating their schema at start) on one database: pg_advisory_xact_lock key.
+MIGRATION_LOCK = 0x707974656D70  # "pytemp"
+
+
+async def read_version(conn: Any) -> int | None:
+    """The stored schema version; None when the database has no pytemporal schema.
+
+    `conn` is an asyncpg connection. The table is looked up through ``search_path``, so
+    a schema per tenant (or per test) works like a database per tenant.
+    """
+    if await conn.fetchval("SELECT to_regclass('schema_version')") is None:
+        return None
+    version = await conn.fetchval("SELECT max(version) FROM schema_version")
+    # An empty table: a setup that never finished. Report it as older than anything.
+    return 0 if version is None else int(version)
+
+
+async def apply_migration(conn: Any, version: int) -> bool:
+    """Bring the schema from `version - 1` to `version` in one transaction.
+
+    Returns False, changing nothing, when the database is not at `version - 1` once the
+    migration lock is held: another process migrated it first.
+    """
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+        current = await read_version(conn)
+        if (current or 0) != version - 1:
+            return False
+        await conn.execute(MIGRATIONS[version])
+        await conn.execute("DELETE FROM schema_version")
+        await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
+    return True

@@ -1,0 +1,299 @@
+"""PostgreSQL store (asyncpg): the `Store` contract over a connection pool.
+
+Commits go through `GroupCommit` (several callers per transaction, one savepoint per
+caller, several transactions in flight). Reads and namespace writes take a pooled
+connection each. Failure semantics, in short (docs/architecture/persistence.md has
+the long version):
+
+* A driver error never escapes: it becomes ``PersistenceError`` (gRPC UNAVAILABLE).
+* A connection that failed mid-call is terminated, never returned to the pool, and
+  the pool's idle connections are expired, so the store recovers by itself once
+  PostgreSQL is back.
+* A call that failed on a dead connection before anything could have been committed
+  (a read, or a commit before its COMMIT was sent) is retried once on a fresh one.
+  A commit whose COMMIT was sent and then lost its connection is not retried: it
+  may have committed, and only the caller's next conditional write can tell.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import asyncpg  # type: ignore[import-untyped]
+
+from pytemporal.common.errors import (
+    ConditionFailed,
+    NamespaceAlreadyExists,
+    PersistenceError,
+)
+from pytemporal.persistence import urls
+from pytemporal.persistence.api import (
+    CurrentRun,
+    ExecutionRow,
+    HistoryBatch,
+    Mutation,
+    NamespaceRecord,
+)
+from pytemporal.persistence.errors import SchemaMismatch
+from pytemporal.persistence.postgres import mutations
+from pytemporal.persistence.postgres.errors import is_connection_error, is_retryable, translate
+from pytemporal.persistence.postgres.group_commit import Batch, GroupCommit
+from pytemporal.persistence.postgres.schema import SCHEMA_VERSION, read_version
+
+T = TypeVar("T")
+
+_EXECUTION_COLUMNS = "namespace_id, workflow_id, run_id, db_version, next_event_id, status, state"
+
+
+class _NothingCommitted(Exception):
+    """Every caller of a batch failed its conditions: roll back instead of committing."""
+
+
+class PostgresStore:
+    def __init__(self, pool: Any, *, pool_size: int) -> None:
+        """Use `connect`."""
+        self._pool = pool
+        # Leave connections for reads: a burst of commits must not starve them.
+        self._group = GroupCommit(self._write_batch, max_in_flight=max(1, pool_size // 2))
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        *,
+        pool_size: int = 10,
+        connect_timeout: float = 10.0,
+        command_timeout: float = 30.0,
+    ) -> PostgresStore:
+        """Open a pool on `url`; raises SchemaMismatch unless its schema is current."""
+        if pool_size < 1:
+            raise ValueError(f"pool_size must be at least 1, got {pool_size}")
+        try:
+            pool = await asyncpg.create_pool(
+                url,
+                min_size=1,
+                max_size=pool_size,
+                timeout=connect_timeout,
+                command_timeout=command_timeout,
+            )
+        except Exception as e:
+            raise translate(e, f"connect to {urls.redact(url)}") from e
+        store = cls(pool, pool_size=pool_size)
+        try:
+            version = await store._read(read_version, "schema check")
+            if version != SCHEMA_VERSION:
+                raise SchemaMismatch.for_versions(version, SCHEMA_VERSION, urls.redact(url))
+        except BaseException:
+            pool.terminate()
+            raise
+        return store
+
+    async def close(self) -> None:
+        """Write the commits already requested, then close every connection."""
+        await self._group.close()
+        await self._pool.close()
+
+    def terminate(self) -> None:
+        """Close every connection now; commits in flight fail with PersistenceError."""
+        self._pool.terminate()
+
+    @property
+    def commits(self) -> int:
+        return self._group.commits
+
+    @property
+    def transactions(self) -> int:
+        return self._group.transactions
+
+    # -- connections --------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        conn = await self._pool.acquire()
+        try:
+            yield conn
+        except BaseException as e:
+            if is_connection_error(e):
+                # Never reuse it; its idle siblings probably died with it too.
+                conn.terminate()
+                self._pool.expire_connections()
+            raise
+        finally:
+            await self._pool.release(conn)
+
+    async def _run(
+        self,
+        work: Callable[[Any], Awaitable[T]],
+        doing: str,
+        *,
+        may_retry: Callable[[], bool],
+    ) -> T:
+        """`work(conn)` on a pooled connection, once more on a fresh one if allowed."""
+        retried = False
+        while True:
+            try:
+                async with self._connection() as conn:
+                    return await work(conn)
+            except Exception as e:
+                if not retried and is_retryable(e) and may_retry():
+                    retried = True
+                    continue
+                raise translate(e, doing) from e
+
+    async def _read(self, work: Callable[[Any], Awaitable[T]], doing: str) -> T:
+        return await self._run(work, doing, may_retry=lambda: True)
+
+    # -- namespaces ---------------------------------------------------------------
+
+    async def create_namespace(self, ns: NamespaceRecord) -> None:
+        async def insert(conn: Any) -> None:
+            await conn.execute(
+                "INSERT INTO namespaces (id, name, data) VALUES ($1, $2, $3)",
+                ns.id,
+                ns.name,
+                ns.data,
+            )
+
+        await self._write_namespace(insert, ns)
+
+    async def update_namespace(self, ns: NamespaceRecord) -> None:
+        async def update(conn: Any) -> None:
+            await conn.execute(
+                "UPDATE namespaces SET name = $2, data = $3 WHERE id = $1",
+                ns.id,
+                ns.name,
+                ns.data,
+            )
+
+        await self._write_namespace(update, ns)
+
+    async def _write_namespace(
+        self, work: Callable[[Any], Awaitable[None]], ns: NamespaceRecord
+    ) -> None:
+        try:
+            # Not retried: a lost reply may hide a committed write, and the retry would
+            # then report the namespace as taken by itself.
+            await self._run(work, "namespace write", may_retry=lambda: False)
+        except PersistenceError as e:
+            if isinstance(e.__cause__, asyncpg.UniqueViolationError):
+                raise NamespaceAlreadyExists(f"Namespace already exists: {ns.name}") from e
+            raise
+
+    async def get_namespace(self, *, name: str = "", id: str = "") -> NamespaceRecord | None:
+        col, val = ("name", name) if name else ("id", id)
+        row = await self._read(
+            lambda c: c.fetchrow(f"SELECT id, name, data FROM namespaces WHERE {col} = $1", val),
+            "namespace read",
+        )
+        return NamespaceRecord(*row) if row else None
+
+    async def list_namespaces(self) -> list[NamespaceRecord]:
+        rows = await self._read(
+            # COLLATE "C": byte order, as SQLite sorts, whatever the database's locale.
+            lambda c: c.fetch('SELECT id, name, data FROM namespaces ORDER BY name COLLATE "C"'),
+            "namespace list",
+        )
+        return [NamespaceRecord(*r) for r in rows]
+
+    # -- executions ---------------------------------------------------------------
+
+    async def get_current_run(self, namespace_id: str, workflow_id: str) -> CurrentRun | None:
+        row = await self._read(
+            lambda c: c.fetchrow(
+                "SELECT run_id, create_request_id, status, first_execution_run_id"
+                " FROM current_executions WHERE namespace_id = $1 AND workflow_id = $2",
+                namespace_id,
+                workflow_id,
+            ),
+            "current run read",
+        )
+        return CurrentRun(*row) if row else None
+
+    async def get_execution(
+        self, namespace_id: str, workflow_id: str, run_id: str
+    ) -> ExecutionRow | None:
+        row = await self._read(
+            lambda c: c.fetchrow(
+                f"SELECT {_EXECUTION_COLUMNS} FROM executions"
+                " WHERE namespace_id = $1 AND workflow_id = $2 AND run_id = $3",
+                namespace_id,
+                workflow_id,
+                run_id,
+            ),
+            "execution read",
+        )
+        return ExecutionRow(*row) if row else None
+
+    async def list_active_executions(self) -> list[ExecutionRow]:
+        rows = await self._read(
+            lambda c: c.fetch(f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE active"),
+            "active executions list",
+        )
+        return [ExecutionRow(*r) for r in rows]
+
+    async def read_history(
+        self, namespace_id: str, workflow_id: str, run_id: str, min_event_id: int = 1
+    ) -> list[HistoryBatch]:
+        rows = await self._read(
+            lambda c: c.fetch(
+                "SELECT first_event_id, last_event_id, data FROM history"
+                " WHERE namespace_id = $1 AND workflow_id = $2 AND run_id = $3"
+                " AND last_event_id >= $4 ORDER BY first_event_id",
+                namespace_id,
+                workflow_id,
+                run_id,
+                min_event_id,
+            ),
+            "history read",
+        )
+        return [HistoryBatch(*r) for r in rows]
+
+    # -- commits ------------------------------------------------------------------
+
+    async def commit(self, mutations: Sequence[Mutation]) -> None:
+        await self._group.submit(mutations)
+
+    async def _write_batch(self, batch: Batch) -> list[Exception | None]:
+        commit_sent = False
+
+        async def transact(conn: Any) -> list[Exception | None]:
+            nonlocal commit_sent
+            results: list[Exception | None] = []
+            try:
+                async with conn.transaction():
+                    for ms in batch:
+                        results.append(await _apply_caller(conn, ms, savepoint=len(batch) > 1))
+                    if all(r is not None for r in results):
+                        raise _NothingCommitted
+                    # Leaving the block sends COMMIT: from here the outcome can be lost.
+                    commit_sent = True
+            except _NothingCommitted:
+                pass
+            return results
+
+        return await self._run(transact, "commit", may_retry=lambda: not commit_sent)
+
+
+async def _apply_caller(conn: Any, ms: Sequence[Mutation], *, savepoint: bool) -> Exception | None:
+    """One caller's mutations; its failure (returned) undoes only its own writes.
+
+    With a savepoint the transaction stays usable for the other callers; a lone
+    caller needs none, since its failure rolls back the whole transaction anyway.
+    """
+    scope = conn.transaction() if savepoint else contextlib.nullcontext()
+    try:
+        async with scope:
+            for m in ms:
+                await mutations.apply(conn, m)
+    except ConditionFailed as e:
+        return e
+    except asyncpg.UniqueViolationError as e:
+        return ConditionFailed(f"{e.table_name}: {e.detail or e}")
+    except (asyncpg.PostgresError, asyncpg.DataError) as e:
+        if is_connection_error(e):
+            raise
+        # Values the driver cannot bind, a deadlock victim...: this caller alone fails.
+        return PersistenceError(f"postgres commit failed: {type(e).__name__}: {e}")
+    return None
