@@ -6,10 +6,11 @@ from datetime import timedelta
 
 import pytest
 from temporalio.api.enums.v1 import ContinueAsNewInitiator
+from temporalio.api.errordetails.v1 import NotFoundFailure
 from temporalio.client import Client, WorkflowContinuedAsNewError, WorkflowExecutionStatus
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
-from .harness import event_type_name, history_events, running_worker, unique, wait_for
+from .harness import event_type_name, event_types, history_events, running_worker, unique, wait_for
 from .workflows_v3 import ContinueAsNewWorkflow, RunChain
 
 CONTINUED_RUN_TYPES = [
@@ -107,25 +108,21 @@ async def test_first_handle_targets_the_current_run_of_its_chain(
             ContinueAsNewWorkflow.run, args=[2, None, True], id=workflow_id, task_queue=task_queue
         )
 
-        async def third_run_waiting() -> str | None:
-            desc = await client.get_workflow_handle(workflow_id).describe()
-            if desc.run_id == first.first_execution_run_id:
-                return None
-            events = await history_events(client.get_workflow_handle(workflow_id, run_id=desc.run_id))
-            started = events[0].workflow_execution_started_event_attributes
-            if "TIMER_STARTED" in [event_type_name(e) for e in events] and started.continued_execution_run_id:
-                return desc.run_id if len(events) >= 5 else None
-            return None
+        async def last_run_waiting() -> str | None:
+            # Only the third run (count 2 == target) starts a timer.
+            run_id = (await client.get_workflow_handle(workflow_id).describe()).run_id
+            current = client.get_workflow_handle(workflow_id, run_id=run_id)
+            return run_id if "TIMER_STARTED" in await event_types(current) else None
 
-        latest_run = await wait_for(third_run_waiting, message="last run waiting on its timer")
-        assert first.first_execution_run_id is not None
-        # A different chain's first run id does not match the current run.
-        other = client.get_workflow_handle(
-            workflow_id, first_execution_run_id=latest_run
-        )
+        latest_run = await wait_for(last_run_waiting, message="third run waiting on its timer")
+        # A first_execution_run_id that is not this chain's does not match the current run.
+        stranger = client.get_workflow_handle(workflow_id, first_execution_run_id=latest_run)
         with pytest.raises(RPCError) as exc_info:
-            await other.terminate()
-        print(exc_info.value.status, exc_info.value.message, exc_info.value.grpc_status.details)
+            await stranger.terminate()
+        assert exc_info.value.status == RPCStatusCode.NOT_FOUND
+        assert exc_info.value.message == "workflow execution not found"
+        assert exc_info.value.grpc_status.details[0].Is(NotFoundFailure.DESCRIPTOR)
+
         await first.terminate(reason="stop the chain")
         desc = await client.get_workflow_handle(workflow_id, run_id=latest_run).describe()
         assert desc.status == WorkflowExecutionStatus.TERMINATED

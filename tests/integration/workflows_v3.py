@@ -227,13 +227,20 @@ class ContinueAsNewWorkflow:
 
 @workflow.defn
 class FlakyWorkflow:
-    """Fails with ``error_type`` until attempt ``succeed_on``; returns the attempt."""
+    """Fails with ``error_type`` until attempt ``succeed_on``; returns the attempt.
+
+    The error type ``NonRetryable`` is raised with ``non_retryable=True``.
+    """
 
     @workflow.run
     async def run(self, succeed_on: int, error_type: str = "Flaky") -> int:
         attempt = workflow.info().attempt
         if attempt < succeed_on:
-            raise ApplicationError(f"attempt {attempt} failed", type=error_type)
+            raise ApplicationError(
+                f"attempt {attempt} failed",
+                type=error_type,
+                non_retryable=error_type == "NonRetryable",
+            )
         return attempt
 
 

@@ -33,6 +33,8 @@ from pytemporal.namespaces import NamespaceRegistry
 
 log = logging.getLogger(__name__)
 RETRY_DELAY = 1.0
+# The identity Temporal records on changes the server itself makes.
+SERVER_IDENTITY = "history-service"
 
 
 class TransferProcessor:
@@ -174,9 +176,14 @@ class TransferProcessor:
                     if not cms.is_open:
                         continue
                     if policy == ParentClosePolicy.PARENT_CLOSE_POLICY_TERMINATE:
-                        lifecycle.terminate(cms, "by parent close policy", None, "")
+                        lifecycle.terminate(cms, "by parent close policy", None, SERVER_IDENTITY)
                     elif not cms.cancel_requested:
-                        lifecycle.request_cancel(cms, "by parent close policy", "")
+                        lifecycle.request_cancel(
+                            cms,
+                            "by parent close policy",
+                            SERVER_IDENTITY,
+                            external=WorkflowExecution(workflow_id=key[1], run_id=key[2]),
+                        )
                     await self.engine.commit_one(child)
             except NotFound:
                 continue

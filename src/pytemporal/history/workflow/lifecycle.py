@@ -206,7 +206,8 @@ def continue_as_new(
         workflow_task_timeout=new.workflow_task_timeout,
         workflow_task_completed_event_id=wft_completed_id,
         backoff_start_interval=new.first_workflow_task_backoff,
-        initiator=new.initiator,
+        # As the command gave it (SDKs leave it unspecified); the new run says WORKFLOW.
+        initiator=c.initiator,
         header=new.header,
         memo=new.memo,
         search_attributes=new.search_attributes,

@@ -118,10 +118,13 @@ class PostgresStore:
             if is_connection_error(e):
                 # Never reuse it; its idle siblings probably died with it too.
                 conn.terminate()
-                self._pool.expire_connections()
+                await self._pool.expire_connections()
             raise
         finally:
-            await self._pool.release(conn)
+            # A failed release has already terminated the connection (asyncpg does); it
+            # must not turn a finished call into a failed one.
+            with contextlib.suppress(Exception):
+                await self._pool.release(conn)
 
     async def _run(
         self,

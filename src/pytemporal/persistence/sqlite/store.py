@@ -22,7 +22,6 @@ from pytemporal.persistence.api import (
 from pytemporal.persistence.errors import SchemaMismatch
 from pytemporal.persistence.sqlite.schema import SCHEMA_V1, SCHEMA_VERSION
 
-
 __all__ = ["SchemaMismatch", "SqliteStore"]
 
 
