@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 import pytest
-from temporalio.api.enums.v1 import ContinueAsNewInitiator, RetryState
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import ContinueAsNewInitiator, HistoryEventFilterType, RetryState
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
+from temporalio.client import (
+    Client,
+    WorkflowContinuedAsNewError,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+)
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, TimeoutError, TimeoutType
 
@@ -79,12 +86,65 @@ async def test_workflow_succeeds_on_third_attempt(client: Client, task_queue: st
     assert started.HasField("first_workflow_task_backoff")
     assert started.first_workflow_task_backoff.ToTimedelta() <= timedelta(seconds=1)
 
-    # Without following runs, the first run's own failure is reported.
+    # Without following runs the SDK reports "continued as new": the SDK does not send
+    # the `supported-features: follows-next-run-id` header, so for a close-event-only
+    # history read the server rewrites a FAILED event that has a next run into a
+    # CONTINUED_AS_NEW one (see test_close_event_rewritten_for_clients_without_follows).
     pinned = client.get_workflow_handle(workflow_id, run_id=first_run)
-    with pytest.raises(WorkflowFailureError) as exc_info:
+    with pytest.raises(WorkflowContinuedAsNewError) as exc_info:
         await pinned.result(follow_runs=False)
-    assert isinstance(exc_info.value.cause, ApplicationError)
-    assert exc_info.value.cause.message == "attempt 1 failed"
+    assert exc_info.value.new_execution_run_id == run_ids[1]
+
+
+async def close_event(
+    client: Client, workflow_id: str, run_id: str, metadata: dict[str, str]
+) -> HistoryEvent:
+    request = GetWorkflowExecutionHistoryRequest(
+        namespace="default",
+        execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
+        history_event_filter_type=HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+        skip_archival=True,
+    )
+    response = await client.workflow_service.get_workflow_execution_history(
+        request, metadata=metadata
+    )
+    (event,) = response.history.events
+    return event
+
+
+async def test_close_event_rewritten_for_clients_without_follows(
+    client: Client, task_queue: str
+) -> None:
+    workflow_id = unique("wf-close")
+    async with running_worker(client, task_queue, workflows=[FlakyWorkflow]):
+        handle = await client.start_workflow(
+            FlakyWorkflow.run, 2, id=workflow_id, task_queue=task_queue, retry_policy=FAST_WORKFLOW_RETRY
+        )
+        assert await handle.result() == 2
+    first_run = handle.first_execution_run_id
+    assert first_run is not None
+    real = (await run_events(client, workflow_id, first_run))[-1]
+    assert event_type_name(real) == "WORKFLOW_EXECUTION_FAILED"
+    next_run = real.workflow_execution_failed_event_attributes.new_execution_run_id
+
+    fake = await close_event(client, workflow_id, first_run, {})
+    assert event_type_name(fake) == "WORKFLOW_EXECUTION_CONTINUED_AS_NEW"
+    assert (fake.event_id, fake.event_time, fake.task_id) == (
+        real.event_id,
+        real.event_time,
+        real.task_id,
+    )
+    attrs = fake.workflow_execution_continued_as_new_event_attributes
+    assert attrs.new_execution_run_id == next_run
+    assert attrs.failure == real.workflow_execution_failed_event_attributes.failure
+    assert attrs.workflow_type.name == ""
+    assert not attrs.HasField("task_queue")
+
+    # A client that declares the feature gets the real event.
+    declared = await close_event(
+        client, workflow_id, first_run, {"supported-features": "follows-next-run-id"}
+    )
+    assert declared == real
 
 
 @pytest.mark.parametrize(
@@ -160,8 +220,10 @@ async def test_cron_workflow_fires_at_least_twice(client: Client, task_queue: st
 
         await wait_for(completed_runs, within=15, message="two cron runs completed")
         pinned = client.get_workflow_handle(workflow_id, run_id=first_run)
-        # Following runs would chase the schedule forever; the first run's own result:
-        assert await pinned.result(follow_runs=False) == "@every 1s -"
+        # Following runs would chase the schedule forever; without following, the
+        # completed-with-next-run close event is rewritten to CONTINUED_AS_NEW.
+        with pytest.raises(WorkflowContinuedAsNewError):
+            await pinned.result(follow_runs=False)
         await handle.terminate(reason="cron test over")
 
     first_events = await history_events(client.get_workflow_handle(workflow_id, run_id=first_run))
@@ -209,7 +271,13 @@ async def test_workflow_timeout(client: Client, task_queue: str, which: str) -> 
         "WORKFLOW_EXECUTION_TIMED_OUT",
     ]
     timed_out = events[-1].workflow_execution_timed_out_event_attributes
-    assert timed_out.retry_state == RetryState.RETRY_STATE_RETRY_POLICY_NOT_SET
+    # A run timeout without a retry policy has nothing to retry; an execution timeout
+    # reports TIMEOUT.
+    assert timed_out.retry_state == (
+        RetryState.RETRY_STATE_RETRY_POLICY_NOT_SET
+        if which == "run"
+        else RetryState.RETRY_STATE_TIMEOUT
+    )
     assert timed_out.new_execution_run_id == ""
     elapsed = events[-1].event_time.ToDatetime() - events[0].event_time.ToDatetime()
     assert timedelta(seconds=1) <= elapsed < timedelta(seconds=3)

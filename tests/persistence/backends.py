@@ -12,7 +12,11 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import asyncpg
+import pgtest
+
 from pytemporal.persistence.api import Store
+from pytemporal.persistence.factory import open_store
 from pytemporal.persistence.sqlite.store import SchemaMismatch, SqliteStore
 
 
@@ -57,7 +61,35 @@ class SqliteFile(Backend):
             db.close()
 
 
+class Postgres(Backend):
+    """A fresh schema in the run's PostgreSQL database (see tests/pgtest.py)."""
+
+    id = "postgres"
+    durable = True
+
+    def __init__(self, tmp_path: Path) -> None:
+        pgtest.skip_unless_reachable()
+        self._url: str | None = None
+
+    async def url(self) -> str:
+        if self._url is None:
+            self._url = await pgtest.SESSION.new_schema()
+        return self._url
+
+    async def open(self) -> Store:
+        # A small pool, so the suite also covers callers waiting for a connection.
+        return await open_store(await self.url(), pool_size=4, create_schema=True)
+
+    async def set_schema_version(self, version: int) -> None:
+        conn = await asyncpg.connect(await self.url())
+        try:
+            await conn.execute("UPDATE schema_version SET version = $1", version)
+        finally:
+            await conn.close()
+
+
 BACKENDS: dict[str, Callable[[Path], Backend]] = {
     "sqlite-memory": lambda tmp_path: SqliteMemory(),
     "sqlite-file": SqliteFile,
+    "postgres": Postgres,
 }

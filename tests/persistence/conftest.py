@@ -12,8 +12,19 @@ from pytemporal.persistence.api import Store
 from .backends import BACKENDS, Backend
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "xfail_backends(*backend_ids, reason): strict xfail on the named backends only "
+        "(a known bug of one backend must not hide a regression in the others)",
+    )
+
+
 @pytest.fixture(params=sorted(BACKENDS))
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    known_bug = request.node.get_closest_marker("xfail_backends")
+    if known_bug is not None and request.param in known_bug.args:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=known_bug.kwargs["reason"]))
     return BACKENDS[request.param](tmp_path)
 
 

@@ -58,8 +58,9 @@ async def test_update_can_rename(store: Store) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
+@pytest.mark.xfail_backends(
+    "sqlite-memory",
+    "sqlite-file",
     reason="SqliteStore.update_namespace lets sqlite3.IntegrityError escape when the "
     "new name is taken; it should raise NamespaceAlreadyExists (driver errors stay "
     "inside the store)",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
@@ -29,6 +30,20 @@ from pytemporal.matching.queues import Matching, TaskRef
 from pytemporal.persistence.api import CurrentMode, CurrentUpdate, HistoryBatch, Mutation, Store
 
 log = logging.getLogger(__name__)
+
+
+def search_attributes_json(ms: MutableState) -> str:
+    """The run's search attributes as a JSON object of decoded values (json/plain)."""
+    fields = ms.started.search_attributes.indexed_fields
+    if not fields:
+        return "{}"
+    out = {}
+    for name, payload in fields.items():
+        try:
+            out[name] = json.loads(payload.data)
+        except ValueError:
+            continue
+    return json.dumps(out, sort_keys=True)
 
 Key = tuple[str, str, str]  # namespace_id, workflow_id, run_id
 MAX_CACHED_CLOSED = 2000
@@ -244,6 +259,9 @@ class HistoryEngine:
             workflow_type=ms.workflow_type,
             start_time=ms.start_time,
             close_time=ms.close_time or None,
+            task_queue=ms.task_queue,
+            execution_time=ms.execution_time,
+            search_attributes=search_attributes_json(ms),
             batches=batches,
             current=current,
         )

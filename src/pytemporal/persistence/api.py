@@ -79,6 +79,10 @@ class Mutation:
     workflow_type: str = ""
     start_time: float = 0.0
     close_time: float | None = None
+    task_queue: str = ""
+    execution_time: float = 0.0
+    # JSON object of the run's search attributes (decoded values), for visibility.
+    search_attributes: str = "{}"
     batches: list[HistoryBatch] = field(default_factory=list)
     current: CurrentUpdate | None = None
 

@@ -38,7 +38,7 @@ def next_run(
 
     prev = ms.started
     run_id = str(uuid.uuid4())
-    backoff = max(backoff, ms.start_time + MIN_RUN_SPACING - ms.now, 0.0)
+    backoff = max(backoff, ms.execution_time + MIN_RUN_SPACING - ms.now, 0.0)
     attrs = WorkflowExecutionStartedEventAttributes()
     attrs.CopyFrom(prev)
     for f in ("continued_failure", "last_completion_result", "first_workflow_task_backoff"):

@@ -19,6 +19,11 @@ CREATE TABLE IF NOT EXISTS executions (
     workflow_type TEXT NOT NULL,
     start_time REAL NOT NULL,
     close_time REAL,
+    -- Visibility: what List/CountWorkflowExecutions filter and sort on.
+    task_queue TEXT NOT NULL DEFAULT '',
+    execution_time REAL NOT NULL DEFAULT 0,
+    history_length INTEGER NOT NULL DEFAULT 0,
+    search_attributes TEXT NOT NULL DEFAULT '{}',
     -- 1 while the run is open or still has cross-workflow work to deliver (a closed
     -- child notifying its parent...): what a restarted server must load.
     active INTEGER NOT NULL,

@@ -186,8 +186,9 @@ class SqliteStore:
         if m.db_version == 1:
             db.execute(
                 "INSERT INTO executions (namespace_id, workflow_id, run_id, db_version,"
-                " next_event_id, status, workflow_type, start_time, close_time, active, state)"
-                " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
+                " next_event_id, status, workflow_type, start_time, close_time, active, state,"
+                " task_queue, execution_time, history_length, search_attributes)"
+                " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     *key,
                     m.next_event_id,
@@ -197,12 +198,17 @@ class SqliteStore:
                     m.close_time,
                     int(m.active),
                     m.state,
+                    m.task_queue,
+                    m.execution_time,
+                    m.next_event_id - 1,
+                    m.search_attributes,
                 ),
             )
         else:
             cur = db.execute(
                 "UPDATE executions SET db_version = ?, next_event_id = ?, status = ?,"
-                " close_time = ?, active = ?, state = ?"
+                " close_time = ?, active = ?, state = ?, history_length = ?,"
+                " search_attributes = ?"
                 " WHERE namespace_id = ? AND workflow_id = ? AND run_id = ? AND db_version = ?",
                 (
                     m.db_version,
@@ -211,6 +217,8 @@ class SqliteStore:
                     m.close_time,
                     int(m.active),
                     m.state,
+                    m.next_event_id - 1,
+                    m.search_attributes,
                     *key,
                     m.db_version - 1,
                 ),
