@@ -12,6 +12,15 @@ class ServerConfig:
     port: int = 7233
     # None: in-memory SQLite (nothing survives the process); a path: a file database.
     db_filename: str | None = None
+    # A database URL (postgresql://... or sqlite:///...); when set, db_filename is unused.
+    database_url: str | None = None
+    # Most connections the store opens (PostgreSQL).
+    pool_size: int = 10
+    # True (dev server): an empty database gets the schema. False (`server start`): the
+    # schema must exist and be current (`pytemporal schema setup/upgrade`).
+    create_schema: bool = True
+    # Fixed for the life of a database; accepted and recorded now, used by scale-out.
+    num_history_shards: int = 1
     # Extra namespaces created at start; "default" always exists.
     namespaces: list[str] = field(default_factory=list)
     # NAME -> Temporal search-attribute type name (Keyword, Text, Int, Double, Bool,

@@ -19,7 +19,8 @@ from pytemporal.history.engine import HistoryEngine, Limits
 from pytemporal.history.transfer import TransferProcessor
 from pytemporal.matching.queues import Matching
 from pytemporal.namespaces import NamespaceRegistry
-from pytemporal.persistence.sqlite.store import SqliteStore
+from pytemporal.persistence.factory import open_store
+from pytemporal.persistence.urls import sqlite_url
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,11 @@ async def serve(
 ) -> None:
     """Run the server until `stop` is set."""
     stop = stop or asyncio.Event()
-    store = SqliteStore(config.db_filename)
+    store = await open_store(
+        config.database_url or sqlite_url(config.db_filename),
+        pool_size=config.pool_size,
+        create_schema=config.create_schema,
+    )
     clock = Clock()
     matching = Matching()
     engine = HistoryEngine(store, matching, clock, _limits(config))

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import pytest
 from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage
+from temporalio.api.errordetails.v1 import (
+    MultiOperationExecutionFailure,
+    NotFoundFailure,
+    WorkflowExecutionAlreadyStartedFailure,
+)
+from temporalio.api.failure.v1 import MultiOperationExecutionAborted
 from temporalio.api.update.v1 import Request as UpdateRequest
 from temporalio.api.update.v1 import WaitPolicy
 from temporalio.api.workflowservice.v1 import UpdateWorkflowExecutionRequest
@@ -15,7 +21,7 @@ from temporalio.client import (
     WorkflowUpdateStage,
 )
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from .harness import event_type_name, event_types, history_events, running_worker, unique, wait_for
@@ -204,14 +210,27 @@ async def test_update_on_closed_workflow(client: Client, task_queue: str) -> Non
         await handle.result()
     with pytest.raises(RPCError) as exc_info:
         await handle.execute_update(UpdatableWorkflow.add_item, "late", id="late")
+    # The SDK surfaces the gRPC error as is.
     err = exc_info.value
-    print(err.status, err.message, err.grpc_status.details)
     assert err.status == RPCStatusCode.NOT_FOUND
     assert err.message == "workflow execution already completed"
+    assert err.grpc_status.details[0].Is(NotFoundFailure.DESCRIPTOR)
     # Polling an update id the workflow never saw:
     with pytest.raises(RPCError) as poll_info:
         await handle.get_update_handle("never-sent").result()
-    print(poll_info.value.status, poll_info.value.message, poll_info.value.grpc_status.details)
+    assert poll_info.value.status == RPCStatusCode.NOT_FOUND
+    assert poll_info.value.message == 'update "never-sent" not found'
+    assert poll_info.value.grpc_status.details[0].Is(NotFoundFailure.DESCRIPTOR)
+
+
+async def test_poll_unknown_update_on_running_workflow(client: Client, task_queue: str) -> None:
+    async with running_worker(client, task_queue, workflows=[UpdatableWorkflow]):
+        handle = await started_cart(client, task_queue)
+        with pytest.raises(RPCError) as exc_info:
+            await handle.get_update_handle("never-sent").result()
+        await handle.terminate()
+    assert exc_info.value.status == RPCStatusCode.NOT_FOUND
+    assert exc_info.value.message == 'update "never-sent" not found'
 
 
 async def test_update_with_start(client: Client, task_queue: str) -> None:
@@ -253,18 +272,55 @@ async def test_update_with_start(client: Client, task_queue: str) -> None:
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )
-        with pytest.raises(Exception) as exc_info:
+        with pytest.raises(WorkflowAlreadyStartedError) as exc_info:
             await client.execute_update_with_start_workflow(
                 UpdatableWorkflow.add_item, "jam", start_workflow_operation=failing_op
             )
-        print(type(exc_info.value), exc_info.value, getattr(exc_info.value, "__cause__", None))
+        with pytest.raises(WorkflowAlreadyStartedError):
+            await failing_op.workflow_handle()
+        # The server answers ALREADY_EXISTS "Update-with-Start could not be executed."
+        # with a MultiOperationExecutionFailure: one status per operation, the start's
+        # ALREADY_EXISTS (WorkflowExecutionAlreadyStartedFailure) and the update's
+        # ABORTED "Operation was aborted." (MultiOperationExecutionAborted).
+        rpc_error = rpc_error_behind(exc_info.value)
+        assert rpc_error.status == RPCStatusCode.ALREADY_EXISTS
+        assert rpc_error.message == "Update-with-Start could not be executed."
+        failure = MultiOperationExecutionFailure()
+        assert rpc_error.grpc_status.details[0].Unpack(failure)
+        start_status, update_status = failure.statuses
+        assert start_status.code == RPCStatusCode.ALREADY_EXISTS
+        assert start_status.message == (
+            f"Workflow execution is already running. WorkflowId: {workflow_id},"
+            f" RunId: {first_run}."
+        )
+        already = WorkflowExecutionAlreadyStartedFailure()
+        assert start_status.details[0].Unpack(already)
+        assert already.run_id == first_run
+        assert update_status.code == RPCStatusCode.ABORTED
+        assert update_status.message == "Operation was aborted."
+        assert update_status.details[0].Is(MultiOperationExecutionAborted.DESCRIPTOR)
 
         await handle.signal(UpdatableWorkflow.finish)
         assert await handle.result() == ["egg", "ham"]
 
-    events = await history_events(handle)
-    types = [event_type_name(e) for e in events]
-    print(types)
+    # The first update rode on the first workflow task, right after the start.
+    assert (await event_types(handle))[:6] == [
+        "WORKFLOW_EXECUTION_STARTED",
+        "WORKFLOW_TASK_SCHEDULED",
+        "WORKFLOW_TASK_STARTED",
+        "WORKFLOW_TASK_COMPLETED",
+        "WORKFLOW_EXECUTION_UPDATE_ACCEPTED",
+        "WORKFLOW_EXECUTION_UPDATE_COMPLETED",
+    ]
+
+
+def rpc_error_behind(err: BaseException) -> RPCError:
+    """The RPCError the SDK was handling when it raised ``err``."""
+    current: BaseException | None = err
+    while current is not None and not isinstance(current, RPCError):
+        current = current.__cause__ or current.__context__
+    assert isinstance(current, RPCError), f"no RPCError behind {err!r}"
+    return current
 
 
 def update_target(handle: WorkflowHandle[UpdatableWorkflow, list[str]]) -> object:

@@ -171,7 +171,10 @@ class WorkflowService(_Base):
         ns = self.namespaces.get(request.namespace)
         key = await self._key(ns, request.execution)
         timeout = _remaining(context, self.engine.limits.history_long_poll)
-        return await read.get_history(self.engine, key, request, timeout)
+        features = dict(context.invocation_metadata() or ()).get("supported-features", "")
+        return await read.get_history(
+            self.engine, key, request, timeout, follows_next_run="follows-next-run-id" in features
+        )
 
     @handled
     async def DescribeWorkflowExecution(

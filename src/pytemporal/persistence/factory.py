@@ -20,13 +20,15 @@ from pytemporal.persistence.sqlite.store import SqliteStore
 async def open_store(url: str | None, *, pool_size: int = 10, create_schema: bool) -> Store:
     """Raises DatabaseURLError, SchemaMismatch, or PersistenceError (unreachable)."""
     target = urls.parse(url)
-    if target.dialect == "postgresql":
-        if create_schema:
+    if create_schema:
+        if target.dialect == "postgresql":
             await schema_tool.setup(target.url)  # nothing to do when already current
+        # (SqliteStore creates its own schema when the database has none.)
+    else:
+        await schema_tool.check(target.url)
+    if target.dialect == "postgresql":
         # Checks the version again itself, so it never serves a schema it does not know.
         return await PostgresStore.connect(target.url, pool_size=pool_size)
-    if not create_schema:
-        await schema_tool.check(target.url)
     try:
         return SqliteStore(target.sqlite_path)
     except sqlite3.Error as e:

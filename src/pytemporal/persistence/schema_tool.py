@@ -198,9 +198,9 @@ def _statements(script: str) -> list[str]:
     (``executescript`` would commit first, and the version check with it.)
     """
     statements, buffer = [], ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
+    for char in script:
+        buffer += char
+        if char == ";" and sqlite3.complete_statement(buffer):
             statements.append(buffer.strip())
             buffer = ""
     if buffer.strip():

@@ -7,12 +7,17 @@ import json
 
 from temporalio.api.common.v1 import ActivityType, WorkflowExecution, WorkflowType
 from temporalio.api.enums.v1 import (
+    EventType,
     HistoryEventFilterType,
     PendingActivityState,
     PendingWorkflowTaskState,
     TaskQueueKind,
 )
-from temporalio.api.history.v1 import History, HistoryEvent
+from temporalio.api.history.v1 import (
+    History,
+    HistoryEvent,
+    WorkflowExecutionContinuedAsNewEventAttributes,
+)
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflow.v1 import (
     PendingActivityInfo,
@@ -50,8 +55,43 @@ def _parse_token(data: bytes, run_id: str) -> int:
         raise InvalidArgument("Invalid NextPageToken.") from e
 
 
+def _legacy_close_event(ev: HistoryEvent) -> HistoryEvent:
+    """Clients that cannot follow `new_execution_run_id` on a failed or timed-out run
+    (no `follows-next-run-id` feature) are told the run continued as new, as Temporal
+    does, so that they look for the next run."""
+    if ev.HasField("workflow_execution_failed_event_attributes"):
+        old = ev.workflow_execution_failed_event_attributes
+        failure = old.failure
+    elif ev.HasField("workflow_execution_timed_out_event_attributes"):
+        old = ev.workflow_execution_timed_out_event_attributes  # type: ignore[assignment]
+        failure = None
+    else:
+        return ev
+    if not old.new_execution_run_id:
+        return ev
+    attrs = WorkflowExecutionContinuedAsNewEventAttributes(
+        new_execution_run_id=old.new_execution_run_id,
+        workflow_task_completed_event_id=getattr(old, "workflow_task_completed_event_id", 0),
+    )
+    if failure is not None:
+        attrs.failure.CopyFrom(failure)
+    return HistoryEvent(
+        event_id=ev.event_id,
+        event_time=ev.event_time,
+        event_type=EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+        version=ev.version,
+        task_id=ev.task_id,
+        workflow_execution_continued_as_new_event_attributes=attrs,
+    )
+
+
 async def get_history(
-    engine: HistoryEngine, key: Key, req: GetWorkflowExecutionHistoryRequest, timeout: float
+    engine: HistoryEngine,
+    key: Key,
+    req: GetWorkflowExecutionHistoryRequest,
+    timeout: float,
+    *,
+    follows_next_run: bool = True,
 ) -> GetWorkflowExecutionHistoryResponse:
     entry = await engine.get(key)
     close_only = (
@@ -67,6 +107,8 @@ async def get_history(
         if close_only:
             if not ms.is_open:
                 ev = entry.events[ms.close_event_id - 1]
+                if not follows_next_run:
+                    ev = _legacy_close_event(ev)
                 return GetWorkflowExecutionHistoryResponse(history=History(events=[ev]))
         elif len(entry.events) >= start:
             return _page(entry, start, page)

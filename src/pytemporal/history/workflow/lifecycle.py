@@ -241,7 +241,8 @@ def time_out(ms: MutableState) -> None:
     """The run timed out; a retry policy or cron schedule may start the next run."""
     _force_close_wft(ms)
     state: int = RetryState.RETRY_STATE_TIMEOUT
-    if not ms.execution_expiration or ms.now < ms.execution_expiration:
+    # The expiration is stored at millisecond precision.
+    if not ms.execution_expiration or ms.now < ms.execution_expiration - 0.001:
         failure = Failure(
             message="workflow timeout",
             source="Server",
@@ -252,8 +253,6 @@ def time_out(ms: MutableState) -> None:
         state, ms.new_run = chain.retry_run(ms, failure)
         if ms.new_run is None:
             ms.new_run = chain.cron_run(ms)
-        if ms.new_run is None and state == RetryState.RETRY_STATE_RETRY_POLICY_NOT_SET:
-            state = RetryState.RETRY_STATE_TIMEOUT
     attrs = WorkflowExecutionTimedOutEventAttributes(retry_state=state)  # type: ignore[arg-type]
     _close(
         ms,

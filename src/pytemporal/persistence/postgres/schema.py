@@ -69,7 +69,15 @@ async def read_version(conn: Any) -> int | None:
     `conn` is an asyncpg connection. The table is looked up through ``search_path``, so
     a schema per tenant (or per test) works like a database per tenant.
     """
-    if await conn.fetchval("SELECT to_regclass('schema_version')") is None:
+    # Not to_regclass(): it answers from the session's catalog cache, which can still
+    # say "no such table" after another session's setup committed (seen under the
+    # migration lock). pg_class is read with a fresh snapshot per statement.
+    exists = await conn.fetchval(
+        "SELECT 1 FROM pg_catalog.pg_class c"
+        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relname = 'schema_version' AND n.nspname = current_schema()"
+    )
+    if exists is None:
         return None
     version = await conn.fetchval("SELECT max(version) FROM schema_version")
     # An empty table: a setup that never finished. Report it as older than anything.
