@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import pgtest
 import pytest
+
+import pgtest
 
 
 @pytest.fixture

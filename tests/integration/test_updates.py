@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage
+from temporalio.api.enums.v1 import EventType, UpdateWorkflowExecutionLifecycleStage
 from temporalio.api.errordetails.v1 import (
     MultiOperationExecutionFailure,
     NotFoundFailure,
@@ -163,15 +163,65 @@ async def test_start_update_wait_stages(client: Client, task_queue: str) -> None
         assert await handle.result() == ["plum"]
 
 
-async def test_start_update_requires_accepted_stage(client: Client, task_queue: str) -> None:
-    handle = await client.start_workflow(
-        UpdatableWorkflow.run, id=unique("cart"), task_queue=task_queue
+def raw_update(
+    handle: WorkflowHandle[UpdatableWorkflow, list[str]],
+    stage: UpdateWorkflowExecutionLifecycleStage.ValueType,
+    item: str | None,
+    update_id: str = "",
+) -> UpdateWorkflowExecutionRequest:
+    args = {}
+    if item is not None:
+        args = {"payloads": [{"metadata": {"encoding": b"json/plain"}, "data": f'"{item}"'.encode()}]}
+    return UpdateWorkflowExecutionRequest(
+        namespace="default",
+        workflow_execution=update_target(handle),
+        wait_policy=WaitPolicy(lifecycle_stage=stage),
+        request=UpdateRequest(
+            meta={"update_id": update_id}, input={"name": "add_item", "args": args}
+        ),
     )
-    with pytest.raises(ValueError):
-        await handle.start_update(
-            UpdatableWorkflow.add_item, "x", wait_for_stage=WorkflowUpdateStage.ADMITTED
+
+
+async def test_raw_update_wait_policies_and_links(client: Client, task_queue: str) -> None:
+    async with running_worker(client, task_queue, workflows=[UpdatableWorkflow]):
+        handle = await started_cart(client, task_queue)
+        service = client.workflow_service
+        # Waiting only for ADMITTED is refused.
+        with pytest.raises(RPCError) as exc_info:
+            await service.update_workflow_execution(
+                raw_update(handle, CompletedStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED, "a")
+            )
+        assert exc_info.value.status == RPCStatusCode.PERMISSION_DENIED
+        assert exc_info.value.message == (
+            "UpdateWorkflowExecution issued asynchronously and waiting on update admitted"
+            " is not supported."
         )
-    await handle.terminate()
+        # UNSPECIFIED waits for completion; an empty update id gets a generated one.
+        accepted = await service.update_workflow_execution(
+            raw_update(handle, CompletedStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_UNSPECIFIED, "b")
+        )
+        assert accepted.stage == CompletedStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED
+        assert accepted.outcome.success.payloads[0].data == b"1"
+        assert len(accepted.update_ref.update_id) == 36  # a UUID
+        assert accepted.update_ref.workflow_execution.workflow_id == handle.id
+        assert accepted.update_ref.workflow_execution.run_id == handle.first_execution_run_id
+        event_link = accepted.link.workflow_event
+        assert event_link.workflow_id == handle.id
+        assert event_link.request_id_ref.event_type == (
+            EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+        )
+        # A rejection is a completed outcome carrying the validator's failure.
+        rejected = await service.update_workflow_execution(
+            raw_update(
+                handle, CompletedStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED, "", "rej"
+            )
+        )
+        assert rejected.stage == CompletedStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED
+        assert rejected.outcome.failure.message == "item must not be empty"
+        assert rejected.outcome.failure.application_failure_info.type == "ValueError"
+        assert rejected.link.workflow.workflow_id == handle.id
+        assert rejected.link.workflow.reason == "Update rejected"
+        await handle.terminate()
 
 
 async def test_update_id_is_deduplicated(client: Client, task_queue: str) -> None:

@@ -460,9 +460,15 @@ class LoopReport:
     suggested: bool
 
 
+@activity.defn(name="tick")
+async def tick(index: int) -> int:
+    return index
+
+
 @workflow.defn
-class TimerLoopWorkflow:
-    """Fires short timers, stopping early when continue-as-new is suggested."""
+class ActivityLoopWorkflow:
+    """Runs short activities one after another (six events each), stopping early when
+    continue-as-new is suggested if asked to."""
 
     @workflow.run
     async def run(self, max_iterations: int, stop_when_suggested: bool) -> LoopReport:
@@ -470,7 +476,7 @@ class TimerLoopWorkflow:
         for iteration in range(max_iterations):
             if stop_when_suggested and info.is_continue_as_new_suggested():
                 return LoopReport(iteration, info.get_current_history_length(), True)
-            await asyncio.sleep(0.001)
+            await workflow.execute_activity(tick, iteration, start_to_close_timeout=STEP_TIMEOUT)
         return LoopReport(
             max_iterations, info.get_current_history_length(), info.is_continue_as_new_suggested()
         )

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
-import pgtest
 
+import pgtest
 from pytemporal.persistence.api import Store
 from pytemporal.persistence.factory import open_store
 from pytemporal.persistence.sqlite.store import SchemaMismatch, SqliteStore

@@ -109,9 +109,7 @@ async def test_idle_connections_cut_are_replaced_without_an_error(
     assert await store.get_execution(NS, wf, run) is not None
 
 
-async def test_server_side_termination_is_survived(
-    store: PostgresStore, postgres_url: str
-) -> None:
+async def test_server_side_termination_is_survived(store: PostgresStore, postgres_url: str) -> None:
     """What a PostgreSQL restart does to a pool: every session killed by the server."""
     await store.create_namespace(NamespaceRecord("ns-1", "orders", "{}"))
     name = urlsplit(postgres_url).path.lstrip("/")

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
-from pytemporal.cli import start_dev
+from pytemporal.cli import schema, start, start_dev
 from pytemporal.cli.parser import parse_args
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "schema":
+        return schema.run(args)
+    if args.server_command == "start":
+        return start.run(args)
+    return start_dev.run(args) if args.server_command == "start-dev" else 2
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse ``argv`` (default ``sys.argv[1:]``), run the command, exit with its status."""
     args = parse_args(argv)
     try:
-        status = start_dev.run(args) if args.server_command == "start-dev" else 2
+        status = _run(args)
     except KeyboardInterrupt:
         status = start_dev.EXIT_INTERRUPTED
     sys.exit(status)

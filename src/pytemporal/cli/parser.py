@@ -267,12 +267,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_start_dev_options(start_dev)
     _add_global_options(start_dev)
+    # Imported here: those modules use this one's helpers (search_attribute, port...).
+    from pytemporal.cli import schema, start
+
+    hooks: dict[str, Any] = {
+        "formatter_class": _formatter,
+        "add_global_options": _add_global_options,
+    }
+    start.register(server_commands, **hooks)
+    schema.register(commands, **hooks)
     return parser
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse ``argv``; exits with status 2 and a message on a bad flag or value."""
     args = build_parser().parse_args(argv)
+    # Which global flags were given, for commands whose config files also set them.
+    args.explicit_global_flags = {name for name in GLOBAL_DEFAULTS if hasattr(args, name)}
     for name, default in GLOBAL_DEFAULTS.items():
         if not hasattr(args, name):
             setattr(args, name, default)

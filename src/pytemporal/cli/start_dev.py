@@ -23,6 +23,7 @@ from typing import Protocol
 from pytemporal.cli.parser import ignored_flags_given
 from pytemporal.common.logging import configure_logging
 from pytemporal.config import ServerConfig
+from pytemporal.persistence.urls import redact
 
 logger = logging.getLogger("pytemporal.cli")
 
@@ -72,7 +73,7 @@ def describe(config: ServerConfig, address: str) -> str:
     """The line printed once the server listens."""
     names = ["default", *config.namespaces]
     label = "namespace" if len(names) == 1 else "namespaces"
-    database = config.db_filename or "in-memory"
+    database = redact(config.database_url or "") or config.db_filename or "in-memory"
     return f"pytemporal server listening on {address} ({label} {', '.join(names)}, database {database})"
 
 

@@ -74,6 +74,17 @@ class ResourceExhausted(ServiceError):
         self.scope = scope
 
 
+class MultiOperationFailed(ServiceError):
+    """One operation of a multi-operation failed; `statuses` has one entry per operation:
+    (grpc code number, message, details) where details is serialized GrpcStatus bytes
+    for the failed one or a packed Any for the aborted ones."""
+
+    def __init__(self, message: str, *, code: Any, statuses: list[tuple[int, str, Any]]) -> None:
+        super().__init__(message)
+        self.code = code
+        self.statuses = statuses
+
+
 class FailedPrecondition(ServiceError):
     pass
 

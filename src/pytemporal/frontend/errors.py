@@ -12,6 +12,7 @@ from google.protobuf.any_pb2 import Any as AnyProto
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import GrpcStatus
 from temporalio.api.errordetails.v1 import (
+    MultiOperationExecutionFailure,
     NamespaceAlreadyExistsFailure,
     NamespaceNotFoundFailure,
     NotFoundFailure,
@@ -34,6 +35,7 @@ _CODES: list[tuple[type[e.ServiceError], grpc.StatusCode]] = [
     (e.WorkflowNotReady, grpc.StatusCode.FAILED_PRECONDITION),
     (e.ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (e.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+    (e.MultiOperationFailed, grpc.StatusCode.INTERNAL),
     (e.DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
     (e.Unavailable, grpc.StatusCode.UNAVAILABLE),
     (e.Unimplemented, grpc.StatusCode.UNIMPLEMENTED),
@@ -41,6 +43,8 @@ _CODES: list[tuple[type[e.ServiceError], grpc.StatusCode]] = [
 
 
 def _detail(err: e.ServiceError) -> Message | None:
+    if isinstance(err, e.MultiOperationFailed):
+        return _multi_operation(err)
     if isinstance(err, e.NamespaceNotFound):
         return NamespaceNotFoundFailure(namespace=err.namespace)
     if isinstance(err, e.NotFound):
@@ -65,8 +69,22 @@ def _detail(err: e.ServiceError) -> Message | None:
     return None
 
 
+def _multi_operation(err: e.MultiOperationFailed) -> Message:
+    failure = MultiOperationExecutionFailure()
+    for code, message, details in err.statuses:
+        status = failure.statuses.add(code=code, message=message)
+        if isinstance(details, bytes):
+            status.details.extend(GrpcStatus.FromString(details).details)
+        else:
+            status.details.append(details)
+    return failure
+
+
 def status_of(err: e.ServiceError) -> tuple[grpc.StatusCode, str, bytes]:
-    code = next(c for cls, c in _CODES if isinstance(err, cls))
+    if isinstance(err, e.MultiOperationFailed):
+        code = err.code
+    else:
+        code = next(c for cls, c in _CODES if isinstance(err, cls))
     st = GrpcStatus(code=code.value[0], message=err.message)
     detail = _detail(err)
     if detail is not None:

@@ -43,8 +43,8 @@ def describe_namespace(ns: Namespace, blob_limit: int) -> DescribeNamespaceRespo
         id=ns.id,
     )
     info.capabilities.eager_workflow_start = False
-    info.capabilities.sync_update = False
-    info.capabilities.async_update = False
+    info.capabilities.sync_update = True
+    info.capabilities.async_update = True
     info.limits.blob_size_limit_error = blob_limit
     info.limits.memo_size_limit_error = blob_limit
     config = NamespaceConfig(workflow_execution_retention_ttl=dur(ns.retention_seconds))

@@ -14,7 +14,16 @@ from temporalio.api.workflowservice.v1 import service_pb2_grpc
 from pytemporal.common.errors import InvalidArgument, NotFound
 from pytemporal.frontend import system, validation
 from pytemporal.frontend.errors import handled
-from pytemporal.history.api import activity_tasks, control, queries, read, start, workflow_tasks
+from pytemporal.history.api import (
+    activity_tasks,
+    control,
+    multi_operation,
+    queries,
+    read,
+    start,
+    updates,
+    workflow_tasks,
+)
 from pytemporal.history.engine import HistoryEngine, Key
 from pytemporal.history.tokens import decode
 from pytemporal.matching.queues import Matching
@@ -191,6 +200,49 @@ class WorkflowService(_Base):
         key = await self._key(ns, request.execution)
         timeout = _remaining(context, DEFAULT_QUERY_TIMEOUT)
         return await queries.query(self.engine, key, request, timeout)
+
+    @handled
+    async def UpdateWorkflowExecution(
+        self, request: Any, context: Ctx
+    ) -> rr.UpdateWorkflowExecutionResponse:
+        ns = self.namespaces.get(request.namespace)
+        validation.require(request.request.meta.update_id, "UpdateId")
+        validation.require(request.request.input.name, "Update name")
+        validation.blob(request.request.input.args, self.blob_limit)
+        key = await self._key(ns, request.workflow_execution)
+        return await updates.update(
+            self.engine,
+            key,
+            request.request,
+            request.wait_policy.lifecycle_stage,
+            request.first_execution_run_id,
+            _remaining(context, self.engine.limits.history_long_poll),
+        )
+
+    @handled
+    async def PollWorkflowExecutionUpdate(
+        self, request: Any, context: Ctx
+    ) -> rr.PollWorkflowExecutionUpdateResponse:
+        ns = self.namespaces.get(request.namespace)
+        ref = request.update_ref
+        validation.require(ref.update_id, "UpdateId")
+        key = await self._key(ns, ref.workflow_execution)
+        return await updates.poll(
+            self.engine,
+            key,
+            ref.update_id,
+            request.wait_policy.lifecycle_stage,
+            _remaining(context, self.engine.limits.history_long_poll),
+        )
+
+    @handled
+    async def ExecuteMultiOperation(
+        self, request: Any, context: Ctx
+    ) -> rr.ExecuteMultiOperationResponse:
+        ns = self.namespaces.get(request.namespace)
+        return await multi_operation.execute(
+            self.engine, ns, request, _remaining(context, self.engine.limits.history_long_poll)
+        )
 
     # -- workflow tasks ------------------------------------------------------------------
 

@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from temporalio.api.history.v1 import History, HistoryEvent
 
 from pytemporal.common.clock import Clock
-from pytemporal.common.errors import NotFound
+from pytemporal.common.errors import NotFound, ResourceExhausted, ServiceError
 from pytemporal.history.api.queries_registry import PendingQuery, QueryRegistry
+from pytemporal.history.api.updates_registry import UpdateRegistry
 from pytemporal.history.workflow import deadlines
+from pytemporal.history.workflow import updates as upd
 from pytemporal.history.workflow.state import MutableState, Transfer, decode
 from pytemporal.matching.queues import Matching, TaskRef
 from pytemporal.persistence.api import CurrentMode, CurrentUpdate, HistoryBatch, Mutation, Store
@@ -44,6 +46,7 @@ def search_attributes_json(ms: MutableState) -> str:
         except ValueError:
             continue
     return json.dumps(out, sort_keys=True)
+
 
 Key = tuple[str, str, str]  # namespace_id, workflow_id, run_id
 MAX_CACHED_CLOSED = 2000
@@ -88,6 +91,7 @@ class HistoryEngine:
         self.clock = clock
         self.limits = limits or Limits()
         self.queries = QueryRegistry()
+        self.updates = UpdateRegistry()
         # Set by the transfer processor: delivers cross-workflow work after commits.
         self.on_transfer: Callable[[Key, Transfer], None] | None = None
         self._cache: OrderedDict[Key, Entry] = OrderedDict()
@@ -226,6 +230,10 @@ class HistoryEngine:
             ms.new_run = None
         elif ms.new_events or ms.tasks or ms.dirty:
             await self.commit([Change(entry)])
+        else:
+            # Nothing durable changed (a speculative task started, say), but waiters
+            # and deadlines still need to hear about it.
+            self._publish(entry)
 
     def _mutation(self, c: Change) -> Mutation:
         ms = c.entry.ms
@@ -282,6 +290,38 @@ class HistoryEngine:
                 self.on_transfer(entry.key, transfer)
         if entry.key in self.queries.buffered:
             self._reconcile_queries(entry)
+        if ms.update_effects:
+            self.updates.apply(entry.key, ms.update_effects)
+            ms.update_effects = []
+        if entry.key in self.updates.by_run:
+            self._reconcile_updates(entry)
+
+    def _reconcile_updates(self, entry: Entry) -> None:
+        ms = entry.ms
+        if not ms.is_open:
+            if ms.new_run is not None:
+                # Not yet accepted: the client retries and lands on the next run.
+                closing = ResourceExhausted(
+                    "workflow operation can not be applied because workflow is closing",
+                    cause=5,  # RESOURCE_EXHAUSTED_CAUSE_BUSY_WORKFLOW
+                )
+                admitted: ServiceError = closing
+            else:
+                admitted = NotFound("workflow update was aborted by closing workflow")
+            for u in list(self.updates.by_run.get(entry.key, {}).values()):
+                if u.stage == upd.ACCEPTED:
+                    u.advance(
+                        upd.COMPLETED,
+                        upd.server_rejection(
+                            upd.ACCEPTED_BUT_CLOSED, "AcceptedUpdateCompletedWorkflow"
+                        ),
+                    )
+            self.updates.drop(entry.key, {upd.ADMITTED: admitted, upd.ACCEPTED: admitted})
+            return
+        wft = ms.wft
+        if wft is None or not wft.started_event_id:
+            for u in self.updates.pending(entry.key):
+                u.sent = False
 
     def _reconcile_queries(self, entry: Entry) -> None:
         """Consistent queries follow the workflow task; with none to ride, go direct."""

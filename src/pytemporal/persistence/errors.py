@@ -19,8 +19,7 @@ class SchemaMismatch(Exception):
         """
         if stored is None:
             return cls(
-                f"database {db} has no pytemporal schema;"
-                f" run `pytemporal schema setup --db {db}`"
+                f"database {db} has no pytemporal schema; run `pytemporal schema setup --db {db}`"
             )
         if stored < expected:
             return cls(

@@ -1,11 +1,11 @@
 """Database URLs: which backend, and where.
 
-    None, "", sqlite://, sqlite://:memory:   in-memory SQLite (gone when the store closes)
-    sqlite:///relative/path.db              a SQLite file, relative to the working directory
-    sqlite:////absolute/path.db             a SQLite file, absolute path (SQLAlchemy's rule)
-    postgresql://user:pw@host:5432/db       PostgreSQL (also postgres://); query parameters
-                                            are asyncpg's (sslmode=..., or server settings
-                                            such as search_path=...)
+None, "", sqlite://, sqlite://:memory:   in-memory SQLite (gone when the store closes)
+sqlite:///relative/path.db              a SQLite file, relative to the working directory
+sqlite:////absolute/path.db             a SQLite file, absolute path (SQLAlchemy's rule)
+postgresql://user:pw@host:5432/db       PostgreSQL (also postgres://); query parameters
+                                        are asyncpg's (sslmode=..., or server settings
+                                        such as search_path=...)
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from temporalio.api.common.v1 import Header, Payloads, WorkflowExecution
@@ -130,6 +131,7 @@ async def start(
     *,
     signal: SignalSpec | None = None,
     parent: ParentRef | None = None,
+    on_new_run: Callable[[Entry], None] | None = None,
 ) -> StartResult:
     conflict, reuse = policies(req, signal_with_start=signal is not None)
     async with engine.workflow_id_lock(ns.id, req.workflow_id):
@@ -138,9 +140,11 @@ async def start(
             if current.create_request_id == req.request_id:
                 return StartResult(current.run_id, True, current.first_execution_run_id)
             if current.status == RUNNING:
-                return await _on_running(engine, ns, req, current, conflict, signal, parent)
+                return await _on_running(
+                    engine, ns, req, current, conflict, signal, parent, on_new_run
+                )
             _check_reuse(req.workflow_id, current, reuse)
-        return await _create(engine, ns, req, current, signal, parent, terminate=None)
+        return await _create(engine, ns, req, current, signal, parent, on_new_run, terminate=None)
 
 
 async def _on_running(
@@ -151,6 +155,7 @@ async def _on_running(
     conflict: int,
     signal: SignalSpec | None,
     parent: ParentRef | None,
+    on_new_run: Callable[[Entry], None] | None,
 ) -> StartResult:
     key = (ns.id, req.workflow_id, current.run_id)
     if conflict == Conflict.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING:
@@ -160,11 +165,15 @@ async def _on_running(
                     _signal(entry, signal)
                     await engine.commit_one(entry)
                     return StartResult(current.run_id, False, current.first_execution_run_id)
-            return await _create(engine, ns, req, current, signal, parent, terminate=None)
+            return await _create(
+                engine, ns, req, current, signal, parent, on_new_run, terminate=None
+            )
         return StartResult(current.run_id, False, current.first_execution_run_id)
     if conflict == Conflict.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING:
         async with engine.locked(key) as entry:
-            return await _create(engine, ns, req, current, signal, parent, terminate=entry)
+            return await _create(
+                engine, ns, req, current, signal, parent, on_new_run, terminate=entry
+            )
     raise WorkflowAlreadyStarted(
         f"Workflow execution is already running. WorkflowId: {req.workflow_id}, "
         f"RunId: {current.run_id}.",
@@ -206,6 +215,7 @@ async def _create(
     current: CurrentRun | None,
     signal: SignalSpec | None,
     parent: ParentRef | None,
+    on_new_run: Callable[[Entry], None] | None,
     terminate: Entry | None,
 ) -> StartResult:
     run_id = str(uuid.uuid4())
@@ -251,6 +261,9 @@ async def _create(
         cur = CurrentUpdate(CurrentMode.CREATE, req.request_id, RUNNING, run_id)
     else:
         cur = CurrentUpdate(CurrentMode.REPLACE, req.request_id, RUNNING, run_id, current.run_id)
-    changes.append(Change(engine.new_entry(ms), current=cur, created=True))
+    new_entry = engine.new_entry(ms)
+    if on_new_run is not None:
+        on_new_run(new_entry)
+    changes.append(Change(new_entry, current=cur, created=True))
     await engine.commit(changes)
     return StartResult(run_id, True, ms.first_execution_run_id)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+from google.protobuf.any_pb2 import Any as AnyProto
 from temporalio.api.common.v1 import WorkflowExecution, WorkflowType
 from temporalio.api.enums.v1 import TaskQueueKind, WorkflowTaskFailedCause
 from temporalio.api.failure.v1 import Failure, ServerFailureInfo
 from temporalio.api.history.v1 import History
+from temporalio.api.protocol.v1 import Message
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
     PollWorkflowTaskQueueRequest,
@@ -23,6 +25,7 @@ from pytemporal.history.api import queries
 from pytemporal.history.engine import Entry, HistoryEngine
 from pytemporal.history.tokens import TaskToken, decode
 from pytemporal.history.workflow import commands
+from pytemporal.history.workflow import updates as upd
 from pytemporal.history.workflow import workflow_task as wt
 from pytemporal.history.workflow.activities import BadCommand
 from pytemporal.matching.queues import TaskRef
@@ -81,7 +84,7 @@ def build_response(
         previous_started_event_id=ms.previous_started_event_id,
         started_event_id=wft.started_event_id,
         attempt=wft.attempt,
-        history=History(events=entry.events[first : wft.started_event_id]),
+        history=History(events=entry.events[first : wft.started_event_id] + wft.pending_events),
         workflow_execution_task_queue=TaskQueue(
             name=ms.task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL
         ),
@@ -91,6 +94,18 @@ def build_response(
     for q in engine.queries.unsent(entry.key):
         q.sent = True
         resp.queries[q.id].CopyFrom(q.query)
+    for u in engine.updates.unsent(entry.key):
+        u.sent = True
+        body = AnyProto()
+        body.Pack(u.request, type_url_prefix="type.googleapis.com/")
+        resp.messages.append(
+            Message(
+                id=f"{u.update_id}/request",
+                protocol_instance_id=u.update_id,
+                event_id=wft.started_event_id - 1,
+                body=body,
+            )
+        )
     return resp
 
 
@@ -132,8 +147,12 @@ async def _complete(
     async with engine.locked(token.key) as entry:
         _validate(entry, token)
         ms = entry.ms
-        commands.complete(ms, req)
+        sent = [u.update_id for u in engine.updates.pending(token.key) if u.sent]
+        outcome = commands.complete(ms, req)
         resp = RespondWorkflowTaskCompletedResponse()
+        if outcome.discarded:
+            resp.reset_history_event_id = ms.previous_started_event_id
+        _settle_updates(engine, entry, sent)
         inline = (
             req.return_new_workflow_task
             and ms.wft is not None
@@ -149,6 +168,23 @@ async def _complete(
         if inline:
             resp.workflow_task.CopyFrom(build_response(engine, entry, sticky=True))
         return resp
+
+
+def _settle_updates(engine: HistoryEngine, entry: Entry, sent: list[str]) -> None:
+    """Reject what the worker ignored; give updates that arrived meanwhile a task."""
+    ms = entry.ms
+    if not ms.is_open:
+        return
+    handled = {e.update_id for e in ms.update_effects}
+    for uid in sent:
+        if uid not in handled:
+            ms.update_effects.append(
+                upd.Effect(
+                    uid, upd.COMPLETED, upd.server_rejection(upd.UNPROCESSED, "UnprocessedUpdate")
+                )
+            )
+    if ms.wft is None and engine.updates.unsent(entry.key):
+        wt.schedule(ms, speculative=True)
 
 
 def _server_failure(message: str) -> Failure:

@@ -15,10 +15,11 @@ from temporalio.api.history.v1 import (
     WorkflowPropertiesModifiedEventAttributes,
     WorkflowTaskCompletedEventAttributes,
 )
+from temporalio.api.protocol.v1 import Message
 from temporalio.api.workflowservice.v1 import RespondWorkflowTaskCompletedRequest
 
 from pytemporal.common.protoutil import dur_seconds
-from pytemporal.history.workflow import activities, children, lifecycle
+from pytemporal.history.workflow import activities, children, lifecycle, updates
 from pytemporal.history.workflow import workflow_task as wt
 from pytemporal.history.workflow.activities import BadCommand
 from pytemporal.history.workflow.state import MutableState, TimerInfo
@@ -45,6 +46,8 @@ class UnsupportedCommand(Exception):
 @dataclass
 class Outcome:
     new_wft: bool = False
+    # A speculative task that changed nothing: no events were written.
+    discarded: bool = False
 
 
 def _camel(cause: int) -> str:
@@ -74,6 +77,18 @@ def complete(ms: MutableState, req: RespondWorkflowTaskCompletedRequest) -> Outc
     assert wft is not None
     commands = list(req.commands)
     check_sequence(commands)
+    messages = list(req.messages)
+    if (
+        wft.speculative
+        and not commands
+        and not req.force_create_new_workflow_task
+        and not ms.buffered
+        and updates.only_rejections(messages)
+    ):
+        for m in messages:
+            updates.apply(ms, m, 0, ms.update_effects)
+        ms.wft = None
+        return Outcome(discarded=True)
     closing = bool(commands) and commands[-1].command_type in _CLOSE_COMMANDS
     if closing and ms.buffered:
         # New events arrived while the worker decided to close: it must see them first.
@@ -100,13 +115,20 @@ def complete(ms: MutableState, req: RespondWorkflowTaskCompletedRequest) -> Outc
     else:
         ms.sticky_queue = ""
     out = Outcome()
+    by_id = {m.id: m for m in messages}
     ms.defer_schedule = True
     try:
         for cmd in commands:
             if not ms.is_open:
                 break
-            if _apply(ms, cmd, completed.event_id, req.identity):
+            if cmd.command_type == C.COMMAND_TYPE_PROTOCOL_MESSAGE:
+                _protocol_message(ms, cmd, by_id, completed.event_id)
+            elif _apply(ms, cmd, completed.event_id, req.identity):
                 out.new_wft = True
+        for m in by_id.values():
+            # Messages no command referred to are handled after all commands.
+            if ms.is_open:
+                updates.apply(ms, m, completed.event_id, ms.update_effects)
     finally:
         ms.defer_schedule = False
     if ms.is_open:
@@ -181,6 +203,19 @@ def _apply(ms: MutableState, cmd: Command, wft_id: int, identity: str) -> bool:
     else:
         raise UnsupportedCommand(f"command type {C.Name(t)} is not supported by this server yet")
     return False
+
+
+def _protocol_message(
+    ms: MutableState, cmd: Command, by_id: dict[str, Message], wft_id: int
+) -> None:
+    msg_id = cmd.protocol_message_command_attributes.message_id
+    msg = by_id.pop(msg_id, None)
+    if msg is None:
+        raise BadCommand(
+            Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE,
+            f"ProtocolMessageCommand referenced absent message ID {msg_id}",
+        )
+    updates.apply(ms, msg, wft_id, ms.update_effects)
 
 
 def _ns_id(ms: MutableState, namespace: str) -> str:

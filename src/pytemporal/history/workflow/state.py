@@ -95,6 +95,10 @@ class WorkflowTaskInfo:
     started_time: float = 0.0
     request_id: str = ""
     identity: str = ""
+    # A speculative task (made for an update) writes nothing until it must: its
+    # Scheduled/Started events wait here with the ids they will get.
+    speculative: bool = False
+    pending_events: list[HistoryEvent] = field(default_factory=list)
 
 
 @dataclass
@@ -222,6 +226,8 @@ class MutableState:
     defer_schedule: bool = False
     # Set by changes that write no event (an activity start, a heartbeat).
     dirty: bool = False
+    # What this mutation did to in-flight updates (applied to waiters after commit).
+    update_effects: list[Any] = field(default_factory=list)
     now: float = 0.0
 
     # -- lifecycle -----------------------------------------------------------------
@@ -246,6 +252,7 @@ class MutableState:
     def begin(self, now: float) -> None:
         self.new_events = []
         self.new_run = None
+        self.update_effects = []
         self.tasks = []
         self.dirty = False
         self.now = now
@@ -262,8 +269,25 @@ class MutableState:
             self.buffered.append(ev)
             self.dirty = True
             return ev
+        self.materialize_speculative()
         self._assign(ev)
         return ev
+
+    def new_event(self, event_type: EventType.ValueType, attrs: Any) -> HistoryEvent:
+        """An event that is not (yet) part of the history."""
+        ev = HistoryEvent(event_type=event_type, event_time=ts(self.now))
+        getattr(ev, _ATTR_FIELDS[event_type]).CopyFrom(attrs)
+        return ev
+
+    def materialize_speculative(self) -> None:
+        """Turn a speculative workflow task into a normal one, writing its events."""
+        wft = self.wft
+        if wft is None or not wft.speculative:
+            return
+        wft.speculative = False
+        for ev in wft.pending_events:
+            self._assign(ev)
+        wft.pending_events = []
 
     def _assign(self, ev: HistoryEvent) -> None:
         ev.event_id = self.next_event_id
@@ -312,12 +336,17 @@ class MutableState:
     # -- persistence ---------------------------------------------------------------
 
     def encode(self) -> bytes:
-        saved = self.new_events, self.tasks, self.dispatched, self.new_run
+        saved = self.new_events, self.tasks, self.dispatched, self.new_run, self.wft
+        effects = self.update_effects
         self.new_events, self.tasks, self.dispatched, self.new_run = [], [], set(), None
+        self.update_effects = []
+        if self.wft is not None and self.wft.speculative:
+            self.wft = None  # speculative tasks are never persisted
         try:
             return pickle.dumps((STATE_FORMAT, self), protocol=pickle.HIGHEST_PROTOCOL)
         finally:
-            self.new_events, self.tasks, self.dispatched, self.new_run = saved
+            self.new_events, self.tasks, self.dispatched, self.new_run, self.wft = saved
+            self.update_effects = effects
 
 
 def decode(blob: bytes) -> MutableState:

@@ -30,8 +30,14 @@ def task_timeout_for_attempt(base: float, attempt: int) -> float:
     return min(base + 5.0 * 2.0 ** (attempt - 4), MAX_TASK_TIMEOUT)
 
 
-def schedule(ms: MutableState, *, attempt: int = 1, force_normal: bool = False) -> bool:
-    """Schedule a workflow task unless one is pending or the run cannot take one."""
+def schedule(
+    ms: MutableState, *, attempt: int = 1, force_normal: bool = False, speculative: bool = False
+) -> bool:
+    """Schedule a workflow task unless one is pending or the run cannot take one.
+
+    A speculative task (for an update) writes no event: if the worker rejects the
+    update and sends nothing else, it leaves no trace in history.
+    """
     if not ms.is_open or ms.wft is not None or ms.defer_schedule:
         return False
     if ms.first_wft_backoff_until and ms.now < ms.first_wft_backoff_until:
@@ -44,12 +50,14 @@ def schedule(ms: MutableState, *, attempt: int = 1, force_normal: bool = False) 
             name=queue, kind=TaskQueueKind.TASK_QUEUE_KIND_STICKY, normal_name=ms.task_queue
         )
     timeout = task_timeout_for_attempt(ms.task_timeout, attempt)
-    ev = ms.add_event(
-        EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
-        WorkflowTaskScheduledEventAttributes(
-            task_queue=tq, start_to_close_timeout=dur(timeout), attempt=attempt
-        ),
+    attrs = WorkflowTaskScheduledEventAttributes(
+        task_queue=tq, start_to_close_timeout=dur(timeout), attempt=attempt
     )
+    if speculative:
+        ev = ms.new_event(EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, attrs)
+        ev.event_id = ev.task_id = ms.next_event_id
+    else:
+        ev = ms.add_event(EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, attrs)
     ms.wft = WorkflowTaskInfo(
         scheduled_event_id=ev.event_id,
         attempt=attempt,
@@ -58,6 +66,8 @@ def schedule(ms: MutableState, *, attempt: int = 1, force_normal: bool = False) 
         task_queue=queue,
         sticky=sticky,
         timeout=timeout,
+        speculative=speculative,
+        pending_events=[ev] if speculative else [],
     )
     ms.tasks.append(Task("workflow", ev.event_id, attempt, queue, sticky))
     return True
@@ -66,16 +76,19 @@ def schedule(ms: MutableState, *, attempt: int = 1, force_normal: bool = False) 
 def start(ms: MutableState, *, request_id: str, identity: str, suggest_can: bool) -> None:
     wft = ms.wft
     assert wft is not None and not wft.started_event_id
-    ev = ms.add_event(
-        EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
-        WorkflowTaskStartedEventAttributes(
-            scheduled_event_id=wft.scheduled_event_id,
-            identity=identity,
-            request_id=request_id,
-            history_size_bytes=ms.history_size_bytes,
-            suggest_continue_as_new=suggest_can,
-        ),
+    attrs = WorkflowTaskStartedEventAttributes(
+        scheduled_event_id=wft.scheduled_event_id,
+        identity=identity,
+        request_id=request_id,
+        history_size_bytes=ms.history_size_bytes,
+        suggest_continue_as_new=suggest_can,
     )
+    if wft.speculative:
+        ev = ms.new_event(EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED, attrs)
+        ev.event_id = ev.task_id = wft.scheduled_event_id + 1
+        wft.pending_events.append(ev)
+    else:
+        ev = ms.add_event(EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED, attrs)
     wft.started_event_id = ev.event_id
     wft.started_time = ms.now
     wft.request_id = request_id

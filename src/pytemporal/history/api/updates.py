@@ -1,0 +1,137 @@
+"""UpdateWorkflowExecution and PollWorkflowExecutionUpdate."""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.update.v1 import Outcome, Request, UpdateRef
+from temporalio.api.workflowservice.v1 import (
+    PollWorkflowExecutionUpdateResponse,
+    UpdateWorkflowExecutionResponse,
+)
+
+from pytemporal.common.errors import NotFound, WorkflowNotReady
+from pytemporal.history.api.updates_registry import InFlightUpdate
+from pytemporal.history.engine import Entry, HistoryEngine, Key
+from pytemporal.history.workflow import updates as upd
+from pytemporal.history.workflow import workflow_task as wt
+
+
+def _from_history(entry: Entry, update_id: str) -> tuple[int, Outcome | None] | None:
+    ids = entry.ms.updates.get(update_id)
+    if ids is None:
+        return None
+    accepted, completed = ids
+    if completed:
+        ev = entry.events[completed - 1]
+        return upd.COMPLETED, ev.workflow_execution_update_completed_event_attributes.outcome
+    return upd.ACCEPTED, None
+
+
+def admit(engine: HistoryEngine, entry: Entry, request: Request) -> InFlightUpdate:
+    """Register an update on an open run (the caller holds the run's lock)."""
+    ms = entry.ms
+    uid = request.meta.update_id
+    if ms.wft is not None and ms.wft.attempt >= 3:
+        raise WorkflowNotReady(
+            "Unable to perform workflow execution update due to Workflow Task in failed state."
+        )
+    u = InFlightUpdate(uid, request)
+    engine.updates.add(entry.key, u)
+    if ms.wft is None:
+        wt.schedule(ms, speculative=True)
+    return u
+
+
+async def update(
+    engine: HistoryEngine,
+    key: Key,
+    request: Request,
+    wait_stage: int,
+    first_execution_run_id: str,
+    timeout: float,
+) -> UpdateWorkflowExecutionResponse:
+    uid = request.meta.update_id
+    async with engine.locked(key) as entry:
+        ms = entry.ms
+        if first_execution_run_id and first_execution_run_id != ms.first_execution_run_id:
+            raise NotFound("workflow execution not found")
+        known = _from_history(entry, uid)
+        u = engine.updates.get(key, uid)
+        if known is None and u is None:
+            if not ms.is_open:
+                raise NotFound("workflow execution already completed")
+            u = admit(engine, entry, request)
+            await engine.commit_one(entry)
+    stage, outcome = await _wait(engine, key, uid, u, wait_stage, timeout)
+    return UpdateWorkflowExecutionResponse(
+        update_ref=_ref(key, uid),
+        outcome=outcome,
+        stage=stage,  # type: ignore[arg-type]
+    )
+
+
+async def poll(
+    engine: HistoryEngine, key: Key, update_id: str, wait_stage: int, timeout: float
+) -> PollWorkflowExecutionUpdateResponse:
+    entry = await engine.get(key)
+    u = engine.updates.get(key, update_id)
+    if u is None and _from_history(entry, update_id) is None:
+        raise NotFound(f"update {update_id} not found")
+    stage, outcome = await _wait(engine, key, update_id, u, wait_stage, timeout)
+    return PollWorkflowExecutionUpdateResponse(
+        update_ref=_ref(key, update_id),
+        outcome=outcome,
+        stage=stage,  # type: ignore[arg-type]
+    )
+
+
+async def _wait(
+    engine: HistoryEngine,
+    key: Key,
+    update_id: str,
+    u: InFlightUpdate | None,
+    wait_stage: int,
+    timeout: float,
+) -> tuple[int, Outcome | None]:
+    wait_stage = wait_stage or upd.ACCEPTED
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        if u is not None:
+            if u.error is not None:
+                raise u.error
+            if u.stage >= wait_stage or u.stage == upd.COMPLETED:
+                return u.stage, u.outcome
+            changed = u.changed
+        else:
+            entry = await engine.get(key)
+            known = _from_history(entry, update_id)
+            if known is None:
+                raise NotFound(f"update {update_id} not found")
+            if known[0] >= wait_stage or not entry.ms.is_open:
+                if known[0] == upd.ACCEPTED and not entry.ms.is_open:
+                    return upd.COMPLETED, upd.server_rejection(
+                        upd.ACCEPTED_BUT_CLOSED, "AcceptedUpdateCompletedWorkflow"
+                    )
+                return known
+            changed = entry.changed
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return (u.stage if u is not None else upd.ACCEPTED), None
+        try:
+            async with asyncio.timeout(remaining):
+                await changed.wait()
+        except TimeoutError:
+            pass
+        left = u is not None and engine.updates.get(key, update_id) is None
+        if left and u is not None and u.stage < upd.COMPLETED and u.error is None:
+            u = None  # left the registry without an outcome: history answers now
+
+
+def _ref(key: Key, update_id: str) -> UpdateRef:
+    return UpdateRef(
+        workflow_execution=WorkflowExecution(workflow_id=key[1], run_id=key[2]),
+        update_id=update_id,
+    )

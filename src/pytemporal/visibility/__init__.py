@@ -1,0 +1,1 @@
+"""Visibility: the list filter language, its SQL translation, List/Count support."""
