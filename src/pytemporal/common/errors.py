@@ -97,6 +97,10 @@ class Unavailable(ServiceError):
     pass
 
 
+class PermissionDenied(ServiceError):
+    pass
+
+
 class Unimplemented(ServiceError):
     pass
 

@@ -39,6 +39,7 @@ _CODES: list[tuple[type[e.ServiceError], grpc.StatusCode]] = [
     (e.DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
     (e.Unavailable, grpc.StatusCode.UNAVAILABLE),
     (e.Unimplemented, grpc.StatusCode.UNIMPLEMENTED),
+    (e.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
 ]
 
 

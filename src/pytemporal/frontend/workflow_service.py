@@ -206,7 +206,6 @@ class WorkflowService(_Base):
         self, request: Any, context: Ctx
     ) -> rr.UpdateWorkflowExecutionResponse:
         ns = self.namespaces.get(request.namespace)
-        validation.require(request.request.meta.update_id, "UpdateId")
         validation.require(request.request.input.name, "Update name")
         validation.blob(request.request.input.args, self.blob_limit)
         key = await self._key(ns, request.workflow_execution)

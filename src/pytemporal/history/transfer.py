@@ -238,7 +238,7 @@ class TransferProcessor:
                         tms,
                         a.signal_name,  # type: ignore[attr-defined]
                         a.input,  # type: ignore[attr-defined]
-                        "",
+                        SERVER_IDENTITY,
                         a.header,  # type: ignore[attr-defined]
                         request_id,
                         external=WorkflowExecution(
@@ -278,7 +278,7 @@ class TransferProcessor:
                         lifecycle.request_cancel(
                             tms,
                             reason,
-                            "",
+                            SERVER_IDENTITY,
                             external=WorkflowExecution(
                                 workflow_id=ms.workflow_id, run_id=ms.run_id
                             ),

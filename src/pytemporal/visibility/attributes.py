@@ -150,8 +150,8 @@ def convert(attr: Attribute, v: Value) -> Value:
     """A literal as stored for `attr`; InvalidQuery when the type does not fit."""
     if attr.name == EXECUTION_STATUS:
         return _status(v)
-    if attr.name == EXECUTION_DURATION and isinstance(v, str):
-        return _duration_ns(v)
+    if attr.name == EXECUTION_DURATION:
+        return _duration(v)
     t = attr.type
     if t in (KEYWORD, TEXT, KEYWORD_LIST):
         if isinstance(v, str):
@@ -180,8 +180,8 @@ def _status(v: Value) -> int:
 
 
 _RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
-    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))"
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
+    r"(?:(Z)|([+-])(\d{2}):(\d{2}))"
 )
 
 
@@ -204,13 +204,24 @@ def parse_datetime(s: str) -> float:
 
 
 _GO_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000}
-_GO_UNITS |= {"s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
-_GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_GO_UNITS |= {"s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9, "d": 86400 * 10**9}
+_GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h|d)")
 _CLOCK = re.compile(r"(\d+):(\d{2}):(\d{2})")
 
 
+def _duration(v: Value) -> int:
+    """ExecutionDuration literals: integer nanoseconds, `hh:mm:ss` or Go's `1h30m` (+`d`)."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    if not isinstance(v, str):
+        go_type = "bool" if isinstance(v, bool) else "float64"
+        raise invalid_expression(
+            f"unexpected value type {go_type} for search attribute {EXECUTION_DURATION}"
+        )
+    return _duration_ns(v)
+
+
 def _duration_ns(s: str) -> int:
-    """ExecutionDuration literals: integer nanoseconds, `hh:mm:ss` or Go's `1h30m`."""
     if s.isdigit():
         return int(s)
     if m := _CLOCK.fullmatch(s):

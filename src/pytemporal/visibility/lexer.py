@@ -34,7 +34,7 @@ KEYWORDS = frozenset(
 )  # fmt: skip
 
 _OPERATORS = ("<=>", "<>", "!=", "<=", ">=", "&&", "||", "=", "<", ">", "(", ")", ",", ";")
-_OPERATORS += ("+", "-", "*", "/", "!")
+_OPERATORS += ("+", "-", "*", "/")
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,9 @@ def _next(q: str, i: int) -> Token:
 
 def _number(q: str, i: int) -> Token:
     j = i
-    while j < len(q) and (q[j].isdigit() or q[j] == "."):
+    seen_dot = False
+    while j < len(q) and (q[j].isdigit() or (q[j] == "." and not seen_dot)):
+        seen_dot = seen_dot or q[j] == "."
         j += 1
     if j < len(q) and q[j] in "eE":
         k = j + 1
@@ -110,7 +112,7 @@ def _number(q: str, i: int) -> Token:
             while j < len(q) and q[j].isdigit():
                 j += 1
     text = q[i:j]
-    if text.count(".") > 1 or (j < len(q) and (q[j].isalpha() or q[j] == "_")):
+    if j < len(q) and (q[j].isalpha() or q[j] == "_"):
         raise syntax_error(Token(Kind.NUMBER, text, text, j))
     return Token(Kind.NUMBER, text, text, j)
 
@@ -137,4 +139,5 @@ def _string(q: str, i: int) -> Token:
         else:
             buf.append(c)
             j += 1
-    raise syntax_error(Token(Kind.EOF, "", "", len(q)))
+    text = "".join(buf)
+    raise syntax_error(Token(Kind.STRING, text, text, len(q)))

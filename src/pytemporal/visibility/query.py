@@ -19,7 +19,6 @@ from pytemporal.visibility.lexer import tokenize
 from pytemporal.visibility.rawquery import (
     Bare,
     Col,
-    Lit,
     Operand,
     Predicate,
     RawAnd,
@@ -107,17 +106,18 @@ class Query:
 def parse(text: str, custom: dict[str, str]) -> Query:
     """`custom`: the namespace's registered search attributes, name -> type name."""
     raw = parse_raw(tokenize(text))
+    # The order Temporal checks in: LIMIT, then the condition, then ORDER BY and GROUP BY.
+    if raw.limit:
+        raise sa.not_supported("'LIMIT' clause")
+    where = None if raw.where is None else _resolve(raw.where, custom)
     _check_clauses(raw, custom)
     group_by = sa.resolve(raw.group_by[0].text, custom) if raw.group_by else None
-    where = None if raw.where is None else _resolve(raw.where, custom)
     return Query(where, group_by)
 
 
 def _check_clauses(raw: RawQuery, custom: dict[str, str]) -> None:
     if raw.order_by:
         raise sa.not_supported("'ORDER BY' clause")
-    if raw.limit:
-        raise sa.not_supported("'LIMIT' clause")
     if len(raw.group_by) > 1:
         raise sa.not_supported("'GROUP BY' clause supports only a single field")
     if raw.group_by:

@@ -7,7 +7,7 @@ comparison, AND tighter than OR)::
                  [ORDER BY name [ASC|DESC] {, ...}] [LIMIT number [OFFSET number]] [;]
     expr      := conj {(OR | "||") conj}
     conj      := neg {(AND | "&&") neg}
-    neg       := (NOT | "!") neg | "(" expr ")" | predicate
+    neg       := NOT neg | "(" expr ")" | predicate
     predicate := operand [ cmp operand | [NOT] IN "(" operand {, operand} ")"
                  | [NOT] BETWEEN operand AND operand | [NOT] (LIKE|REGEXP|STARTS_WITH) operand
                  | IS [NOT] NULL ]
@@ -188,7 +188,7 @@ class _Parser:
         return left
 
     def neg(self) -> RawExpr:
-        if self.tok.is_keyword("NOT") or self.tok.is_op("!"):
+        if self.tok.is_keyword("NOT"):
             self.take()
             return RawNot(self.neg())
         if self.tok.is_op("("):

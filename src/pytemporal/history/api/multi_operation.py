@@ -64,7 +64,7 @@ def _failed(err: ServiceError, index: int) -> MultiOperationFailed:
         else:
             statuses.append((grpc.StatusCode.ABORTED.value[0], "Operation was aborted.", aborted))
     return MultiOperationFailed(
-        f"Update-with-Start could not be executed: {message}", code=code, statuses=statuses
+        "Update-with-Start could not be executed.", code=code, statuses=statuses
     )
 
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
-from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.common.v1 import Link, WorkflowExecution
+from temporalio.api.enums.v1 import EventType
 from temporalio.api.update.v1 import Outcome, Request, UpdateRef
 from temporalio.api.workflowservice.v1 import (
     PollWorkflowExecutionUpdateResponse,
     UpdateWorkflowExecutionResponse,
 )
 
-from pytemporal.common.errors import NotFound, WorkflowNotReady
+from pytemporal.common.errors import NotFound, PermissionDenied, WorkflowNotReady
 from pytemporal.history.api.updates_registry import InFlightUpdate
 from pytemporal.history.engine import Entry, HistoryEngine, Key
 from pytemporal.history.workflow import updates as upd
@@ -52,6 +54,13 @@ async def update(
     first_execution_run_id: str,
     timeout: float,
 ) -> UpdateWorkflowExecutionResponse:
+    if wait_stage == upd.ADMITTED:
+        raise PermissionDenied(
+            "UpdateWorkflowExecution issued asynchronously and waiting on update admitted"
+            " is not supported."
+        )
+    if not request.meta.update_id:
+        request.meta.update_id = str(uuid.uuid4())
     uid = request.meta.update_id
     async with engine.locked(key) as entry:
         ms = entry.ms
@@ -65,11 +74,25 @@ async def update(
             u = admit(engine, entry, request)
             await engine.commit_one(entry)
     stage, outcome = await _wait(engine, key, uid, u, wait_stage, timeout)
-    return UpdateWorkflowExecutionResponse(
+    resp = UpdateWorkflowExecutionResponse(
         update_ref=_ref(key, uid),
         outcome=outcome,
         stage=stage,  # type: ignore[arg-type]
     )
+    ns = entry.ms.namespace
+    if outcome is not None and outcome.HasField("failure") and uid not in entry.ms.updates:
+        resp.link.workflow.CopyFrom(
+            Link.Workflow(namespace=ns, workflow_id=key[1], run_id=key[2], reason="Update rejected")
+        )
+    elif stage >= upd.ACCEPTED:
+        ref = Link.WorkflowEvent.RequestIdReference(
+            request_id=request.request_id,
+            event_type=EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+        )
+        resp.link.workflow_event.CopyFrom(
+            Link.WorkflowEvent(namespace=ns, workflow_id=key[1], run_id=key[2], request_id_ref=ref)
+        )
+    return resp
 
 
 async def poll(
@@ -78,7 +101,7 @@ async def poll(
     entry = await engine.get(key)
     u = engine.updates.get(key, update_id)
     if u is None and _from_history(entry, update_id) is None:
-        raise NotFound(f"update {update_id} not found")
+        raise NotFound(f'update "{update_id}" not found')
     stage, outcome = await _wait(engine, key, update_id, u, wait_stage, timeout)
     return PollWorkflowExecutionUpdateResponse(
         update_ref=_ref(key, update_id),
@@ -95,7 +118,8 @@ async def _wait(
     wait_stage: int,
     timeout: float,
 ) -> tuple[int, Outcome | None]:
-    wait_stage = wait_stage or upd.ACCEPTED
+    # Unspecified means "until it completes"; the wait is still bounded by `timeout`.
+    wait_stage = wait_stage or upd.COMPLETED
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
@@ -109,7 +133,7 @@ async def _wait(
             entry = await engine.get(key)
             known = _from_history(entry, update_id)
             if known is None:
-                raise NotFound(f"update {update_id} not found")
+                raise NotFound(f'update "{update_id}" not found')
             if known[0] >= wait_stage or not entry.ms.is_open:
                 if known[0] == upd.ACCEPTED and not entry.ms.is_open:
                     return upd.COMPLETED, upd.server_rejection(

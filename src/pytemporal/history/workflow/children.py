@@ -280,7 +280,9 @@ def cancel_external(
 
 def external_done(ms: MutableState, ext: ExternalInfo, run_id: str) -> None:
     del ms.externals[ext.initiated_event_id]
-    execution = WorkflowExecution(workflow_id=ext.workflow_id, run_id=run_id or ext.run_id)
+    # Named as the command named it (an empty run id stays empty).
+    execution = WorkflowExecution(workflow_id=ext.workflow_id, run_id=ext.run_id)
+    del run_id
     if ext.kind == "signal":
         ms.add_event(
             EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,

@@ -50,6 +50,10 @@ class GroupCommit:
             task.add_done_callback(self._flusher_done)
         await fut
 
+    def refuse_new(self) -> None:
+        """From now on, `submit` raises PersistenceError."""
+        self._closed = True
+
     async def close(self) -> None:
         """Refuse new calls; wait until those already submitted are written."""
         self._closed = True

@@ -17,6 +17,7 @@ the long version):
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -90,13 +91,22 @@ class PostgresStore:
             raise
         return store
 
-    async def close(self) -> None:
-        """Write the commits already requested, then close every connection."""
-        await self._group.close()
-        await self._pool.close()
+    async def close(self, timeout: float = 10.0) -> None:
+        """Write the commits already requested, then close every connection.
+
+        After `timeout` seconds (a call stuck on an unresponsive server, say) the
+        remaining connections are terminated instead.
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                await self._group.close()
+                await self._pool.close()
+        except TimeoutError:
+            self._pool.terminate()
 
     def terminate(self) -> None:
         """Close every connection now; commits in flight fail with PersistenceError."""
+        self._group.refuse_new()
         self._pool.terminate()
 
     @property
