@@ -75,7 +75,9 @@ async def test_parent_fans_out_to_three_children(client: Client, task_queue: str
     ]
     assert {c.initiated_event_id for c in completed} == set(initiated)
     assert {c.started_event_id for c in completed} == {
-        e.event_id for e in events if e.HasField("child_workflow_execution_started_event_attributes")
+        e.event_id
+        for e in events
+        if e.HasField("child_workflow_execution_started_event_attributes")
     }
 
     child = client.get_workflow_handle(f"{parent_id}-child-1")
@@ -148,6 +150,7 @@ async def test_parent_close_policies(client: Client, task_queue: str, close: str
         assert requested[0].external_workflow_execution.workflow_id == parent.id
         assert requested[0].external_initiated_event_id == 0
         assert requested[0].identity == "history-service"
+        assert requested[0].cause == ""
         # TERMINATE: the server terminated the child.
         term_events = await history_events(children["terminate"])
         assert event_type_name(term_events[-1]) == "WORKFLOW_EXECUTION_TERMINATED"

@@ -61,9 +61,9 @@ async def test_continue_as_new_five_times(client: Client, task_queue: str) -> No
         # The initiator is only recorded on the next run's started event.
         assert continued.initiator == ContinueAsNewInitiator.CONTINUE_AS_NEW_INITIATOR_UNSPECIFIED
         next_run = continued.new_execution_run_id
-        started = (
-            await history_events(client.get_workflow_handle(workflow_id, run_id=next_run))
-        )[0].workflow_execution_started_event_attributes
+        started = (await history_events(client.get_workflow_handle(workflow_id, run_id=next_run)))[
+            0
+        ].workflow_execution_started_event_attributes
         assert started.continued_execution_run_id == run_ids[-1]
         assert started.first_execution_run_id == first_run
         assert started.original_execution_run_id == next_run
@@ -73,9 +73,12 @@ async def test_continue_as_new_five_times(client: Client, task_queue: str) -> No
         # after its start has its first workflow task delayed to keep that spacing.
         backoff = started.first_workflow_task_backoff.ToTimedelta()
         assert timedelta(0) < backoff <= timedelta(seconds=1)
-        assert events[-1].event_time == (
-            await history_events(client.get_workflow_handle(workflow_id, run_id=next_run))
-        )[0].event_time
+        assert (
+            events[-1].event_time
+            == (await history_events(client.get_workflow_handle(workflow_id, run_id=next_run)))[
+                0
+            ].event_time
+        )
         assert index + 1 == len(run_ids)
         run_ids.append(next_run)
     assert run_ids[1:] == chain.continued_run_ids[1:] + [run_ids[-1]]

@@ -87,7 +87,9 @@ async def test_cancel_between_two_workflows(client: Client, task_queue: str) -> 
         "EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED",
         "WORKFLOW_TASK_SCHEDULED",
     ]
-    initiated = sender_events[4].request_cancel_external_workflow_execution_initiated_event_attributes
+    initiated = sender_events[
+        4
+    ].request_cancel_external_workflow_execution_initiated_event_attributes
     assert initiated.workflow_execution.workflow_id == target.id
     assert initiated.workflow_task_completed_event_id == 4
     assert initiated.namespace == "default"
@@ -126,7 +128,9 @@ async def test_external_target_not_found(client: Client, task_queue: str, action
             " (type=ExternalWorkflowExecutionNotFound)"
         )
         failed_name = "SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED"
-        failed = by_type(events, failed_name).signal_external_workflow_execution_failed_event_attributes
+        failed = by_type(
+            events, failed_name
+        ).signal_external_workflow_execution_failed_event_attributes
         assert failed.cause == (
             SignalExternalWorkflowExecutionFailedCause.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND
         )

@@ -22,8 +22,8 @@ from .harness import (
     history_events,
     running_worker,
     unique,
+    wait_for,
 )
-from .harness import wait_for
 from .workflows_v3 import (
     ActivityLoopWorkflow,
     BlockingActivities,
@@ -253,10 +253,12 @@ async def test_continue_as_new_suggested(limited_client: Client, task_queue: str
     assert report.history_length == HISTORY_COUNT_SUGGEST
     assert report.iterations == 5
     events = await history_events(handle)
-    started = [
-        e for e in events if event_type_name(e) == "WORKFLOW_TASK_STARTED"
+    started = [e for e in events if event_type_name(e) == "WORKFLOW_TASK_STARTED"]
+    suggested = [
+        e.event_id
+        for e in started
+        if e.workflow_task_started_event_attributes.suggest_continue_as_new
     ]
-    suggested = [e.event_id for e in started if e.workflow_task_started_event_attributes.suggest_continue_as_new]
     assert suggested == [HISTORY_COUNT_SUGGEST]
     attrs = started[-1].workflow_task_started_event_attributes
     assert list(attrs.suggest_continue_as_new_reasons) == [

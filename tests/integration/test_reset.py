@@ -8,7 +8,7 @@ import pytest
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import ResetReapplyType, WorkflowTaskFailedCause
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowFailureError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import TerminatedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -46,7 +46,10 @@ async def collector_waiting_after_stamp(client: Client, task_queue: str) -> Coll
 
     async def b_processed() -> bool:
         types = await event_types(handle)
-        return types[-1] == "WORKFLOW_TASK_COMPLETED" and types.count("WORKFLOW_EXECUTION_SIGNALED") == 2
+        return (
+            types[-1] == "WORKFLOW_TASK_COMPLETED"
+            and types.count("WORKFLOW_EXECUTION_SIGNALED") == 2
+        )
 
     await wait_for(b_processed, message="signal b processed")
     return handle

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, UpdateWorkflowExecutionLifecycleStage
 from temporalio.api.errordetails.v1 import (
     MultiOperationExecutionFailure,
@@ -27,16 +28,16 @@ from temporalio.service import RPCError, RPCStatusCode
 from .harness import event_type_name, event_types, history_events, running_worker, unique, wait_for
 from .workflows_v3 import UpdatableWorkflow
 
-CompletedStage = UpdateWorkflowExecutionLifecycleStage
+Stage = UpdateWorkflowExecutionLifecycleStage
 
 
-async def started_cart(client: Client, task_queue: str) -> WorkflowHandle[UpdatableWorkflow, list[str]]:
+async def started_cart(
+    client: Client, task_queue: str
+) -> WorkflowHandle[UpdatableWorkflow, list[str]]:
     handle = await client.start_workflow(
         UpdatableWorkflow.run, id=unique("cart"), task_queue=task_queue
     )
-    await wait_for(
-        lambda: _first_task_done(handle), message="first workflow task completed"
-    )
+    await wait_for(lambda: _first_task_done(handle), message="first workflow task completed")
     return handle
 
 
@@ -128,7 +129,10 @@ async def test_start_update_wait_stages(client: Client, task_queue: str) -> None
     async with running_worker(client, task_queue, workflows=[UpdatableWorkflow]):
         handle = await started_cart(client, task_queue)
         update = await handle.start_update(
-            UpdatableWorkflow.slow_add, "plum", id="slow", wait_for_stage=WorkflowUpdateStage.ACCEPTED
+            UpdatableWorkflow.slow_add,
+            "plum",
+            id="slow",
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
         )
         assert update.id == "slow"
         assert update.workflow_id == handle.id
@@ -143,16 +147,12 @@ async def test_start_update_wait_stages(client: Client, task_queue: str) -> None
                 namespace="default",
                 workflow_execution=update_target(handle),
                 wait_policy=WaitPolicy(
-                    lifecycle_stage=CompletedStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED
+                    lifecycle_stage=Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED
                 ),
-                request=UpdateRequest(
-                    meta={"update_id": "slow"}, input={"name": "slow_add"}
-                ),
+                request=UpdateRequest(meta={"update_id": "slow"}, input={"name": "slow_add"}),
             )
         )
-        assert response.stage == (
-            CompletedStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED
-        )
+        assert response.stage == (Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED)
         assert not response.outcome.HasField("success")
         assert response.update_ref.update_id == "slow"
 
@@ -171,7 +171,9 @@ def raw_update(
 ) -> UpdateWorkflowExecutionRequest:
     args = {}
     if item is not None:
-        args = {"payloads": [{"metadata": {"encoding": b"json/plain"}, "data": f'"{item}"'.encode()}]}
+        args = {
+            "payloads": [{"metadata": {"encoding": b"json/plain"}, "data": f'"{item}"'.encode()}]
+        }
     return UpdateWorkflowExecutionRequest(
         namespace="default",
         workflow_execution=update_target(handle),
@@ -189,7 +191,7 @@ async def test_raw_update_wait_policies_and_links(client: Client, task_queue: st
         # Waiting only for ADMITTED is refused.
         with pytest.raises(RPCError) as exc_info:
             await service.update_workflow_execution(
-                raw_update(handle, CompletedStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED, "a")
+                raw_update(handle, Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED, "a")
             )
         assert exc_info.value.status == RPCStatusCode.PERMISSION_DENIED
         assert exc_info.value.message == (
@@ -198,9 +200,9 @@ async def test_raw_update_wait_policies_and_links(client: Client, task_queue: st
         )
         # UNSPECIFIED waits for completion; an empty update id gets a generated one.
         accepted = await service.update_workflow_execution(
-            raw_update(handle, CompletedStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_UNSPECIFIED, "b")
+            raw_update(handle, Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_UNSPECIFIED, "b")
         )
-        assert accepted.stage == CompletedStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED
+        assert accepted.stage == Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED
         assert accepted.outcome.success.payloads[0].data == b"1"
         assert len(accepted.update_ref.update_id) == 36  # a UUID
         assert accepted.update_ref.workflow_execution.workflow_id == handle.id
@@ -212,11 +214,9 @@ async def test_raw_update_wait_policies_and_links(client: Client, task_queue: st
         )
         # A rejection is a completed outcome carrying the validator's failure.
         rejected = await service.update_workflow_execution(
-            raw_update(
-                handle, CompletedStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED, "", "rej"
-            )
+            raw_update(handle, Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED, "", "rej")
         )
-        assert rejected.stage == CompletedStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED
+        assert rejected.stage == Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED
         assert rejected.outcome.failure.message == "item must not be empty"
         assert rejected.outcome.failure.application_failure_info.type == "ValueError"
         assert rejected.link.workflow.workflow_id == handle.id
@@ -340,8 +340,7 @@ async def test_update_with_start(client: Client, task_queue: str) -> None:
         start_status, update_status = failure.statuses
         assert start_status.code == RPCStatusCode.ALREADY_EXISTS
         assert start_status.message == (
-            f"Workflow execution is already running. WorkflowId: {workflow_id},"
-            f" RunId: {first_run}."
+            f"Workflow execution is already running. WorkflowId: {workflow_id}, RunId: {first_run}."
         )
         already = WorkflowExecutionAlreadyStartedFailure()
         assert start_status.details[0].Unpack(already)
@@ -373,23 +372,25 @@ def rpc_error_behind(err: BaseException) -> RPCError:
     return current
 
 
-def update_target(handle: WorkflowHandle[UpdatableWorkflow, list[str]]) -> object:
-    from temporalio.api.common.v1 import WorkflowExecution
-
+def update_target(handle: WorkflowHandle[UpdatableWorkflow, list[str]]) -> WorkflowExecution:
     return WorkflowExecution(workflow_id=handle.id)
 
 
-async def has_accepted(handle: WorkflowHandle[UpdatableWorkflow, list[str]], update_id: str) -> bool:
-    for event in await history_events(handle):
-        if event.HasField("workflow_execution_update_accepted_event_attributes"):
-            if event.workflow_execution_update_accepted_event_attributes.protocol_instance_id == update_id:
-                return True
-    return False
+async def has_accepted(
+    handle: WorkflowHandle[UpdatableWorkflow, list[str]], update_id: str
+) -> bool:
+    return any(
+        e.workflow_execution_update_accepted_event_attributes.protocol_instance_id == update_id
+        for e in await history_events(handle)
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
+    )
 
 
-async def has_completed(handle: WorkflowHandle[UpdatableWorkflow, list[str]], update_id: str) -> bool:
-    for event in await history_events(handle):
-        if event.HasField("workflow_execution_update_completed_event_attributes"):
-            if event.workflow_execution_update_completed_event_attributes.meta.update_id == update_id:
-                return True
-    return False
+async def has_completed(
+    handle: WorkflowHandle[UpdatableWorkflow, list[str]], update_id: str
+) -> bool:
+    return any(
+        e.workflow_execution_update_completed_event_attributes.meta.update_id == update_id
+        for e in await history_events(handle)
+        if e.HasField("workflow_execution_update_completed_event_attributes")
+    )

@@ -8,6 +8,7 @@ back with ``continued_execution_run_id`` and an initiator.
 from __future__ import annotations
 
 from datetime import timedelta
+
 import pytest
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import ContinueAsNewInitiator, HistoryEventFilterType, RetryState
@@ -118,7 +119,11 @@ async def test_close_event_rewritten_for_clients_without_follows(
     workflow_id = unique("wf-close")
     async with running_worker(client, task_queue, workflows=[FlakyWorkflow]):
         handle = await client.start_workflow(
-            FlakyWorkflow.run, 2, id=workflow_id, task_queue=task_queue, retry_policy=FAST_WORKFLOW_RETRY
+            FlakyWorkflow.run,
+            2,
+            id=workflow_id,
+            task_queue=task_queue,
+            retry_policy=FAST_WORKFLOW_RETRY,
         )
         assert await handle.result() == 2
     first_run = handle.first_execution_run_id
@@ -152,7 +157,9 @@ async def test_close_event_rewritten_for_clients_without_follows(
     [
         (
             "Fatal",
-            RetryPolicy(initial_interval=timedelta(milliseconds=100), non_retryable_error_types=["Fatal"]),
+            RetryPolicy(
+                initial_interval=timedelta(milliseconds=100), non_retryable_error_types=["Fatal"]
+            ),
             RetryState.RETRY_STATE_NON_RETRYABLE_FAILURE,
         ),
         (
@@ -206,7 +213,9 @@ async def test_cron_workflow_fires_at_least_twice(client: Client, task_queue: st
         )
         first_run = handle.first_execution_run_id
         assert first_run is not None
-        first_events = await history_events(client.get_workflow_handle(workflow_id, run_id=first_run))
+        first_events = await history_events(
+            client.get_workflow_handle(workflow_id, run_id=first_run)
+        )
         started = first_events[0].workflow_execution_started_event_attributes
         assert started.cron_schedule == "@every 1s"
         # The first run waits for the schedule's first tick before its first task.
@@ -251,7 +260,11 @@ async def test_workflow_timeout(client: Client, task_queue: str, which: str) -> 
     kwargs = {"run_timeout": timeout} if which == "run" else {"execution_timeout": timeout}
     async with running_worker(client, task_queue, workflows=[SleepingWorkflow]):
         handle = await client.start_workflow(
-            SleepingWorkflow.run, 60.0, id=unique(f"timeout-{which}"), task_queue=task_queue, **kwargs
+            SleepingWorkflow.run,
+            60.0,
+            id=unique(f"timeout-{which}"),
+            task_queue=task_queue,
+            **kwargs,
         )
         with pytest.raises(WorkflowFailureError) as exc_info:
             await handle.result()

@@ -188,7 +188,9 @@ class PendingChildrenParentWorkflow:
         parent_id = workflow.info().workflow_id
         for index, policy in enumerate((ParentClosePolicy.TERMINATE, ParentClosePolicy.ABANDON)):
             await workflow.start_child_workflow(
-                WaitingChildWorkflow.run, id=f"{parent_id}-child-{index}", parent_close_policy=policy
+                WaitingChildWorkflow.run,
+                id=f"{parent_id}-child-{index}",
+                parent_close_policy=policy,
             )
         await asyncio.sleep(LONG_SLEEP)
 
@@ -487,22 +489,29 @@ class ActivityLoopWorkflow:
 
 @dataclass
 class PathActivities:
-    calls: list[str] = field(default_factory=list)
+    calls: list[tuple[str, str, str]] = field(default_factory=list)
 
     @activity.defn(name="old_step")
-    async def old_step(self, run_id: str) -> str:
-        self.calls.append(f"old {run_id}")
+    async def old_step(self, phase: str) -> str:
+        self.calls.append(("old", phase, activity.info().workflow_run_id))
         return "old path"
 
     @activity.defn(name="new_step")
-    async def new_step(self, run_id: str) -> str:
-        self.calls.append(f"new {run_id}")
+    async def new_step(self, phase: str) -> str:
+        self.calls.append(("new", phase, activity.info().workflow_run_id))
         return "new path"
 
 
 class _PathBase:
     def __init__(self) -> None:
         self._go = False
+
+    async def _steps(self, step: str) -> str:
+        await workflow.execute_activity(step, "before", start_to_close_timeout=STEP_TIMEOUT)
+        await workflow.wait_condition(lambda: self._go)
+        return await workflow.execute_activity(
+            step, "after", start_to_close_timeout=STEP_TIMEOUT, result_type=str
+        )
 
     @workflow.signal
     def go(self) -> None:
@@ -511,23 +520,20 @@ class _PathBase:
 
 @workflow.defn(name="PatchedWorkflow")
 class PatchedWorkflowV1(_PathBase):
+    """Runs ``old_step`` before and after the ``go`` signal."""
+
     @workflow.run
     async def run(self) -> str:
-        await workflow.wait_condition(lambda: self._go)
-        return await workflow.execute_activity(
-            "old_step", workflow.info().run_id, start_to_close_timeout=STEP_TIMEOUT, result_type=str
-        )
+        return await self._steps("old_step")
 
 
 @workflow.defn(name="PatchedWorkflow")
 class PatchedWorkflowV2(_PathBase):
+    """The upgrade: ``new_step`` instead, behind ``patched("use-new-step")``."""
+
     @workflow.run
     async def run(self) -> str:
-        await workflow.wait_condition(lambda: self._go)
-        step = "new_step" if workflow.patched("use-new-step") else "old_step"
-        return await workflow.execute_activity(
-            step, workflow.info().run_id, start_to_close_timeout=STEP_TIMEOUT, result_type=str
-        )
+        return await self._steps("new_step" if workflow.patched("use-new-step") else "old_step")
 
 
 # --- describe: pending activity, memo and search-attribute upserts ------------------------------------

@@ -190,3 +190,10 @@ def test_bad_config_exits_2_with_the_message(
     status = start.run(parse_args(["server", "start", "--config", path]))
     assert status == 2
     assert "set exactly one of persistence.database_url" in capsys.readouterr().err
+
+
+def test_the_documented_example_loads() -> None:
+    example = Path(__file__).parents[2] / "docs" / "pytemporal.example.yaml"
+    config = load_server_config(str(example), {})
+    assert config.database_url is not None and config.num_history_shards == 4
+    assert config.namespaces == ["orders", "billing"]

@@ -1,6 +1,7 @@
 """The configuration of ``pytemporal server start``: a YAML file plus environment variables.
 
-Every key is optional except the database (one of ``database_url``, ``sqlite_path``)::
+Every key is optional except the database (one of ``database_url``, ``sqlite_path``);
+docs/pytemporal.example.yaml is a commented example::
 
     persistence:
       database_url: postgresql://pytemporal@db.internal:5432/pytemporal

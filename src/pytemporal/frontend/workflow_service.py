@@ -12,7 +12,7 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 from temporalio.api.workflowservice.v1 import service_pb2_grpc
 
 from pytemporal.common.errors import InvalidArgument, NotFound
-from pytemporal.frontend import system, validation
+from pytemporal.frontend import system, validation, visibility_service
 from pytemporal.frontend.errors import handled
 from pytemporal.history.api import (
     activity_tasks,
@@ -20,6 +20,7 @@ from pytemporal.history.api import (
     multi_operation,
     queries,
     read,
+    reset,
     start,
     updates,
     workflow_tasks,
@@ -235,6 +236,15 @@ class WorkflowService(_Base):
         )
 
     @handled
+    async def ResetWorkflowExecution(
+        self, request: Any, context: Ctx
+    ) -> rr.ResetWorkflowExecutionResponse:
+        ns = self.namespaces.get(request.namespace)
+        key = await self._key(ns, request.workflow_execution)
+        run_id = await reset.reset(self.engine, key, request)
+        return rr.ResetWorkflowExecutionResponse(run_id=run_id)
+
+    @handled
     async def ExecuteMultiOperation(
         self, request: Any, context: Ctx
     ) -> rr.ExecuteMultiOperationResponse:
@@ -432,6 +442,54 @@ class WorkflowService(_Base):
         async with activity_tasks.by_id(self.engine, key, request.activity_id) as (e, ai):
             activity_tasks.cancel(e, ai, details, request.identity)
         return rr.RespondActivityTaskCanceledByIdResponse()
+
+    # -- visibility ------------------------------------------------------------------------
+
+    @handled
+    async def ListWorkflowExecutions(
+        self, request: Any, context: Ctx
+    ) -> rr.ListWorkflowExecutionsResponse:
+        ns = self.namespaces.get(request.namespace)
+        return await visibility_service.list_executions(self.engine.store, ns, request)
+
+    @handled
+    async def ScanWorkflowExecutions(
+        self, request: Any, context: Ctx
+    ) -> rr.ScanWorkflowExecutionsResponse:
+        ns = self.namespaces.get(request.namespace)
+        resp = await visibility_service.list_executions(self.engine.store, ns, request)
+        return rr.ScanWorkflowExecutionsResponse(
+            executions=resp.executions, next_page_token=resp.next_page_token
+        )
+
+    @handled
+    async def CountWorkflowExecutions(
+        self, request: Any, context: Ctx
+    ) -> rr.CountWorkflowExecutionsResponse:
+        ns = self.namespaces.get(request.namespace)
+        return await visibility_service.count_executions(self.engine.store, ns, request)
+
+    @handled
+    async def ListOpenWorkflowExecutions(
+        self, request: Any, context: Ctx
+    ) -> rr.ListOpenWorkflowExecutionsResponse:
+        ns = self.namespaces.get(request.namespace)
+        where = visibility_service.legacy_filter(request, closed=False)
+        infos, token = await visibility_service.list_page(
+            self.engine.store, ns, where, request.maximum_page_size, request.next_page_token
+        )
+        return rr.ListOpenWorkflowExecutionsResponse(executions=infos, next_page_token=token)
+
+    @handled
+    async def ListClosedWorkflowExecutions(
+        self, request: Any, context: Ctx
+    ) -> rr.ListClosedWorkflowExecutionsResponse:
+        ns = self.namespaces.get(request.namespace)
+        where = visibility_service.legacy_filter(request, closed=True)
+        infos, token = await visibility_service.list_page(
+            self.engine.store, ns, where, request.maximum_page_size, request.next_page_token
+        )
+        return rr.ListClosedWorkflowExecutionsResponse(executions=infos, next_page_token=token)
 
 
 def _check_policies(request: Any, *, signal_with_start: bool) -> None:

@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from pytemporal.visibility.query import Expr
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,35 @@ class Mutation:
     current: CurrentUpdate | None = None
 
 
+@dataclass(frozen=True)
+class VisibilityCursor:
+    """Where a visibility page ended: its last row's sort key."""
+
+    close_time: float | None
+    start_time: float
+    run_id: str
+
+
+@dataclass(frozen=True)
+class VisibilityRow:
+    workflow_id: str
+    run_id: str
+    status: int
+    start_time: float
+    close_time: float | None
+    state: bytes  # the run's mutable state, as in ExecutionRow
+
+    @property
+    def cursor(self) -> VisibilityCursor:
+        return VisibilityCursor(self.close_time, self.start_time, self.run_id)
+
+
+@dataclass(frozen=True)
+class VisibilityCounts:
+    total: int
+    by_status: dict[int, int] = field(default_factory=dict)  # only when grouped
+
+
 class Store(Protocol):
     async def close(self) -> None: ...
 
@@ -115,3 +147,19 @@ class Store(Protocol):
 
     async def commit(self, mutations: Sequence[Mutation]) -> None:
         """Apply all or nothing. Raises ConditionFailed on a version or current-run race."""
+
+    async def list_executions(
+        self,
+        namespace_id: str,
+        where: Expr | None,
+        *,
+        page_size: int,
+        after: VisibilityCursor | None = None,
+    ) -> list[VisibilityRow]:
+        """Runs matching `where` (a validated list filter), at most `page_size` of them,
+        open runs first, then by close time, start time (both newest first) and run id;
+        `after` continues from a previous page's last row."""
+
+    async def count_executions(
+        self, namespace_id: str, where: Expr | None, *, group_by_status: bool = False
+    ) -> VisibilityCounts: ...

@@ -30,6 +30,8 @@ from pytemporal.visibility.rawquery import (
 )
 
 CompareOp = Literal["=", "!=", "<", ">", "<=", ">="]
+_COMPARE_OPS: dict[str, CompareOp] = {"=": "=", "!=": "!=", "<": "<", ">": ">"}
+_COMPARE_OPS |= {"<=": "<=", ">=": ">="}
 
 
 @dataclass(frozen=True)
@@ -168,10 +170,12 @@ def _predicate(p: Predicate, custom: dict[str, str]) -> Expr:
         return Between(attr, values[0], values[1], negated=op == "NOT BETWEEN")
     if op in ("STARTS_WITH", "NOT STARTS_WITH"):
         prefix = values[0]
-        assert isinstance(prefix, str)
+        if not isinstance(prefix, str):  # ExecutionStatus: compared as its int value
+            raise sa.not_supported(
+                f"operator '{op}' not supported for search attribute '{attr.name}'"
+            )
         return StartsWith(attr, prefix, negated=op == "NOT STARTS_WITH")
-    assert op in ("=", "!=", "<", ">", "<=", ">=")
-    return Compare(attr, op, values[0])
+    return Compare(attr, _COMPARE_OPS[op], values[0])
 
 
 def _value(attr: Attribute, o: Operand) -> Value:

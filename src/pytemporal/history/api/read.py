@@ -36,7 +36,7 @@ from temporalio.api.workflowservice.v1 import (
 from pytemporal.common.errors import InvalidArgument
 from pytemporal.common.protoutil import dur, ts
 from pytemporal.history.engine import Entry, HistoryEngine, Key
-from pytemporal.history.workflow.state import ActivityInfo, WorkflowTaskInfo
+from pytemporal.history.workflow.state import ActivityInfo, MutableState, WorkflowTaskInfo
 
 PAGE_SIZE = 256
 
@@ -143,9 +143,8 @@ def _page(entry: Entry, start: int, page: int) -> GetWorkflowExecutionHistoryRes
     return resp
 
 
-async def describe(engine: HistoryEngine, key: Key) -> DescribeWorkflowExecutionResponse:
-    entry = await engine.get(key)
-    ms = entry.ms
+def execution_info(ms: MutableState) -> WorkflowExecutionInfo:
+    """The run as DescribeWorkflowExecution and ListWorkflowExecutions show it."""
     s = ms.started
     info = WorkflowExecutionInfo(
         execution=WorkflowExecution(workflow_id=ms.workflow_id, run_id=ms.run_id),
@@ -173,6 +172,14 @@ async def describe(engine: HistoryEngine, key: Key) -> DescribeWorkflowExecution
     if ms.close_time:
         info.close_time.CopyFrom(ts(ms.close_time))
         info.execution_duration.CopyFrom(dur(max(0.0, ms.close_time - ms.execution_time)))
+    return info
+
+
+async def describe(engine: HistoryEngine, key: Key) -> DescribeWorkflowExecutionResponse:
+    entry = await engine.get(key)
+    ms = entry.ms
+    s = ms.started
+    info = execution_info(ms)
     config = WorkflowExecutionConfig(
         task_queue=TaskQueue(name=ms.task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
         workflow_execution_timeout=s.workflow_execution_timeout,
@@ -194,9 +201,13 @@ async def describe(engine: HistoryEngine, key: Key) -> DescribeWorkflowExecution
             for c in ms.children.values()
         ],
         workflow_extended_info=WorkflowExecutionExtendedInfo(
-            original_start_time=ts(ms.start_time), cancel_requested=ms.cancel_requested
+            original_start_time=ts(ms.start_time),
+            cancel_requested=ms.cancel_requested,
+            reset_run_id=ms.reset_run_id,
         ),
     )
+    if ms.last_reset_time:
+        resp.workflow_extended_info.last_reset_time.CopyFrom(ts(ms.last_reset_time))
     if ms.run_expiration:
         resp.workflow_extended_info.run_expiration_time.CopyFrom(ts(ms.run_expiration))
     if ms.execution_expiration:

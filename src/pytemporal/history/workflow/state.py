@@ -214,6 +214,8 @@ class MutableState:
     children: dict[int, ChildInfo] = field(default_factory=dict)
     externals: dict[int, ExternalInfo] = field(default_factory=dict)
     outbox: list[Transfer] = field(default_factory=list)
+    reset_run_id: str = ""
+    last_reset_time: float = 0.0
     # update_id -> [accepted event id, completed event id]
     updates: dict[str, list[int]] = field(default_factory=dict)
     # The next run of the chain (continue-as-new, retry, cron), committed with this one.

@@ -102,6 +102,8 @@ def fail(
     *,
     identity: str = "",
     reschedule: bool = True,
+    base_run_id: str = "",
+    new_run_id: str = "",
 ) -> None:
     """Record a failed workflow task, flush what was buffered, and schedule the next."""
     wft = ms.wft
@@ -111,6 +113,8 @@ def fail(
         started_event_id=wft.started_event_id,
         cause=cause,  # type: ignore[arg-type]
         identity=identity,
+        base_run_id=base_run_id,
+        new_run_id=new_run_id,
     )
     if failure is not None:
         attrs.failure.CopyFrom(failure)

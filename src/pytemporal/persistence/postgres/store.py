@@ -36,12 +36,17 @@ from pytemporal.persistence.api import (
     HistoryBatch,
     Mutation,
     NamespaceRecord,
+    VisibilityCounts,
+    VisibilityCursor,
+    VisibilityRow,
 )
 from pytemporal.persistence.errors import SchemaMismatch
 from pytemporal.persistence.postgres import mutations
 from pytemporal.persistence.postgres.errors import is_connection_error, is_retryable, translate
 from pytemporal.persistence.postgres.group_commit import Batch, GroupCommit
 from pytemporal.persistence.postgres.schema import SCHEMA_VERSION, read_version
+from pytemporal.visibility import sql as visibility_sql
+from pytemporal.visibility.query import Expr
 
 T = TypeVar("T")
 
@@ -287,6 +292,35 @@ class PostgresStore:
             return results
 
         return await self._run(transact, "commit", may_retry=lambda: not commit_sent)
+
+    # -- visibility ---------------------------------------------------------------
+
+    async def list_executions(
+        self,
+        namespace_id: str,
+        where: Expr | None,
+        *,
+        page_size: int,
+        after: VisibilityCursor | None = None,
+    ) -> list[VisibilityRow]:
+        key = None if after is None else (after.close_time, after.start_time, after.run_id)
+        sql, params = visibility_sql.select_page(
+            "postgres", namespace_id, where, limit=page_size, after=key
+        )
+        rows = await self._read(lambda c: c.fetch(sql, *params), "visibility list")
+        return [VisibilityRow(*r) for r in rows]
+
+    async def count_executions(
+        self, namespace_id: str, where: Expr | None, *, group_by_status: bool = False
+    ) -> VisibilityCounts:
+        sql, params = visibility_sql.select_count(
+            "postgres", namespace_id, where, group_by_status=group_by_status
+        )
+        rows = await self._read(lambda c: c.fetch(sql, *params), "visibility count")
+        if not group_by_status:
+            return VisibilityCounts(total=int(rows[0][0]))
+        by_status = {int(r[0]): int(r[1]) for r in rows}
+        return VisibilityCounts(total=sum(by_status.values()), by_status=by_status)
 
 
 async def _apply_caller(conn: Any, ms: Sequence[Mutation], *, savepoint: bool) -> Exception | None:

@@ -18,9 +18,14 @@ from pytemporal.persistence.api import (
     HistoryBatch,
     Mutation,
     NamespaceRecord,
+    VisibilityCounts,
+    VisibilityCursor,
+    VisibilityRow,
 )
 from pytemporal.persistence.errors import SchemaMismatch
 from pytemporal.persistence.sqlite.schema import SCHEMA_V1, SCHEMA_VERSION
+from pytemporal.visibility import sql as visibility_sql
+from pytemporal.visibility.query import Expr
 
 __all__ = ["SchemaMismatch", "SqliteStore"]
 
@@ -131,6 +136,34 @@ class SqliteStore:
             (namespace_id, workflow_id, run_id, min_event_id),
         ).fetchall()
         return [HistoryBatch(*r) for r in rows]
+
+    # -- visibility ---------------------------------------------------------------
+
+    async def list_executions(
+        self,
+        namespace_id: str,
+        where: Expr | None,
+        *,
+        page_size: int,
+        after: VisibilityCursor | None = None,
+    ) -> list[VisibilityRow]:
+        key = None if after is None else (after.close_time, after.start_time, after.run_id)
+        sql, params = visibility_sql.select_page(
+            "sqlite", namespace_id, where, limit=page_size, after=key
+        )
+        return [VisibilityRow(*r) for r in self._db.execute(sql, params).fetchall()]
+
+    async def count_executions(
+        self, namespace_id: str, where: Expr | None, *, group_by_status: bool = False
+    ) -> VisibilityCounts:
+        sql, params = visibility_sql.select_count(
+            "sqlite", namespace_id, where, group_by_status=group_by_status
+        )
+        rows = self._db.execute(sql, params).fetchall()
+        if not group_by_status:
+            return VisibilityCounts(total=rows[0][0])
+        by_status = {int(status): int(n) for status, n in rows}
+        return VisibilityCounts(total=sum(by_status.values()), by_status=by_status)
 
     # -- commits ------------------------------------------------------------------
 

@@ -1,0 +1,138 @@
+"""List/Count/Scan workflow executions: parse the filter, ask the store, shape replies.
+
+Called by `WorkflowService`; the store is read directly (visibility records are the
+`executions` rows, written in the same transaction as every workflow change, so a
+list sees a change as soon as the RPC that made it has returned).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from temporalio.api.common.v1 import Payload
+from temporalio.api.workflow.v1 import WorkflowExecutionInfo
+from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
+
+from pytemporal.common.errors import InvalidArgument
+from pytemporal.history.api.read import execution_info
+from pytemporal.history.workflow.state import decode
+from pytemporal.namespaces import Namespace
+from pytemporal.persistence.api import Store, VisibilityCursor, VisibilityRow
+from pytemporal.visibility import attributes as sa
+from pytemporal.visibility import sql
+from pytemporal.visibility.query import And, Between, Compare, Expr, Query, parse
+
+MAX_PAGE_SIZE = 1000
+
+
+def parse_filter(ns: Namespace, text: str) -> Query:
+    q = parse(text, ns.search_attributes)
+    unsupported = sql.unsupported_attributes(q.where)
+    if unsupported:
+        raise sa.not_supported(f"search attribute {unsupported[0]} is not supported by pytemporal")
+    return q
+
+
+async def list_page(
+    store: Store, ns: Namespace, where: Expr | None, page_size: int, token: bytes
+) -> tuple[list[WorkflowExecutionInfo], bytes]:
+    """One page of runs matching `where`, and the token of the next page (b"" if none)."""
+    size = page_size if 0 < page_size <= MAX_PAGE_SIZE else MAX_PAGE_SIZE
+    after = _parse_token(token) if token else None
+    rows = await store.list_executions(ns.id, where, page_size=size + 1, after=after)
+    more = len(rows) > size
+    rows = rows[:size]
+    infos = [_info(ns, r) for r in rows]
+    return infos, _token(rows[-1].cursor) if more else b""
+
+
+async def list_executions(
+    store: Store, ns: Namespace, req: Any
+) -> rr.ListWorkflowExecutionsResponse:
+    q = parse_filter(ns, req.query)
+    infos, token = await list_page(store, ns, q.filter(), req.page_size, req.next_page_token)
+    return rr.ListWorkflowExecutionsResponse(executions=infos, next_page_token=token)
+
+
+async def count_executions(
+    store: Store, ns: Namespace, req: Any
+) -> rr.CountWorkflowExecutionsResponse:
+    q = parse_filter(ns, req.query)
+    grouped = q.group_by is not None
+    counts = await store.count_executions(ns.id, q.filter(), group_by_status=grouped)
+    resp = rr.CountWorkflowExecutionsResponse(count=counts.total)
+    for status, n in counts.by_status.items():
+        name = sa.STATUS_BY_VALUE.get(status, str(status))
+        resp.groups.append(
+            rr.CountWorkflowExecutionsResponse.AggregationGroup(
+                group_values=[keyword_payload(name)], count=n
+            )
+        )
+    return resp
+
+
+def keyword_payload(value: str) -> Payload:
+    return Payload(
+        metadata={"encoding": b"json/plain", "type": sa.KEYWORD.encode()},
+        data=json.dumps(value).encode(),
+    )
+
+
+def _info(ns: Namespace, row: VisibilityRow) -> WorkflowExecutionInfo:
+    info = execution_info(decode(row.state))
+    # Typed search-attribute decoding in the SDKs needs each payload's `type`.
+    for name, payload in info.search_attributes.indexed_fields.items():
+        if "type" not in payload.metadata:
+            typ = ns.search_attributes.get(name) or sa.PREDEFINED.get(name)
+            if typ:
+                payload.metadata["type"] = typ.encode()
+    return info
+
+
+def _token(c: VisibilityCursor) -> bytes:
+    return json.dumps({"close": c.close_time, "start": c.start_time, "run": c.run_id}).encode()
+
+
+def _parse_token(data: bytes) -> VisibilityCursor:
+    try:
+        d = json.loads(data)
+        close = None if d["close"] is None else float(d["close"])
+        return VisibilityCursor(close, float(d["start"]), str(d["run"]))
+    except (ValueError, KeyError, TypeError) as e:
+        raise InvalidArgument("Invalid NextPageToken.") from e
+
+
+# -- the deprecated ListOpen/ListClosed RPCs: typed filters instead of a query ---------
+
+
+def _system(name: str) -> sa.Attribute:
+    return sa.Attribute(name, sa.SYSTEM[name], system=True)
+
+
+def legacy_filter(req: Any, *, closed: bool) -> Expr:
+    """ListOpen/ListClosedWorkflowExecutions filters as an AST. As in Temporal, the
+    time filter applies to the start time of open runs and the close time of closed ones."""
+    running = sa.STATUS_NAMES["Running"]
+    status_op: Any = "!=" if closed else "="
+    conds: list[Expr] = [Compare(_system(sa.EXECUTION_STATUS), status_op, running)]
+    window = req.start_time_filter
+    if window.HasField("earliest_time") or window.HasField("latest_time"):
+        latest = window.latest_time.ToNanoseconds() / 1e9 if window.HasField("latest_time") else 0
+        conds.append(
+            Between(
+                _system("CloseTime" if closed else "StartTime"),
+                window.earliest_time.ToNanoseconds() / 1e9,
+                latest or sql.OPEN_CLOSE_TIME,
+            )
+        )
+    if req.HasField("execution_filter") and req.execution_filter.workflow_id:
+        conds.append(Compare(_system("WorkflowId"), "=", req.execution_filter.workflow_id))
+    if req.HasField("type_filter") and req.type_filter.name:
+        conds.append(Compare(_system("WorkflowType"), "=", req.type_filter.name))
+    if closed and req.HasField("status_filter") and req.status_filter.status:
+        conds.append(Compare(_system(sa.EXECUTION_STATUS), "=", int(req.status_filter.status)))
+    where = conds[0]
+    for c in conds[1:]:
+        where = And(where, c)
+    return where
