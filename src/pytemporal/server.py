@@ -17,6 +17,7 @@ from pytemporal.frontend.operator_service import OperatorService
 from pytemporal.frontend.workflow_service import WorkflowService
 from pytemporal.history.engine import HistoryEngine, Limits
 from pytemporal.history.transfer import TransferProcessor
+from pytemporal.history.workflow.limits import WorkflowLimits
 from pytemporal.matching.queues import Matching
 from pytemporal.namespaces import NamespaceRegistry
 from pytemporal.persistence.factory import open_store
@@ -31,10 +32,20 @@ def _limits(config: ServerConfig) -> Limits:
     values, unknown = dc.DynamicConfig.from_values(config.dynamic_config)
     for key in unknown:
         log.info("ignoring unknown dynamic config key %s", key)
+    workflow = WorkflowLimits(
+        pending_activities=values.get(dc.NUM_PENDING_ACTIVITIES_LIMIT),
+        pending_children=values.get(dc.NUM_PENDING_CHILD_EXECUTIONS_LIMIT),
+        pending_signals=values.get(dc.NUM_PENDING_SIGNALS_LIMIT),
+        pending_cancels=values.get(dc.NUM_PENDING_CANCEL_REQUESTS_LIMIT),
+        history_count_error=values.get(dc.HISTORY_COUNT_LIMIT_ERROR),
+        history_size_error=values.get(dc.HISTORY_SIZE_LIMIT_ERROR),
+        suggest_can_events=values.get(dc.HISTORY_COUNT_SUGGEST_CONTINUE_AS_NEW),
+        suggest_can_bytes=values.get(dc.HISTORY_SIZE_SUGGEST_CONTINUE_AS_NEW),
+    )
     return Limits(
         blob_size=values.get(dc.BLOB_SIZE_LIMIT_ERROR),
-        suggest_can_events=values.get(dc.HISTORY_COUNT_SUGGEST_CONTINUE_AS_NEW),
         max_buffered_queries=values.get(dc.MAX_BUFFERED_QUERY_COUNT),
+        workflow=workflow,
     )
 
 

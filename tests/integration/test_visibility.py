@@ -103,9 +103,7 @@ async def test_list_filters_by_system_and_custom_attributes(client: Client, batc
     assert sorted(await _ids(client, batch.query("ExecutionStatus = 'Running'"))) == sorted(
         batch.running
     )
-    assert await _ids(client, batch.query("ExecutionStatus = 'Terminated'")) == [
-        batch.terminated
-    ]
+    assert await _ids(client, batch.query("ExecutionStatus = 'Terminated'")) == [batch.terminated]
     assert len(await _ids(client, batch.query("WorkflowType = 'HelloWorkflow'"))) == 6
     assert await _ids(client, batch.query(f"WorkflowId = '{batch.completed[1]}'")) == [
         batch.completed[1]
@@ -116,9 +114,9 @@ async def test_list_filters_by_system_and_custom_attributes(client: Client, batc
     since = batch.before.isoformat()
     assert len(await _ids(client, batch.query(f"StartTime > '{since}'"))) == 6
     assert await _ids(client, batch.query(f"StartTime < '{since}'")) == []
-    assert sorted(await _ids(client, batch.query(f"WorkflowId STARTS_WITH '{batch.tag}-open'"))) == (
-        sorted([*batch.running, batch.terminated])
-    )
+    assert sorted(
+        await _ids(client, batch.query(f"WorkflowId STARTS_WITH '{batch.tag}-open'"))
+    ) == (sorted([*batch.running, batch.terminated]))
     in_query = batch.query("ExecutionStatus IN ('Running', 'Terminated')")
     assert len(await _ids(client, in_query)) == 3
     not_query = batch.query("NOT (ExecutionStatus = 'Completed' OR ExecutionStatus = 'Running')")

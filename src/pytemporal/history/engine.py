@@ -27,6 +27,7 @@ from pytemporal.history.api.queries_registry import PendingQuery, QueryRegistry
 from pytemporal.history.api.updates_registry import UpdateRegistry
 from pytemporal.history.workflow import deadlines
 from pytemporal.history.workflow import updates as upd
+from pytemporal.history.workflow.limits import WorkflowLimits
 from pytemporal.history.workflow.state import MutableState, Transfer, decode
 from pytemporal.matching.queues import Matching, TaskRef
 from pytemporal.persistence.api import CurrentMode, CurrentUpdate, HistoryBatch, Mutation, Store
@@ -70,9 +71,9 @@ class Entry:
 @dataclass
 class Limits:
     blob_size: int = 2 * 1024 * 1024
-    suggest_can_events: int = 4096
     max_buffered_queries: int = 1
     history_long_poll: float = 20.0
+    workflow: WorkflowLimits = field(default_factory=WorkflowLimits)
 
 
 @dataclass

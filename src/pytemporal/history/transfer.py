@@ -180,7 +180,7 @@ class TransferProcessor:
                     elif not cms.cancel_requested:
                         lifecycle.request_cancel(
                             cms,
-                            "by parent close policy",
+                            "",
                             SERVER_IDENTITY,
                             external=WorkflowExecution(workflow_id=key[1], run_id=key[2]),
                         )

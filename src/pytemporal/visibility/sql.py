@@ -155,7 +155,10 @@ def _scalar(st: Statement, e: Compare | In | Between | StartsWith) -> str:
         marks = ", ".join(st.bind(_param(st, e.attr, v), cast) for v in e.values)
         return f"({col} {neg}IN ({marks}))"
     if isinstance(e, Between):
-        low, high = st.bind(_param(st, e.attr, e.low), cast), st.bind(_param(st, e.attr, e.high), cast)
+        low, high = (
+            st.bind(_param(st, e.attr, e.low), cast),
+            st.bind(_param(st, e.attr, e.high), cast),
+        )
         return f"({col} {neg}BETWEEN {low} AND {high})"
     if st.dialect == "postgres":
         return f"({neg}starts_with({col}, {st.bind(e.prefix, 'text')}))"
@@ -167,15 +170,14 @@ def _keyword_list(st: Statement, e: Compare | In | Between | StartsWith) -> str:
     """KeywordList `=`/`IN` mean "contains any of"; `!=`/`NOT IN` "contains none of"."""
     values = [e.value] if isinstance(e, Compare) else list(getattr(e, "values", ()))
     negated = (isinstance(e, Compare) and e.op == "!=") or getattr(e, "negated", False)
-    path = _json_path(st, e.attr.name)
     if st.dialect == "postgres":
+        path = _json_path(st, e.attr.name)
         arr = st.bind([str(v) for v in values], "text[]")
         contains = f"COALESCE((search_attributes::jsonb -> {path}) ?| {arr}, FALSE)"
     else:
+        source = _sqlite_list(st, e.attr.name)
         marks = ", ".join(st.bind(v) for v in values)
-        contains = (
-            f"EXISTS (SELECT 1 FROM json_each(search_attributes, {path}) WHERE value IN ({marks}))"
-        )
+        contains = f"EXISTS (SELECT 1 FROM json_each({source}) WHERE value IN ({marks}))"
     return f"(NOT {contains})" if negated else f"({contains})"
 
 
@@ -192,14 +194,13 @@ def _column(st: Statement, attr: Attribute) -> str:
         if attr.name == sa.EXECUTION_DURATION:
             return _DURATION_NS
         return _COLUMNS[attr.name]
-    path = _json_path(st, attr.name)
     if st.dialect == "sqlite":
-        raw = f"json_extract(search_attributes, {path})"
+        raw = _sqlite_value(st, attr.name)
         if attr.type == sa.DATETIME:
             # julianday() counts whole milliseconds: compare at that precision.
             return f"round((julianday({raw}) - 2440587.5) * 86400.0, 3)"
         return raw
-    raw = f"(search_attributes::jsonb ->> {path})"
+    raw = f"(search_attributes::jsonb ->> {_json_path(st, attr.name)})"
     if attr.type == sa.DATETIME:
         return f"EXTRACT(EPOCH FROM {raw}::timestamptz)::float8"
     if attr.type in (sa.INT, sa.DOUBLE):
@@ -210,9 +211,27 @@ def _column(st: Statement, attr: Attribute) -> str:
 
 
 def _json_path(st: Statement, name: str) -> str:
-    if st.dialect == "postgres":
-        return st.bind(name, "text")
-    return st.bind('$."' + name.replace('"', '\\"') + '"')
+    """PostgreSQL: the search attribute's key, as a parameter."""
+    return st.bind(name, "text")
+
+
+def _sqlite_value(st: Statement, name: str) -> str:
+    """SQLite: the attribute's value (NULL when absent). A JSON path cannot quote `"`,
+    so such a name is looked up by key instead."""
+    if '"' in name:
+        return f"(SELECT value FROM json_each(search_attributes) WHERE key = {st.bind(name)})"
+    return f"json_extract(search_attributes, {st.bind(f'$.{_quoted(name)}')})"
+
+
+def _sqlite_list(st: Statement, name: str) -> str:
+    """SQLite: json_each() arguments iterating a KeywordList attribute's values."""
+    if '"' in name:
+        return _sqlite_value(st, name)  # an array comes back as JSON text
+    return f"search_attributes, {st.bind(f'$.{_quoted(name)}')}"
+
+
+def _quoted(name: str) -> str:
+    return f'"{name}"'
 
 
 def _cast(attr: Attribute) -> str:

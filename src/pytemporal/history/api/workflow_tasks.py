@@ -6,7 +6,11 @@ import uuid
 
 from google.protobuf.any_pb2 import Any as AnyProto
 from temporalio.api.common.v1 import WorkflowExecution, WorkflowType
-from temporalio.api.enums.v1 import TaskQueueKind, WorkflowTaskFailedCause
+from temporalio.api.enums.v1 import (
+    SuggestContinueAsNewReason,
+    TaskQueueKind,
+    WorkflowTaskFailedCause,
+)
 from temporalio.api.failure.v1 import Failure, ServerFailureInfo
 from temporalio.api.history.v1 import History
 from temporalio.api.protocol.v1 import Message
@@ -24,14 +28,13 @@ from pytemporal.common.protoutil import ts
 from pytemporal.history.api import queries
 from pytemporal.history.engine import Entry, HistoryEngine
 from pytemporal.history.tokens import TaskToken, decode
-from pytemporal.history.workflow import commands
+from pytemporal.history.workflow import commands, lifecycle
 from pytemporal.history.workflow import updates as upd
 from pytemporal.history.workflow import workflow_task as wt
 from pytemporal.history.workflow.activities import BadCommand
+from pytemporal.history.workflow.limits import WorkflowLimits
+from pytemporal.history.workflow.state import MutableState
 from pytemporal.matching.queues import TaskRef
-
-SUGGEST_CAN_EVENTS = 4096
-SUGGEST_CAN_BYTES = 4 * 1024 * 1024
 
 
 async def record_started(
@@ -59,9 +62,17 @@ async def record_started(
 
 def _start(engine: HistoryEngine, entry: Entry, identity: str) -> None:
     ms = entry.ms
-    limit = engine.limits.suggest_can_events
-    suggest = ms.next_event_id >= limit or ms.history_size_bytes >= SUGGEST_CAN_BYTES
-    wt.start(ms, request_id=str(uuid.uuid4()), identity=identity, suggest_can=suggest)
+    limits = engine.limits.workflow
+    reasons: list[int] = []
+    if ms.history_size_bytes >= limits.suggest_can_bytes:
+        reasons.append(
+            SuggestContinueAsNewReason.SUGGEST_CONTINUE_AS_NEW_REASON_HISTORY_SIZE_TOO_LARGE
+        )
+    if ms.next_event_id >= limits.suggest_can_events:
+        reasons.append(
+            SuggestContinueAsNewReason.SUGGEST_CONTINUE_AS_NEW_REASON_TOO_MANY_HISTORY_EVENTS
+        )
+    wt.start(ms, request_id=str(uuid.uuid4()), identity=identity, suggest_can=reasons)
 
 
 def build_response(
@@ -148,7 +159,8 @@ async def _complete(
         _validate(entry, token)
         ms = entry.ms
         sent = [u.update_id for u in engine.updates.pending(token.key) if u.sent]
-        outcome = commands.complete(ms, req)
+        outcome = commands.complete(ms, req, engine.limits.workflow)
+        _enforce_history_limits(ms, engine.limits.workflow)
         resp = RespondWorkflowTaskCompletedResponse()
         if outcome.discarded:
             resp.reset_history_event_id = ms.previous_started_event_id
@@ -170,6 +182,21 @@ async def _complete(
         return resp
 
 
+def _enforce_history_limits(ms: MutableState, limits: WorkflowLimits) -> None:
+    """A history past its hard limit ends the run: it could never be replayed."""
+    if not ms.is_open:
+        return
+    if ms.next_event_id - 1 >= limits.history_count_error:
+        reason = "Workflow history count exceeds limit."
+    elif ms.history_size_bytes >= limits.history_size_error:
+        reason = "Workflow history size exceeds limit."
+    else:
+        return
+    if ms.wft is not None:
+        ms.wft = None
+    lifecycle.terminate(ms, reason, None, SERVER_IDENTITY)
+
+
 def _settle_updates(engine: HistoryEngine, entry: Entry, sent: list[str]) -> None:
     """Reject what the worker ignored; give updates that arrived meanwhile a task."""
     ms = entry.ms
@@ -185,6 +212,9 @@ def _settle_updates(engine: HistoryEngine, entry: Entry, sent: list[str]) -> Non
             )
     if ms.wft is None and engine.updates.unsent(entry.key):
         wt.schedule(ms, speculative=True)
+
+
+SERVER_IDENTITY = "history-service"
 
 
 def _server_failure(message: str) -> Failure:

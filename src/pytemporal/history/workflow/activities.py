@@ -5,6 +5,7 @@ from __future__ import annotations
 from temporalio.api.command.v1 import ScheduleActivityTaskCommandAttributes
 from temporalio.api.common.v1 import Payloads
 from temporalio.api.enums.v1 import EventType, RetryState, TaskQueueKind, TimeoutType
+from temporalio.api.enums.v1 import WorkflowTaskFailedCause as Cause
 from temporalio.api.failure.v1 import Failure, TimeoutFailureInfo
 from temporalio.api.history.v1 import (
     ActivityTaskCanceledEventAttributes,
@@ -31,9 +32,9 @@ class BadCommand(Exception):
         self.message = message
 
 
-_BAD_ATTRS = 4  # WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES
-_DUPLICATE_ID = 22  # WORKFLOW_TASK_FAILED_CAUSE_SCHEDULE_ACTIVITY_DUPLICATE_ID
-_PENDING_LIMIT = 28  # WORKFLOW_TASK_FAILED_CAUSE_PENDING_ACTIVITIES_LIMIT_EXCEEDED
+_BAD_ATTRS = Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES
+_DUPLICATE_ID = Cause.WORKFLOW_TASK_FAILED_CAUSE_SCHEDULE_ACTIVITY_DUPLICATE_ID
+_PENDING_LIMIT = Cause.WORKFLOW_TASK_FAILED_CAUSE_PENDING_ACTIVITIES_LIMIT_EXCEEDED
 MAX_PENDING = 2000
 
 
@@ -68,7 +69,10 @@ def _normalize_timeouts(
 
 
 def schedule(
-    ms: MutableState, c: ScheduleActivityTaskCommandAttributes, wft_completed_id: int
+    ms: MutableState,
+    c: ScheduleActivityTaskCommandAttributes,
+    wft_completed_id: int,
+    limit: int = MAX_PENDING,
 ) -> None:
     if not c.activity_id:
         raise BadCommand(_BAD_ATTRS, "ActivityId is not set on command.")
@@ -76,8 +80,12 @@ def schedule(
         raise BadCommand(_BAD_ATTRS, "ActivityType is not set on command.")
     if c.activity_id in ms.activity_ids:
         raise BadCommand(_DUPLICATE_ID, f"Activity ID already exists: {c.activity_id}")
-    if len(ms.activities) >= MAX_PENDING:
-        raise BadCommand(_PENDING_LIMIT, "the number of pending activities exceeds the limit")
+    if len(ms.activities) >= limit:
+        raise BadCommand(
+            _PENDING_LIMIT,
+            f"the number of pending activities, {len(ms.activities)}, has reached the "
+            f"per-workflow limit of {limit}",
+        )
     s2c, s2s, stc, hb = _normalize_timeouts(ms, c)
     try:
         policy = retry.normalize(c.retry_policy)

@@ -66,7 +66,8 @@ def start_child(
     if len(ms.children) >= limit:
         raise BadCommand(
             Cause.WORKFLOW_TASK_FAILED_CAUSE_PENDING_CHILD_WORKFLOWS_LIMIT_EXCEEDED,
-            "the number of pending child workflows exceeds the limit",
+            f"the number of pending child workflow executions, {len(ms.children)}, has reached "
+            f"the per-workflow limit of {limit}",
         )
     namespace = c.namespace or ms.namespace
     attrs = StartChildWorkflowExecutionInitiatedEventAttributes(
@@ -210,10 +211,12 @@ def signal_external(
             Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES,
             "Required field WorkflowId or SignalName is not set on command.",
         )
-    if sum(1 for e in ms.externals.values() if e.kind == "signal") >= limit:
+    pending = sum(1 for e in ms.externals.values() if e.kind == "signal")
+    if pending >= limit:
         raise BadCommand(
             Cause.WORKFLOW_TASK_FAILED_CAUSE_PENDING_SIGNALS_LIMIT_EXCEEDED,
-            "the number of pending signals to external workflows exceeds the limit",
+            f"the number of pending signals to external workflows, {pending}, has reached "
+            f"the per-workflow limit of {limit}",
         )
     namespace = c.namespace or ms.namespace
     ev = ms.add_event(
@@ -254,10 +257,12 @@ def cancel_external(
             Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES,
             "Required field WorkflowId is not set on command.",
         )
-    if sum(1 for e in ms.externals.values() if e.kind == "cancel") >= limit:
+    pending = sum(1 for e in ms.externals.values() if e.kind == "cancel")
+    if pending >= limit:
         raise BadCommand(
             Cause.WORKFLOW_TASK_FAILED_CAUSE_PENDING_REQUEST_CANCEL_LIMIT_EXCEEDED,
-            "the number of pending requests to cancel external workflows exceeds the limit",
+            f"the number of pending requests to cancel external workflows, {pending}, has "
+            f"reached the per-workflow limit of {limit}",
         )
     namespace = c.namespace or ms.namespace
     ev = ms.add_event(

@@ -22,9 +22,11 @@ from pytemporal.common.protoutil import dur_seconds
 from pytemporal.history.workflow import activities, children, lifecycle, updates
 from pytemporal.history.workflow import workflow_task as wt
 from pytemporal.history.workflow.activities import BadCommand
+from pytemporal.history.workflow.limits import WorkflowLimits
 from pytemporal.history.workflow.state import MutableState, TimerInfo
 
 C = CommandType
+DEFAULT_LIMITS = WorkflowLimits()
 Cause = WorkflowTaskFailedCause
 
 _CLOSE_COMMANDS = {
@@ -71,7 +73,11 @@ def check_sequence(commands: list[Command]) -> None:
         del i
 
 
-def complete(ms: MutableState, req: RespondWorkflowTaskCompletedRequest) -> Outcome:
+def complete(
+    ms: MutableState,
+    req: RespondWorkflowTaskCompletedRequest,
+    limits: WorkflowLimits = DEFAULT_LIMITS,
+) -> Outcome:
     """Apply a workflow-task completion. Raises BadCommand to fail the task instead."""
     wft = ms.wft
     assert wft is not None
@@ -123,7 +129,7 @@ def complete(ms: MutableState, req: RespondWorkflowTaskCompletedRequest) -> Outc
                 break
             if cmd.command_type == C.COMMAND_TYPE_PROTOCOL_MESSAGE:
                 _protocol_message(ms, cmd, by_id, completed.event_id)
-            elif _apply(ms, cmd, completed.event_id, req.identity):
+            elif _apply(ms, cmd, completed.event_id, req.identity, limits):
                 out.new_wft = True
         for m in by_id.values():
             # Messages no command referred to are handled after all commands.
@@ -138,11 +144,15 @@ def complete(ms: MutableState, req: RespondWorkflowTaskCompletedRequest) -> Outc
     return out
 
 
-def _apply(ms: MutableState, cmd: Command, wft_id: int, identity: str) -> bool:
+def _apply(
+    ms: MutableState, cmd: Command, wft_id: int, identity: str, limits: WorkflowLimits
+) -> bool:
     """Apply one command; True when it requires a new workflow task."""
     t = cmd.command_type
     if t == C.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK:
-        activities.schedule(ms, cmd.schedule_activity_task_command_attributes, wft_id)
+        activities.schedule(
+            ms, cmd.schedule_activity_task_command_attributes, wft_id, limits.pending_activities
+        )
     elif t == C.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK:
         return _cancel_activity(ms, cmd, wft_id, identity)
     elif t == C.COMMAND_TYPE_START_TIMER:
@@ -193,13 +203,13 @@ def _apply(ms: MutableState, cmd: Command, wft_id: int, identity: str) -> bool:
         )
     elif t == C.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION:
         c = cmd.start_child_workflow_execution_command_attributes
-        children.start_child(ms, c, wft_id, _ns_id(ms, c.namespace))
+        children.start_child(ms, c, wft_id, _ns_id(ms, c.namespace), limits.pending_children)
     elif t == C.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION:
         s = cmd.signal_external_workflow_execution_command_attributes
-        children.signal_external(ms, s, wft_id, _ns_id(ms, s.namespace))
+        children.signal_external(ms, s, wft_id, _ns_id(ms, s.namespace), limits.pending_signals)
     elif t == C.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION:
         r = cmd.request_cancel_external_workflow_execution_command_attributes
-        children.cancel_external(ms, r, wft_id, _ns_id(ms, r.namespace))
+        children.cancel_external(ms, r, wft_id, _ns_id(ms, r.namespace), limits.pending_cancels)
     else:
         raise UnsupportedCommand(f"command type {C.Name(t)} is not supported by this server yet")
     return False

@@ -73,7 +73,9 @@ def schedule(
     return True
 
 
-def start(ms: MutableState, *, request_id: str, identity: str, suggest_can: bool) -> None:
+def start(
+    ms: MutableState, *, request_id: str, identity: str, suggest_can: list[int] | None = None
+) -> None:
     wft = ms.wft
     assert wft is not None and not wft.started_event_id
     attrs = WorkflowTaskStartedEventAttributes(
@@ -81,7 +83,8 @@ def start(ms: MutableState, *, request_id: str, identity: str, suggest_can: bool
         identity=identity,
         request_id=request_id,
         history_size_bytes=ms.history_size_bytes,
-        suggest_continue_as_new=suggest_can,
+        suggest_continue_as_new=bool(suggest_can),
+        suggest_continue_as_new_reasons=suggest_can or [],  # type: ignore[arg-type]
     )
     if wft.speculative:
         ev = ms.new_event(EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED, attrs)

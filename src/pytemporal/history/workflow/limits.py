@@ -1,0 +1,19 @@
+"""Per-workflow limits Temporal enforces (dynamic config `limit.*`), pure data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class WorkflowLimits:
+    pending_activities: int = 2000
+    pending_children: int = 2000
+    pending_signals: int = 2000
+    pending_cancels: int = 2000
+    history_count_error: int = 51_200
+    history_size_error: int = 50 * MIB
+    suggest_can_events: int = 4096
+    suggest_can_bytes: int = 4 * MIB

@@ -1,0 +1,78 @@
+"""The SQL compiler's text and parameters (results are checked per backend in
+tests/persistence/test_visibility.py)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from pytemporal.visibility import sql
+from pytemporal.visibility.query import parse
+
+CUSTOM = {"CKw": "Keyword", "CKwl": "KeywordList", "CInt": "Int", "Odd\"Name'": "Keyword"}
+
+
+def compile_(dialect: sql.DialectName, text: str) -> tuple[str, list[object]]:
+    st = sql.Statement(dialect)
+    where = parse(text, CUSTOM).where
+    assert where is not None
+    return sql.condition(st, where), st.params
+
+
+def test_sqlite_uses_question_marks_and_json_extract() -> None:
+    text, params = compile_("sqlite", "WorkflowType = 'A' AND CKw IN ('x', 'y')")
+    assert text == "((workflow_type = ?) AND (json_extract(search_attributes, ?) IN (?, ?)))"
+    assert params == ["A", '$."CKw"', "x", "y"]
+
+
+def test_postgres_numbers_parameters_and_casts() -> None:
+    text, params = compile_("postgres", "ExecutionStatus = 'Running' OR CInt > 3")
+    assert text == (
+        "((status = $1::float8) OR ((search_attributes::jsonb ->> $2::text)::float8 > $3::float8))"
+    )
+    assert params == [1.0, "CInt", 3.0]
+
+
+def test_keyword_list_means_contains_any() -> None:
+    text, params = compile_("sqlite", "CKwl NOT IN ('a', 'b')")
+    assert text == (
+        "(NOT EXISTS (SELECT 1 FROM json_each(search_attributes, ?) WHERE value IN (?, ?)))"
+    )
+    assert params == ['$."CKwl"', "a", "b"]
+    text, params = compile_("postgres", "CKwl = 'a'")
+    assert text == "(COALESCE((search_attributes::jsonb -> $1::text) ?| $2::text[], FALSE))"
+    assert params == ["CKwl", ["a"]]
+
+
+def test_names_are_parameters_never_sql_text() -> None:
+    text, params = compile_("sqlite", "`Odd\"Name'` = 'v'")
+    assert "Odd" not in text
+    db = sqlite3.connect(":memory:")
+    try:
+        sa_json = '{"Odd\\"Name\'": "v", "CKw": "w"}'
+        match = db.execute(
+            f"SELECT {text} FROM (SELECT ? AS search_attributes)", [*params, sa_json]
+        )
+        assert match.fetchone() == (1,)
+    finally:
+        db.close()
+
+
+def test_select_page_keyset_after_an_open_run() -> None:
+    text, params = sql.select_page("sqlite", "ns", None, limit=3, after=(None, 10.0, "r"))
+    assert text.endswith(f"ORDER BY {sql.ORDER_BY} LIMIT 3")
+    assert params == ["ns", sql.OPEN_CLOSE_TIME, sql.OPEN_CLOSE_TIME, 10.0, 10.0, "r"]
+
+
+def test_select_count_groups_by_status() -> None:
+    text, params = sql.select_count("postgres", "ns", None, group_by_status=True)
+    assert text == (
+        "SELECT status, COUNT(*) FROM executions WHERE namespace_id = $1::text"
+        " GROUP BY status ORDER BY status"
+    )
+    assert params == ["ns"]
+
+
+def test_unsupported_attributes_are_reported() -> None:
+    q = parse("ParentWorkflowId = 'p' OR NOT RootRunId IS NULL OR CKw = 'x'", CUSTOM)
+    assert sql.unsupported_attributes(q.where) == ["ParentWorkflowId", "RootRunId"]
+    assert sql.unsupported_attributes(parse("CKw = 'x'", CUSTOM).where) == []
