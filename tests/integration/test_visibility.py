@@ -13,8 +13,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.filter.v1 import WorkflowExecutionFilter
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest
+from temporalio.api.workflowservice.v1 import (
+    ListClosedWorkflowExecutionsRequest,
+    ListOpenWorkflowExecutionsRequest,
+    ListWorkflowExecutionsRequest,
+    ScanWorkflowExecutionsRequest,
+)
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
@@ -222,3 +228,38 @@ async def test_group_by_other_than_status_is_rejected(client: Client) -> None:
         "invalid query: operation is not supported: 'GROUP BY' clause is not supported for"
         " search attribute WorkflowType"
     )
+
+
+async def test_scan_and_the_deprecated_open_closed_lists(client: Client, batch: Batch) -> None:
+    svc = client.workflow_service
+    scan = await svc.scan_workflow_executions(
+        ScanWorkflowExecutionsRequest(namespace=client.namespace, query=batch.query())
+    )
+    assert len(scan.executions) == 6
+    running_id = batch.running[0]
+    open_resp = await svc.list_open_workflow_executions(
+        ListOpenWorkflowExecutionsRequest(
+            namespace=client.namespace,
+            maximum_page_size=10,
+            execution_filter=WorkflowExecutionFilter(workflow_id=running_id),
+        )
+    )
+    assert [e.execution.workflow_id for e in open_resp.executions] == [running_id]
+    done_id = batch.completed[0]
+    closed_resp = await svc.list_closed_workflow_executions(
+        ListClosedWorkflowExecutionsRequest(
+            namespace=client.namespace,
+            maximum_page_size=10,
+            execution_filter=WorkflowExecutionFilter(workflow_id=done_id),
+        )
+    )
+    assert [e.execution.workflow_id for e in closed_resp.executions] == [done_id]
+    assert closed_resp.executions[0].status == WorkflowExecutionStatus.COMPLETED.value
+    not_closed = await svc.list_closed_workflow_executions(
+        ListClosedWorkflowExecutionsRequest(
+            namespace=client.namespace,
+            maximum_page_size=10,
+            execution_filter=WorkflowExecutionFilter(workflow_id=running_id),
+        )
+    )
+    assert list(not_closed.executions) == []

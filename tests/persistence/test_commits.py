@@ -120,13 +120,6 @@ async def test_commit_cancelled_before_it_runs_writes_nothing(store: Store) -> N
     assert await store.get_execution(NS, wf, run) is not None
 
 
-@pytest.mark.xfail_backends(
-    "sqlite-memory",
-    "sqlite-file",
-    reason="a mutation whose values the driver cannot bind (sqlite3.ProgrammingError) is "
-    "caught by SqliteStore._flush's outer `except sqlite3.Error`, which fails every "
-    "commit batched into the same transaction, not just the bad one",
-)
 async def test_one_unwritable_mutation_does_not_fail_its_neighbours(store: Store) -> None:
     wf, run = new_id("wf"), new_id("run")
     bad = create(new_id("wf"), new_id("run"))
@@ -139,13 +132,6 @@ async def test_one_unwritable_mutation_does_not_fail_its_neighbours(store: Store
     assert await store.get_execution(NS, wf, run) is not None
 
 
-@pytest.mark.xfail_backends(
-    "sqlite-memory",
-    "sqlite-file",
-    reason="commit() after close() never returns: SqliteStore._flush's error handler "
-    "calls db.in_transaction on the closed connection, which raises ProgrammingError out "
-    "of the call_soon callback, so the caller's future is never resolved",
-)
 async def test_commit_after_close_raises_instead_of_hanging(backend: Backend) -> None:
     store = await backend.open()
     await store.close()

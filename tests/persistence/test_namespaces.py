@@ -58,13 +58,6 @@ async def test_update_can_rename(store: Store) -> None:
     )
 
 
-@pytest.mark.xfail_backends(
-    "sqlite-memory",
-    "sqlite-file",
-    reason="SqliteStore.update_namespace lets sqlite3.IntegrityError escape when the "
-    "new name is taken; it should raise NamespaceAlreadyExists (driver errors stay "
-    "inside the store)",
-)
 async def test_rename_onto_a_taken_name_raises_namespace_already_exists(store: Store) -> None:
     await store.create_namespace(record("orders"))
     await store.create_namespace(record("billing"))

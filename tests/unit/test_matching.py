@@ -125,12 +125,6 @@ async def test_poller_cancelled_after_being_handed_a_task_puts_it_back() -> None
     assert await m.poll(NS, "tq", "workflow", timeout=0) == wft(1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Matching.poll puts a task back with q.tasks.appendleft() when its poller is "
-    "cancelled, so a poller that is already waiting is not woken: the task sits in the "
-    "backlog until some later poll. It should offer the task to waiting pollers first",
-)
 async def test_task_of_a_cancelled_poller_reaches_a_poller_already_waiting() -> None:
     m = Matching()
     first = asyncio.ensure_future(m.poll(NS, "tq", "workflow", timeout=60))

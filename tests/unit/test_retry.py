@@ -96,12 +96,6 @@ def test_normalize_does_not_modify_its_argument() -> None:
     assert given == RetryPolicy()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="normalize returns early for maximum_attempts == 1 without defaulting "
-    "maximum_interval; Temporal's EnsureDefaults fills it (100 x initial) for every "
-    "policy, so the ActivityTaskScheduled event's retry policy differs",
-)
 def test_single_attempt_policy_gets_every_default() -> None:
     p = retry.normalize(policy(attempts=1))
     assert dur_seconds(p.initial_interval) == 1.0
@@ -210,13 +204,6 @@ def test_backoff_properties(initial: float, coefficient: float, max_factor: floa
         assert d == pytest.approx(uncapped)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="retry.backoff computes coefficient ** (attempt - 1) in float and Python raises "
-    "OverflowError past ~1e308: with the default policy (unlimited attempts, 100 s cap) "
-    "attempt 1026 -- about 28 hours of retries -- crashes next_delay. Cap the exponent or "
-    "compare in log space before exponentiating",
-)
 def test_backoff_survives_very_many_attempts() -> None:
     p = retry.normalize(RetryPolicy())
     assert retry.backoff(p, 1026) == 100.0
@@ -290,23 +277,11 @@ def test_non_retryable_wins_over_maximum_attempts_when_both_apply() -> None:
     assert decide(p, 3, app_failure(non_retryable=True))[0] == RS.RETRY_STATE_NON_RETRYABLE_FAILURE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="next_delay returns MAXIMUM_ATTEMPTS_REACHED for maximum_attempts == 1 before "
-    "checking the failure; Temporal's getBackoffInterval checks isRetryable first, so a "
-    "non-retryable failure reports NON_RETRYABLE_FAILURE whatever maximum_attempts is",
-)
 def test_single_attempt_policy_still_reports_non_retryable_failure() -> None:
     p = retry.normalize(policy(attempts=1))
     assert decide(p, 1, app_failure(non_retryable=True))[0] == RS.RETRY_STATE_NON_RETRYABLE_FAILURE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="is_non_retryable treats ScheduleToStart / ScheduleToClose timeout failures as "
-    "retryable unless listed; Temporal's isRetryable never retries them (only "
-    "StartToClose and Heartbeat timeouts are retryable)",
-)
 @pytest.mark.parametrize(
     "kind", [TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START, TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE]
 )
@@ -352,12 +327,6 @@ def test_next_retry_delay_still_respects_attempts_and_expiration() -> None:
     assert got == (RS.RETRY_STATE_TIMEOUT, 0.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="next_delay applies next_retry_delay after the maximum-interval cap; Temporal's "
-    "nextBackoffInterval caps whatever interval it computed, including the one from "
-    "next_retry_delay, at maximum_interval",
-)
 def test_next_retry_delay_is_capped_by_maximum_interval() -> None:
     p = retry.normalize(policy(maximum=10))
     assert decide(p, 1, _with_next_retry_delay(30)) == (RS.RETRY_STATE_IN_PROGRESS, 10.0)

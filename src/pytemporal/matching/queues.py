@@ -38,13 +38,16 @@ class _Queue:
     last_poll: float = 0.0
     unloaded: bool = False
 
-    def offer(self, task: TaskRef) -> None:
+    def offer(self, task: TaskRef, *, front: bool = False) -> None:
         while self.pollers:
             fut = self.pollers.popleft()
             if not fut.done():
                 fut.set_result(task)
                 return
-        self.tasks.append(task)
+        if front:
+            self.tasks.appendleft(task)
+        else:
+            self.tasks.append(task)
 
 
 class Matching:
@@ -94,7 +97,7 @@ class Matching:
         except asyncio.CancelledError:
             if fut.done() and not fut.cancelled() and (task := fut.result()) is not None:
                 # Cancelled after a task was handed over: give it to the next poller.
-                q.tasks.appendleft(task)
+                q.offer(task, front=True)
             else:
                 self._drop_poller(q, fut)
             raise

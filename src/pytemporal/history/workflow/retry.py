@@ -18,10 +18,13 @@ def normalize(policy: RetryPolicy, *, default_initial: float = 1.0) -> RetryPoli
     p.CopyFrom(policy)
     initial = dur_seconds(p.initial_interval)
     if p.maximum_attempts == 1:
+        # A single attempt is never retried: fill the defaults, skip the validation.
         if initial <= 0:
             p.initial_interval.CopyFrom(dur(default_initial))
         if p.backoff_coefficient == 0:
             p.backoff_coefficient = 2.0
+        if dur_seconds(p.maximum_interval) <= 0:
+            p.maximum_interval.CopyFrom(dur(100 * dur_seconds(p.initial_interval)))
         return p
     if initial < 0:
         raise InvalidArgument("InitialInterval cannot be negative on retry policy.")
@@ -52,8 +55,12 @@ def normalize(policy: RetryPolicy, *, default_initial: float = 1.0) -> RetryPoli
 def backoff(policy: RetryPolicy, attempt: int) -> float:
     """Delay before the attempt after `attempt` (the one that just failed)."""
     initial = dur_seconds(policy.initial_interval)
-    delay = initial * (policy.backoff_coefficient ** (attempt - 1))
     max_interval = dur_seconds(policy.maximum_interval)
+    try:
+        delay = initial * (policy.backoff_coefficient ** (attempt - 1))
+    except OverflowError:
+        # Only reachable after ~1000 attempts; the cap (or "forever") applies.
+        delay = float("inf")
     if max_interval > 0:
         delay = min(delay, max_interval)
     return delay
@@ -71,6 +78,8 @@ def is_non_retryable(policy: RetryPolicy, failure: Failure | None) -> bool:
         return failure.server_failure_info.non_retryable
     if failure.HasField("timeout_failure_info"):
         name = _timeout_name(failure.timeout_failure_info.timeout_type)
+        if name in ("ScheduleToStart", "ScheduleToClose"):
+            return True  # the whole schedule ran out: no attempt can follow
         return f"TemporalTimeout:{name}" in policy.non_retryable_error_types
     return False
 
@@ -95,8 +104,6 @@ def next_delay(
     """
     if policy is None:
         return RetryState.RETRY_STATE_RETRY_POLICY_NOT_SET, 0.0
-    if policy.maximum_attempts == 1:
-        return RetryState.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED, 0.0
     if is_non_retryable(policy, failure):
         return RetryState.RETRY_STATE_NON_RETRYABLE_FAILURE, 0.0
     if policy.maximum_attempts > 0 and attempt >= policy.maximum_attempts:
@@ -106,6 +113,9 @@ def next_delay(
         explicit = failure.application_failure_info.next_retry_delay
         if explicit.seconds or explicit.nanos:
             delay = dur_seconds(explicit)
-    if expiration and now + delay >= expiration:
+            max_interval = dur_seconds(policy.maximum_interval)
+            if max_interval > 0:
+                delay = min(delay, max_interval)
+    if expiration and now + delay > expiration:
         return RetryState.RETRY_STATE_TIMEOUT, 0.0
     return RetryState.RETRY_STATE_IN_PROGRESS, delay

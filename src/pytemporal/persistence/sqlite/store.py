@@ -42,7 +42,12 @@ class SqliteStore:
             # the process being killed; only an OS crash can lose the newest commits.
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=OFF")
-        self._init_schema()
+        try:
+            self._init_schema()
+        except BaseException:
+            self._db.close()
+            raise
+        self._closed = False
         self._pending: list[tuple[Sequence[Mutation], asyncio.Future[None]]] = []
         self._flush_scheduled = False
         self.commits = 0
@@ -65,6 +70,7 @@ class SqliteStore:
     async def close(self) -> None:
         if self._pending:
             self._flush()
+        self._closed = True
         self._db.close()
 
     # -- namespaces ---------------------------------------------------------------
@@ -81,11 +87,15 @@ class SqliteStore:
             raise NamespaceAlreadyExists(f"Namespace already exists: {ns.name}") from e
 
     async def update_namespace(self, ns: NamespaceRecord) -> None:
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(
-                "UPDATE namespaces SET name = ?, data = ? WHERE id = ?", (ns.name, ns.data, ns.id)
-            )
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute(
+                    "UPDATE namespaces SET name = ?, data = ? WHERE id = ?",
+                    (ns.name, ns.data, ns.id),
+                )
+        except sqlite3.IntegrityError as e:
+            raise NamespaceAlreadyExists(f"Namespace already exists: {ns.name}") from e
 
     async def get_namespace(self, *, name: str = "", id: str = "") -> NamespaceRecord | None:
         col, val = ("name", name) if name else ("id", id)
@@ -168,6 +178,8 @@ class SqliteStore:
     # -- commits ------------------------------------------------------------------
 
     async def commit(self, mutations: Sequence[Mutation]) -> None:
+        if self._closed:
+            raise PersistenceError("the store is closed")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         self._pending.append((mutations, fut))
@@ -183,35 +195,55 @@ class SqliteStore:
         if not pending:
             return
         results: list[Exception | None] = []
-        db = self._db
         try:
-            db.execute("BEGIN IMMEDIATE")
+            results = self._write(pending)
+        except Exception as e:  # the transaction itself failed: nobody's write landed
+            failed = PersistenceError(f"sqlite commit failed: {e}")
+            results = [failed] * len(pending)
+        finally:
+            # Every caller hears back, whatever happened above.
+            results += [PersistenceError("sqlite commit failed")] * (len(pending) - len(results))
+            self.commits += 1
+            self.transactions += len(pending)
+            for (_, fut), res in zip(pending, results, strict=True):
+                if fut.done():
+                    continue
+                if res is None:
+                    fut.set_result(None)
+                else:
+                    fut.set_exception(res)
+
+    def _write(
+        self, pending: list[tuple[Sequence[Mutation], asyncio.Future[None]]]
+    ) -> list[Exception | None]:
+        """One transaction, one savepoint per caller: a caller's failure is its own."""
+        results: list[Exception | None] = []
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
             for i, (mutations, _) in enumerate(pending):
                 db.execute(f"SAVEPOINT m{i}")
                 try:
                     for m in mutations:
                         self._apply(m)
-                except (ConditionFailed, sqlite3.IntegrityError) as e:
+                except ConditionFailed as e:
                     db.execute(f"ROLLBACK TO m{i}")
-                    results.append(e if isinstance(e, ConditionFailed) else ConditionFailed(str(e)))
+                    results.append(e)
+                except sqlite3.IntegrityError as e:
+                    db.execute(f"ROLLBACK TO m{i}")
+                    results.append(ConditionFailed(str(e)))
+                except Exception as e:  # a write this store cannot make: that caller only
+                    db.execute(f"ROLLBACK TO m{i}")
+                    results.append(PersistenceError(f"sqlite write failed: {e}"))
                 else:
                     results.append(None)
                 db.execute(f"RELEASE m{i}")
             db.execute("COMMIT")
-        except sqlite3.Error as e:
+        except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
-            failed = PersistenceError(f"sqlite commit failed: {e}")
-            results = [failed] * len(pending)
-        self.commits += 1
-        self.transactions += len(pending)
-        for (_, fut), res in zip(pending, results, strict=True):
-            if fut.done():
-                continue
-            if res is None:
-                fut.set_result(None)
-            else:
-                fut.set_exception(res)
+            raise
+        return results
 
     def _apply(self, m: Mutation) -> None:
         db = self._db
