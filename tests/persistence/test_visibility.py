@@ -11,12 +11,6 @@ from pytemporal.visibility.query import parse
 
 from .helpers import COMPLETED, NS, RUNNING, create
 
-# The PostgreSQL schema has no visibility columns yet (task_queue, execution_time,
-# history_length, search_attributes); its SQL dialect is checked by hand meanwhile.
-pytestmark = pytest.mark.xfail_backends(
-    "postgres", reason="postgres executions table lacks the visibility columns"
-)
-
 FAILED = 3
 CUSTOM = {
     "CKw": "Keyword",

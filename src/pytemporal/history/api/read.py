@@ -56,25 +56,26 @@ def _parse_token(data: bytes, run_id: str) -> int:
 
 
 def _legacy_close_event(ev: HistoryEvent) -> HistoryEvent:
-    """Clients that cannot follow `new_execution_run_id` on a failed or timed-out run
-    (no `follows-next-run-id` feature) are told the run continued as new, as Temporal
-    does, so that they look for the next run."""
+    """Clients that cannot follow `new_execution_run_id` (no `follows-next-run-id`
+    feature) are told a run with a successor continued as new, as Temporal does, so
+    that they look for the next run (cron, retry)."""
+    attrs = WorkflowExecutionContinuedAsNewEventAttributes()
     if ev.HasField("workflow_execution_failed_event_attributes"):
-        old = ev.workflow_execution_failed_event_attributes
-        failure = old.failure
+        f = ev.workflow_execution_failed_event_attributes
+        attrs.new_execution_run_id = f.new_execution_run_id
+        attrs.workflow_task_completed_event_id = f.workflow_task_completed_event_id
+        attrs.failure.CopyFrom(f.failure)
     elif ev.HasField("workflow_execution_timed_out_event_attributes"):
-        old = ev.workflow_execution_timed_out_event_attributes  # type: ignore[assignment]
-        failure = None
-    else:
+        attrs.new_execution_run_id = (
+            ev.workflow_execution_timed_out_event_attributes.new_execution_run_id
+        )
+    elif ev.HasField("workflow_execution_completed_event_attributes"):
+        c = ev.workflow_execution_completed_event_attributes
+        attrs.new_execution_run_id = c.new_execution_run_id
+        attrs.workflow_task_completed_event_id = c.workflow_task_completed_event_id
+        attrs.last_completion_result.CopyFrom(c.result)
+    if not attrs.new_execution_run_id:
         return ev
-    if not old.new_execution_run_id:
-        return ev
-    attrs = WorkflowExecutionContinuedAsNewEventAttributes(
-        new_execution_run_id=old.new_execution_run_id,
-        workflow_task_completed_event_id=getattr(old, "workflow_task_completed_event_id", 0),
-    )
-    if failure is not None:
-        attrs.failure.CopyFrom(failure)
     return HistoryEvent(
         event_id=ev.event_id,
         event_time=ev.event_time,

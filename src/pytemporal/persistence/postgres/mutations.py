@@ -17,12 +17,13 @@ from pytemporal.persistence.api import CurrentMode, Mutation
 
 _INSERT_EXECUTION = (
     "INSERT INTO executions (namespace_id, workflow_id, run_id, db_version, next_event_id,"
-    " status, workflow_type, start_time, close_time, active, state)"
-    " VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10)"
+    " status, workflow_type, start_time, close_time, active, state, task_queue,"
+    " execution_time, history_length, search_attributes)"
+    " VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
 )
 _UPDATE_EXECUTION = (
     "UPDATE executions SET db_version = $4, next_event_id = $5, status = $6,"
-    " close_time = $7, active = $8, state = $9"
+    " close_time = $7, active = $8, state = $9, history_length = $11, search_attributes = $12"
     " WHERE namespace_id = $1 AND workflow_id = $2 AND run_id = $3 AND db_version = $10"
 )
 _INSERT_HISTORY = (
@@ -57,6 +58,10 @@ async def apply(conn: Any, m: Mutation) -> None:
             m.close_time,
             m.active,
             m.state,
+            m.task_queue,
+            m.execution_time,
+            m.next_event_id - 1,
+            m.search_attributes,
         )
     else:
         status = await conn.execute(
@@ -69,6 +74,8 @@ async def apply(conn: Any, m: Mutation) -> None:
             m.active,
             m.state,
             m.db_version - 1,
+            m.next_event_id - 1,
+            m.search_attributes,
         )
         if rowcount(status) != 1:
             raise ConditionFailed(f"execution {key} changed concurrently")

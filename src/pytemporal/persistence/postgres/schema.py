@@ -28,6 +28,11 @@ CREATE TABLE executions (
     workflow_type TEXT NOT NULL,
     start_time DOUBLE PRECISION NOT NULL,
     close_time DOUBLE PRECISION,
+    -- Visibility: what List/CountWorkflowExecutions filter and sort on.
+    task_queue TEXT NOT NULL DEFAULT '',
+    execution_time DOUBLE PRECISION NOT NULL DEFAULT 0,
+    history_length BIGINT NOT NULL DEFAULT 0,
+    search_attributes TEXT NOT NULL DEFAULT '{}',
     -- True while the run is open or still has cross-workflow work to deliver: what a
     -- restarted server must load.
     active BOOLEAN NOT NULL,
