@@ -89,9 +89,11 @@ async def serve(
         WorkflowService(namespaces, engine, matching), server
     )
     operator_grpc.add_OperatorServiceServicer_to_server(OperatorService(namespaces), server)
-    address = f"{config.ip}:{config.port}"
-    if server.add_insecure_port(address) == 0:
-        raise OSError(f"cannot listen on {address}")
+    try:
+        port = server.add_insecure_port(f"{config.ip}:{config.port}")
+    except RuntimeError as e:  # grpcio reports a failed bind this way
+        raise OSError(f"cannot listen on {config.ip}:{config.port}: {e}") from e
+    address = f"{config.ip}:{port}"
     await server.start()
     if on_ready is not None:
         on_ready(address)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from temporalio import activity, workflow
-from temporalio.common import SearchAttributeKey
+from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import (
     ApplicationError,
     ChildWorkflowError,
@@ -562,8 +562,6 @@ class RetryingHeartbeatActivities:
 class RetryingActivityWorkflow:
     @workflow.run
     async def run(self) -> str:
-        from temporalio.common import RetryPolicy
-
         return await workflow.execute_activity(
             "heartbeat_then_fail",
             start_to_close_timeout=timedelta(seconds=30),

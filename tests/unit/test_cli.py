@@ -674,7 +674,9 @@ def test_a_grpc_bind_failure_is_a_clear_error(capsys: pytest.CaptureFixture[str]
         raise RuntimeError("Failed to bind to address 127.0.0.1:0; set GRPC_VERBOSITY=debug")
 
     assert run_start_dev(stub_serve(body)) == 1
-    assert "pytemporal: error: cannot listen on 127.0.0.1:0: Failed to bind" in capsys.readouterr().err
+    assert (
+        "pytemporal: error: cannot listen on 127.0.0.1:0: Failed to bind" in capsys.readouterr().err
+    )
 
 
 def test_other_server_errors_propagate() -> None:
