@@ -21,6 +21,12 @@ class ServerConfig:
     create_schema: bool = True
     # Fixed for the life of a database; accepted and recorded now, used by scale-out.
     num_history_shards: int = 1
+    # Production servers (`server start`) share their database with other processes:
+    # shard leases, fencing and routing between processes. The dev server owns all.
+    cluster: bool = False
+    # Address other processes use to reach this one (default: ip:port, with 127.0.0.1
+    # for a wildcard ip).
+    advertise_address: str | None = None
     # Extra namespaces created at start; "default" always exists.
     namespaces: list[str] = field(default_factory=list)
     # NAME -> Temporal search-attribute type name (Keyword, Text, Int, Double, Bool,

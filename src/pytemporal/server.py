@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import grpc
 from temporalio.api.operatorservice.v1 import service_pb2_grpc as operator_grpc
 from temporalio.api.workflowservice.v1 import service_pb2_grpc as workflow_grpc
 
+from pytemporal.cluster.internal import InternalClient, InternalService
+from pytemporal.cluster.membership import ShardCluster
 from pytemporal.common import dynamic_config as dc
 from pytemporal.common.clock import Clock
 from pytemporal.config import ServerConfig
+from pytemporal.frontend import routing
 from pytemporal.frontend.operator_service import OperatorService
 from pytemporal.frontend.workflow_service import WorkflowService
 from pytemporal.history.engine import HistoryEngine, Limits
@@ -49,6 +53,27 @@ def _limits(config: ServerConfig) -> Limits:
     )
 
 
+def _callbacks(engine: HistoryEngine, cluster: ShardCluster, namespaces: NamespaceRegistry) -> None:
+    background: set[asyncio.Task[object]] = set()
+
+    def spawn(coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        background.add(task)
+        task.add_done_callback(background.discard)
+
+    async def acquired(shards: list[int]) -> None:
+        count = await engine.recover(shards)
+        log.info("took over shards %s with %d active runs", shards, count)
+
+    async def ring_changed() -> None:
+        await namespaces.load()
+        engine.reoffer_all()
+
+    cluster.on_acquired = lambda shards: spawn(acquired(shards))
+    cluster.on_lost = engine.drop_shards
+    cluster.on_ring_changed = lambda: spawn(ring_changed())
+
+
 async def serve(
     config: ServerConfig,
     *,
@@ -74,35 +99,61 @@ async def serve(
             ns.search_attributes.update(config.search_attributes)
             await namespaces.update(ns)
     transfers = TransferProcessor(engine, namespaces)
-    recovered = await engine.recover()
-    if recovered:
-        log.info("recovered %d open workflow runs", recovered)
+    internal = InternalClient()
+    engine.internal = internal
+    internal_service = InternalService()
+    routing.register_handlers(engine, internal_service)
+    transfers.register_handlers(internal_service)
+    cluster: ShardCluster | None = None
+    interceptors = []
+    if config.cluster:
+        cluster = ShardCluster(store, address="", num_shards=config.num_history_shards)
+        engine.cluster = cluster
+        _callbacks(engine, cluster, namespaces)
+        router = routing.Router(cluster, namespaces, engine, internal)
+        interceptors.append(routing.RoutingInterceptor(router))
+    else:
+        recovered = await engine.recover()
+        if recovered:
+            log.info("recovered %d open workflow runs", recovered)
 
     server = grpc.aio.server(
+        interceptors=interceptors,
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE),
             ("grpc.max_send_message_length", MAX_MESSAGE),
             ("grpc.so_reuseport", 0),
-        ]
+        ],
     )
     workflow_grpc.add_WorkflowServiceServicer_to_server(
         WorkflowService(namespaces, engine, matching), server
     )
     operator_grpc.add_OperatorServiceServicer_to_server(OperatorService(namespaces), server)
+    server.add_generic_rpc_handlers((internal_service.handler(),))
     try:
         port = server.add_insecure_port(f"{config.ip}:{config.port}")
     except RuntimeError as e:  # grpcio reports a failed bind this way
         raise OSError(f"cannot listen on {config.ip}:{config.port}: {e}") from e
     address = f"{config.ip}:{port}"
     await server.start()
+    if cluster is not None:
+        ip = "127.0.0.1" if config.ip in ("0.0.0.0", "") else config.ip
+        cluster.address = config.advertise_address or f"{ip}:{port}"
+        await cluster.tick()  # take a first share of the shards before serving
     if on_ready is not None:
         on_ready(address)
     try:
         async with asyncio.TaskGroup() as tg:
             timers = tg.create_task(engine.run_timers())
+            membership = tg.create_task(cluster.run()) if cluster is not None else None
             await stop.wait()
             timers.cancel()
+            if membership is not None:
+                membership.cancel()
     finally:
+        if cluster is not None:
+            await cluster.release_all()
         await server.stop(grace=1.0)
         await transfers.close()
+        await internal.close()
         await store.close()

@@ -139,6 +139,7 @@ def _build(settings: Settings) -> ServerConfig:
         log_level=get("log_level", _choice(LOG_LEVELS), "warn"),
         log_format=get("log_format", _choice(LOG_FORMATS), "pretty"),
         create_schema=False,
+        cluster=True,
         headless=True,
     )
     config.database_url, config.db_filename = _database(settings)

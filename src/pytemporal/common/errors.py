@@ -109,5 +109,9 @@ class PersistenceError(Unavailable):
     """A storage failure; retryable by clients."""
 
 
+class ShardOwnershipLost(PersistenceError):
+    """Another process took the shard: this one must stop writing to it (fencing)."""
+
+
 class ConditionFailed(PersistenceError):
     """A conditional write lost a race (stale version or a different current run)."""

@@ -12,7 +12,7 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 from temporalio.api.workflowservice.v1 import service_pb2_grpc
 
 from pytemporal.common.errors import InvalidArgument, NotFound
-from pytemporal.frontend import system, validation, visibility_service
+from pytemporal.frontend import routing, system, validation, visibility_service
 from pytemporal.frontend.errors import handled
 from pytemporal.history.api import (
     activity_tasks,
@@ -269,10 +269,9 @@ class WorkflowService(_Base):
             ref = await self.matching.poll(ns.id, request.task_queue.name, "workflow", left)
             if ref is None:
                 break
-            if ref.kind == "query":
-                resp = await queries.record_started(self.engine, ref, request)
-            else:
-                resp = await workflow_tasks.record_started(self.engine, ref, request)
+            resp: rr.PollWorkflowTaskQueueResponse | None = await routing.start_task(
+                self.engine, self.engine.internal, ref, request
+            )
             if resp is not None:
                 return resp
         return rr.PollWorkflowTaskQueueResponse()
@@ -336,7 +335,9 @@ class WorkflowService(_Base):
             ref = await self.matching.poll(ns.id, request.task_queue.name, "activity", left)
             if ref is None:
                 break
-            resp = await activity_tasks.record_started(self.engine, ref, request)
+            resp: rr.PollActivityTaskQueueResponse | None = await routing.start_task(
+                self.engine, self.engine.internal, ref, request
+            )
             if resp is not None:
                 return resp
         return rr.PollActivityTaskQueueResponse()

@@ -17,12 +17,14 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from temporalio.api.history.v1 import History, HistoryEvent
 
+from pytemporal.cluster.internal import InternalClient
+from pytemporal.cluster.membership import LocalCluster
 from pytemporal.common.clock import Clock
-from pytemporal.common.errors import NotFound, ResourceExhausted, ServiceError
+from pytemporal.common.errors import NotFound, ResourceExhausted, ServiceError, Unavailable
 from pytemporal.history.api.queries_registry import PendingQuery, QueryRegistry
 from pytemporal.history.api.updates_registry import UpdateRegistry
 from pytemporal.history.workflow import deadlines
@@ -33,6 +35,10 @@ from pytemporal.matching.queues import Matching, TaskRef
 from pytemporal.persistence.api import CurrentMode, CurrentUpdate, HistoryBatch, Mutation, Store
 
 log = logging.getLogger(__name__)
+
+
+class ShardNotOwned(Unavailable):
+    """The run's shard belongs to another process (or is moving): retry there."""
 
 
 def search_attributes_json(ms: MutableState) -> str:
@@ -95,6 +101,9 @@ class HistoryEngine:
         self.updates = UpdateRegistry()
         # Set by the transfer processor: delivers cross-workflow work after commits.
         self.on_transfer: Callable[[Key, Transfer], None] | None = None
+        self.cluster: LocalCluster = LocalCluster()
+        self.internal: InternalClient | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self._cache: OrderedDict[Key, Entry] = OrderedDict()
         self._loading: dict[Key, asyncio.Future[Entry | None]] = {}
         self._timers: list[tuple[float, Key]] = []
@@ -162,8 +171,16 @@ class HistoryEngine:
 
     # -- mutation ------------------------------------------------------------------
 
+    def shard_of(self, key: Key) -> int:
+        return self.cluster.workflow_shard(key[0], key[1])
+
+    def owns(self, key: Key) -> bool:
+        return self.cluster.is_local(self.shard_of(key))
+
     @contextlib.asynccontextmanager
     async def locked(self, key: Key) -> AsyncIterator[Entry]:
+        if not self.owns(key):
+            raise ShardNotOwned(f"shard of workflow {key[1]} is owned by another process")
         while True:
             entry = await self.get(key)
             await entry.lock.acquire()
@@ -265,6 +282,8 @@ class HistoryEngine:
             status=ms.status,
             state=ms.encode(),
             active=ms.active,
+            shard_id=self.shard_of(c.entry.key),
+            range_id=self.cluster.range_of(self.shard_of(c.entry.key)),
             workflow_type=ms.workflow_type,
             start_time=ms.start_time,
             close_time=ms.close_time or None,
@@ -346,15 +365,48 @@ class HistoryEngine:
         ref = TaskRef(
             "query", ns_id, wf_id, run_id, normal_queue=entry.ms.task_queue, query_id=pending.id
         )
-        self.matching.add_query_task(ref, entry.ms.sticky_queue)
+        self._offer(ref, entry.ms.sticky_queue, False)
 
     def _dispatch(
         self, entry: Entry, kind: str, sched_id: int, attempt: int, queue: str, sticky: bool
     ) -> None:
         ns_id, wf_id, run_id = entry.key
         ref = TaskRef(kind, ns_id, wf_id, run_id, sched_id, attempt, entry.ms.task_queue)
-        if kind == "workflow":
+        self._offer(ref, queue, sticky)
+
+    def _offer(self, ref: TaskRef, queue: str, sticky: bool) -> None:
+        """Hand a task to matching: here, or on the process that owns its task queue.
+
+        Activity tasks may go to another task queue than the workflow's; workflow
+        tasks (and their sticky queues) are routed by the workflow's normal queue."""
+        routed_by = queue if ref.kind == "activity" else ref.normal_queue
+        shard = self.cluster.queue_shard(ref.namespace_id, routed_by)
+        if self.cluster.is_local(shard):
+            self.add_task(ref, queue, sticky)
+            return
+        owner = self.cluster.owner(shard)
+        if owner is None or self.internal is None:
+            return  # no owner yet: offered again when the ring settles (reoffer_all)
+        task = asyncio.get_running_loop().create_task(self._offer_remote(owner, ref, queue, sticky))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _offer_remote(self, owner: str, ref: TaskRef, queue: str, sticky: bool) -> None:
+        assert self.internal is not None
+        try:
+            await self.internal.call(
+                owner, "matching.add", {"ref": asdict(ref), "queue": queue, "sticky": sticky}
+            )
+        except ServiceError:
+            log.warning(
+                "could not hand task to %s; it is offered again when the ring changes", owner
+            )
+
+    def add_task(self, ref: TaskRef, queue: str, sticky: bool) -> None:
+        if ref.kind == "workflow":
             self.matching.add_workflow_task(ref, queue, sticky)
+        elif ref.kind == "query":
+            self.matching.add_query_task(ref, queue)
         else:
             self.matching.add_activity_task(ref, queue)
 
@@ -383,6 +435,8 @@ class HistoryEngine:
                     await self._timer_wakeup.wait()
 
     async def _fire(self, key: Key) -> None:
+        if not self.owns(key):
+            return  # its new owner re-arms it on recovery
         try:
             async with self.locked(key) as entry:
                 entry.deadline = None
@@ -390,7 +444,7 @@ class HistoryEngine:
                     deadlines.fire_due(entry.ms)
                 await self.commit_one(entry)
                 self._arm(entry)
-        except NotFound:
+        except (NotFound, ShardNotOwned):
             return
         except Exception:
             log.exception("timer processing failed for %s; retrying in 1s", key)
@@ -398,37 +452,53 @@ class HistoryEngine:
 
     # -- recovery ------------------------------------------------------------------
 
-    async def recover(self) -> int:
-        """After a restart: reload open runs, re-arm deadlines, re-offer their tasks."""
-        rows = await self.store.list_active_executions()
+    async def recover(self, shards: list[int] | None = None) -> int:
+        """After a restart (or taking over shards): reload their active runs, re-arm
+        deadlines, re-offer their tasks, re-deliver their outboxes."""
+        rows = await self.store.list_active_executions(shards)
         for row in rows:
             key = (row.namespace_id, row.workflow_id, row.run_id)
-            if key in self._cache:
-                continue
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._invalidate(cached)
             entry = await self._read(key)
             if entry is None:
                 continue
             self._put(entry)
-            ms = entry.ms
-            wft = ms.wft
-            if wft is not None and not wft.started_event_id:
-                self._dispatch(
-                    entry,
-                    "workflow",
-                    wft.scheduled_event_id,
-                    wft.attempt,
-                    wft.task_queue,
-                    wft.sticky,
-                )
-            ms.now = self.clock.now()
-            for ai in ms.activities.values():
-                if not ai.started and ai.attempt_scheduled_time <= ms.now:
-                    ms.dispatched.add((ai.scheduled_event_id, ai.attempt))
-                    self._dispatch(
-                        entry, "activity", ai.scheduled_event_id, ai.attempt, ai.task_queue, False
-                    )
+            self._reoffer(entry)
             self._arm(entry)
             if self.on_transfer is not None:
-                for t in ms.outbox:
+                for t in entry.ms.outbox:
                     self.on_transfer(key, t)
         return len(rows)
+
+    def drop_shards(self, shards: list[int]) -> None:
+        """Forget the runs of shards this process no longer owns."""
+        lost = set(shards)
+        for key, entry in list(self._cache.items()):
+            if self.shard_of(key) in lost:
+                self._invalidate(entry)
+
+    def reoffer_all(self) -> None:
+        """Task queues may have moved to other processes: offer pending tasks again
+        (a duplicate is harmless, starting a task checks it is still pending)."""
+        for key, entry in list(self._cache.items()):
+            if entry.ms.is_open and self.owns(key):
+                self._reoffer(entry)
+
+    def _reoffer(self, entry: Entry) -> None:
+        ms = entry.ms
+        if not ms.is_open:
+            return
+        wft = ms.wft
+        if wft is not None and not wft.started_event_id and not wft.speculative:
+            self._dispatch(
+                entry, "workflow", wft.scheduled_event_id, wft.attempt, wft.task_queue, wft.sticky
+            )
+        now = self.clock.now()
+        for ai in ms.activities.values():
+            if not ai.started and ai.attempt_scheduled_time <= now:
+                ms.dispatched.add((ai.scheduled_event_id, ai.attempt))
+                self._dispatch(
+                    entry, "activity", ai.scheduled_event_id, ai.attempt, ai.task_queue, False
+                )

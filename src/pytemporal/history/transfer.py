@@ -13,21 +13,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import (
     CancelExternalWorkflowExecutionFailedCause,
-    ParentClosePolicy,
     SignalExternalWorkflowExecutionFailedCause,
     StartChildWorkflowExecutionFailedCause,
     WorkflowIdConflictPolicy,
 )
 from temporalio.api.workflowservice.v1 import StartWorkflowExecutionRequest
 
-from pytemporal.common.errors import NamespaceNotFound, NotFound, WorkflowAlreadyStarted
-from pytemporal.history.api import start
-from pytemporal.history.engine import HistoryEngine, Key
-from pytemporal.history.workflow import children, lifecycle
+from pytemporal.cluster.internal import b64
+from pytemporal.common.errors import (
+    NamespaceNotFound,
+    NotFound,
+    Unavailable,
+    WorkflowAlreadyStarted,
+)
+from pytemporal.history import transfer_targets as targets
+from pytemporal.history.engine import HistoryEngine, Key, ShardNotOwned
+from pytemporal.history.workflow import children
 from pytemporal.history.workflow.state import MutableState, Transfer
 from pytemporal.namespaces import NamespaceRegistry
 
@@ -44,6 +51,18 @@ class TransferProcessor:
         self._inflight: set[tuple[Key, Transfer]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         engine.on_transfer = self.submit
+        self._local: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {
+            "transfer.start_child": lambda a: targets.start_child(engine, namespaces, a),
+            "transfer.notify_parent": lambda a: targets.notify_parent(engine, a),
+            "transfer.close_child": lambda a: targets.close_child(engine, a),
+            "transfer.signal": lambda a: targets.signal(engine, a),
+            "transfer.cancel": lambda a: targets.cancel(engine, a),
+        }
+
+    def register_handlers(self, service: Any) -> None:
+        """Let other processes run target-side steps on workflows this one owns."""
+        for name, fn in self._local.items():
+            service.register(name, fn)
 
     def submit(self, key: Key, t: Transfer) -> None:
         if (key, t) in self._inflight:
@@ -64,8 +83,8 @@ class TransferProcessor:
                 try:
                     await self._deliver(key, t)
                     return
-                except NotFound:
-                    return  # the source run is gone: nothing left to deliver
+                except (NotFound, ShardNotOwned):
+                    return  # the source is gone, or its new owner delivers this now
                 except Exception:
                     log.exception("delivering %s from %s failed; retrying", t.kind, key)
                     await asyncio.sleep(RETRY_DELAY)
@@ -93,6 +112,15 @@ class TransferProcessor:
             if apply is not None and ms.is_open:
                 apply(ms)  # type: ignore[operator]
             await self.engine.commit_one(entry)
+
+    async def _at(self, ns_id: str, wf_id: str, name: str, args: dict[str, Any]) -> Any:
+        """Run a target-side step on the process that owns the target workflow."""
+        if self.engine.owns((ns_id, wf_id, "")):
+            return await self._local[name](args)
+        owner = self.engine.cluster.owner(self.engine.cluster.workflow_shard(ns_id, wf_id))
+        if owner is None or self.engine.internal is None:
+            raise Unavailable(f"no owner for workflow {wf_id} right now")
+        return await self.engine.internal.call(owner, name, args)
 
     # -- children ------------------------------------------------------------------
 
@@ -131,62 +159,45 @@ class TransferProcessor:
         )
         if attrs.HasField("retry_policy"):
             req.retry_policy.CopyFrom(attrs.retry_policy)
-        parent = start.ParentRef(
-            namespace=ms.namespace,
-            namespace_id=ms.namespace_id,
-            execution=WorkflowExecution(workflow_id=ms.workflow_id, run_id=ms.run_id),
-            initiated_event_id=t.ref,
-            root=_root(ms),
-        )
+        root = _root(ms)
+        args = {
+            "namespace": ns.name,
+            "request": b64(req.SerializeToString()),
+            "parent": {
+                "namespace": ms.namespace,
+                "namespace_id": ms.namespace_id,
+                "execution": [ms.workflow_id, ms.run_id],
+                "initiated_event_id": t.ref,
+                "root": [root.workflow_id, root.run_id],
+            },
+        }
         try:
-            res = await start.start(self.engine, ns, req, parent=parent)
+            run_id = await self._at(ns.id, attrs.workflow_id, "transfer.start_child", args)
         except WorkflowAlreadyStarted:
             cause = StartChildWorkflowExecutionFailedCause.START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_WORKFLOW_ALREADY_EXISTS
             await self._finish(key, t, lambda m: _child_failed(m, t.ref, cause))
             return
-        await self._finish(key, t, lambda m: _child_started(m, t.ref, res.run_id))
+        await self._finish(key, t, lambda m: _child_started(m, t.ref, run_id))
 
     async def _notify_parent(self, key: Key, t: Transfer) -> None:
         entry = await self.engine.get(key)
         ms = entry.ms
         parent_key = ms.parent_key
-        initiated = ms.started.parent_initiated_event_id
-        close = entry.events[ms.close_event_id - 1]
         if parent_key is not None:
-            try:
-                async with self.engine.locked(parent_key) as parent:
-                    pms = parent.ms
-                    child = pms.children.get(initiated)
-                    if pms.is_open and child is not None:
-                        if not child.run_id:
-                            children.child_started(pms, child, ms.first_execution_run_id)
-                        children.child_closed(pms, child, close)
-                        await self.engine.commit_one(parent)
-            except NotFound:
-                pass
+            close = entry.events[ms.close_event_id - 1]
+            args = {
+                "parent": list(parent_key),
+                "initiated": ms.started.parent_initiated_event_id,
+                "first_run_id": ms.first_execution_run_id,
+                "close": b64(close.SerializeToString()),
+            }
+            await self._at(parent_key[0], parent_key[1], "transfer.notify_parent", args)
         await self._finish(key, t)
 
     async def _close_children(self, key: Key, t: Transfer) -> None:
         for ns_id, wf_id, run_id, policy in t.targets:
-            try:
-                current = await self.engine.store.get_current_run(ns_id, wf_id)
-                target = (ns_id, wf_id, current.run_id if current else run_id)
-                async with self.engine.locked(target) as child:
-                    cms = child.ms
-                    if not cms.is_open:
-                        continue
-                    if policy == ParentClosePolicy.PARENT_CLOSE_POLICY_TERMINATE:
-                        lifecycle.terminate(cms, "by parent close policy", None, SERVER_IDENTITY)
-                    elif not cms.cancel_requested:
-                        lifecycle.request_cancel(
-                            cms,
-                            "",
-                            SERVER_IDENTITY,
-                            external=WorkflowExecution(workflow_id=key[1], run_id=key[2]),
-                        )
-                    await self.engine.commit_one(child)
-            except NotFound:
-                continue
+            args = {"child": [ns_id, wf_id, run_id], "policy": policy, "parent": [key[1], key[2]]}
+            await self._at(ns_id, wf_id, "transfer.close_child", args)
         await self._finish(key, t)
 
     # -- external workflows --------------------------------------------------------
@@ -218,37 +229,17 @@ class TransferProcessor:
             not_found = SignalExternalWorkflowExecutionFailedCause.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_NAMESPACE_NOT_FOUND
         delivered = False
         if target is not None and target[1] != ms.workflow_id:
-            delivered = await self._signal(target, ms, t.ref, attrs)
+            args = {
+                "target": list(target),
+                "source": [ms.workflow_id, ms.run_id],
+                "request_id": f"{ms.run_id}:{t.ref}",
+                "attrs": b64(attrs.SerializeToString()),
+            }
+            delivered = bool(await self._at(target[0], target[1], "transfer.signal", args))
         if delivered:
-            assert target is not None
-            await self._finish(key, t, lambda m: _external_done(m, t.ref, target[2]))
+            await self._finish(key, t, lambda m: _external_done(m, t.ref))
         else:
             await self._finish(key, t, lambda m: _external_failed(m, t.ref, not_found))
-
-    async def _signal(self, target: Key, source: MutableState, ref: int, attrs: object) -> bool:
-        request_id = f"{source.run_id}:{ref}"
-        try:
-            async with self.engine.locked(target) as entry:
-                tms = entry.ms
-                if not tms.is_open:
-                    return False
-                if request_id not in tms.signal_request_ids:
-                    a = attrs  # SignalExternalWorkflowExecutionInitiatedEventAttributes
-                    lifecycle.signal(
-                        tms,
-                        a.signal_name,  # type: ignore[attr-defined]
-                        a.input,  # type: ignore[attr-defined]
-                        SERVER_IDENTITY,
-                        a.header,  # type: ignore[attr-defined]
-                        request_id,
-                        external=WorkflowExecution(
-                            workflow_id=source.workflow_id, run_id=source.run_id
-                        ),
-                    )
-                    await self.engine.commit_one(entry)
-                return True
-        except NotFound:
-            return False
 
     async def _cancel_external(self, key: Key, t: Transfer) -> None:
         entry = await self.engine.get(key)
@@ -257,9 +248,10 @@ class TransferProcessor:
         if not ms.is_open or ext is None:
             await self._finish(key, t)
             return
-        reason = entry.events[
-            t.ref - 1
-        ].request_cancel_external_workflow_execution_initiated_event_attributes.reason
+        initiated = entry.events[t.ref - 1]
+        reason = (
+            initiated.request_cancel_external_workflow_execution_initiated_event_attributes.reason
+        )
         not_found = CancelExternalWorkflowExecutionFailedCause.CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND
         try:
             target = await self._target(
@@ -270,26 +262,15 @@ class TransferProcessor:
             not_found = CancelExternalWorkflowExecutionFailedCause.CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_NAMESPACE_NOT_FOUND
         found = False
         if target is not None:
-            try:
-                async with self.engine.locked(target) as tentry:
-                    found = True
-                    tms = tentry.ms
-                    if tms.is_open and not tms.cancel_requested:
-                        lifecycle.request_cancel(
-                            tms,
-                            reason,
-                            SERVER_IDENTITY,
-                            external=WorkflowExecution(
-                                workflow_id=ms.workflow_id, run_id=ms.run_id
-                            ),
-                            external_initiated_event_id=t.ref,
-                        )
-                        await self.engine.commit_one(tentry)
-            except NotFound:
-                found = False
+            args = {
+                "target": list(target),
+                "source": [ms.workflow_id, ms.run_id],
+                "reason": reason,
+                "ref": t.ref,
+            }
+            found = bool(await self._at(target[0], target[1], "transfer.cancel", args))
         if found:
-            assert target is not None
-            await self._finish(key, t, lambda m: _external_done(m, t.ref, target[2]))
+            await self._finish(key, t, lambda m: _external_done(m, t.ref))
         else:
             await self._finish(key, t, lambda m: _external_failed(m, t.ref, not_found))
 
@@ -312,10 +293,10 @@ def _child_failed(ms: MutableState, ref: int, cause: int) -> None:
         children.child_start_failed(ms, child, cause)
 
 
-def _external_done(ms: MutableState, ref: int, run_id: str) -> None:
+def _external_done(ms: MutableState, ref: int) -> None:
     ext = ms.externals.get(ref)
     if ext is not None:
-        children.external_done(ms, ext, run_id)
+        children.external_done(ms, ext)
 
 
 def _external_failed(ms: MutableState, ref: int, cause: int) -> None:

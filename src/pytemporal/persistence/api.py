@@ -52,6 +52,21 @@ class HistoryBatch:
     data: bytes  # serialized temporal.api.history.v1.History
 
 
+@dataclass(frozen=True)
+class ShardLease:
+    shard_id: int
+    owner: str
+    range_id: int
+    lease_until: float
+
+
+@dataclass(frozen=True)
+class Member:
+    member_id: str
+    address: str
+    heartbeat: float
+
+
 class CurrentMode(Enum):
     CREATE = "create"  # the workflow id must have no current run
     REPLACE = "replace"  # the current run must be `expected_run_id`; point at this run
@@ -79,6 +94,10 @@ class Mutation:
     state: bytes
     # Open, or closed with cross-workflow work still to deliver.
     active: bool = True
+    # History shard of the workflow id; with range_id > 0 the commit is fenced: it fails
+    # with ShardOwnershipLost unless the shard's stored range_id is still range_id.
+    shard_id: int = 0
+    range_id: int = 0
     workflow_type: str = ""
     start_time: float = 0.0
     close_time: float | None = None
@@ -137,8 +156,11 @@ class Store(Protocol):
         self, namespace_id: str, workflow_id: str, run_id: str
     ) -> ExecutionRow | None: ...
 
-    async def list_active_executions(self) -> list[ExecutionRow]:
-        """Runs a restarted server must load: open, or with undelivered work."""
+    async def list_active_executions(
+        self, shard_ids: Sequence[int] | None = None
+    ) -> list[ExecutionRow]:
+        """Runs a restarted server must load: open, or with undelivered work (of the
+        given shards only, when given)."""
 
     async def read_history(
         self, namespace_id: str, workflow_id: str, run_id: str, min_event_id: int = 1
@@ -163,3 +185,23 @@ class Store(Protocol):
     async def count_executions(
         self, namespace_id: str, where: Expr | None, *, group_by_status: bool = False
     ) -> VisibilityCounts: ...
+
+    # -- cluster: members and shard leases (several processes on one database) ------
+
+    async def heartbeat_member(self, member_id: str, address: str, now: float) -> None: ...
+
+    async def list_members(self) -> list[Member]: ...
+
+    async def list_shards(self) -> list[ShardLease]: ...
+
+    async def acquire_shard(
+        self, shard_id: int, member_id: str, now: float, ttl: float
+    ) -> int | None:
+        """Take the shard if its lease expired (or is ours): the new range_id, or None."""
+
+    async def renew_shards(
+        self, member_id: str, ranges: dict[int, int], now: float, ttl: float
+    ) -> set[int]:
+        """Extend our leases whose range_id is unchanged; the shards still ours."""
+
+    async def release_shard(self, shard_id: int, member_id: str, range_id: int) -> None: ...

@@ -283,11 +283,10 @@ def cancel_external(
     ms.outbox.append(Transfer("cancel_external", ev.event_id))
 
 
-def external_done(ms: MutableState, ext: ExternalInfo, run_id: str) -> None:
+def external_done(ms: MutableState, ext: ExternalInfo) -> None:
     del ms.externals[ext.initiated_event_id]
     # Named as the command named it (an empty run id stays empty).
     execution = WorkflowExecution(workflow_id=ext.workflow_id, run_id=ext.run_id)
-    del run_id
     if ext.kind == "signal":
         ms.add_event(
             EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytemporal.common.errors import ConditionFailed
+from pytemporal.common.errors import ConditionFailed, ShardOwnershipLost
 from pytemporal.persistence.api import CurrentMode, Mutation
 
 _INSERT_EXECUTION = (
     "INSERT INTO executions (namespace_id, workflow_id, run_id, db_version, next_event_id,"
     " status, workflow_type, start_time, close_time, active, state, task_queue,"
-    " execution_time, history_length, search_attributes)"
-    " VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    " execution_time, history_length, search_attributes, shard_id)"
+    " VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 )
 _UPDATE_EXECUTION = (
     "UPDATE executions SET db_version = $4, next_event_id = $5, status = $6,"
@@ -47,6 +47,14 @@ def rowcount(status: str) -> int:
 
 async def apply(conn: Any, m: Mutation) -> None:
     key = (m.namespace_id, m.workflow_id, m.run_id)
+    if m.range_id:
+        # Fencing: a process that lost the shard must not write. FOR SHARE waits for a
+        # concurrent takeover (which updates the row) and then sees its new range_id.
+        stored = await conn.fetchval(
+            "SELECT range_id FROM shards WHERE shard_id = $1 FOR SHARE", m.shard_id
+        )
+        if stored != m.range_id:
+            raise ShardOwnershipLost(f"shard {m.shard_id} is owned by another process")
     if m.db_version == 1:
         await conn.execute(
             _INSERT_EXECUTION,
@@ -62,6 +70,7 @@ async def apply(conn: Any, m: Mutation) -> None:
             m.execution_time,
             m.next_event_id - 1,
             m.search_attributes,
+            m.shard_id,
         )
     else:
         status = await conn.execute(

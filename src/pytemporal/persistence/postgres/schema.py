@@ -36,10 +36,22 @@ CREATE TABLE executions (
     -- True while the run is open or still has cross-workflow work to deliver: what a
     -- restarted server must load.
     active BOOLEAN NOT NULL,
+    shard_id BIGINT NOT NULL DEFAULT 0,
     state BYTEA NOT NULL,
     PRIMARY KEY (namespace_id, workflow_id, run_id)
 );
-CREATE INDEX executions_active ON executions (active) WHERE active;
+CREATE INDEX executions_active ON executions (active, shard_id) WHERE active;
+CREATE TABLE shards (
+    shard_id BIGINT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    range_id BIGINT NOT NULL,
+    lease_until DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE cluster_members (
+    member_id TEXT PRIMARY KEY,
+    address TEXT NOT NULL,
+    heartbeat DOUBLE PRECISION NOT NULL
+);
 CREATE TABLE current_executions (
     namespace_id TEXT NOT NULL,
     workflow_id TEXT NOT NULL,

@@ -28,14 +28,17 @@ from pytemporal.common.errors import (
     ConditionFailed,
     NamespaceAlreadyExists,
     PersistenceError,
+    ShardOwnershipLost,
 )
 from pytemporal.persistence import urls
 from pytemporal.persistence.api import (
     CurrentRun,
     ExecutionRow,
     HistoryBatch,
+    Member,
     Mutation,
     NamespaceRecord,
+    ShardLease,
     VisibilityCounts,
     VisibilityCursor,
     VisibilityRow,
@@ -244,12 +247,106 @@ class PostgresStore:
         )
         return ExecutionRow(*row) if row else None
 
-    async def list_active_executions(self) -> list[ExecutionRow]:
-        rows = await self._read(
-            lambda c: c.fetch(f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE active"),
-            "active executions list",
-        )
+    async def list_active_executions(
+        self, shard_ids: Sequence[int] | None = None
+    ) -> list[ExecutionRow]:
+        if shard_ids is None:
+            rows = await self._read(
+                lambda c: c.fetch(f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE active"),
+                "active executions list",
+            )
+        else:
+            wanted = list(shard_ids)
+            rows = await self._read(
+                lambda c: c.fetch(
+                    f"SELECT {_EXECUTION_COLUMNS} FROM executions"
+                    " WHERE active AND shard_id = ANY($1::bigint[])",
+                    wanted,
+                ),
+                "active executions list",
+            )
         return [ExecutionRow(*r) for r in rows]
+
+    # -- cluster ------------------------------------------------------------------
+
+    async def heartbeat_member(self, member_id: str, address: str, now: float) -> None:
+        await self._read(
+            lambda c: c.execute(
+                "INSERT INTO cluster_members (member_id, address, heartbeat) VALUES ($1, $2, $3)"
+                " ON CONFLICT (member_id) DO UPDATE SET address = EXCLUDED.address,"
+                " heartbeat = EXCLUDED.heartbeat",
+                member_id,
+                address,
+                now,
+            ),
+            "member heartbeat",
+        )
+
+    async def list_members(self) -> list[Member]:
+        rows = await self._read(
+            lambda c: c.fetch("SELECT member_id, address, heartbeat FROM cluster_members"),
+            "members list",
+        )
+        return [Member(*r) for r in rows]
+
+    async def list_shards(self) -> list[ShardLease]:
+        rows = await self._read(
+            lambda c: c.fetch("SELECT shard_id, owner, range_id, lease_until FROM shards"),
+            "shards list",
+        )
+        return [ShardLease(*r) for r in rows]
+
+    async def acquire_shard(
+        self, shard_id: int, member_id: str, now: float, ttl: float
+    ) -> int | None:
+        value = await self._read(
+            lambda c: c.fetchval(
+                "INSERT INTO shards (shard_id, owner, range_id, lease_until) VALUES ($1, $2, 1, $3)"
+                " ON CONFLICT (shard_id) DO UPDATE SET owner = EXCLUDED.owner,"
+                " range_id = shards.range_id + 1, lease_until = EXCLUDED.lease_until"
+                " WHERE shards.lease_until < $4 OR shards.owner = EXCLUDED.owner"
+                " RETURNING range_id",
+                shard_id,
+                member_id,
+                now + ttl,
+                now,
+            ),
+            "shard acquire",
+        )
+        return int(value) if value is not None else None
+
+    async def renew_shards(
+        self, member_id: str, ranges: dict[int, int], now: float, ttl: float
+    ) -> set[int]:
+        if not ranges:
+            return set()
+        shard_ids, range_ids = list(ranges), [ranges[s] for s in ranges]
+        rows = await self._read(
+            lambda c: c.fetch(
+                "UPDATE shards SET lease_until = $1 FROM unnest($2::bigint[], $3::bigint[])"
+                " AS mine(shard_id, range_id) WHERE shards.shard_id = mine.shard_id"
+                " AND shards.range_id = mine.range_id AND shards.owner = $4"
+                " RETURNING shards.shard_id",
+                now + ttl,
+                shard_ids,
+                range_ids,
+                member_id,
+            ),
+            "shard renew",
+        )
+        return {int(r[0]) for r in rows}
+
+    async def release_shard(self, shard_id: int, member_id: str, range_id: int) -> None:
+        await self._read(
+            lambda c: c.execute(
+                "UPDATE shards SET lease_until = 0"
+                " WHERE shard_id = $1 AND owner = $2 AND range_id = $3",
+                shard_id,
+                member_id,
+                range_id,
+            ),
+            "shard release",
+        )
 
     async def read_history(
         self, namespace_id: str, workflow_id: str, run_id: str, min_event_id: int = 1
@@ -334,7 +431,7 @@ async def _apply_caller(conn: Any, ms: Sequence[Mutation], *, savepoint: bool) -
         async with scope:
             for m in ms:
                 await mutations.apply(conn, m)
-    except ConditionFailed as e:
+    except (ConditionFailed, ShardOwnershipLost) as e:
         return e
     except asyncpg.UniqueViolationError as e:
         return ConditionFailed(f"{e.table_name}: {e.detail or e}")

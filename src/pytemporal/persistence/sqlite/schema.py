@@ -27,10 +27,22 @@ CREATE TABLE IF NOT EXISTS executions (
     -- 1 while the run is open or still has cross-workflow work to deliver (a closed
     -- child notifying its parent...): what a restarted server must load.
     active INTEGER NOT NULL,
+    shard_id INTEGER NOT NULL DEFAULT 0,
     state BLOB NOT NULL,
     PRIMARY KEY (namespace_id, workflow_id, run_id)
 );
-CREATE INDEX IF NOT EXISTS executions_active ON executions (active) WHERE active = 1;
+CREATE INDEX IF NOT EXISTS executions_active ON executions (active, shard_id) WHERE active = 1;
+CREATE TABLE IF NOT EXISTS shards (
+    shard_id INTEGER PRIMARY KEY,
+    owner TEXT NOT NULL,
+    range_id INTEGER NOT NULL,
+    lease_until REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cluster_members (
+    member_id TEXT PRIMARY KEY,
+    address TEXT NOT NULL,
+    heartbeat REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS current_executions (
     namespace_id TEXT NOT NULL,
     workflow_id TEXT NOT NULL,

@@ -10,14 +10,21 @@ import asyncio
 import sqlite3
 from collections.abc import Sequence
 
-from pytemporal.common.errors import ConditionFailed, NamespaceAlreadyExists, PersistenceError
+from pytemporal.common.errors import (
+    ConditionFailed,
+    NamespaceAlreadyExists,
+    PersistenceError,
+    ShardOwnershipLost,
+)
 from pytemporal.persistence.api import (
     CurrentMode,
     CurrentRun,
     ExecutionRow,
     HistoryBatch,
+    Member,
     Mutation,
     NamespaceRecord,
+    ShardLease,
     VisibilityCounts,
     VisibilityCursor,
     VisibilityRow,
@@ -129,11 +136,18 @@ class SqliteStore:
         ).fetchone()
         return ExecutionRow(*row) if row else None
 
-    async def list_active_executions(self) -> list[ExecutionRow]:
-        rows = self._db.execute(
+    async def list_active_executions(
+        self, shard_ids: Sequence[int] | None = None
+    ) -> list[ExecutionRow]:
+        sql = (
             "SELECT namespace_id, workflow_id, run_id, db_version, next_event_id, status, state"
             " FROM executions WHERE active = 1"
-        ).fetchall()
+        )
+        params: list[int] = []
+        if shard_ids is not None:
+            sql += f" AND shard_id IN ({', '.join('?' for _ in shard_ids)})"
+            params = list(shard_ids)
+        rows = self._db.execute(sql, params).fetchall()
         return [ExecutionRow(*r) for r in rows]
 
     async def read_history(
@@ -174,6 +188,66 @@ class SqliteStore:
             return VisibilityCounts(total=rows[0][0])
         by_status = {int(status): int(n) for status, n in rows}
         return VisibilityCounts(total=sum(by_status.values()), by_status=by_status)
+
+    # -- cluster ------------------------------------------------------------------
+
+    async def heartbeat_member(self, member_id: str, address: str, now: float) -> None:
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "INSERT INTO cluster_members (member_id, address, heartbeat) VALUES (?, ?, ?)"
+                " ON CONFLICT (member_id) DO UPDATE SET address = excluded.address,"
+                " heartbeat = excluded.heartbeat",
+                (member_id, address, now),
+            )
+
+    async def list_members(self) -> list[Member]:
+        rows = self._db.execute("SELECT member_id, address, heartbeat FROM cluster_members")
+        return [Member(*r) for r in rows.fetchall()]
+
+    async def list_shards(self) -> list[ShardLease]:
+        rows = self._db.execute("SELECT shard_id, owner, range_id, lease_until FROM shards")
+        return [ShardLease(*r) for r in rows.fetchall()]
+
+    async def acquire_shard(
+        self, shard_id: int, member_id: str, now: float, ttl: float
+    ) -> int | None:
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            row = self._db.execute(
+                "INSERT INTO shards (shard_id, owner, range_id, lease_until) VALUES (?, ?, 1, ?)"
+                " ON CONFLICT (shard_id) DO UPDATE SET owner = excluded.owner,"
+                " range_id = shards.range_id + 1, lease_until = excluded.lease_until"
+                " WHERE shards.lease_until < ? OR shards.owner = excluded.owner"
+                " RETURNING range_id",
+                (shard_id, member_id, now + ttl, now),
+            ).fetchone()
+        return int(row[0]) if row else None
+
+    async def renew_shards(
+        self, member_id: str, ranges: dict[int, int], now: float, ttl: float
+    ) -> set[int]:
+        kept: set[int] = set()
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            for shard_id, range_id in ranges.items():
+                cur = self._db.execute(
+                    "UPDATE shards SET lease_until = ?"
+                    " WHERE shard_id = ? AND owner = ? AND range_id = ?",
+                    (now + ttl, shard_id, member_id, range_id),
+                )
+                if cur.rowcount == 1:
+                    kept.add(shard_id)
+        return kept
+
+    async def release_shard(self, shard_id: int, member_id: str, range_id: int) -> None:
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "UPDATE shards SET lease_until = 0"
+                " WHERE shard_id = ? AND owner = ? AND range_id = ?",
+                (shard_id, member_id, range_id),
+            )
 
     # -- commits ------------------------------------------------------------------
 
@@ -226,7 +300,7 @@ class SqliteStore:
                 try:
                     for m in mutations:
                         self._apply(m)
-                except ConditionFailed as e:
+                except (ConditionFailed, ShardOwnershipLost) as e:
                     db.execute(f"ROLLBACK TO m{i}")
                     results.append(e)
                 except sqlite3.IntegrityError as e:
@@ -248,12 +322,18 @@ class SqliteStore:
     def _apply(self, m: Mutation) -> None:
         db = self._db
         key = (m.namespace_id, m.workflow_id, m.run_id)
+        if m.range_id:
+            row = db.execute(
+                "SELECT range_id FROM shards WHERE shard_id = ?", (m.shard_id,)
+            ).fetchone()
+            if row is None or row[0] != m.range_id:
+                raise ShardOwnershipLost(f"shard {m.shard_id} is owned by another process")
         if m.db_version == 1:
             db.execute(
                 "INSERT INTO executions (namespace_id, workflow_id, run_id, db_version,"
                 " next_event_id, status, workflow_type, start_time, close_time, active, state,"
-                " task_queue, execution_time, history_length, search_attributes)"
-                " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " task_queue, execution_time, history_length, search_attributes, shard_id)"
+                " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     *key,
                     m.next_event_id,
@@ -267,6 +347,7 @@ class SqliteStore:
                     m.execution_time,
                     m.next_event_id - 1,
                     m.search_attributes,
+                    m.shard_id,
                 ),
             )
         else:

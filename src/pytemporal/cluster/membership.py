@@ -1,0 +1,158 @@
+"""Shard ownership through leases in the database.
+
+Each process heartbeats a row in `cluster_members` and holds a fair share of the
+history shards through leases in `shards`. Taking a shard increments its `range_id`;
+every write to the shard's workflows is fenced on that value, so a process that lost
+a shard (paused, partitioned) can never overwrite the new owner's state. A process
+that dies stops renewing; its leases expire after `ttl` seconds and the others take
+its shards on their next tick: failover takes at most ttl + interval seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import uuid
+from collections.abc import Callable
+
+from pytemporal.cluster import ring
+from pytemporal.persistence.api import Store
+
+log = logging.getLogger(__name__)
+
+LEASE_TTL = 6.0
+TICK_INTERVAL = 1.5
+
+ShardsCallback = Callable[[list[int]], object]
+
+
+class LocalCluster:
+    """One process owns everything (the dev server): no leases, no fencing."""
+
+    num_shards = 1
+    address = ""
+
+    def workflow_shard(self, namespace_id: str, workflow_id: str) -> int:
+        return 1
+
+    def queue_shard(self, namespace_id: str, queue: str) -> int:
+        return 1
+
+    def is_local(self, shard: int) -> bool:
+        return True
+
+    def owner(self, shard: int) -> str | None:
+        return self.address
+
+    def range_of(self, shard: int) -> int:
+        return 0
+
+
+class ShardCluster(LocalCluster):
+    def __init__(self, store: Store, *, address: str, num_shards: int) -> None:
+        self.store = store
+        self.address = address
+        self.num_shards = num_shards
+        self.member_id = str(uuid.uuid4())
+        self.owned: dict[int, int] = {}  # shard -> range_id
+        self.owners: dict[int, str] = {}  # shard -> owner's address
+        self.on_acquired: ShardsCallback = lambda shards: None
+        self.on_lost: ShardsCallback = lambda shards: None
+        self.on_ring_changed: Callable[[], object] = lambda: None
+        self.ttl = LEASE_TTL
+        self.interval = TICK_INTERVAL
+
+    def workflow_shard(self, namespace_id: str, workflow_id: str) -> int:
+        return ring.workflow_shard(namespace_id, workflow_id, self.num_shards)
+
+    def queue_shard(self, namespace_id: str, queue: str) -> int:
+        return ring.queue_shard(namespace_id, queue, self.num_shards)
+
+    def is_local(self, shard: int) -> bool:
+        return shard in self.owned
+
+    def owner(self, shard: int) -> str | None:
+        if shard in self.owned:
+            return self.address
+        return self.owners.get(shard)
+
+    def range_of(self, shard: int) -> int:
+        return self.owned.get(shard, -1)
+
+    async def release_all(self) -> None:
+        """A clean shutdown hands its shards over at once instead of after the ttl."""
+        owned, self.owned = self.owned, {}
+        if owned:
+            self.on_lost(list(owned))
+        for shard, range_id in owned.items():
+            try:
+                await self.store.release_shard(shard, self.member_id, range_id)
+            except Exception:
+                log.warning("could not release shard %s; it expires by itself", shard)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("cluster membership tick failed")
+            await asyncio.sleep(self.interval)
+
+    async def tick(self) -> None:
+        now = time.time()
+        await self.store.heartbeat_member(self.member_id, self.address, now)
+        kept = await self.store.renew_shards(self.member_id, dict(self.owned), now, self.ttl)
+        lost = [s for s in self.owned if s not in kept]
+        for s in lost:
+            del self.owned[s]
+        if lost:
+            log.warning("lost shards %s", lost)
+            self.on_lost(lost)
+        members = {
+            m.member_id: m.address
+            for m in await self.store.list_members()
+            if m.heartbeat > now - self.ttl
+        }
+        target = math.ceil(self.num_shards / max(1, len(members)))
+        await self._release_extra(target)
+        acquired = await self._acquire_up_to(target, now)
+        if acquired:
+            log.info("acquired shards %s", acquired)
+            self.on_acquired(acquired)
+        await self._refresh_routes(members, now, changed=bool(lost or acquired))
+
+    async def _release_extra(self, target: int) -> None:
+        extra = sorted(self.owned)[target:]
+        if not extra:
+            return
+        for s in extra:
+            range_id = self.owned.pop(s)
+            self.on_lost([s])
+            await self.store.release_shard(s, self.member_id, range_id)
+        log.info("released shards %s to rebalance", extra)
+
+    async def _acquire_up_to(self, target: int, now: float) -> list[int]:
+        leases = {lease.shard_id: lease for lease in await self.store.list_shards()}
+        acquired = []
+        for s in range(1, self.num_shards + 1):
+            if len(self.owned) >= target:
+                break
+            lease = leases.get(s)
+            if s in self.owned or (lease is not None and lease.lease_until >= now):
+                continue
+            range_id = await self.store.acquire_shard(s, self.member_id, now, self.ttl)
+            if range_id is not None:
+                self.owned[s] = range_id
+                acquired.append(s)
+        return acquired
+
+    async def _refresh_routes(self, members: dict[str, str], now: float, changed: bool) -> None:
+        routes = {}
+        for lease in await self.store.list_shards():
+            if lease.lease_until >= now and lease.owner in members:
+                routes[lease.shard_id] = members[lease.owner]
+        if routes != self.owners or changed:
+            self.owners = routes
+            self.on_ring_changed()

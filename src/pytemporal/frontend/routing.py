@@ -1,0 +1,239 @@
+"""Reaching the right process when several share one database.
+
+Every RPC about one workflow is served by the owner of the workflow's history shard,
+and every poll by the owner of its task queue's shard. A process that gets a call it
+does not own forwards it, unchanged, to the owner's public gRPC endpoint (one hop at
+most: a forwarded call that lands on a non-owner gets UNAVAILABLE, which clients
+retry while ownership settles).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from temporalio.api.workflowservice.v1 import (
+    PollActivityTaskQueueRequest,
+    PollActivityTaskQueueResponse,
+    PollWorkflowTaskQueueRequest,
+    PollWorkflowTaskQueueResponse,
+)
+
+from pytemporal.cluster.internal import InternalClient, b64, unb64
+from pytemporal.cluster.membership import LocalCluster
+from pytemporal.common.errors import NamespaceNotFound, ServiceError, Unavailable
+from pytemporal.frontend.errors import abort
+from pytemporal.history.api import activity_tasks, queries, workflow_tasks
+from pytemporal.history.engine import HistoryEngine
+from pytemporal.history.tokens import decode
+from pytemporal.matching.queues import TaskRef
+from pytemporal.namespaces import NamespaceRegistry
+
+FORWARDED = "pytemporal-forwarded"
+Route = tuple[str, str, str]  # ("workflow" | "queue", namespace name or id marker, id)
+
+
+def _wf(field: str) -> Callable[[Any], tuple[str, str]]:
+    def get(req: Any) -> tuple[str, str]:
+        value = req
+        for part in field.split("."):
+            value = getattr(value, part)
+        return req.namespace, str(value)
+
+    return get
+
+
+def _token(req: Any) -> tuple[str, str]:
+    tok = decode(req.task_token)
+    return "id:" + tok.namespace_id, tok.workflow_id
+
+
+WORKFLOW_ROUTES: dict[str, Callable[[Any], tuple[str, str]]] = {
+    "StartWorkflowExecution": _wf("workflow_id"),
+    "SignalWithStartWorkflowExecution": _wf("workflow_id"),
+    "SignalWorkflowExecution": _wf("workflow_execution.workflow_id"),
+    "RequestCancelWorkflowExecution": _wf("workflow_execution.workflow_id"),
+    "TerminateWorkflowExecution": _wf("workflow_execution.workflow_id"),
+    "UpdateWorkflowExecution": _wf("workflow_execution.workflow_id"),
+    "ResetWorkflowExecution": _wf("workflow_execution.workflow_id"),
+    "GetWorkflowExecutionHistory": _wf("execution.workflow_id"),
+    "DescribeWorkflowExecution": _wf("execution.workflow_id"),
+    "QueryWorkflow": _wf("execution.workflow_id"),
+    "ResetStickyTaskQueue": _wf("execution.workflow_id"),
+    "PollWorkflowExecutionUpdate": _wf("update_ref.workflow_execution.workflow_id"),
+    "ExecuteMultiOperation": lambda r: (
+        r.namespace,
+        r.operations[0].start_workflow.workflow_id if r.operations else "",
+    ),
+    "RecordActivityTaskHeartbeatById": _wf("workflow_id"),
+    "RespondActivityTaskCompletedById": _wf("workflow_id"),
+    "RespondActivityTaskFailedById": _wf("workflow_id"),
+    "RespondActivityTaskCanceledById": _wf("workflow_id"),
+    "RespondWorkflowTaskCompleted": _token,
+    "RespondWorkflowTaskFailed": _token,
+    "RespondQueryTaskCompleted": _token,
+    "RecordActivityTaskHeartbeat": _token,
+    "RespondActivityTaskCompleted": _token,
+    "RespondActivityTaskFailed": _token,
+    "RespondActivityTaskCanceled": _token,
+}
+QUEUE_ROUTES: dict[str, Callable[[Any], tuple[str, str]]] = {
+    "PollWorkflowTaskQueue": lambda r: (r.namespace, r.task_queue.normal_name or r.task_queue.name),
+    "PollActivityTaskQueue": lambda r: (r.namespace, r.task_queue.name),
+    "ShutdownWorker": lambda r: (r.namespace, r.task_queue),
+}
+
+
+class Router:
+    def __init__(
+        self,
+        cluster: LocalCluster,
+        namespaces: NamespaceRegistry,
+        engine: HistoryEngine,
+        internal: InternalClient,
+    ) -> None:
+        self.cluster = cluster
+        self.namespaces = namespaces
+        self.engine = engine
+        self.internal = internal
+
+    def _namespace_id(self, name: str) -> str | None:
+        if name.startswith("id:"):
+            return name[3:]
+        try:
+            return self.namespaces.get(name).id
+        except NamespaceNotFound:
+            return None  # the local handler answers NOT_FOUND
+
+    def owner_for(self, method: str, request: Any) -> str | None:
+        """The address to forward to, or None to serve the call here."""
+        if method in WORKFLOW_ROUTES:
+            ns, wf = WORKFLOW_ROUTES[method](request)
+            ns_id = self._namespace_id(ns)
+            if ns_id is None or not wf:
+                return None
+            shard = self.cluster.workflow_shard(ns_id, wf)
+        elif method in QUEUE_ROUTES:
+            ns, queue = QUEUE_ROUTES[method](request)
+            ns_id = self._namespace_id(ns)
+            if ns_id is None or not queue:
+                return None
+            shard = self.cluster.queue_shard(ns_id, queue)
+        else:
+            return None
+        if self.cluster.is_local(shard):
+            return None
+        owner = self.cluster.owner(shard)
+        if owner is None:
+            raise Unavailable(f"shard {shard} has no owner right now; retry")
+        return owner
+
+    async def forward(
+        self, address: str, path: str, request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> bytes:
+        metadata = dict(context.invocation_metadata() or ())
+        if FORWARDED in metadata:
+            raise Unavailable("shard ownership is moving; retry")
+        call = self.internal.channel(address).unary_unary(
+            path, request_serializer=lambda m: m.SerializeToString()
+        )
+        headers = [(k, v) for k, v in metadata.items() if not k.startswith(("grpc-", ":"))]
+        headers.append((FORWARDED, "1"))
+        timeout = context.time_remaining()
+        try:
+            result: bytes = await call(request, metadata=headers, timeout=timeout)
+            return result
+        except grpc.aio.AioRpcError as e:
+            trailing = tuple(
+                (k, v) for k, v in (e.trailing_metadata() or ()) if k == "grpc-status-details-bin"
+            )
+            await context.abort(e.code(), e.details() or "", trailing_metadata=trailing)
+            raise
+
+
+class RoutingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    def __init__(self, router: Router) -> None:
+        self.router = router
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        path: str = details.method  # type: ignore[attr-defined]
+        method = path.rsplit("/", 1)[-1]
+        if handler is None or (method not in WORKFLOW_ROUTES and method not in QUEUE_ROUTES):
+            return handler
+        inner = handler.unary_unary
+        router = self.router
+
+        async def routed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            try:
+                owner = router.owner_for(method, request)
+                if owner is None:
+                    return await inner(request, context)
+                return await router.forward(owner, path, request, context)
+            except ServiceError as err:
+                await abort(context, err)
+
+        serialize = handler.response_serializer
+
+        def respond(message: Any) -> bytes:
+            return message if isinstance(message, bytes) else serialize(message)  # type: ignore[no-any-return]
+
+        return grpc.unary_unary_rpc_method_handler(
+            routed,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=respond,
+        )
+
+
+async def start_task(
+    engine: HistoryEngine, internal: InternalClient | None, ref: TaskRef, request: Any
+) -> Any:
+    """Start a polled task on the process that owns its workflow."""
+    key = (ref.namespace_id, ref.workflow_id, ref.run_id)
+    if engine.owns(key):
+        return await start_task_here(engine, ref, request)
+    owner = engine.cluster.owner(engine.shard_of(key))
+    if owner is None or internal is None:
+        return None  # moving: the new owner offers it again
+    from dataclasses import asdict
+
+    reply = await internal.call(
+        owner,
+        "history.start_task",
+        {"ref": asdict(ref), "request": b64(request.SerializeToString())},
+    )
+    if reply is None:
+        return None
+    cls = PollActivityTaskQueueResponse if ref.kind == "activity" else PollWorkflowTaskQueueResponse
+    return cls.FromString(unb64(reply))
+
+
+async def start_task_here(engine: HistoryEngine, ref: TaskRef, request: Any) -> Any:
+    if ref.kind == "activity":
+        return await activity_tasks.record_started(engine, ref, request)
+    if ref.kind == "query":
+        return await queries.record_started(engine, ref, request)
+    return await workflow_tasks.record_started(engine, ref, request)
+
+
+def register_handlers(engine: HistoryEngine, service: Any) -> None:
+    """The internal calls other processes make to this one."""
+
+    async def add_task(args: dict[str, Any]) -> None:
+        engine.add_task(TaskRef(**args["ref"]), args["queue"], args["sticky"])
+
+    async def start(args: dict[str, Any]) -> str | None:
+        ref = TaskRef(**args["ref"])
+        cls = (
+            PollActivityTaskQueueRequest if ref.kind == "activity" else PollWorkflowTaskQueueRequest
+        )
+        resp = await start_task_here(engine, ref, cls.FromString(unb64(args["request"])))
+        return None if resp is None else b64(resp.SerializeToString())
+
+    service.register("matching.add", add_task)
+    service.register("history.start_task", start)
