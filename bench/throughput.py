@@ -1,9 +1,18 @@
 """Workflow throughput benchmark: pytemporal vs. Temporal's Go dev server.
 
-Each selected server is started as a subprocess on a free port with a fresh file
-database, then driven by the same harness: a ``temporalio`` worker running in this
-process (unsandboxed) and C concurrent drivers that each ``start_workflow`` and await
-the result, for N workflows that each execute exactly one activity.
+Each selected server is started as a subprocess on a free port with a fresh database,
+then driven by the same harness: ``temporalio`` workers running in this process
+(unsandboxed) and C concurrent drivers that each ``start_workflow`` and await the
+result, for N workflows that each execute exactly one activity.
+
+Servers:
+
+- ``pytemporal``: ``pytemporal server start-dev`` on a fresh SQLite file;
+- ``reference``: ``temporal server start-dev`` (Go) on a fresh SQLite file;
+- ``pytemporal-pg``: ``pytemporal server start`` on a fresh PostgreSQL database
+  (``bench_<uuid>``, created, ``schema setup``, dropped afterwards);
+- ``pytemporal-pg-x2``: two ``pytemporal server start`` processes on one fresh
+  PostgreSQL database (scale-out), drivers and workers split across both.
 
 Usage::
 
@@ -17,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -35,17 +45,28 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
-import psutil
+import asyncpg  # type: ignore[import-untyped]
+import psutil  # type: ignore[import-untyped]
 from temporalio import activity, workflow
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-SERVER_NAMES = ("pytemporal", "reference")
+SERVER_NAMES = ("pytemporal", "reference", "pytemporal-pg", "pytemporal-pg-x2")
+REFERENCE = "reference"
+# The scale-out ratio: this server's throughput over the single-process PG server's.
+SCALE_OUT = ("pytemporal-pg-x2", "pytemporal-pg")
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 15.0
+SCHEMA_TIMEOUT_S = 120.0
 LOG_TAIL_CHARS = 4000
+DEFAULT_PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+# History shards per PG mode unless --pg-shards is given (x2: the scale-out setting).
+DEFAULT_PG_SHARDS = {"pytemporal-pg": 1, "pytemporal-pg-x2": 8}
+# PostgreSQL's shared background processes, counted in "db CPU" with our backends.
+PG_BACKGROUND = ("checkpointer", "background writer", "walwriter")
 
 T = TypeVar("T")
 
@@ -146,22 +167,42 @@ def pytemporal_command(port: int, db_file: Path) -> list[str]:
     ]  # fmt: skip
 
 
-COMMANDS: dict[str, Callable[[int, Path], list[str]]] = {
+DEV_COMMANDS: dict[str, Callable[[int, Path], list[str]]] = {
     "pytemporal": pytemporal_command,
     "reference": reference_command,
 }
+PG_START_COMMAND = [sys.executable, "-m", "pytemporal", "server", "start"]
+
+
+def pg_environment(database_url: str, port: int, shards: int) -> dict[str, str]:
+    """This process's environment without PYTEMPORAL_*, plus the PG server's settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEMPORAL_")}
+    env.update(
+        PYTEMPORAL_DATABASE_URL=database_url,
+        PYTEMPORAL_IP="127.0.0.1",
+        PYTEMPORAL_PORT=str(port),
+        PYTEMPORAL_NUM_HISTORY_SHARDS=str(shards),
+        PYTEMPORAL_LOG_LEVEL="warn",
+    )
+    return env
 
 
 class ServerProcess:
-    """A dev server subprocess with its own temp dir, database and log file."""
+    """One server subprocess with its own port and log file (in `workdir`)."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(
+        self,
+        label: str,
+        workdir: Path,
+        command: Callable[[int], list[str]],
+        env: Callable[[int], dict[str, str]] | None = None,
+    ) -> None:
+        self.label = label
         self.port = free_port()
-        self._tmp = tempfile.TemporaryDirectory(prefix=f"bench-{name}-")
-        self.db_file = Path(self._tmp.name) / "bench.db"
-        self.log_file = Path(self._tmp.name) / "server.log"
-        self.command = COMMANDS[name](self.port, self.db_file)
+        self.workdir = workdir
+        self.log_file = workdir / f"{label}.log"
+        self.command = command(self.port)
+        self.env = None if env is None else env(self.port)
         self._log: IO[bytes] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -172,7 +213,11 @@ class ServerProcess:
     def start(self) -> None:
         self._log = self.log_file.open("wb")
         self._proc = subprocess.Popen(
-            self.command, stdout=self._log, stderr=subprocess.STDOUT, cwd=self._tmp.name
+            self.command,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=self.workdir,
+            env=self.env,
         )
 
     def exit_code(self) -> int | None:
@@ -188,8 +233,11 @@ class ServerProcess:
         """The server process and all its descendants."""
         if self._proc is None:
             return []
-        root = psutil.Process(self._proc.pid)
-        return [root, *root.children(recursive=True)]
+        try:
+            root = psutil.Process(self._proc.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
 
     def cpu_seconds(self) -> float:
         """User+sys CPU of the whole process tree (incl. reaped children)."""
@@ -221,7 +269,149 @@ class ServerProcess:
                 self._proc.wait()
         if self._log is not None:
             self._log.close()
-        self._tmp.cleanup()
+            self._log = None
+
+
+def process_cpu_seconds(pids: Sequence[int]) -> float:
+    """User+sys CPU of the given processes (the ones still alive)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        total += times.user + times.system
+    return total
+
+
+class PgDatabase:
+    """A fresh PostgreSQL database ``bench_<uuid>``, dropped by `drop`.
+
+    `admin_url` names the maintenance database used for CREATE/DROP and for looking up
+    backend pids in pg_stat_activity (that connection's own backend is not counted).
+    """
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.name = f"bench_{uuid.uuid4().hex[:12]}"
+        parts = urlsplit(admin_url)
+        self.url = urlunsplit(parts._replace(path=f"/{self.name}"))
+        self._admin: Any = None  # asyncpg.Connection
+
+    async def create(self) -> None:
+        self._admin = await asyncpg.connect(self.admin_url, timeout=10)
+        await self._admin.execute(f'CREATE DATABASE "{self.name}"')
+
+    async def setup_schema(self) -> None:
+        """``pytemporal schema setup --db URL`` (the server never creates the schema)."""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "pytemporal", "schema", "setup", "--db", self.url,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), SCHEMA_TIMEOUT_S)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise TimeoutError(f"schema setup exceeded {SCHEMA_TIMEOUT_S}s") from None
+        if proc.returncode != 0:
+            text = out.decode(errors="replace")[-LOG_TAIL_CHARS:]
+            raise RuntimeError(f"schema setup failed ({proc.returncode}):\n{text}")
+
+    async def db_pids(self) -> list[int]:
+        """Backends connected to this database plus PG's shared background writers."""
+        rows = await self._admin.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 OR backend_type = ANY($2::text[])",
+            self.name,
+            list(PG_BACKGROUND),
+        )
+        return [int(row["pid"]) for row in rows]
+
+    async def cpu_seconds(self) -> float:
+        return process_cpu_seconds(await self.db_pids())
+
+    async def drop(self) -> None:
+        if self._admin is None:
+            return
+        try:
+            await self._admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        finally:
+            await self._admin.close()
+            self._admin = None
+
+
+class Deployment:
+    """What one benchmark run talks to: 1+ server processes and maybe a PG database."""
+
+    def __init__(self, name: str, args: argparse.Namespace) -> None:
+        self.name = name
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"bench-{name}-")
+        workdir = Path(self._tmp.name)
+        self.database: PgDatabase | None = None
+        self.history_shards: int | None = None
+        if name in DEV_COMMANDS:
+            make = DEV_COMMANDS[name]
+            db_file = workdir / "bench.db"
+            self.processes = [ServerProcess(name, workdir, lambda port: make(port, db_file))]
+            return
+        database = PgDatabase(args.pg_admin_url)
+        shards = args.pg_shards or DEFAULT_PG_SHARDS[name]
+        count = 2 if name == "pytemporal-pg-x2" else 1
+
+        def env(port: int) -> dict[str, str]:
+            return pg_environment(database.url, port, shards)
+
+        self.database = database
+        self.history_shards = shards
+        self.processes = [
+            ServerProcess(f"{name}-{i}", workdir, lambda _port: list(PG_START_COMMAND), env)
+            for i in range(count)
+        ]
+
+    @property
+    def commands(self) -> list[str]:
+        """Each process's command line, with its PYTEMPORAL_* environment in front."""
+        out = []
+        for proc in self.processes:
+            env = {k: v for k, v in (proc.env or {}).items() if k.startswith("PYTEMPORAL_")}
+            prefix = [f"{k}={v}" for k, v in sorted(env.items())]
+            out.append(shlex.join([*prefix, *proc.command]))
+        return out
+
+    async def start(self) -> list[Client]:
+        """Create the database if any, then start the processes one at a time (so a
+        fresh database is initialised by one of them); one ready client per process."""
+        if self.database is not None:
+            await self.database.create()
+            await self.database.setup_schema()
+        clients = []
+        for proc in self.processes:
+            proc.start()
+            clients.append(await connect_when_ready(proc, READY_TIMEOUT_S))
+        return clients
+
+    def cpu_seconds(self) -> float:
+        return sum(proc.cpu_seconds() for proc in self.processes)
+
+    def rss_mb(self) -> float:
+        return sum(proc.rss_mb() for proc in self.processes)
+
+    async def db_cpu_seconds(self) -> float | None:
+        return None if self.database is None else await self.database.cpu_seconds()
+
+    def state(self) -> str:
+        return "\n".join(
+            f"--- {p.label}: exit code {p.exit_code()}\n{p.log_tail()}" for p in self.processes
+        )
+
+    async def stop(self) -> None:
+        for proc in self.processes:
+            proc.stop()
+        try:
+            if self.database is not None:
+                await self.database.drop()
+        finally:
+            self._tmp.cleanup()
 
 
 async def connect_when_ready(server: ServerProcess, timeout_s: float) -> Client:
@@ -231,7 +421,7 @@ async def connect_when_ready(server: ServerProcess, timeout_s: float) -> Client:
     while time.monotonic() < deadline:
         code = server.exit_code()
         if code is not None:
-            raise RuntimeError(f"{server.name} exited with {code}:\n{server.log_tail()}")
+            raise RuntimeError(f"{server.label} exited with {code}:\n{server.log_tail()}")
         try:
             client = await asyncio.wait_for(Client.connect(server.target), timeout=5)
             await client.workflow_service.describe_namespace(
@@ -242,7 +432,7 @@ async def connect_when_ready(server: ServerProcess, timeout_s: float) -> Client:
             last_error = err
         await asyncio.sleep(0.1)
     raise TimeoutError(
-        f"{server.name} not ready after {timeout_s}s: {last_error!r}\n{server.log_tail()}"
+        f"{server.label} not ready after {timeout_s}s: {last_error!r}\n{server.log_tail()}"
     )
 
 
@@ -270,18 +460,23 @@ async def run_one(client: Client, task_queue: str, workflow_id: str, samples: Sa
 
 
 async def drive(
-    client: Client, task_queue: str, prefix: str, count: int, concurrency: int
+    clients: Sequence[Client], task_queue: str, prefix: str, count: int, concurrency: int
 ) -> tuple[Samples, float]:
-    """Run ``count`` workflows keeping ``concurrency`` in flight; return samples, wall s."""
+    """Run ``count`` workflows keeping ``concurrency`` in flight; return samples, wall s.
+
+    Driver k uses ``clients[k % len(clients)]``, so the starts (and the result long
+    polls) are split evenly across the server processes.
+    """
     samples = Samples()
     ids: Iterator[int] = iter(range(count))
 
-    async def driver() -> None:
+    async def driver(client: Client) -> None:
         for i in ids:
             await run_one(client, task_queue, f"{prefix}-{i}", samples)
 
+    drivers = min(concurrency, count)
     t0 = time.perf_counter()
-    await asyncio.gather(*(driver() for _ in range(min(concurrency, count))))
+    await asyncio.gather(*(driver(clients[k % len(clients)]) for k in range(drivers)))
     return samples, time.perf_counter() - t0
 
 
@@ -301,6 +496,8 @@ class RunResult:
     repeat: int
     workflows: int
     concurrency: int
+    processes: int
+    history_shards: int | None
     wall_s: float
     workflows_per_s: float
     start_p50_ms: float
@@ -308,6 +505,7 @@ class RunResult:
     e2e_p50_ms: float
     e2e_p99_ms: float
     server_cpu_ms_per_wf: float
+    db_cpu_ms_per_wf: float | None
     bench_cpu_ms_per_wf: float
     other_cpu_cores: float
     server_rss_mb: float
@@ -316,22 +514,29 @@ class RunResult:
 
 @dataclass(frozen=True)
 class CpuSnapshot:
-    """Cumulative CPU seconds: server tree, this process, and the whole machine (busy)."""
+    """Cumulative CPU seconds: server processes, PostgreSQL (if used), this process,
+    and the whole machine (busy)."""
 
     server: float
+    db: float | None
     bench: float
     machine: float
 
     @classmethod
-    def take(cls, server: ServerProcess) -> CpuSnapshot:
+    async def take(cls, deployment: Deployment) -> CpuSnapshot:
+        db = await deployment.db_cpu_seconds()
         own = psutil.Process().cpu_times()
         machine = psutil.cpu_times()
         busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
-        return cls(server.cpu_seconds(), float(own.user + own.system), float(busy))
+        return cls(deployment.cpu_seconds(), db, float(own.user + own.system), float(busy))
 
     def __sub__(self, other: CpuSnapshot) -> CpuSnapshot:
+        db = None if self.db is None or other.db is None else self.db - other.db
         return CpuSnapshot(
-            self.server - other.server, self.bench - other.bench, self.machine - other.machine
+            self.server - other.server,
+            db,
+            self.bench - other.bench,
+            self.machine - other.machine,
         )
 
 
@@ -343,44 +548,49 @@ class Measurement:
     server_rss_mb: float
 
 
-async def within(phase: Awaitable[T], timeout_s: float, server: ServerProcess) -> T:
-    """Await a load phase, failing with the server's state if it overruns."""
+async def within(phase: Awaitable[T], timeout_s: float, deployment: Deployment) -> T:
+    """Await a load phase, failing with the servers' state if it overruns."""
     try:
         return await asyncio.wait_for(phase, timeout=timeout_s)
     except TimeoutError:
-        state = f"exit code {server.exit_code()}\n{server.log_tail()}"
-        raise TimeoutError(f"{server.name}: phase exceeded {timeout_s}s; {state}") from None
+        raise TimeoutError(
+            f"{deployment.name}: phase exceeded {timeout_s}s\n{deployment.state()}"
+        ) from None
 
 
 async def bench_server(name: str, repeat: int, args: argparse.Namespace) -> RunResult:
-    server = ServerProcess(name)
-    server.start()
+    deployment = Deployment(name, args)
     try:
-        client = await connect_when_ready(server, READY_TIMEOUT_S)
+        clients = await deployment.start()
         task_queue = f"bench-{uuid.uuid4().hex[:8]}"
-        async with build_worker(client, task_queue, WorkerConfig.from_args(args)):
-            warm = drive(client, task_queue, f"{task_queue}-warm", args.warmup, args.concurrency)
-            await within(warm, args.timeout, server)
-            before = CpuSnapshot.take(server)
-            run = drive(client, task_queue, f"{task_queue}-run", args.workflows, args.concurrency)
-            samples, wall = await within(run, args.timeout, server)
-            cpu = CpuSnapshot.take(server) - before
-            measured = Measurement(samples, wall, cpu, server.rss_mb())
-        return summarize(name, repeat, args.concurrency, measured, server.command)
+        config = WorkerConfig.from_args(args)
+        async with contextlib.AsyncExitStack() as workers:
+            # One worker per server process, all on the same task queue.
+            for client in clients:
+                await workers.enter_async_context(build_worker(client, task_queue, config))
+            warm = drive(clients, task_queue, f"{task_queue}-warm", args.warmup, args.concurrency)
+            await within(warm, args.timeout, deployment)
+            before = await CpuSnapshot.take(deployment)
+            run = drive(clients, task_queue, f"{task_queue}-run", args.workflows, args.concurrency)
+            samples, wall = await within(run, args.timeout, deployment)
+            cpu = await CpuSnapshot.take(deployment) - before
+            measured = Measurement(samples, wall, cpu, deployment.rss_mb())
+        return summarize(deployment, repeat, args.concurrency, measured)
     finally:
-        server.stop()
+        await deployment.stop()
 
 
-def summarize(
-    name: str, repeat: int, concurrency: int, m: Measurement, command: list[str]
-) -> RunResult:
+def summarize(deployment: Deployment, repeat: int, concurrency: int, m: Measurement) -> RunResult:
     n = len(m.samples.e2e_s)
-    other_cpu = max(0.0, m.cpu.machine - m.cpu.server - m.cpu.bench)
+    db = m.cpu.db or 0.0
+    other_cpu = max(0.0, m.cpu.machine - m.cpu.server - db - m.cpu.bench)
     return RunResult(
-        server=name,
+        server=deployment.name,
         repeat=repeat,
         workflows=n,
         concurrency=concurrency,
+        processes=len(deployment.processes),
+        history_shards=deployment.history_shards,
         wall_s=round(m.wall_s, 3),
         workflows_per_s=round(n / m.wall_s, 1),
         start_p50_ms=round(percentile(m.samples.start_s, 50) * 1000, 2),
@@ -388,15 +598,16 @@ def summarize(
         e2e_p50_ms=round(percentile(m.samples.e2e_s, 50) * 1000, 2),
         e2e_p99_ms=round(percentile(m.samples.e2e_s, 99) * 1000, 2),
         server_cpu_ms_per_wf=round(m.cpu.server * 1000 / n, 3),
+        db_cpu_ms_per_wf=None if m.cpu.db is None else round(m.cpu.db * 1000 / n, 3),
         bench_cpu_ms_per_wf=round(m.cpu.bench * 1000 / n, 3),
         other_cpu_cores=round(other_cpu / m.wall_s, 2),
         server_rss_mb=round(m.server_rss_mb, 1),
-        server_command=command,
+        server_command=deployment.commands,
     )
 
 
 COLUMNS = (
-    ("server", "server", 10),
+    ("server", "server", 16),
     ("repeat", "run", 3),
     ("workflows_per_s", "wf/s", 7),
     ("start_p50_ms", "start p50 ms", 12),
@@ -404,6 +615,7 @@ COLUMNS = (
     ("e2e_p50_ms", "e2e p50 ms", 10),
     ("e2e_p99_ms", "e2e p99 ms", 10),
     ("server_cpu_ms_per_wf", "srv CPU ms/wf", 13),
+    ("db_cpu_ms_per_wf", "db CPU ms/wf", 12),
     ("bench_cpu_ms_per_wf", "bench CPU ms/wf", 15),
     ("server_rss_mb", "srv RSS MB", 10),
     ("other_cpu_cores", "other CPU cores", 15),
@@ -411,7 +623,8 @@ COLUMNS = (
 
 
 def format_row(values: Sequence[object]) -> str:
-    return "  ".join(f"{v!s:>{width}}" for v, (_, _, width) in zip(values, COLUMNS, strict=True))
+    cells = ("-" if v is None else v for v in values)
+    return "  ".join(f"{v!s:>{width}}" for v, (_, _, width) in zip(cells, COLUMNS, strict=True))
 
 
 def print_table(results: Sequence[RunResult]) -> None:
@@ -422,7 +635,9 @@ def print_table(results: Sequence[RunResult]) -> None:
 
 
 def median_of(results: Sequence[RunResult], server: str, key: str) -> float | None:
-    values = [float(getattr(r, key)) for r in results if r.server == server]
+    values = [
+        float(v) for r in results if r.server == server and (v := getattr(r, key)) is not None
+    ]
     return statistics.median(values) if values else None
 
 
@@ -436,14 +651,14 @@ RATIO_KEYS = {
 }
 
 
-def ratios(results: Sequence[RunResult]) -> dict[str, float]:
-    """pytemporal/reference ratios of the per-server medians (empty if either is missing)."""
+def ratios(results: Sequence[RunResult], ours: str, theirs: str) -> dict[str, float]:
+    """ours/theirs ratios of the per-server medians (empty if either is missing)."""
     out: dict[str, float] = {}
     for label, key in RATIO_KEYS.items():
-        ours = median_of(results, "pytemporal", key)
-        theirs = median_of(results, "reference", key)
-        if ours is not None and theirs:
-            out[label] = round(ours / theirs, 3)
+        mine = median_of(results, ours, key)
+        other = median_of(results, theirs, key)
+        if mine is not None and other:
+            out[label] = round(mine / other, 3)
     return out
 
 
@@ -469,11 +684,19 @@ def report(results: Sequence[RunResult], argv: Sequence[str], json_out: Path | N
     machine = machine_info()
     print()
     print_table(results)
-    ratio = ratios(results)
-    if ratio:
-        print("\npytemporal/reference ratios (medians over repeats):")
+    servers = list(dict.fromkeys(r.server for r in results))
+    over_reference = {
+        server: ratio
+        for server in servers
+        if server != REFERENCE and (ratio := ratios(results, server, REFERENCE))
+    }
+    for server, ratio in over_reference.items():
+        print(f"\n{server}/{REFERENCE} ratios (medians over repeats):")
         for label, value in ratio.items():
             print(f"  {label:<18} {value}")
+    scale_out = ratios(results, *SCALE_OUT).get("throughput")
+    if scale_out is not None:
+        print(f"\nscale-out throughput {SCALE_OUT[0]}/{SCALE_OUT[1]}: {scale_out}")
     print(f"\ncommand: {command}")
     print(f"machine: nproc={machine['nproc']} cpu={machine['cpu_model']!r} {machine['platform']}")
     if json_out is not None:
@@ -481,7 +704,8 @@ def report(results: Sequence[RunResult], argv: Sequence[str], json_out: Path | N
             "command": command,
             "machine": machine,
             "results": [asdict(r) for r in results],
-            "ratios_pytemporal_over_reference": ratio,
+            "ratios_over_reference": over_reference,
+            "scale_out_throughput_ratio": scale_out,
         }
         json_out.write_text(json.dumps(payload, indent=2) + "\n")
         print(f"json: {json_out}")
@@ -498,9 +722,21 @@ def parse_servers(value: str) -> list[str]:
     return names
 
 
+def parse_admin_url(value: str) -> str:
+    host = urlsplit(value).hostname
+    if urlsplit(value).scheme not in ("postgresql", "postgres") or host != "127.0.0.1":
+        raise argparse.ArgumentTypeError(f"expected postgresql://...@127.0.0.1/..., got {value!r}")
+    return value
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--servers", type=parse_servers, default=list(SERVER_NAMES))
+    parser.add_argument(
+        "--servers",
+        type=parse_servers,
+        default=["pytemporal", "reference"],
+        help=f"comma list from {', '.join(SERVER_NAMES)} (default: pytemporal,reference)",
+    )
     parser.add_argument("--workflows", type=int, default=1000, help="measured workflows")
     parser.add_argument("--concurrency", type=int, default=50, help="workflows in flight")
     parser.add_argument("--warmup", type=int, default=50, help="uncounted warm-up workflows")
@@ -519,11 +755,27 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         action="store_false",
         help="disable eager activity dispatch (on by default, as in the SDK)",
     )
+    parser.add_argument(
+        "--pg-admin-url",
+        type=parse_admin_url,
+        default=DEFAULT_PG_ADMIN_URL,
+        help="PostgreSQL maintenance database for CREATE/DROP DATABASE bench_<uuid>"
+        f" (default {DEFAULT_PG_ADMIN_URL})",
+    )
+    parser.add_argument(
+        "--pg-shards",
+        type=int,
+        default=None,
+        help="PYTEMPORAL_NUM_HISTORY_SHARDS for every PG mode (default: pytemporal-pg 1,"
+        " pytemporal-pg-x2 8)",
+    )
     parser.add_argument("--timeout", type=float, default=600.0, help="max seconds per load phase")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT")
     args = parser.parse_args(argv)
     if args.workflows < 1 or args.concurrency < 1 or args.repeat < 1 or args.warmup < 0:
         parser.error("--workflows, --concurrency, --repeat must be >= 1; --warmup >= 0")
+    if args.pg_shards is not None and args.pg_shards < 1:
+        parser.error("--pg-shards must be >= 1")
     return args
 
 
@@ -535,16 +787,17 @@ async def bench_or_report(name: str, repeat: int, args: argparse.Namespace) -> R
     except Exception as err:
         print(f"[{name} run {repeat}] FAILED: {err}", file=sys.stderr, flush=True)
         return None
+    db = "" if result.db_cpu_ms_per_wf is None else f", db CPU {result.db_cpu_ms_per_wf} ms/wf"
     print(
         f"[{name} run {repeat}] {result.workflows_per_s} wf/s, "
-        f"server CPU {result.server_cpu_ms_per_wf} ms/wf",
+        f"server CPU {result.server_cpu_ms_per_wf} ms/wf{db}",
         flush=True,
     )
     return result
 
 
 async def main_async(args: argparse.Namespace) -> tuple[list[RunResult], int]:
-    """All runs, interleaving servers so drift hits both alike; returns results, failures."""
+    """All runs, interleaving servers so drift hits all alike; returns results, failures."""
     results: list[RunResult] = []
     failures = 0
     for repeat in range(1, args.repeat + 1):

@@ -269,9 +269,14 @@ class WorkflowService(_Base):
             ref = await self.matching.poll(ns.id, request.task_queue.name, "workflow", left)
             if ref is None:
                 break
-            resp: rr.PollWorkflowTaskQueueResponse | None = await routing.start_task(
-                self.engine, self.engine.internal, ref, request
-            )
+            try:
+                resp: rr.PollWorkflowTaskQueueResponse | None = await routing.start_task(
+                    self.engine, self.engine.internal, ref, request
+                )
+            except BaseException:
+                # Not started (storage or owner unreachable): the next poller gets it.
+                self.matching.requeue(ref, request.task_queue.name, "workflow")
+                raise
             if resp is not None:
                 return resp
         return rr.PollWorkflowTaskQueueResponse()
@@ -335,9 +340,14 @@ class WorkflowService(_Base):
             ref = await self.matching.poll(ns.id, request.task_queue.name, "activity", left)
             if ref is None:
                 break
-            resp: rr.PollActivityTaskQueueResponse | None = await routing.start_task(
-                self.engine, self.engine.internal, ref, request
-            )
+            try:
+                resp: rr.PollActivityTaskQueueResponse | None = await routing.start_task(
+                    self.engine, self.engine.internal, ref, request
+                )
+            except BaseException:
+                # Not started (storage or owner unreachable): the next poller gets it.
+                self.matching.requeue(ref, request.task_queue.name, "activity")
+                raise
             if resp is not None:
                 return resp
         return rr.PollActivityTaskQueueResponse()

@@ -115,7 +115,8 @@ class Matching:
             q.pollers.remove(fut)
 
     def requeue(self, task: TaskRef, queue: str, kind: str) -> None:
-        self._queue(task.namespace_id, queue, kind).tasks.appendleft(task)
+        """Give back a task whose start failed (storage trouble), first in line."""
+        self._queue(task.namespace_id, queue, kind).offer(task, front=True)
 
     def unload_sticky(self, namespace_id: str, name: str) -> None:
         """A worker shut down: its sticky tasks go back to their normal queues at once."""

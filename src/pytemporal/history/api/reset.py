@@ -28,15 +28,16 @@ SERVER_IDENTITY = "history-service"
 
 
 def _check_point(events: list[HistoryEvent], event_id: int, next_event_id: int) -> None:
+    """The point must fall inside a workflow task: after its Scheduled event, at most
+    just after its Started event."""
     if event_id <= 1 or event_id >= next_event_id:
         raise InvalidArgument("Workflow task finish ID must be > 1 && <= workflow last event ID.")
-    prev = events[event_id - 2]
-    if prev.event_type in (
-        E.EVENT_TYPE_WORKFLOW_TASK_STARTED,
-        E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
-    ):
-        return
-    if prev.event_type == E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+    for ev in events[:event_id]:
+        if ev.event_type == E.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            scheduled = ev.workflow_task_started_event_attributes.scheduled_event_id
+            if scheduled + 1 <= event_id <= ev.event_id + 1:
+                return
+    if events[event_id - 2].event_type == E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
         raise InvalidArgument(
             f"StateRebuilder unable to Rebuild mutable state to event ID: {event_id - 1}, "
             "no pending workflow task at that point"
