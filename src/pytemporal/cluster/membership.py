@@ -22,8 +22,8 @@ from pytemporal.persistence.api import Store
 
 log = logging.getLogger(__name__)
 
-LEASE_TTL = 6.0
-TICK_INTERVAL = 1.5
+LEASE_TTL = 4.0
+TICK_INTERVAL = 1.0
 
 ShardsCallback = Callable[[list[int]], object]
 

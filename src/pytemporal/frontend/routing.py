@@ -9,6 +9,7 @@ retry while ownership settles).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,6 +32,16 @@ from pytemporal.matching.queues import TaskRef
 from pytemporal.namespaces import NamespaceRegistry
 
 FORWARDED = "pytemporal-forwarded"
+# While shards move (a process died, one joined), calls wait for the new owner rather
+# than fail: long enough to cover a lease expiry plus a membership tick.
+ROUTE_PATIENCE = 8.0
+ROUTE_RETRY_INTERVAL = 0.2
+
+
+class Moving(Unavailable):
+    """No process can serve this call right now; ownership is being settled."""
+
+
 Route = tuple[str, str, str]  # ("workflow" | "queue", namespace name or id marker, id)
 
 
@@ -126,7 +137,7 @@ class Router:
             return None
         owner = self.cluster.owner(shard)
         if owner is None:
-            raise Unavailable(f"shard {shard} has no owner right now; retry")
+            raise Moving(f"shard {shard} has no owner right now; retry")
         return owner
 
     async def forward(
@@ -134,7 +145,7 @@ class Router:
     ) -> bytes:
         metadata = dict(context.invocation_metadata() or ())
         if FORWARDED in metadata:
-            raise Unavailable("shard ownership is moving; retry")
+            raise Moving("shard ownership is moving; retry")
         call = self.internal.channel(address).unary_unary(
             path, request_serializer=lambda m: m.SerializeToString()
         )
@@ -145,6 +156,8 @@ class Router:
             result: bytes = await call(request, metadata=headers, timeout=timeout)
             return result
         except grpc.aio.AioRpcError as e:
+            if e.code() == grpc.StatusCode.UNAVAILABLE and context.time_remaining() != 0:
+                raise Moving(f"owner {address} unreachable: {e.details()}") from e
             trailing = tuple(
                 (k, v) for k, v in (e.trailing_metadata() or ()) if k == "grpc-status-details-bin"
             )
@@ -170,13 +183,20 @@ class RoutingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         router = self.router
 
         async def routed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            try:
-                owner = router.owner_for(method, request)
-                if owner is None:
-                    return await inner(request, context)
-                return await router.forward(owner, path, request, context)
-            except ServiceError as err:
-                await abort(context, err)
+            loop = asyncio.get_running_loop()
+            give_up = loop.time() + ROUTE_PATIENCE
+            while True:
+                try:
+                    owner = router.owner_for(method, request)
+                    if owner is None:
+                        return await inner(request, context)
+                    return await router.forward(owner, path, request, context)
+                except Moving as err:
+                    if loop.time() >= give_up:
+                        await abort(context, err)
+                    await asyncio.sleep(ROUTE_RETRY_INTERVAL)
+                except ServiceError as err:
+                    await abort(context, err)
 
         serialize = handler.response_serializer
 
