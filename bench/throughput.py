@@ -61,6 +61,8 @@ SCALE_OUT = ("pytemporal-pg-x2", "pytemporal-pg")
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 15.0
 SCHEMA_TIMEOUT_S = 120.0
+# Scale-out: how long the shard owner map must hold still before the run starts.
+SETTLE_STABLE_S = 3.0
 LOG_TAIL_CHARS = 4000
 DEFAULT_PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 # History shards per PG mode unless --pg-shards is given (x2: the scale-out setting).
@@ -330,6 +332,34 @@ class PgDatabase:
     async def cpu_seconds(self) -> float:
         return process_cpu_seconds(await self.db_pids())
 
+    async def settle_shards(self, members: int, shards: int, timeout_s: float) -> float:
+        """Wait until every shard is leased, spread over `members` owners, and the
+        owner map held still for SETTLE_STABLE_S (routes refresh once per tick);
+        returns the seconds waited. Reads pytemporal's ``shards`` table."""
+        t0 = time.monotonic()
+        deadline = t0 + timeout_s
+        conn = await asyncpg.connect(self.url, timeout=10)
+        try:
+            stable_since: float | None = None
+            last: dict[int, str] = {}
+            while time.monotonic() < deadline:
+                rows = await conn.fetch(
+                    "SELECT shard_id, owner FROM shards WHERE lease_until > $1", time.time()
+                )
+                owners = {int(r["shard_id"]): str(r["owner"]) for r in rows}
+                balanced = len(owners) == shards and len(set(owners.values())) == members
+                if not balanced or owners != last:
+                    stable_since = time.monotonic() if balanced else None
+                elif (
+                    stable_since is not None and time.monotonic() - stable_since >= SETTLE_STABLE_S
+                ):
+                    return time.monotonic() - t0
+                last = owners
+                await asyncio.sleep(0.2)
+        finally:
+            await conn.close()
+        raise TimeoutError(f"shards not balanced over {members} processes after {timeout_s}s")
+
     async def drop(self) -> None:
         if self._admin is None:
             return
@@ -388,6 +418,11 @@ class Deployment:
         for proc in self.processes:
             proc.start()
             clients.append(await connect_when_ready(proc, READY_TIMEOUT_S))
+        if self.database is not None and self.history_shards and len(self.processes) > 1:
+            # Scale-out: measure only once the shard leases are spread and steady.
+            members, shards = len(self.processes), self.history_shards
+            waited = await self.database.settle_shards(members, shards, READY_TIMEOUT_S)
+            print(f"[{self.name}] shards settled over {members} processes in {waited:.1f}s")
         return clients
 
     def cpu_seconds(self) -> float:

@@ -30,3 +30,7 @@ async def postgres_url() -> AsyncIterator[str]:
 async def _drop_postgres_session_database() -> AsyncIterator[None]:
     yield
     await pgtest.SESSION.drop()
+    from integration.harness import SERVER_DATABASES
+
+    for url in SERVER_DATABASES:
+        await pgtest.drop_database(url)

@@ -7,13 +7,15 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.client import Client
 
-from .harness import ServerProcess, selected_server_kind, unique
+from .harness import ServerProcess, selected_server_kinds, unique
 
 
-@pytest.fixture(scope="session")
-def server_kind() -> str:
-    """``pytemporal`` (default) or ``reference`` (Temporal's Go dev server)."""
-    return selected_server_kind()
+@pytest.fixture(scope="session", params=selected_server_kinds())
+def server_kind(request: pytest.FixtureRequest) -> str:
+    """Every test runs against each selected server: ``pytemporal`` (dev server,
+    SQLite), ``pytemporal-pg`` (`server start` on PostgreSQL) and, on request,
+    ``reference`` (Temporal's Go dev server)."""
+    return str(request.param)
 
 
 @pytest.fixture(scope="session")

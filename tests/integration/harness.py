@@ -33,16 +33,29 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 SERVER_ENV = "PYTEMPORAL_TEST_SERVER"
 PYTEMPORAL = "pytemporal"
 REFERENCE = "reference"
-SERVER_KINDS = (PYTEMPORAL, REFERENCE)
+# Databases made for `pytemporal-pg` servers; tests/conftest.py drops them at the end.
+SERVER_DATABASES: list[str] = []
+# pytemporal's production path: `server start` on a fresh PostgreSQL database.
+PYTEMPORAL_PG = "pytemporal-pg"
+SERVER_KINDS = (PYTEMPORAL, REFERENCE, PYTEMPORAL_PG)
 
 T = TypeVar("T")
 
 
+def selected_server_kinds() -> list[str]:
+    """The servers the suite runs against: by default pytemporal on SQLite (the dev
+    server) and on PostgreSQL (`server start`, several shards); PYTEMPORAL_TEST_SERVER
+    names others, comma-separated (e.g. `reference`)."""
+    raw = os.environ.get(SERVER_ENV, "").strip().lower()
+    kinds = [k.strip() for k in raw.split(",") if k.strip()] or [PYTEMPORAL, PYTEMPORAL_PG]
+    for kind in kinds:
+        if kind not in SERVER_KINDS:
+            raise ValueError(f"{SERVER_ENV} must name kinds among {SERVER_KINDS}, got {kind!r}")
+    return kinds
+
+
 def selected_server_kind() -> str:
-    kind = os.environ.get(SERVER_ENV, PYTEMPORAL).strip().lower() or PYTEMPORAL
-    if kind not in SERVER_KINDS:
-        raise ValueError(f"{SERVER_ENV} must be one of {SERVER_KINDS}, got {kind!r}")
-    return kind
+    return selected_server_kinds()[0]
 
 
 def _bin_dir() -> str:
@@ -68,6 +81,10 @@ def pytemporal_script() -> str:
 def dev_server_path(kind: str) -> str:
     """Executable accepted by ``WorkflowEnvironment.start_local(dev_server_existing_path=...)``."""
     return reference_binary() if kind == REFERENCE else pytemporal_script()
+
+
+def is_pytemporal(kind: str) -> bool:
+    return kind in (PYTEMPORAL, PYTEMPORAL_PG)
 
 
 def free_port() -> int:
@@ -122,6 +139,7 @@ class ServerProcess:
         self.db_filename = db_filename
         self.namespace = namespace
         self.process: subprocess.Popen[bytes] | None = None
+        self.database_url: str | None = None
         self._log_dir = tempfile.mkdtemp(prefix=f"{kind}-server-")
         self._starts = 0
 
@@ -134,6 +152,8 @@ class ServerProcess:
         return os.path.join(self._log_dir, f"server-{self._starts}.log")
 
     def command(self) -> list[str]:
+        if self.kind == PYTEMPORAL_PG:
+            return [sys.executable, "-m", "pytemporal", "server", "start"]
         if self.kind == PYTEMPORAL:
             cmd = [sys.executable, "-m", "pytemporal", "server", "start-dev", "--ip", "127.0.0.1"]
         else:
@@ -155,6 +175,8 @@ class ServerProcess:
 
     async def start(self, ready_within: float = 60.0) -> Client:
         """Launch the process and return a client once it serves the namespace."""
+        if self.kind == PYTEMPORAL_PG and self.database_url is None:
+            self.database_url = await _fresh_postgres_database()
         self.spawn()
         try:
             return await self.wait_ready(ready_within)
@@ -167,9 +189,23 @@ class ServerProcess:
         if self.is_running():
             raise RuntimeError("server already running")
         self._starts += 1
+        env = None
+        if self.kind == PYTEMPORAL_PG:
+            env = dict(os.environ)
+            env.update(
+                PYTEMPORAL_DATABASE_URL=str(self.database_url),
+                PYTEMPORAL_IP="127.0.0.1",
+                PYTEMPORAL_PORT=str(self.port),
+                PYTEMPORAL_NUM_HISTORY_SHARDS="4",
+                PYTEMPORAL_LOG_LEVEL="warn",
+            )
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
             )
 
     async def wait_ready(self, ready_within: float = 60.0) -> Client:
@@ -266,3 +302,27 @@ async def event_types(handle: WorkflowHandle[Any, Any]) -> list[str]:
 
 async def has_event(handle: WorkflowHandle[Any, Any], name: str) -> bool:
     return name in await event_types(handle)
+
+
+async def _fresh_postgres_database() -> str:
+    """A new database with pytemporal's schema (kept for the process's restarts)."""
+    import pgtest
+
+    pgtest.skip_unless_reachable()
+    url = await pgtest.create_database("pytemporal_suite")
+    SERVER_DATABASES.append(url)
+    setup = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "pytemporal",
+        "schema",
+        "setup",
+        "--db",
+        url,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(setup.communicate(), timeout=60)
+    if setup.returncode != 0:
+        raise RuntimeError(f"schema setup failed: {stderr.decode()}")
+    return url

@@ -106,8 +106,12 @@ async def test_processes_share_the_work_and_survive_sigkill(
     task_queue = unique("cluster")
     keys = [unique("wf") for _ in range(WORKFLOWS)]
     async with (
-        running_worker(client_a, task_queue, workflows=[ClusterWorkflow], activities=[cluster_step]),
-        running_worker(client_b, task_queue, workflows=[ClusterWorkflow], activities=[cluster_step]),
+        running_worker(
+            client_a, task_queue, workflows=[ClusterWorkflow], activities=[cluster_step]
+        ),
+        running_worker(
+            client_b, task_queue, workflows=[ClusterWorkflow], activities=[cluster_step]
+        ),
     ):
         handles = [
             await client_a.start_workflow(ClusterWorkflow.run, k, id=k, task_queue=task_queue)
@@ -119,9 +123,7 @@ async def test_processes_share_the_work_and_survive_sigkill(
             message="half the workflows under way",
         )
         c.kill()  # owns about a third of the shards and task queues
-        results = await asyncio.wait_for(
-            asyncio.gather(*(h.result() for h in handles)), timeout=90
-        )
+        results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), timeout=90)
     assert results == [[f"{k}:{s}" for s in "abc"] for k in keys]
     for k in keys:
         for s in "abc":

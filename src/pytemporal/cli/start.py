@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pytemporal.cli.config_file import ConfigError, load_server_config
+from pytemporal.cli.parser import dynamic_config_value, search_attribute
 from pytemporal.cli.start_dev import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -47,7 +48,7 @@ def register(
     parser = server_commands.add_parser(
         "start",
         prog="pytemporal server start",
-        usage="%(prog)s [--config FILE]",
+        usage="%(prog)s [--config FILE] [--dynamic-config-value KEY=JSON ...]",
         help="Run a server from a YAML config file (PostgreSQL or SQLite).",
         description="Run a server configured by a YAML file and PYTEMPORAL_* environment"
         " variables. The database schema must be set up first (`pytemporal schema setup`).",
@@ -59,11 +60,30 @@ def register(
         help="YAML configuration; PYTEMPORAL_* environment variables override its keys"
         " (without it, the environment alone configures the server).",
     )
+    # The same overrides as start-dev, so a harness can pass one set of flags to either.
+    parser.add_argument(
+        "--dynamic-config-value",
+        metavar="KEY=JSON",
+        action="append",
+        default=[],
+        type=dynamic_config_value,
+        help="Dynamic config value (repeatable); overrides the file's dynamic_config.",
+    )
+    parser.add_argument(
+        "--search-attribute",
+        metavar="NAME=TYPE",
+        action="append",
+        default=[],
+        type=search_attribute,
+        help="Search attribute to register at start (repeatable).",
+    )
     add_global_options(parser)
 
 
 def build_config(args: argparse.Namespace) -> ServerConfig:
     config = load_server_config(args.config, os.environ)
+    config.dynamic_config.update(dict(args.dynamic_config_value))
+    config.search_attributes.update(dict(args.search_attribute))
     for name in _FLAG_OVERRIDES:
         if name in getattr(args, "explicit_global_flags", ()):
             setattr(config, name, getattr(args, name))
