@@ -43,6 +43,8 @@ def _limits(config: ServerConfig) -> Limits:
         pending_cancels=values.get(dc.NUM_PENDING_CANCEL_REQUESTS_LIMIT),
         history_count_error=values.get(dc.HISTORY_COUNT_LIMIT_ERROR),
         history_size_error=values.get(dc.HISTORY_SIZE_LIMIT_ERROR),
+        history_count_warn=values.get(dc.HISTORY_COUNT_LIMIT_WARN),
+        history_size_warn=values.get(dc.HISTORY_SIZE_LIMIT_WARN),
         suggest_can_events=values.get(dc.HISTORY_COUNT_SUGGEST_CONTINUE_AS_NEW),
         suggest_can_bytes=values.get(dc.HISTORY_SIZE_SUGGEST_CONTINUE_AS_NEW),
     )

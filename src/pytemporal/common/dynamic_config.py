@@ -192,6 +192,12 @@ HISTORY_COUNT_LIMIT_ERROR = _int(
 HISTORY_SIZE_LIMIT_ERROR = _int(
     "limit.historySize.error", 50 * MIB, "History bytes after which a workflow is terminated."
 )
+HISTORY_COUNT_LIMIT_WARN = _int(
+    "limit.historyCount.warn", 10_240, "Events after which a large history is logged."
+)
+HISTORY_SIZE_LIMIT_WARN = _int(
+    "limit.historySize.warn", 10 * MIB, "History bytes after which a large history is logged."
+)
 HISTORY_COUNT_SUGGEST_CONTINUE_AS_NEW = _int(
     "limit.historyCount.suggestContinueAsNew",
     4_096,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from google.protobuf.any_pb2 import Any as AnyProto
@@ -186,7 +187,19 @@ def _enforce_history_limits(ms: MutableState, limits: WorkflowLimits) -> None:
     """A history past its hard limit ends the run: it could never be replayed."""
     if not ms.is_open:
         return
-    if ms.next_event_id - 1 >= limits.history_count_error:
+    count = ms.next_event_id - 1
+    if count >= limits.history_count_warn or ms.history_size_bytes >= limits.history_size_warn:
+        log.warning(
+            "history of workflow %s (run %s) is large: %d events, %d bytes; it is terminated "
+            "at %d events or %d bytes",
+            ms.workflow_id,
+            ms.run_id,
+            count,
+            ms.history_size_bytes,
+            limits.history_count_error,
+            limits.history_size_error,
+        )
+    if count >= limits.history_count_error:
         reason = "Workflow history count exceeds limit."
     elif ms.history_size_bytes >= limits.history_size_error:
         reason = "Workflow history size exceeds limit."
@@ -215,6 +228,7 @@ def _settle_updates(engine: HistoryEngine, entry: Entry, sent: list[str]) -> Non
 
 
 SERVER_IDENTITY = "history-service"
+log = logging.getLogger(__name__)
 
 
 def _server_failure(message: str) -> Failure:

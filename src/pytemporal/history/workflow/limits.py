@@ -15,5 +15,7 @@ class WorkflowLimits:
     pending_cancels: int = 2000
     history_count_error: int = 51_200
     history_size_error: int = 50 * MIB
+    history_count_warn: int = 10_240
+    history_size_warn: int = 10 * MIB
     suggest_can_events: int = 4096
     suggest_can_bytes: int = 4 * MIB
