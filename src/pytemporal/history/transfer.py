@@ -19,7 +19,6 @@ from typing import Any
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import (
     CancelExternalWorkflowExecutionFailedCause,
-    SignalExternalWorkflowExecutionFailedCause,
     StartChildWorkflowExecutionFailedCause,
     WorkflowIdConflictPolicy,
 )
@@ -94,8 +93,8 @@ class TransferProcessor:
     async def _deliver(self, key: Key, t: Transfer) -> None:
         handler = {
             "start_child": self._start_child,
-            "signal_external": self._signal_external,
-            "cancel_external": self._cancel_external,
+            "signal_external": self._external,
+            "cancel_external": self._external,
             "notify_parent": self._notify_parent,
             "close_children": self._close_children,
         }[t.kind]
@@ -209,70 +208,44 @@ class TransferProcessor:
         current = await self.engine.store.get_current_run(ns_id, wf_id)
         return (ns_id, wf_id, current.run_id) if current else None
 
-    async def _signal_external(self, key: Key, t: Transfer) -> None:
+    async def _external(self, key: Key, t: Transfer) -> None:
+        """Signal or cancel another workflow (`t.kind` says which), then record how it went."""
         entry = await self.engine.get(key)
         ms = entry.ms
         ext = ms.externals.get(t.ref)
         if not ms.is_open or ext is None:
             await self._finish(key, t)
             return
-        attrs = entry.events[
-            t.ref - 1
-        ].signal_external_workflow_execution_initiated_event_attributes
-        not_found = SignalExternalWorkflowExecutionFailedCause.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND
+        # The signal and cancel failure causes share their numbers.
+        cause = CancelExternalWorkflowExecutionFailedCause.CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND
         try:
             target = await self._target(
                 ext.namespace_id, ext.namespace, ext.workflow_id, ext.run_id
             )
         except NamespaceNotFound:
             target = None
-            not_found = SignalExternalWorkflowExecutionFailedCause.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_NAMESPACE_NOT_FOUND
-        delivered = False
-        if target is not None and target[1] != ms.workflow_id:
-            args = {
-                "target": list(target),
-                "source": [ms.workflow_id, ms.run_id],
-                "request_id": f"{ms.run_id}:{t.ref}",
-                "attrs": b64(attrs.SerializeToString()),
-            }
-            delivered = bool(await self._at(target[0], target[1], "transfer.signal", args))
-        if delivered:
-            await self._finish(key, t, lambda m: _external_done(m, t.ref))
-        else:
-            await self._finish(key, t, lambda m: _external_failed(m, t.ref, not_found))
-
-    async def _cancel_external(self, key: Key, t: Transfer) -> None:
-        entry = await self.engine.get(key)
-        ms = entry.ms
-        ext = ms.externals.get(t.ref)
-        if not ms.is_open or ext is None:
-            await self._finish(key, t)
-            return
-        initiated = entry.events[t.ref - 1]
-        reason = (
-            initiated.request_cancel_external_workflow_execution_initiated_event_attributes.reason
-        )
-        not_found = CancelExternalWorkflowExecutionFailedCause.CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND
-        try:
-            target = await self._target(
-                ext.namespace_id, ext.namespace, ext.workflow_id, ext.run_id
-            )
-        except NamespaceNotFound:
-            target = None
-            not_found = CancelExternalWorkflowExecutionFailedCause.CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_NAMESPACE_NOT_FOUND
-        found = False
+            cause = CancelExternalWorkflowExecutionFailedCause.CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_NAMESPACE_NOT_FOUND
+        done = False
         if target is not None:
-            args = {
+            args: dict[str, Any] = {
                 "target": list(target),
                 "source": [ms.workflow_id, ms.run_id],
-                "reason": reason,
                 "ref": t.ref,
             }
-            found = bool(await self._at(target[0], target[1], "transfer.cancel", args))
-        if found:
+            initiated = entry.events[t.ref - 1]
+            if t.kind == "cancel_external":
+                a = initiated.request_cancel_external_workflow_execution_initiated_event_attributes
+                args["reason"] = a.reason
+                done = bool(await self._at(target[0], target[1], "transfer.cancel", args))
+            elif target[1] != ms.workflow_id:  # a workflow cannot signal itself this way
+                s = initiated.signal_external_workflow_execution_initiated_event_attributes
+                args["request_id"] = f"{ms.run_id}:{t.ref}"
+                args["attrs"] = b64(s.SerializeToString())
+                done = bool(await self._at(target[0], target[1], "transfer.signal", args))
+        if done:
             await self._finish(key, t, lambda m: _external_done(m, t.ref))
         else:
-            await self._finish(key, t, lambda m: _external_failed(m, t.ref, not_found))
+            await self._finish(key, t, lambda m: _external_failed(m, t.ref, cause))
 
 
 def _root(ms: MutableState) -> WorkflowExecution:
