@@ -10,6 +10,18 @@ from pytemporal.common.errors import NamespaceNotFound
 from pytemporal.persistence.api import NamespaceRecord, Store
 
 DEFAULT_RETENTION_DAYS = 1
+# Predefined attributes workflows and the server may set without registering them.
+PREDEFINED_SEARCH_ATTRIBUTES = {
+    "TemporalChangeVersion": "KeywordList",
+    "BinaryChecksums": "KeywordList",
+    "BuildIds": "KeywordList",
+    "BatcherNamespace": "Keyword",
+    "BatcherUser": "Keyword",
+    "TemporalScheduledStartTime": "Datetime",
+    "TemporalScheduledById": "Keyword",
+    "TemporalSchedulePaused": "Bool",
+    "TemporalNamespaceDivision": "Keyword",
+}
 
 
 @dataclass
@@ -20,6 +32,16 @@ class Namespace:
     owner_email: str = ""
     retention_seconds: float = DEFAULT_RETENTION_DAYS * 86400
     search_attributes: dict[str, str] = field(default_factory=dict)
+
+    def unknown_search_attribute(self, names: object) -> str | None:
+        """The first of `names` that is neither registered nor predefined."""
+        for name in names:  # type: ignore[attr-defined]
+            if name not in self.search_attributes and name not in PREDEFINED_SEARCH_ATTRIBUTES:
+                return str(name)
+        return None
+
+    def no_mapping(self, attribute: str) -> str:
+        return f"Namespace {self.name} has no mapping defined for search attribute {attribute}"
 
     def record(self) -> NamespaceRecord:
         data = {

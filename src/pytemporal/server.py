@@ -100,6 +100,7 @@ async def serve(
         for ns in namespaces.all():
             ns.search_attributes.update(config.search_attributes)
             await namespaces.update(ns)
+    engine.namespaces = namespaces
     transfers = TransferProcessor(engine, namespaces)
     internal = InternalClient()
     engine.internal = internal

@@ -32,6 +32,12 @@ def non_negative(req: Message, *fields: str) -> None:
             raise InvalidArgument(f"Invalid {name.replace('Timeout', 'Timeout')}.")
 
 
+def search_attributes(ns: Any, attrs: Any) -> None:
+    unknown = ns.unknown_search_attribute(attrs.indexed_fields)
+    if unknown is not None:
+        raise InvalidArgument(ns.no_mapping(unknown))
+
+
 def start_request(req: Any, blob_limit: int) -> None:
     require(req.workflow_id, "WorkflowId")
     require(req.workflow_type.name, "WorkflowType")

@@ -112,6 +112,7 @@ class WorkflowService(_Base):
     ) -> rr.StartWorkflowExecutionResponse:
         ns = self.namespaces.get(request.namespace)
         validation.start_request(request, self.blob_limit)
+        validation.search_attributes(ns, request.search_attributes)
         _check_policies(request, signal_with_start=False)
         res = await start.start(self.engine, ns, request)
         return rr.StartWorkflowExecutionResponse(
@@ -127,6 +128,7 @@ class WorkflowService(_Base):
     ) -> rr.SignalWithStartWorkflowExecutionResponse:
         ns = self.namespaces.get(request.namespace)
         validation.start_request(request, self.blob_limit)
+        validation.search_attributes(ns, request.search_attributes)
         validation.require(request.signal_name, "SignalName")
         validation.blob(request.signal_input, self.blob_limit)
         _check_policies(request, signal_with_start=True)

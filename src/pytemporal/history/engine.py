@@ -18,6 +18,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from temporalio.api.history.v1 import History, HistoryEvent
 
@@ -102,6 +103,8 @@ class HistoryEngine:
         # Set by the transfer processor: delivers cross-workflow work after commits.
         self.on_transfer: Callable[[Key, Transfer], None] | None = None
         self.cluster: LocalCluster = LocalCluster()
+        # Set by the server: lets workflow tasks check search attributes.
+        self.namespaces: Any = None
         self.internal: InternalClient | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._cache: OrderedDict[Key, Entry] = OrderedDict()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 
@@ -160,7 +161,7 @@ async def _complete(
         _validate(entry, token)
         ms = entry.ms
         sent = [u.update_id for u in engine.updates.pending(token.key) if u.sent]
-        outcome = commands.complete(ms, req, engine.limits.workflow)
+        outcome = commands.complete(ms, req, _limits_for(engine, ms.namespace_id))
         _enforce_history_limits(ms, engine.limits.workflow)
         resp = RespondWorkflowTaskCompletedResponse()
         if outcome.discarded:
@@ -181,6 +182,20 @@ async def _complete(
         if inline:
             resp.workflow_task.CopyFrom(build_response(engine, entry, sticky=True))
         return resp
+
+
+def _limits_for(engine: HistoryEngine, namespace_id: str) -> WorkflowLimits:
+    limits = engine.limits.workflow
+    namespaces = engine.namespaces
+    if namespaces is None:
+        return limits
+    ns = namespaces.by_id(namespace_id)
+
+    def check(names: list[str]) -> str | None:
+        unknown = ns.unknown_search_attribute(names)
+        return None if unknown is None else ns.no_mapping(unknown)
+
+    return dataclasses.replace(limits, check_search_attribute=check)
 
 
 def _enforce_history_limits(ms: MutableState, limits: WorkflowLimits) -> None:

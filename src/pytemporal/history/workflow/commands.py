@@ -173,6 +173,10 @@ def _apply(
         )
     elif t == C.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
         sa = cmd.upsert_workflow_search_attributes_command_attributes.search_attributes
+        if limits.check_search_attribute is not None:
+            problem = limits.check_search_attribute(list(sa.indexed_fields))
+            if problem:
+                raise BadCommand(Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES, problem)
         ms.add_event(
             EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
             UpsertWorkflowSearchAttributesEventAttributes(

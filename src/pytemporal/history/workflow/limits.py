@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 MIB = 1024 * 1024
@@ -19,3 +20,5 @@ class WorkflowLimits:
     history_size_warn: int = 10 * MIB
     suggest_can_events: int = 4096
     suggest_can_bytes: int = 4 * MIB
+    # Returns a problem message for unknown search attributes (None: accept all).
+    check_search_attribute: Callable[[list[str]], str | None] | None = None
