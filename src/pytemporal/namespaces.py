@@ -6,7 +6,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 
-from pytemporal.common.errors import NamespaceNotFound
+from pytemporal.common.errors import NamespaceAlreadyExists, NamespaceNotFound
 from pytemporal.persistence.api import NamespaceRecord, Store
 
 DEFAULT_RETENTION_DAYS = 1
@@ -82,7 +82,12 @@ class NamespaceRegistry:
     async def ensure(self, name: str, **kwargs: object) -> Namespace:
         if name in self._by_name:
             return self._by_name[name]
-        return await self.create(name, **kwargs)
+        try:
+            return await self.create(name, **kwargs)
+        except NamespaceAlreadyExists:
+            # Another process sharing the database created it first.
+            await self.load()
+            return self.get(name)
 
     async def create(self, name: str, **kwargs: object) -> Namespace:
         ns = Namespace(id=str(uuid.uuid4()), name=name, **kwargs)  # type: ignore[arg-type]

@@ -60,34 +60,40 @@ OUTAGE = 2.0  # seconds the database stays unreachable (bounded fault injection)
 
 # asyncpg's `Transaction.commit()`: a simple-protocol Query message, 'Q' + int32 length.
 COMMIT_MESSAGE = b"Q\x00\x00\x00\x0cCOMMIT;\x00"
+# When an outage starts: at once, whatever is in flight; as a transaction's COMMIT is
+# about to reach PostgreSQL; or once PostgreSQL committed it, before the server hears.
+NOW, BEFORE_COMMIT, AFTER_COMMIT = "now", "before commit", "after commit"
 
 
 # -- fault injection --------------------------------------------------------------
 
 
 class FaultProxy(TcpProxy):
-    """TcpProxy that can also cut itself when the server sends a COMMIT.
+    """TcpProxy that can also cut itself at a COMMIT.
 
-    `TcpProxy` already refuses new connections while cut; a timed outage is
-    `cut()`, a bounded sleep, `restore()` (see `Outages.outage`). This subclass only
-    replaces the client-to-database pipe, to see COMMIT messages go by: when armed,
-    the first one is dropped and the proxy cuts everything at once, so the server's
-    transaction dies with its writes sent and its COMMIT never received.
+    `TcpProxy` already refuses new connections while cut; a timed outage is `cut()`,
+    a bounded sleep, `restore()` (see `Outages.outage`). This subclass only replaces
+    the two pipes of a connection, to see COMMIT messages go by. Armed, the first
+    COMMIT cuts everything at once, either before it reaches PostgreSQL (the
+    transaction dies with its writes sent: PostgreSQL rolls it back) or, with
+    `after=True`, once PostgreSQL has answered it (the transaction is committed, the
+    server never hears so).
     """
 
     def __init__(self, target_host: str, target_port: int) -> None:
         super().__init__(target_host, target_port)
-        self._armed: asyncio.Future[None] | None = None
+        self._armed: tuple[asyncio.Future[None], bool] | None = None
         self.commits_seen = 0
 
-    def arm(self) -> asyncio.Future[None]:
+    def arm(self, *, after: bool = False) -> asyncio.Future[None]:
         """The next COMMIT cuts the proxy; the future resolves when it did."""
-        self._armed = asyncio.get_running_loop().create_future()
-        return self._armed
+        cut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._armed = (cut, after)
+        return cut
 
     def disarm(self) -> None:
-        if self._armed is not None and not self._armed.done():
-            self._armed.cancel()
+        if self._armed is not None and not self._armed[0].done():
+            self._armed[0].cancel()
         self._armed = None
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -100,29 +106,71 @@ class FaultProxy(TcpProxy):
             writer.transport.abort()
             return
         self._writers |= {writer, up_writer}
-        for pipe in (self._client_to_db(reader, up_writer), self._pipe(up_reader, writer)):
+        # Set when this connection's COMMIT went through and its reply must be lost.
+        reply_lost: list[asyncio.Future[None]] = []
+        pipes = [self._to_db(reader, up_writer, reply_lost), self._to_server(up_reader, writer, reply_lost)]
+        for pipe in pipes:
             task = asyncio.create_task(pipe)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _client_to_db(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _to_db(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        reply_lost: list[asyncio.Future[None]],
+    ) -> None:
+        sent = b""
         try:
             while data := await reader.read(65536):
+                sent = (sent + data)[-20000:]
                 if COMMIT_MESSAGE in data:
                     self.commits_seen += 1
                     armed, self._armed = self._armed, None
-                    if armed is not None and not armed.done():
-                        self.cut()  # the COMMIT is dropped: PostgreSQL rolls back
-                        armed.set_result(None)
-                        return
+                    if armed is not None and not armed[0].done():
+                        cut, after = armed
+                        if not after:
+                            self.cut()  # the COMMIT is dropped: PostgreSQL rolls back
+                            cut.set_result(None)
+                            return
+                        reply_lost.append(cut)
+                        import re
+                        txn = sent[sent.rfind(b"BEGIN") - 5:]
+                        import traceback
+                        try:
+                            print("LOSTTXN", describe_txn(txn))
+                        except Exception:
+                            traceback.print_exc()
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):
             pass
         finally:
-            self._writers.discard(writer)
-            with contextlib.suppress(Exception):
-                writer.transport.abort()
+            self._close(writer)
+
+    async def _to_server(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        reply_lost: list[asyncio.Future[None]],
+    ) -> None:
+        try:
+            while data := await reader.read(65536):
+                if reply_lost:
+                    self.cut()  # PostgreSQL answered the COMMIT: drop the answer
+                    reply_lost[0].set_result(None)
+                    return
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self._close(writer)
+
+    def _close(self, writer: asyncio.StreamWriter) -> None:
+        self._writers.discard(writer)
+        with contextlib.suppress(Exception):
+            writer.transport.abort()
 
 
 @dataclass
@@ -134,9 +182,10 @@ class Outages:
     during: list[RPCError | None] = field(default_factory=list)
     count: int = 0
 
-    async def outage(self, seconds: float, *, at_commit: bool) -> None:
-        if at_commit:
-            cut = self.proxy.arm()
+    async def outage(self, seconds: float, at: str = NOW) -> None:
+        """Cut the database off, `at` a moment of a transaction, for `seconds`."""
+        if at != NOW:
+            cut = self.proxy.arm(after=at == AFTER_COMMIT)
             try:
                 # The workflows are under way, so a commit comes soon.
                 await asyncio.wait_for(cut, timeout=10)
@@ -242,7 +291,7 @@ async def run_with_outages(
     client: Client,
     server: ClusterServer,
     proxy: FaultProxy,
-    plan: list[tuple[int, float, bool]],
+    plan: list[tuple[int, float, str]],
     database: str,
 ) -> Outages:
     """Run the workload; for each (steps done, seconds, at commit) of `plan`, in order,
@@ -276,13 +325,13 @@ async def run_with_outages(
             ]
 
         rest = asyncio.create_task(start_rest())
-        for threshold, seconds, at_commit in plan:
+        for threshold, seconds, at in plan:
             await wait_for(
                 lambda t=threshold: steps_done(keys) >= t,  # type: ignore[misc]
                 within=30,
                 message=f"{threshold} activity steps done",
             )
-            await outages.outage(seconds, at_commit=at_commit)
+            await outages.outage(seconds, at)
             # Recovered by itself: the same call, same process, answers again.
             await wait_for(succeeds(probe), within=15, message="describe after the outage")
             assert server.process is not None and server.process.pid == pid
@@ -386,8 +435,9 @@ async def test_outage_mid_transaction_is_survived(
     # Once a third of the steps ran, cut at the next COMMIT: that transaction's
     # writes reached PostgreSQL, its COMMIT never does.
     outages = await run_with_outages(
-        client, server, proxy, [(WORKFLOWS, OUTAGE, True)], database
+        client, server, proxy, [(WORKFLOWS, OUTAGE, BEFORE_COMMIT)], database
     )
+    print("OUTAGES", outages.during, proxy.commits_seen, plan if "plan" in dir() else None)
     assert outages.count == 1
     assert_unavailable(outages)
 
@@ -399,7 +449,53 @@ async def test_repeated_outages_at_random_points_are_survived(
     rng = random.Random(4_2024)
     total = WORKFLOWS * len(STEPS)
     thresholds = sorted(rng.sample(range(3, total - 3), 3))
-    plan = [(t, rng.uniform(0.5, 1.5), rng.random() < 0.5) for t in thresholds]
+    plan = [(t, rng.uniform(0.5, 1.5), rng.choice((NOW, BEFORE_COMMIT))) for t in thresholds]
     outages = await run_with_outages(client, server, proxy, plan, database)
+    print("OUTAGES", outages.during, proxy.commits_seen, plan if "plan" in dir() else None)
     assert outages.count == 3
     assert_unavailable(outages)
+
+
+async def test_outage_after_commit_before_reply_is_survived(
+    server: ClusterServer, proxy: FaultProxy, database: str
+) -> None:
+    client = await server.connect()
+    outages = await run_with_outages(
+        client, server, proxy, [(WORKFLOWS, OUTAGE, AFTER_COMMIT)], database
+    )
+    print("OUTAGES", outages.during)
+    assert outages.count == 1
+    assert_unavailable(outages)
+
+
+def describe_txn(buf: bytes) -> list[str]:
+    import struct
+    out = []
+    i = 0
+    while i + 5 <= len(buf):
+        kind = buf[i:i+1]
+        (n,) = struct.unpack("!i", buf[i+1:i+5])
+        body = buf[i+5:i+1+n]
+        i += 1 + n
+        if kind == b"P":
+            name_end = body.index(b"\0")
+            q_end = body.index(b"\0", name_end + 1)
+            out.append("PARSE " + body[name_end+1:q_end].decode()[:60])
+        elif kind == b"B":
+            j = body.index(b"\0") + 1
+            j = body.index(b"\0", j) + 1
+            (nf,) = struct.unpack("!h", body[j:j+2]); j += 2 + 2 * nf
+            (np_,) = struct.unpack("!h", body[j:j+2]); j += 2
+            for _ in range(np_):
+                (ln,) = struct.unpack("!i", body[j:j+4]); j += 4
+                if ln > 0:
+                    v = body[j:j+ln]; j += ln
+                    try:
+                        h = History.FromString(v)
+                        if h.events and all(e.event_id for e in h.events):
+                            out.append("HIST " + ",".join(f"{e.event_id}:{event_type_name(e)}" for e in h.events))
+                    except Exception:
+                        pass
+        elif kind == b"Q":
+            out.append("Q " + body[:-1].decode())
+    return out

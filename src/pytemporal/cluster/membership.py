@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 
 LEASE_TTL = 4.0
 TICK_INTERVAL = 1.0
+# Every this many ticks, pending tasks are offered again even if nothing seemed to
+# change: an offer made while processes disagreed on a queue's owner may have landed on
+# a process that no longer serves it. Duplicates are dropped when a task starts.
+REOFFER_EVERY = 5
 
 ShardsCallback = Callable[[list[int]], object]
 
@@ -63,6 +67,7 @@ class ShardCluster(LocalCluster):
         self.on_ring_changed: Callable[[], object] = lambda: None
         self.ttl = LEASE_TTL
         self.interval = TICK_INTERVAL
+        self._ticks = 0
 
     def workflow_shard(self, namespace_id: str, workflow_id: str) -> int:
         return ring.workflow_shard(namespace_id, workflow_id, self.num_shards)
@@ -121,7 +126,9 @@ class ShardCluster(LocalCluster):
         if acquired:
             log.info("acquired shards %s", acquired)
             self.on_acquired(acquired)
-        await self._refresh_routes(members, now, changed=bool(lost or acquired))
+        self._ticks += 1
+        periodic = self._ticks % REOFFER_EVERY == 0
+        await self._refresh_routes(members, now, changed=bool(lost or acquired) or periodic)
 
     async def _release_extra(self, target: int) -> None:
         extra = sorted(self.owned)[target:]

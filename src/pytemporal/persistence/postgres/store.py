@@ -318,23 +318,25 @@ class PostgresStore:
     async def renew_shards(
         self, member_id: str, ranges: dict[int, int], now: float, ttl: float
     ) -> set[int]:
-        if not ranges:
-            return set()
-        shard_ids, range_ids = list(ranges), [ranges[s] for s in ranges]
-        rows = await self._read(
-            lambda c: c.fetch(
-                "UPDATE shards SET lease_until = $1 FROM unnest($2::bigint[], $3::bigint[])"
-                " AS mine(shard_id, range_id) WHERE shards.shard_id = mine.shard_id"
-                " AND shards.range_id = mine.range_id AND shards.owner = $4"
-                " RETURNING shards.shard_id",
+        # One row per statement, outside any transaction: commits hold FOR SHARE locks
+        # on several shard rows in whatever order their batch has, and a multi-row
+        # UPDATE waiting on them in another order would deadlock.
+        kept: set[int] = set()
+
+        def renew(shard_id: int) -> Callable[[Any], Awaitable[Any]]:
+            return lambda c: c.fetchval(
+                "UPDATE shards SET lease_until = $1"
+                " WHERE shard_id = $2 AND range_id = $3 AND owner = $4 RETURNING shard_id",
                 now + ttl,
-                shard_ids,
-                range_ids,
+                shard_id,
+                ranges[shard_id],
                 member_id,
-            ),
-            "shard renew",
-        )
-        return {int(r[0]) for r in rows}
+            )
+
+        for shard_id in sorted(ranges):
+            if await self._read(renew(shard_id), "shard renew") is not None:
+                kept.add(shard_id)
+        return kept
 
     async def release_shard(self, shard_id: int, member_id: str, range_id: int) -> None:
         await self._read(
