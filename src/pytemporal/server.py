@@ -142,6 +142,7 @@ async def serve(
     if cluster is not None:
         ip = "127.0.0.1" if config.ip in ("0.0.0.0", "") else config.ip
         cluster.address = config.advertise_address or f"{ip}:{port}"
+        await cluster.check_shard_count()
         await cluster.tick()  # take a first share of the shards before serving
     if on_ready is not None:
         on_ready(address)

@@ -149,3 +149,14 @@ async def test_any_process_answers_for_any_workflow(cluster: list[ClusterServer]
     for client in clients:
         desc = await client.get_workflow_handle(key).describe()
         assert desc.run_id == handle.result_run_id
+
+
+async def test_a_process_with_another_shard_count_is_refused(
+    cluster: list[ClusterServer],
+) -> None:
+    odd = ClusterServer(cluster[0].database_url)
+    odd.env = lambda: {**ClusterServer.env(odd), "PYTEMPORAL_NUM_HISTORY_SHARDS": "3"}  # type: ignore[method-assign]
+    odd.spawn()
+    assert odd.process is not None
+    assert odd.process.wait(timeout=60) == 1
+    assert f"shared with {SHARDS} history shards" in odd.log_tail()

@@ -106,6 +106,7 @@ def test_every_documented_variable_maps_to_a_setting() -> None:
         "PYTEMPORAL_POOL_SIZE",
         "PYTEMPORAL_IP",
         "PYTEMPORAL_PORT",
+        "PYTEMPORAL_ADVERTISE_ADDRESS",
         "PYTEMPORAL_NUM_HISTORY_SHARDS",
         "PYTEMPORAL_NAMESPACES",
         "PYTEMPORAL_LOG_LEVEL",

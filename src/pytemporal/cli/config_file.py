@@ -10,6 +10,7 @@ docs/pytemporal.example.yaml is a commented example::
     listen:
       ip: 0.0.0.0                   # default 127.0.0.1
       port: 7233                    # default 7233; 0: any free port
+      advertise_address: 10.0.0.5:7233  # how other processes reach this one (cluster)
     num_history_shards: 4           # default 1; fixed for the life of a database
     namespaces: [orders, billing]   # created at start; "default" always exists
     search_attributes: {CustomerId: Keyword}
@@ -44,6 +45,7 @@ ENVIRONMENT = {
     "PYTEMPORAL_POOL_SIZE": "pool_size",
     "PYTEMPORAL_IP": "ip",
     "PYTEMPORAL_PORT": "port",
+    "PYTEMPORAL_ADVERTISE_ADDRESS": "advertise_address",
     "PYTEMPORAL_NUM_HISTORY_SHARDS": "num_history_shards",
     "PYTEMPORAL_NAMESPACES": "namespaces",  # comma-separated
     "PYTEMPORAL_LOG_LEVEL": "log_level",
@@ -56,6 +58,7 @@ _FILE_KEYS = {
     ("persistence", "pool_size"): "pool_size",
     ("listen", "ip"): "ip",
     ("listen", "port"): "port",
+    ("listen", "advertise_address"): "advertise_address",
     ("", "num_history_shards"): "num_history_shards",
     ("", "namespaces"): "namespaces",
     ("", "search_attributes"): "search_attributes",
@@ -131,6 +134,7 @@ def _build(settings: Settings) -> ServerConfig:
     config = ServerConfig(
         ip=get("ip", _text, "127.0.0.1"),
         port=get("port", _ranged(0, 65535), 7233),
+        advertise_address=get("advertise_address", _text, None),
         pool_size=get("pool_size", _ranged(1, 1000), 10),
         num_history_shards=get("num_history_shards", _ranged(1, MAX_SHARDS), 1),
         namespaces=get("namespaces", _namespaces, []),

@@ -27,6 +27,7 @@ from pytemporal.cli.start_dev import (
     port_unavailable,
     serve_until_signal,
 )
+from pytemporal.cluster.membership import ClusterConfigError
 from pytemporal.common.errors import PersistenceError
 from pytemporal.common.logging import configure_logging
 from pytemporal.config import ServerConfig
@@ -104,7 +105,7 @@ def run(args: argparse.Namespace, serve: Serve | None = None) -> int:
         stopped_on_request = asyncio.run(serve_until_signal(serve, config))
     except asyncio.CancelledError:
         return EXIT_INTERRUPTED
-    except (SchemaMismatch, DatabaseURLError) as e:
+    except (SchemaMismatch, DatabaseURLError, ClusterConfigError) as e:
         return _error(str(e))
     except PersistenceError as e:
         return _error(f"database unavailable: {e.message}")

@@ -32,6 +32,10 @@ REOFFER_EVERY = 5
 ShardsCallback = Callable[[list[int]], object]
 
 
+class ClusterConfigError(Exception):
+    pass
+
+
 class LocalCluster:
     """One process owns everything (the dev server): no leases, no fencing."""
 
@@ -88,6 +92,11 @@ class ShardCluster(LocalCluster):
 
     async def release_all(self) -> None:
         """A clean shutdown hands its shards over at once instead of after the ttl."""
+        try:
+            # Heartbeat 0: the others stop counting this process at their next tick.
+            await self.store.heartbeat_member(self.member_id, self.address, 0.0)
+        except Exception:
+            log.warning("could not leave the member list; this process ages out of it")
         owned, self.owned = self.owned, {}
         if owned:
             self.on_lost(list(owned))
@@ -104,6 +113,16 @@ class ShardCluster(LocalCluster):
             except Exception:
                 log.exception("cluster membership tick failed")
             await asyncio.sleep(self.interval)
+
+    async def check_shard_count(self) -> None:
+        """The shard count is fixed for a database's life: a process configured with
+        another count would disagree with the others on who owns a workflow."""
+        ids = [lease.shard_id for lease in await self.store.list_shards()]
+        if ids and max(ids) != self.num_shards:
+            raise ClusterConfigError(
+                f"this database is shared with {max(ids)} history shards, but this server "
+                f"is configured with {self.num_shards}; use num_history_shards: {max(ids)}"
+            )
 
     async def tick(self) -> None:
         now = time.time()

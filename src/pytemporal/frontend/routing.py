@@ -245,7 +245,7 @@ def register_handlers(engine: HistoryEngine, service: Any) -> None:
     """The internal calls other processes make to this one."""
 
     async def add_task(args: dict[str, Any]) -> None:
-        engine.add_task(TaskRef(**args["ref"]), args["queue"], args["sticky"])
+        engine.accept_task(TaskRef(**args["ref"]), args["queue"], args["sticky"], args["hops"])
 
     async def start(args: dict[str, Any]) -> str | None:
         ref = TaskRef(**args["ref"])

@@ -58,6 +58,9 @@ def search_attributes_json(ms: MutableState) -> str:
 
 Key = tuple[str, str, str]  # namespace_id, workflow_id, run_id
 MAX_CACHED_CLOSED = 2000
+# A task handed between processes that disagree on its queue's owner stops moving
+# after this many hops; the periodic re-offer fixes any misplacement later.
+MAX_TASK_HOPS = 3
 
 
 @dataclass
@@ -377,29 +380,35 @@ class HistoryEngine:
         ref = TaskRef(kind, ns_id, wf_id, run_id, sched_id, attempt, entry.ms.task_queue)
         self._offer(ref, queue, sticky)
 
-    def _offer(self, ref: TaskRef, queue: str, sticky: bool) -> None:
-        """Hand a task to matching: here, or on the process that owns its task queue.
+    def _queue_is_local(self, ref: TaskRef, queue: str) -> bool:
+        # Activity tasks may go to another task queue than the workflow's; workflow
+        # tasks (and their sticky queues) are routed by the workflow's normal queue.
+        routed_by = queue if ref.kind == "activity" else ref.normal_queue
+        return self.cluster.is_local(self.cluster.queue_shard(ref.namespace_id, routed_by))
 
-        Activity tasks may go to another task queue than the workflow's; workflow
-        tasks (and their sticky queues) are routed by the workflow's normal queue."""
+    def _offer(self, ref: TaskRef, queue: str, sticky: bool, hops: int = 0) -> None:
+        """Hand a task to matching: here, or on the process that owns its task queue."""
         routed_by = queue if ref.kind == "activity" else ref.normal_queue
         shard = self.cluster.queue_shard(ref.namespace_id, routed_by)
-        if self.cluster.is_local(shard):
+        if self.cluster.is_local(shard) or hops >= MAX_TASK_HOPS:
             self.add_task(ref, queue, sticky)
             return
         owner = self.cluster.owner(shard)
         if owner is None or self.internal is None:
             return  # no owner yet: offered again when the ring settles (reoffer_all)
-        task = asyncio.get_running_loop().create_task(self._offer_remote(owner, ref, queue, sticky))
+        task = asyncio.get_running_loop().create_task(
+            self._offer_remote(owner, ref, queue, sticky, hops + 1)
+        )
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _offer_remote(self, owner: str, ref: TaskRef, queue: str, sticky: bool) -> None:
+    async def _offer_remote(
+        self, owner: str, ref: TaskRef, queue: str, sticky: bool, hops: int
+    ) -> None:
         assert self.internal is not None
+        args = {"ref": asdict(ref), "queue": queue, "sticky": sticky, "hops": hops}
         try:
-            await self.internal.call(
-                owner, "matching.add", {"ref": asdict(ref), "queue": queue, "sticky": sticky}
-            )
+            await self.internal.call(owner, "matching.add", args)
         except ServiceError:
             log.warning(
                 "could not hand task to %s; it is offered again when the ring changes", owner
@@ -482,9 +491,17 @@ class HistoryEngine:
             if self.shard_of(key) in lost:
                 self._invalidate(entry)
 
+    def accept_task(self, ref: TaskRef, queue: str, sticky: bool, hops: int) -> None:
+        """A task another process handed over; passed on if its queue moved again."""
+        self._offer(ref, queue, sticky, hops)
+
     def reoffer_all(self) -> None:
-        """Task queues may have moved to other processes: offer pending tasks again
-        (a duplicate is harmless, starting a task checks it is still pending)."""
+        """Task queues may have moved to other processes: hand over the backlog of the
+        queues that left, and offer pending tasks again (a duplicate is harmless,
+        starting a task checks it is still pending)."""
+        for ref, queue, kind in self.matching.drain(lambda r, q, k: self._queue_is_local(r, q)):
+            # A worker's sticky queue does not follow it elsewhere: use the normal one.
+            self._offer(ref, ref.normal_queue if kind == "workflow" else queue, False)
         for key, entry in list(self._cache.items()):
             if entry.ms.is_open and self.owns(key):
                 self._reoffer(entry)

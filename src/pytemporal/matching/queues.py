@@ -11,6 +11,7 @@ import asyncio
 import collections
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,6 +130,20 @@ class Matching:
                 fut.set_result(None)
         for task in q.tasks:
             self._queue(namespace_id, task.normal_queue, "workflow").offer(task)
+
+    def drain(self, keep: Callable[[TaskRef, str, str], bool]) -> list[tuple[TaskRef, str, str]]:
+        """Take out the backlog that `keep(task, queue, kind)` says is not served here
+        any more (its task queue moved to another process)."""
+        moved = []
+        for (_, name, kind), q in self._queues.items():
+            staying: collections.deque[TaskRef] = collections.deque()
+            for task in q.tasks:
+                if keep(task, name, kind):
+                    staying.append(task)
+                else:
+                    moved.append((task, name, kind))
+            q.tasks = staying
+        return moved
 
     def stats(self) -> dict[str, Any]:
         return {
