@@ -15,6 +15,7 @@ import contextlib
 import heapq
 import json
 import logging
+import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
@@ -140,6 +141,7 @@ class HistoryEngine:
             entry = await self._read(key)
             if entry is not None:
                 self._put(entry)
+                self._resume(entry)
             fut.set_result(entry)
             return entry
         except BaseException as e:
@@ -377,7 +379,16 @@ class HistoryEngine:
         self, entry: Entry, kind: str, sched_id: int, attempt: int, queue: str, sticky: bool
     ) -> None:
         ns_id, wf_id, run_id = entry.key
-        ref = TaskRef(kind, ns_id, wf_id, run_id, sched_id, attempt, entry.ms.task_queue)
+        ref = TaskRef(
+            kind,
+            ns_id,
+            wf_id,
+            run_id,
+            sched_id,
+            attempt,
+            entry.ms.task_queue,
+            request_id=str(uuid.uuid4()),
+        )
         self._offer(ref, queue, sticky)
 
     def _queue_is_local(self, ref: TaskRef, queue: str) -> bool:
@@ -477,12 +488,20 @@ class HistoryEngine:
             if entry is None:
                 continue
             self._put(entry)
-            self._reoffer(entry)
-            self._arm(entry)
-            if self.on_transfer is not None:
-                for t in entry.ms.outbox:
-                    self.on_transfer(key, t)
+            self._resume(entry)
         return len(rows)
+
+    def _resume(self, entry: Entry) -> None:
+        """A run (re)loaded from the store may hold changes nobody was told about: a
+        commit whose reply was lost still committed. Arm its deadlines, offer its tasks
+        and deliver its outbox again; duplicates are harmless."""
+        if not self.owns(entry.key) or not entry.ms.active:
+            return
+        self._reoffer(entry)
+        self._arm(entry)
+        if self.on_transfer is not None:
+            for t in entry.ms.outbox:
+                self.on_transfer(entry.key, t)
 
     def drop_shards(self, shards: list[int]) -> None:
         """Forget the runs of shards this process no longer owns."""

@@ -28,6 +28,9 @@ class TaskRef:
     attempt: int = 0
     normal_queue: str = ""
     query_id: str = ""
+    # Names one offer of the task: starting it twice with the same id (a retry after a
+    # lost commit reply) hands out the same task again instead of dropping it.
+    request_id: str = ""
 
 
 @dataclass

@@ -31,9 +31,15 @@ async def record_started(
         async with engine.locked((ref.namespace_id, ref.workflow_id, ref.run_id)) as entry:
             ms = entry.ms
             ai = ms.activities.get(ref.scheduled_event_id)
-            if not ms.is_open or ai is None or ai.attempt != ref.attempt or ai.started:
+            if not ms.is_open or ai is None or ai.attempt != ref.attempt:
                 return None
-            activities.start(ms, ai, request_id=str(uuid.uuid4()), identity=req.identity)
+            if ai.started:
+                # The same offer again: its first start committed but the reply was lost.
+                same = bool(ref.request_id) and ai.request_id == ref.request_id
+                return _response(entry, ai) if same else None
+            activities.start(
+                ms, ai, request_id=ref.request_id or str(uuid.uuid4()), identity=req.identity
+            )
             await engine.commit_one(entry)
             return _response(entry, ai)
     except NotFound:

@@ -47,14 +47,14 @@ async def record_started(
         async with engine.locked((ref.namespace_id, ref.workflow_id, ref.run_id)) as entry:
             ms = entry.ms
             wft = ms.wft
-            if (
-                not ms.is_open
-                or wft is None
-                or wft.scheduled_event_id != ref.scheduled_event_id
-                or wft.started_event_id
-            ):
+            if not ms.is_open or wft is None or wft.scheduled_event_id != ref.scheduled_event_id:
                 return None
-            _start(engine, entry, req.identity)
+            if wft.started_event_id:
+                # The same offer again: its first start committed but the reply was lost.
+                if not ref.request_id or wft.request_id != ref.request_id:
+                    return None
+            else:
+                _start(engine, entry, req.identity, ref.request_id)
             await engine.commit_one(entry)
             sticky = req.task_queue.kind == TaskQueueKind.TASK_QUEUE_KIND_STICKY
             return build_response(engine, entry, sticky=sticky)
@@ -62,7 +62,7 @@ async def record_started(
         return None
 
 
-def _start(engine: HistoryEngine, entry: Entry, identity: str) -> None:
+def _start(engine: HistoryEngine, entry: Entry, identity: str, request_id: str = "") -> None:
     ms = entry.ms
     limits = engine.limits.workflow
     reasons: list[int] = []
@@ -74,7 +74,7 @@ def _start(engine: HistoryEngine, entry: Entry, identity: str) -> None:
         reasons.append(
             SuggestContinueAsNewReason.SUGGEST_CONTINUE_AS_NEW_REASON_TOO_MANY_HISTORY_EVENTS
         )
-    wt.start(ms, request_id=str(uuid.uuid4()), identity=identity, suggest_can=reasons)
+    wt.start(ms, request_id=request_id or str(uuid.uuid4()), identity=identity, suggest_can=reasons)
 
 
 def build_response(
