@@ -30,6 +30,7 @@ TICK_INTERVAL = 1.0
 REOFFER_EVERY = 5
 
 ShardsCallback = Callable[[list[int]], object]
+_COUNT_MARKER = "shard-count:"
 
 
 class ClusterConfigError(Exception):
@@ -117,12 +118,18 @@ class ShardCluster(LocalCluster):
     async def check_shard_count(self) -> None:
         """The shard count is fixed for a database's life: a process configured with
         another count would disagree with the others on who owns a workflow."""
-        ids = [lease.shard_id for lease in await self.store.list_shards()]
-        if ids and max(ids) != self.num_shards:
-            raise ClusterConfigError(
-                f"this database is shared with {max(ids)} history shards, but this server "
-                f"is configured with {self.num_shards}; use num_history_shards: {max(ids)}"
-            )
+        # The count is recorded as a never-expiring lease on shard 0, held by a marker
+        # owner: the first process records it, every later one must name the same.
+        marker = f"{_COUNT_MARKER}{self.num_shards}"
+        if await self.store.acquire_shard(0, marker, 0.0, math.inf) is not None:
+            return
+        recorded = next(
+            (s.owner for s in await self.store.list_shards() if s.shard_id == 0), "?"
+        ).removeprefix(_COUNT_MARKER)
+        raise ClusterConfigError(
+            f"this database is shared with {recorded} history shards, but this server "
+            f"is configured with {self.num_shards}; use num_history_shards: {recorded}"
+        )
 
     async def tick(self) -> None:
         now = time.time()

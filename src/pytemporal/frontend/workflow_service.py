@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 
 import grpc
@@ -25,8 +27,9 @@ from pytemporal.history.api import (
     updates,
     workflow_tasks,
 )
-from pytemporal.history.engine import HistoryEngine, Key
+from pytemporal.history.engine import Entry, HistoryEngine, Key
 from pytemporal.history.tokens import decode
+from pytemporal.history.workflow.state import ActivityInfo
 from pytemporal.matching.queues import Matching
 from pytemporal.namespaces import Namespace, NamespaceRegistry
 
@@ -354,106 +357,94 @@ class WorkflowService(_Base):
                 return resp
         return rr.PollActivityTaskQueueResponse()
 
+    @contextlib.asynccontextmanager
+    async def _activity(self, request: Any) -> AsyncIterator[tuple[Entry, ActivityInfo]]:
+        """The activity a request names: by task token, or by workflow and activity id
+        (which may complete an activity no worker ever polled)."""
+        ns = self.namespaces.get(request.namespace)
+        if "task_token" in request.DESCRIPTOR.fields_by_name:
+            found = activity_tasks.by_token(self.engine, decode(request.task_token))
+        else:
+            execution = WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id)
+            key = await self._key(ns, execution)
+            found = activity_tasks.by_id(self.engine, key, request.activity_id)
+        async with found as entry_and_activity:
+            yield entry_and_activity
+
+    async def _heartbeat(self, request: Any) -> bool:
+        validation.blob(request.details, self.blob_limit)
+        async with self._activity(request) as (e, ai):
+            return activity_tasks.heartbeat(e, ai, _optional(request, "details"))
+
+    async def _completed(self, request: Any) -> None:
+        validation.blob(request.result, self.blob_limit)
+        async with self._activity(request) as (e, ai):
+            activity_tasks.complete(e, ai, _optional(request, "result"), request.identity)
+
+    async def _failed(self, request: Any) -> None:
+        validation.blob(request.failure, self.blob_limit)
+        details = _optional(request, "last_heartbeat_details")
+        async with self._activity(request) as (e, ai):
+            activity_tasks.fail(e, ai, request.failure, request.identity, details)
+
+    async def _canceled(self, request: Any) -> None:
+        async with self._activity(request) as (e, ai):
+            activity_tasks.cancel(e, ai, _optional(request, "details"), request.identity)
+
     @handled
     async def RecordActivityTaskHeartbeat(
         self, request: Any, context: Ctx
     ) -> rr.RecordActivityTaskHeartbeatResponse:
-        self.namespaces.get(request.namespace)
-        validation.blob(request.details, self.blob_limit)
-        details = request.details if request.HasField("details") else None
-        async with activity_tasks.by_token(self.engine, decode(request.task_token)) as (e, ai):
-            cancel = activity_tasks.heartbeat(e, ai, details)
+        cancel = await self._heartbeat(request)
         return rr.RecordActivityTaskHeartbeatResponse(cancel_requested=cancel)
 
     @handled
     async def RecordActivityTaskHeartbeatById(
         self, request: Any, context: Ctx
     ) -> rr.RecordActivityTaskHeartbeatByIdResponse:
-        ns = self.namespaces.get(request.namespace)
-        validation.blob(request.details, self.blob_limit)
-        key = await self._key(
-            ns, WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id)
-        )
-        details = request.details if request.HasField("details") else None
-        async with activity_tasks.by_id(self.engine, key, request.activity_id) as (e, ai):
-            cancel = activity_tasks.heartbeat(e, ai, details)
+        cancel = await self._heartbeat(request)
         return rr.RecordActivityTaskHeartbeatByIdResponse(cancel_requested=cancel)
 
     @handled
     async def RespondActivityTaskCompleted(
         self, request: Any, context: Ctx
     ) -> rr.RespondActivityTaskCompletedResponse:
-        self.namespaces.get(request.namespace)
-        validation.blob(request.result, self.blob_limit)
-        result = request.result if request.HasField("result") else None
-        async with activity_tasks.by_token(self.engine, decode(request.task_token)) as (e, ai):
-            activity_tasks.complete(e, ai, result, request.identity)
+        await self._completed(request)
         return rr.RespondActivityTaskCompletedResponse()
 
     @handled
     async def RespondActivityTaskCompletedById(
         self, request: Any, context: Ctx
     ) -> rr.RespondActivityTaskCompletedByIdResponse:
-        ns = self.namespaces.get(request.namespace)
-        validation.blob(request.result, self.blob_limit)
-        key = await self._key(
-            ns, WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id)
-        )
-        result = request.result if request.HasField("result") else None
-        async with activity_tasks.by_id(self.engine, key, request.activity_id) as (e, ai):
-            activity_tasks.complete(e, ai, result, request.identity)
+        await self._completed(request)
         return rr.RespondActivityTaskCompletedByIdResponse()
 
     @handled
     async def RespondActivityTaskFailed(
         self, request: Any, context: Ctx
     ) -> rr.RespondActivityTaskFailedResponse:
-        self.namespaces.get(request.namespace)
-        validation.blob(request.failure, self.blob_limit)
-        details = (
-            request.last_heartbeat_details if request.HasField("last_heartbeat_details") else None
-        )
-        async with activity_tasks.by_token(self.engine, decode(request.task_token)) as (e, ai):
-            activity_tasks.fail(e, ai, request.failure, request.identity, details)
+        await self._failed(request)
         return rr.RespondActivityTaskFailedResponse()
 
     @handled
     async def RespondActivityTaskFailedById(
         self, request: Any, context: Ctx
     ) -> rr.RespondActivityTaskFailedByIdResponse:
-        ns = self.namespaces.get(request.namespace)
-        validation.blob(request.failure, self.blob_limit)
-        key = await self._key(
-            ns, WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id)
-        )
-        details = (
-            request.last_heartbeat_details if request.HasField("last_heartbeat_details") else None
-        )
-        async with activity_tasks.by_id(self.engine, key, request.activity_id) as (e, ai):
-            activity_tasks.fail(e, ai, request.failure, request.identity, details)
+        await self._failed(request)
         return rr.RespondActivityTaskFailedByIdResponse()
 
     @handled
     async def RespondActivityTaskCanceled(
         self, request: Any, context: Ctx
     ) -> rr.RespondActivityTaskCanceledResponse:
-        self.namespaces.get(request.namespace)
-        details = request.details if request.HasField("details") else None
-        async with activity_tasks.by_token(self.engine, decode(request.task_token)) as (e, ai):
-            activity_tasks.cancel(e, ai, details, request.identity)
+        await self._canceled(request)
         return rr.RespondActivityTaskCanceledResponse()
 
     @handled
     async def RespondActivityTaskCanceledById(
         self, request: Any, context: Ctx
     ) -> rr.RespondActivityTaskCanceledByIdResponse:
-        ns = self.namespaces.get(request.namespace)
-        key = await self._key(
-            ns, WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id)
-        )
-        details = request.details if request.HasField("details") else None
-        async with activity_tasks.by_id(self.engine, key, request.activity_id) as (e, ai):
-            activity_tasks.cancel(e, ai, details, request.identity)
+        await self._canceled(request)
         return rr.RespondActivityTaskCanceledByIdResponse()
 
     # -- visibility ------------------------------------------------------------------------
@@ -503,6 +494,10 @@ class WorkflowService(_Base):
             self.engine.store, ns, where, request.maximum_page_size, request.next_page_token
         )
         return rr.ListClosedWorkflowExecutionsResponse(executions=infos, next_page_token=token)
+
+
+def _optional(request: Any, field: str) -> Any:
+    return getattr(request, field) if request.HasField(field) else None
 
 
 def _check_policies(request: Any, *, signal_with_start: bool) -> None:
