@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 
@@ -518,6 +517,3 @@ def _check_policies(request: Any, *, signal_with_start: bool) -> None:
             "Invalid WorkflowIDReusePolicy: WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE cannot be "
             "used together with WorkflowIdConflictPolicy WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING."
         )
-
-
-__all__ = ["WorkflowService", "uuid"]

@@ -138,9 +138,6 @@ def _page(entry: Entry, start: int, page: int) -> GetWorkflowExecutionHistoryRes
     end = start + len(events)
     if end <= len(entry.events):
         resp.next_page_token = _token(entry.key[2], end)
-    elif entry.ms.is_open and events:
-        # An open run will grow: the token lets a long-poller ask for what comes next.
-        pass
     return resp
 
 
