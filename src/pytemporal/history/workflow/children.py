@@ -211,13 +211,13 @@ def signal_external(
             Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES,
             "Required field WorkflowId or SignalName is not set on command.",
         )
-    pending = sum(1 for e in ms.externals.values() if e.kind == "signal")
-    if pending >= limit:
-        raise BadCommand(
-            Cause.WORKFLOW_TASK_FAILED_CAUSE_PENDING_SIGNALS_LIMIT_EXCEEDED,
-            f"the number of pending signals to external workflows, {pending}, has reached "
-            f"the per-workflow limit of {limit}",
-        )
+    _check_pending(
+        ms,
+        "signal",
+        limit,
+        Cause.WORKFLOW_TASK_FAILED_CAUSE_PENDING_SIGNALS_LIMIT_EXCEEDED,
+        "signals to external workflows",
+    )
     namespace = c.namespace or ms.namespace
     ev = ms.add_event(
         EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
@@ -233,16 +233,18 @@ def signal_external(
             header=c.header,
         ),
     )
-    ms.externals[ev.event_id] = ExternalInfo(
-        ev.event_id,
-        "signal",
-        namespace,
-        namespace_id,
-        c.execution.workflow_id,
-        c.execution.run_id,
-        c.control,
+    _track(
+        ms,
+        ExternalInfo(
+            ev.event_id,
+            "signal",
+            namespace,
+            namespace_id,
+            c.execution.workflow_id,
+            c.execution.run_id,
+            c.control,
+        ),
     )
-    ms.outbox.append(Transfer("signal_external", ev.event_id))
 
 
 def cancel_external(
@@ -257,13 +259,13 @@ def cancel_external(
             Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES,
             "Required field WorkflowId is not set on command.",
         )
-    pending = sum(1 for e in ms.externals.values() if e.kind == "cancel")
-    if pending >= limit:
-        raise BadCommand(
-            Cause.WORKFLOW_TASK_FAILED_CAUSE_PENDING_REQUEST_CANCEL_LIMIT_EXCEEDED,
-            f"the number of pending requests to cancel external workflows, {pending}, has "
-            f"reached the per-workflow limit of {limit}",
-        )
+    _check_pending(
+        ms,
+        "cancel",
+        limit,
+        Cause.WORKFLOW_TASK_FAILED_CAUSE_PENDING_REQUEST_CANCEL_LIMIT_EXCEEDED,
+        "requests to cancel external workflows",
+    )
     namespace = c.namespace or ms.namespace
     ev = ms.add_event(
         EventType.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
@@ -277,10 +279,28 @@ def cancel_external(
             reason=c.reason,
         ),
     )
-    ms.externals[ev.event_id] = ExternalInfo(
-        ev.event_id, "cancel", namespace, namespace_id, c.workflow_id, c.run_id, c.control
+    _track(
+        ms,
+        ExternalInfo(
+            ev.event_id, "cancel", namespace, namespace_id, c.workflow_id, c.run_id, c.control
+        ),
     )
-    ms.outbox.append(Transfer("cancel_external", ev.event_id))
+
+
+def _check_pending(ms: MutableState, kind: str, limit: int, cause: int, what: str) -> None:
+    pending = sum(1 for e in ms.externals.values() if e.kind == kind)
+    if pending >= limit:
+        raise BadCommand(
+            cause,
+            f"the number of pending {what}, {pending}, has reached the per-workflow limit "
+            f"of {limit}",
+        )
+
+
+def _track(ms: MutableState, ext: ExternalInfo) -> None:
+    """Remember the request until it is delivered, and queue its delivery."""
+    ms.externals[ext.initiated_event_id] = ext
+    ms.outbox.append(Transfer(f"{ext.kind}_external", ext.initiated_event_id))
 
 
 def external_done(ms: MutableState, ext: ExternalInfo) -> None:
