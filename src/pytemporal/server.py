@@ -52,6 +52,8 @@ def _limits(config: ServerConfig) -> Limits:
         blob_size=values.get(dc.BLOB_SIZE_LIMIT_ERROR),
         max_buffered_queries=values.get(dc.MAX_BUFFERED_QUERY_COUNT),
         workflow=workflow,
+        cache_max_count=values.get(dc.HISTORY_CACHE_MAX_SIZE),
+        cache_max_bytes=values.get(dc.HISTORY_CACHE_MAX_SIZE_BYTES),
     )
 
 
@@ -64,8 +66,8 @@ def _callbacks(engine: HistoryEngine, cluster: ShardCluster, namespaces: Namespa
         task.add_done_callback(background.discard)
 
     async def acquired(shards: list[int]) -> None:
-        count = await engine.recover(shards)
-        log.info("took over shards %s with %d active runs", shards, count)
+        await engine.recover(shards)
+        log.info("took over shards %s", shards)
 
     async def ring_changed() -> None:
         await namespaces.load()
@@ -90,7 +92,7 @@ async def serve(
         create_schema=config.create_schema,
     )
     clock = Clock()
-    matching = Matching()
+    matching = Matching(store)
     engine = HistoryEngine(store, matching, clock, _limits(config))
     namespaces = NamespaceRegistry(store)
     await namespaces.load()
@@ -116,9 +118,7 @@ async def serve(
         router = routing.Router(cluster, namespaces, engine, internal)
         interceptors.append(routing.RoutingInterceptor(router))
     else:
-        recovered = await engine.recover()
-        if recovered:
-            log.info("recovered %d open workflow runs", recovered)
+        await engine.recover()
 
     server = grpc.aio.server(
         interceptors=interceptors,

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 
+from pytemporal.persistence.postgres.schema import SCHEMA_VERSION
+
 from .harness import (
     PYTEMPORAL,
     ServerProcess,
@@ -70,7 +72,7 @@ async def server(
         pytest.skip("pytemporal's own production server and schema tool")
     setup = pytemporal("schema", "setup", "--db", postgres_url)
     assert setup.returncode == 0, setup.stderr
-    assert "created schema version 1" in setup.stdout
+    assert f"created schema version {SCHEMA_VERSION}" in setup.stdout
     port = ServerProcess(PYTEMPORAL).port  # a free port
     proc = ConfiguredServer(write_config(tmp_path, postgres_url, port), port)
     try:

@@ -11,6 +11,7 @@ from pytemporal.persistence.api import (
     ExecutionRow,
     HistoryBatch,
     Store,
+    TaskRow,
 )
 
 from .helpers import COMPLETED, NS, RUNNING, batch, create, current, new_id, update
@@ -235,52 +236,116 @@ async def test_update_refreshes_status_of_the_current_run(store: Store) -> None:
     assert await store.get_current_run(NS, wf) == CurrentRun(run, f"req-{run}", COMPLETED, run)
 
 
-# -- listing ---------------------------------------------------------------------
+# -- durable queues: timer tasks and the task backlog ---------------------------------
 
 
-async def test_list_active_executions_returns_active_rows_only(store: Store) -> None:
-    running, done, delivering = new_id("wf"), new_id("wf"), new_id("wf")
-    await store.commit([create(running, "r1"), create(done, "r2"), create(delivering, "r3")])
+def task(
+    wf: str, run: str, kind: str, sched: int, *, queue: str = "tq", attempt: int = 1
+) -> TaskRow:
+    return TaskRow(NS, queue, kind, wf, run, sched, attempt, "tq")
+
+
+async def test_timer_rows_are_written_with_the_state_and_read_due_first(store: Store) -> None:
+    a, b, c = new_id("wf"), new_id("wf"), new_id("wf")
     await store.commit(
         [
-            update(done, "r2", 2, first_event_id=3, last_event_id=3, status=COMPLETED),
-            # Closed, but with work for other workflows still to deliver.
-            update(
-                delivering,
-                "r3",
-                2,
-                first_event_id=3,
-                last_event_id=3,
-                status=COMPLETED,
-                active=True,
-            ),
+            create(a, "r", set_timer=True, timer=30.0, shard_id=1),
+            create(b, "r", set_timer=True, timer=10.0, shard_id=2),
+            create(c, "r", set_timer=True, timer=20.0, shard_id=1),
         ]
     )
-    rows = {(r.workflow_id, r.run_id): r for r in await store.list_active_executions()}
-    assert sorted(rows) == sorted([(running, "r1"), (delivering, "r3")])
-    assert (rows[running, "r1"].status, rows[delivering, "r3"].status) == (RUNNING, COMPLETED)
-    assert rows[delivering, "r3"].db_version == 2
+    due = await store.read_timers(None, 25.0, 10)
+    assert [(t.workflow_id, t.fire_time, t.shard_id) for t in due] == [(b, 10.0, 2), (c, 20.0, 1)]
+    assert [t.workflow_id for t in await store.read_timers([1], 100.0, 10)] == [c, a]
+    assert [t.workflow_id for t in await store.read_timers(None, 100.0, 1)] == [b]
+    row = await store.get_execution(NS, a, "r")
+    assert row is not None and row.timer == 30.0
 
 
-async def test_a_run_stops_being_active_when_its_work_is_delivered(store: Store) -> None:
+async def test_a_commit_moves_or_deletes_the_timer_row(store: Store) -> None:
     wf = new_id("wf")
-    await store.commit([create(wf, "r1")])
-    closing = update(wf, "r1", 2, first_event_id=3, last_event_id=3, status=COMPLETED, active=True)
-    await store.commit([closing])
-    assert [r.run_id for r in await store.list_active_executions()] == ["r1"]
-    delivered = update(
-        wf, "r1", 3, first_event_id=4, last_event_id=4, status=COMPLETED, active=False
+    await store.commit([create(wf, "r", set_timer=True, timer=10.0)])
+    m = update(wf, "r", 2, first_event_id=3, last_event_id=3)
+    m.set_timer, m.timer = True, 50.0
+    await store.commit([m])
+    assert [t.fire_time for t in await store.read_timers(None, 100.0, 10)] == [50.0]
+    m = update(wf, "r", 3, first_event_id=4, last_event_id=4)
+    m.set_timer, m.timer = False, 1.0  # not set: the row stays as it is
+    await store.commit([m])
+    assert [t.fire_time for t in await store.read_timers(None, 100.0, 10)] == [50.0]
+    m = update(wf, "r", 4, first_event_id=5, last_event_id=5)
+    m.set_timer, m.timer = True, None
+    await store.commit([m])
+    assert await store.read_timers(None, 100.0, 10) == []
+    row = await store.get_execution(NS, wf, "r")
+    assert row is not None and row.timer is None
+
+
+async def test_task_rows_are_read_in_queue_order(store: Store) -> None:
+    a, b = new_id("wf"), new_id("wf")
+    await store.commit([create(a, "r", new_tasks=[task(a, "r", "workflow", 2)])])
+    await store.commit(
+        [
+            create(
+                b,
+                "r",
+                new_tasks=[task(b, "r", "activity", 5), task(b, "r", "workflow", 2)],
+            )
+        ]
     )
-    await store.commit([delivered])
-    assert await store.list_active_executions() == []
+    rows = await store.read_tasks(NS, "tq", "workflow", 0, 10)
+    assert [(r.workflow_id, r.scheduled_event_id) for r in rows] == [(a, 2), (b, 2)]
+    assert rows[0].task_id < rows[1].task_id
+    assert await store.read_tasks(NS, "tq", "workflow", rows[0].task_id, 10) == [rows[1]]
+    acts = await store.read_tasks(NS, "tq", "activity", 0, 10)
+    assert [(r.workflow_id, r.scheduled_event_id, r.normal_queue) for r in acts] == [(b, 5, "tq")]
+    assert await store.read_tasks(NS, "other", "workflow", 0, 10) == []
 
 
-@pytest.mark.parametrize("status", [2, 3, 4, 5, 6, 7], ids=lambda s: f"status{s}")
-async def test_closed_inactive_runs_are_not_listed(store: Store, status: int) -> None:
+async def test_keep_tasks_deletes_the_runs_other_rows(store: Store) -> None:
+    wf, other = new_id("wf"), new_id("wf")
+    await store.commit(
+        [
+            create(
+                wf,
+                "r",
+                new_tasks=[task(wf, "r", "workflow", 2), task(wf, "r", "activity", 5)],
+            ),
+            create(other, "r", new_tasks=[task(other, "r", "workflow", 2)]),
+        ]
+    )
+    m = update(wf, "r", 2, first_event_id=3, last_event_id=3)
+    m.keep_tasks = [("activity", 5)]
+    await store.commit([m])
+    assert [r.workflow_id for r in await store.read_tasks(NS, "tq", "workflow", 0, 10)] == [other]
+    assert len(await store.read_tasks(NS, "tq", "activity", 0, 10)) == 1
+    m = update(wf, "r", 3, first_event_id=4, last_event_id=4)
+    m.keep_tasks = []
+    await store.commit([m])
+    assert await store.read_tasks(NS, "tq", "activity", 0, 10) == []
+
+
+async def test_a_new_attempt_replaces_the_row_at_the_tail(store: Store) -> None:
+    a, b = new_id("wf"), new_id("wf")
+    await store.commit([create(a, "r", new_tasks=[task(a, "r", "activity", 5)])])
+    await store.commit([create(b, "r", new_tasks=[task(b, "r", "activity", 5)])])
+    m = update(a, "r", 2, first_event_id=3, last_event_id=3)
+    m.new_tasks = [task(a, "r", "activity", 5, attempt=2)]
+    await store.commit([m])
+    rows = await store.read_tasks(NS, "tq", "activity", 0, 10)
+    assert [(r.workflow_id, r.attempt) for r in rows] == [(b, 1), (a, 2)]
+
+
+async def test_a_failed_commit_writes_no_queue_rows(store: Store) -> None:
     wf = new_id("wf")
-    await store.commit([create(wf, "r1")])
-    await store.commit([update(wf, "r1", 2, first_event_id=3, last_event_id=3, status=status)])
-    assert await store.list_active_executions() == []
+    await store.commit([create(wf, "r")])
+    stale = update(wf, "r", 5, first_event_id=3, last_event_id=3)  # wrong version
+    stale.set_timer, stale.timer = True, 1.0
+    stale.new_tasks = [task(wf, "r", "workflow", 3)]
+    with pytest.raises(ConditionFailed):
+        await store.commit([stale])
+    assert await store.read_timers(None, 100.0, 10) == []
+    assert await store.read_tasks(NS, "tq", "workflow", 0, 10) == []
 
 
 async def test_history_batch_round_trips_bytes_exactly(store: Store) -> None:

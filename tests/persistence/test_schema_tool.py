@@ -23,6 +23,10 @@ from pytemporal.persistence.sqlite import schema as sqlite_schema
 
 DIALECTS = ["sqlite", "postgres"]
 
+# The schema version this code creates; the fake migrations come after it.
+CUR = sqlite_schema.SCHEMA_VERSION
+assert pg_schema.SCHEMA_VERSION == CUR
+
 
 @pytest.fixture(params=DIALECTS)
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
@@ -61,7 +65,8 @@ async def _has_table(db: str, name: str) -> bool:
 
 @pytest.fixture
 def add_migrations(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
-    """Pretend this code's schema has more versions: add_migrations(2: ddl, 3: ddl...)."""
+    """Pretend this code's schema has more versions: add_migrations(v2=ddl, v3=ddl...)
+    adds versions CUR + 1, CUR + 2... (v2 is the first after the current one)."""
 
     def add(**by_version: str) -> None:
         for module, holder in (
@@ -69,7 +74,7 @@ def add_migrations(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
             (pg_schema, schema_tool._PostgresSchema),
         ):
             migrations = dict(module.MIGRATIONS)
-            migrations.update({int(k[1:]): ddl for k, ddl in by_version.items()})
+            migrations.update({CUR + int(k[1:]) - 1: ddl for k, ddl in by_version.items()})
             monkeypatch.setattr(module, "MIGRATIONS", migrations)
             monkeypatch.setattr(holder, "latest", max(migrations))
 
@@ -87,9 +92,9 @@ async def test_check_on_an_empty_database_says_run_setup(db: str) -> None:
 
 async def test_setup_creates_the_current_schema(db: str) -> None:
     change = await schema_tool.setup(db)
-    assert (change.before, change.after, change.changed) == (None, 1, True)
+    assert (change.before, change.after, change.changed) == (None, CUR, True)
     await schema_tool.check(db)
-    assert await _query(db, "SELECT version FROM schema_version") == 1
+    assert await _query(db, "SELECT version FROM schema_version") == CUR
     for table in ("namespaces", "executions", "current_executions", "history"):
         assert await _has_table(db, table)
 
@@ -97,13 +102,13 @@ async def test_setup_creates_the_current_schema(db: str) -> None:
 async def test_setup_on_a_current_schema_is_a_no_op(db: str) -> None:
     await schema_tool.setup(db)
     change = await schema_tool.setup(db)
-    assert (change.before, change.after, change.changed) == (1, 1, False)
+    assert (change.before, change.after, change.changed) == (CUR, CUR, False)
     assert await _query(db, "SELECT count(*) FROM schema_version") == 1
 
 
 async def test_concurrent_setups_create_the_schema_once(db: str) -> None:
     changes = await asyncio.gather(*(schema_tool.setup(db) for _ in range(3)))
-    assert all(c.after == 1 for c in changes)
+    assert all(c.after == CUR for c in changes)
     assert await _query(db, "SELECT count(*) FROM schema_version") == 1
 
 
@@ -116,7 +121,9 @@ async def test_older_schema_check_and_setup_say_run_upgrade(
     await schema_tool.setup(db)
     add_migrations(v2="CREATE TABLE extra (x BIGINT);")
     for call in (schema_tool.check, schema_tool.setup):
-        with pytest.raises(SchemaMismatch, match=r"schema version 1 is older than version 2") as e:
+        with pytest.raises(
+            SchemaMismatch, match=rf"schema version {CUR} is older than version {CUR + 1}"
+        ) as e:
             await call(db)
         assert f"run `pytemporal schema upgrade --db {db}`" in str(e.value)
 
@@ -131,18 +138,18 @@ async def test_upgrade_applies_missing_migrations_in_order(
         v3="ALTER TABLE extra ADD COLUMN y BIGINT; INSERT INTO extra (x, y) VALUES (1, 2);",
     )
     change = await schema_tool.upgrade(db)
-    assert (change.before, change.after) == (1, 3)
+    assert (change.before, change.after) == (CUR, CUR + 2)
     await schema_tool.check(db)
     assert await _query(db, "SELECT y FROM extra WHERE x = 1") == 2
     again = await schema_tool.upgrade(db)
-    assert (again.before, again.after, again.changed) == (3, 3, False)
+    assert (again.before, again.after, again.changed) == (CUR + 2, CUR + 2, False)
 
 
 async def test_setup_on_an_empty_database_applies_every_migration(
     db: str, add_migrations: Callable[..., None]
 ) -> None:
     add_migrations(v2="CREATE TABLE extra (x BIGINT);")
-    assert (await schema_tool.setup(db)).after == 2
+    assert (await schema_tool.setup(db)).after == CUR + 1
     assert await _has_table(db, "extra")
 
 
@@ -153,7 +160,7 @@ async def test_a_failing_migration_leaves_the_previous_version(
     add_migrations(v2="CREATE TABLE half_done (x BIGINT); CREATE TABLE broken (x NOTATYPE(;")
     with pytest.raises(Exception):  # noqa: B017  (the driver's syntax error, either dialect)
         await schema_tool.upgrade(db)
-    assert await _query(db, "SELECT version FROM schema_version") == 1
+    assert await _query(db, "SELECT version FROM schema_version") == CUR
     assert not await _has_table(db, "half_done")
 
 

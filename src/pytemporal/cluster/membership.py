@@ -58,6 +58,10 @@ class LocalCluster:
     def range_of(self, shard: int) -> int:
         return 0
 
+    def local_shards(self) -> list[int] | None:
+        """The shards this process owns; None: all of them."""
+        return None
+
 
 class ShardCluster(LocalCluster):
     def __init__(self, store: Store, *, address: str, num_shards: int) -> None:
@@ -90,6 +94,9 @@ class ShardCluster(LocalCluster):
 
     def range_of(self, shard: int) -> int:
         return self.owned.get(shard, -1)
+
+    def local_shards(self) -> list[int] | None:
+        return list(self.owned)
 
     async def release_all(self) -> None:
         """A clean shutdown hands its shards over at once instead of after the ttl."""

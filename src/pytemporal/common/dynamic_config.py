@@ -203,6 +203,17 @@ HISTORY_COUNT_SUGGEST_CONTINUE_AS_NEW = _int(
     4_096,
     "Events after which workflow tasks suggest continue-as-new.",
 )
+HISTORY_CACHE_MAX_SIZE = _int(
+    "history.hostLevelCacheMaxSize",
+    4_096,
+    "Runs whose mutable state the history role keeps in memory (least recently used "
+    "beyond it are evicted and loaded again on demand).",
+)
+HISTORY_CACHE_MAX_SIZE_BYTES = _int(
+    "history.hostLevelCacheMaxSizeBytes",
+    64 * 1024 * 1024,
+    "Bytes of encoded mutable state the history role keeps in memory.",
+)
 HISTORY_SIZE_SUGGEST_CONTINUE_AS_NEW = _int(
     "limit.historySize.suggestContinueAsNew",
     4 * MIB,

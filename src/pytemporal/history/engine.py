@@ -1,25 +1,27 @@
-"""The history engine: cached mutable state, one lock per run, one commit per change.
+"""The history engine: runs loaded on demand, one lock per run, one commit per change.
 
-Every change to a run goes through `locked()` + `commit()`: take the run's lock,
-mutate its state (pure code in `history.workflow`), then write state, new events and
-the current-run pointer in one store transaction. Only after the commit do we tell
-anyone: long-poll waiters, matching (new tasks) and the deadline timer. If anything
-raises before the commit, the cached state is dropped and reloaded from the store, so
-a half-applied mutation can never leak.
+Every change to a run goes through `locked()` + `commit()` (or `update()`, which does
+both): take the run's lock, mutate its state (pure code in `history.workflow`), then
+write state, new events, the run's timer-task row, its task-backlog rows and the
+current-run pointer in one store transaction. Only after the commit do we tell anyone:
+long-poll waiters, matching (new tasks), the timer queue and the transfer processor.
+If anything raises before the commit, the cached state is dropped and reloaded from the
+store, so a half-applied mutation can never leak.
+
+The parts: `cache.RunCache` (bounded, on-demand), `timer_queue.TimerQueue` (durable
+deadlines), `dispatch.TaskDispatcher` (tasks to matching). Histories are never held in
+memory: `read_events` reads them from the store.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
 import json
 import logging
-import uuid
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from temporalio.api.history.v1 import History, HistoryEvent
 
@@ -29,14 +31,27 @@ from pytemporal.common.clock import Clock
 from pytemporal.common.errors import NotFound, ResourceExhausted, ServiceError, Unavailable
 from pytemporal.history.api.queries_registry import PendingQuery, QueryRegistry
 from pytemporal.history.api.updates_registry import UpdateRegistry
+from pytemporal.history.cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, Entry, Key, RunCache
+from pytemporal.history.dispatch import TaskDispatcher, pending_task_rows
+from pytemporal.history.timer_queue import TimerQueue
 from pytemporal.history.workflow import deadlines
 from pytemporal.history.workflow import updates as upd
 from pytemporal.history.workflow.limits import WorkflowLimits
 from pytemporal.history.workflow.state import MutableState, Transfer, decode
 from pytemporal.matching.queues import Matching, TaskRef
-from pytemporal.persistence.api import CurrentMode, CurrentUpdate, HistoryBatch, Mutation, Store
+from pytemporal.persistence.api import (
+    CurrentMode,
+    CurrentUpdate,
+    HistoryBatch,
+    Mutation,
+    Store,
+    TaskRow,
+)
+
+__all__ = ["Change", "Entry", "HistoryEngine", "Key", "Limits", "ShardNotOwned"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class ShardNotOwned(Unavailable):
@@ -57,34 +72,15 @@ def search_attributes_json(ms: MutableState) -> str:
     return json.dumps(out, sort_keys=True)
 
 
-Key = tuple[str, str, str]  # namespace_id, workflow_id, run_id
-MAX_CACHED_CLOSED = 2000
-# A task handed between processes that disagree on its queue's owner stops moving
-# after this many hops; the periodic re-offer fixes any misplacement later.
-MAX_TASK_HOPS = 3
-
-
-@dataclass
-class Entry:
-    key: Key
-    ms: MutableState
-    events: list[HistoryEvent]
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-    valid: bool = True
-    deadline: float | None = None
-
-    def notify(self) -> None:
-        old, self.changed = self.changed, asyncio.Event()
-        old.set()
-
-
 @dataclass
 class Limits:
     blob_size: int = 2 * 1024 * 1024
     max_buffered_queries: int = 1
     history_long_poll: float = 20.0
     workflow: WorkflowLimits = field(default_factory=WorkflowLimits)
+    # The mutable-state cache's bounds (history.hostLevelCacheMaxSize / ...Bytes).
+    cache_max_count: int = DEFAULT_MAX_COUNT
+    cache_max_bytes: int = DEFAULT_MAX_BYTES
 
 
 @dataclass
@@ -110,19 +106,29 @@ class HistoryEngine:
         # Set by the server: lets workflow tasks check search attributes.
         self.namespaces: Any = None
         self.internal: InternalClient | None = None
-        self._background: set[asyncio.Task[None]] = set()
-        self._cache: OrderedDict[Key, Entry] = OrderedDict()
+        self.cache = RunCache(
+            max_count=self.limits.cache_max_count,
+            max_bytes=self.limits.cache_max_bytes,
+            pinned=self._pinned,
+        )
+        self.tasks = TaskDispatcher(self)
+        self.timers = TimerQueue(store, clock, self._fire, lambda: self.cluster.local_shards())
         self._loading: dict[Key, asyncio.Future[Entry | None]] = {}
-        self._timers: list[tuple[float, Key]] = []
-        self._timer_wakeup = asyncio.Event()
         self._id_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        # Runs whose last commit failed in an unknown way: on reload, offer their tasks
+        # and publish their deadline again, in case it did commit.
+        self._suspect: set[Key] = set()
+
+    def _pinned(self, entry: Entry) -> bool:
+        # In-flight queries and updates live in memory beside the entry and are
+        # reconciled with it after each commit.
+        return entry.key in self.queries.buffered or entry.key in self.updates.by_run
 
     # -- loading -------------------------------------------------------------------
 
     async def get(self, key: Key) -> Entry:
-        entry = self._cache.get(key)
-        if entry is not None and entry.valid:
-            self._cache.move_to_end(key)
+        entry = self.cache.get(key)
+        if entry is not None:
             return entry
         loaded = await self._load(key)
         if loaded is None:
@@ -140,7 +146,7 @@ class HistoryEngine:
         try:
             entry = await self._read(key)
             if entry is not None:
-                self._put(entry)
+                self.cache.put(entry)
                 self._resume(entry)
             fut.set_result(entry)
             return entry
@@ -157,25 +163,27 @@ class HistoryEngine:
             return None
         ms = decode(row.state)
         ms.db_version = row.db_version
+        return Entry(key, ms, size=len(row.state), timer=row.timer, task_rows=None)
+
+    async def read_events(
+        self, key: Key, first: int = 1, last: int | None = None
+    ) -> list[HistoryEvent]:
+        """Committed events `first`..`last` of a run, from the store."""
         events: list[HistoryEvent] = []
-        for batch in await self.store.read_history(*key):
-            events.extend(History.FromString(batch.data).events)
-        return Entry(key, ms, events)
+        for batch in await self.store.read_history(*key, first, last):
+            for ev in History.FromString(batch.data).events:
+                if ev.event_id >= first and (last is None or ev.event_id <= last):
+                    events.append(ev)
+        return events
 
-    def _put(self, entry: Entry) -> None:
-        self._cache[entry.key] = entry
-        if len(self._cache) > MAX_CACHED_CLOSED * 2:
-            self._evict_closed()
-
-    def _evict_closed(self) -> None:
-        closed = [k for k, e in self._cache.items() if not e.ms.is_open and not e.lock.locked()]
-        for k in closed[: len(closed) - MAX_CACHED_CLOSED // 2]:
-            del self._cache[k]
+    async def read_event(self, key: Key, event_id: int) -> HistoryEvent:
+        events = await self.read_events(key, event_id, event_id)
+        if not events:
+            raise NotFound(f"event {event_id} of workflow {key[1]} not found")
+        return events[0]
 
     def _invalidate(self, entry: Entry) -> None:
-        entry.valid = False
-        if self._cache.get(entry.key) is entry:
-            del self._cache[entry.key]
+        self.cache.invalidate(entry)
 
     # -- mutation ------------------------------------------------------------------
 
@@ -185,16 +193,19 @@ class HistoryEngine:
     def owns(self, key: Key) -> bool:
         return self.cluster.is_local(self.shard_of(key))
 
-    @contextlib.asynccontextmanager
-    async def locked(self, key: Key) -> AsyncIterator[Entry]:
-        if not self.owns(key):
-            raise ShardNotOwned(f"shard of workflow {key[1]} is owned by another process")
+    async def _acquire(self, key: Key) -> Entry:
         while True:
             entry = await self.get(key)
             await entry.lock.acquire()
             if entry.valid:
-                break
+                return entry
             entry.lock.release()
+
+    @contextlib.asynccontextmanager
+    async def locked(self, key: Key) -> AsyncIterator[Entry]:
+        if not self.owns(key):
+            raise ShardNotOwned(f"shard of workflow {key[1]} is owned by another process")
+        entry = await self._acquire(key)
         try:
             entry.ms.begin(self.clock.now())
             yield entry
@@ -205,6 +216,25 @@ class HistoryEngine:
             raise
         finally:
             entry.lock.release()
+
+    @contextlib.asynccontextmanager
+    async def reading(self, key: Key) -> AsyncIterator[Entry]:
+        """The run's committed state, with no change in flight while the caller reads
+        it: a reader must never see state whose events are not committed yet."""
+        entry = await self._acquire(key)
+        try:
+            yield entry
+        finally:
+            entry.lock.release()
+
+    async def update(self, key: Key, fn: Callable[[Entry], T | Awaitable[T]]) -> T:
+        """Lock the run, apply `fn`, commit: all of it, or (if anything raises) none."""
+        async with self.locked(key) as entry:
+            result = fn(entry)
+            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                result = await result
+            await self.commit_one(entry)
+            return result  # type: ignore[return-value]
 
     @contextlib.asynccontextmanager
     async def workflow_id_lock(self, namespace_id: str, workflow_id: str) -> AsyncIterator[None]:
@@ -221,7 +251,7 @@ class HistoryEngine:
                 self._id_locks.pop(k, None)
 
     def new_entry(self, ms: MutableState) -> Entry:
-        return Entry((ms.namespace_id, ms.workflow_id, ms.run_id), ms, [])
+        return Entry((ms.namespace_id, ms.workflow_id, ms.run_id), ms)
 
     async def commit(self, changes: list[Change]) -> None:
         """Persist the changes atomically, then publish them."""
@@ -231,12 +261,22 @@ class HistoryEngine:
         except BaseException:
             for c in changes:
                 self._invalidate(c.entry)
+                self._suspect.add(c.entry.key)
             raise
-        for c in changes:
-            c.entry.ms.db_version += 1
+        for c, m in zip(changes, mutations, strict=True):
+            entry = c.entry
+            entry.ms.db_version += 1
+            entry.timer = m.timer if m.set_timer else entry.timer
+            if m.keep_tasks is not None:
+                entry.task_rows = set(m.keep_tasks)
+            if entry.task_rows is not None:
+                entry.task_rows.update((t.kind, t.scheduled_event_id) for t in m.new_tasks)
             if c.created:
-                self._put(c.entry)
-            self._publish(c.entry)
+                entry.size = len(m.state)
+                self.cache.put(entry)
+            else:
+                self.cache.resize(entry, len(m.state))
+            self._publish(entry)
 
     async def commit_one(self, entry: Entry) -> None:
         ms = entry.ms
@@ -254,15 +294,27 @@ class HistoryEngine:
                 [Change(entry), Change(self.new_entry(nxt), current=current, created=True)]
             )
             ms.new_run = None
-        elif ms.new_events or ms.tasks or ms.dirty:
+        elif ms.new_events or ms.tasks or ms.dirty or self._timer_value(entry) != entry.timer:
             await self.commit([Change(entry)])
         else:
             # Nothing durable changed (a speculative task started, say), but waiters
             # and deadlines still need to hear about it.
             self._publish(entry)
 
+    def _timer_value(self, entry: Entry) -> float | None:
+        """What the run's timer-task row must say: its next deadline, or while it has
+        cross-workflow work to deliver, a time already due (so a restart delivers it)."""
+        ms = entry.ms
+        if ms.outbox:
+            if entry.timer is not None and entry.timer <= ms.now:
+                return entry.timer
+            return ms.now
+        return deadlines.next_deadline(ms)
+
     def _mutation(self, c: Change) -> Mutation:
         ms = c.entry.ms
+        entry = c.entry
+        key = entry.key
         batches = []
         if ms.new_events:
             batches.append(
@@ -281,6 +333,25 @@ class HistoryEngine:
             current = CurrentUpdate(
                 CurrentMode.UPDATE, ms.start_request_id, ms.status, ms.first_execution_run_id
             )
+        timer = self._timer_value(entry)
+        pending = pending_task_rows(entry)
+        new_tasks = [
+            TaskRow(
+                namespace_id=key[0],
+                task_queue=ms.task_queue if t.kind == "workflow" else t.task_queue,
+                kind=t.kind,
+                workflow_id=key[1],
+                run_id=key[2],
+                scheduled_event_id=t.scheduled_event_id,
+                attempt=t.attempt,
+                normal_queue=ms.task_queue,
+            )
+            for t in ms.tasks
+            if (t.kind, t.scheduled_event_id) in pending
+        ]
+        stored = entry.task_rows
+        keep = None if stored is not None and stored <= pending else sorted(pending)
+        shard = self.shard_of(key)
         return Mutation(
             namespace_id=ms.namespace_id,
             workflow_id=ms.workflow_id,
@@ -290,8 +361,8 @@ class HistoryEngine:
             status=ms.status,
             state=ms.encode(),
             active=ms.active,
-            shard_id=self.shard_of(c.entry.key),
-            range_id=self.cluster.range_of(self.shard_of(c.entry.key)),
+            shard_id=shard,
+            range_id=self.cluster.range_of(shard),
             workflow_type=ms.workflow_type,
             start_time=ms.start_time,
             close_time=ms.close_time or None,
@@ -300,17 +371,21 @@ class HistoryEngine:
             search_attributes=search_attributes_json(ms),
             batches=batches,
             current=current,
+            set_timer=c.created or timer != entry.timer,
+            timer=timer,
+            new_tasks=new_tasks,
+            keep_tasks=keep,
         )
 
     def _publish(self, entry: Entry) -> None:
         ms = entry.ms
-        if ms.new_events:
-            entry.events.extend(ms.new_events)
-            ms.new_events = []
+        ms.new_events = []
         ms.dirty = False
         entry.notify()
         for t in ms.tasks:
-            self._dispatch(entry, t.kind, t.scheduled_event_id, t.attempt, t.task_queue, t.sticky)
+            self.tasks.dispatch(
+                entry, t.kind, t.scheduled_event_id, t.attempt, t.task_queue, t.sticky
+            )
         ms.tasks = []
         self._arm(entry)
         if ms.outbox and self.on_transfer is not None:
@@ -373,171 +448,76 @@ class HistoryEngine:
         ref = TaskRef(
             "query", ns_id, wf_id, run_id, normal_queue=entry.ms.task_queue, query_id=pending.id
         )
-        self._offer(ref, entry.ms.sticky_queue, False)
+        self.tasks.offer(ref, entry.ms.sticky_queue, False)
 
-    def _dispatch(
-        self, entry: Entry, kind: str, sched_id: int, attempt: int, queue: str, sticky: bool
-    ) -> None:
-        ns_id, wf_id, run_id = entry.key
-        ref = TaskRef(
-            kind,
-            ns_id,
-            wf_id,
-            run_id,
-            sched_id,
-            attempt,
-            entry.ms.task_queue,
-            request_id=str(uuid.uuid4()),
-        )
-        self._offer(ref, queue, sticky)
-
-    def _queue_is_local(self, ref: TaskRef, queue: str) -> bool:
-        # Activity tasks may go to another task queue than the workflow's; workflow
-        # tasks (and their sticky queues) are routed by the workflow's normal queue.
-        routed_by = queue if ref.kind == "activity" else ref.normal_queue
-        return self.cluster.is_local(self.cluster.queue_shard(ref.namespace_id, routed_by))
-
-    def _offer(self, ref: TaskRef, queue: str, sticky: bool, hops: int = 0) -> None:
-        """Hand a task to matching: here, or on the process that owns its task queue."""
-        routed_by = queue if ref.kind == "activity" else ref.normal_queue
-        shard = self.cluster.queue_shard(ref.namespace_id, routed_by)
-        if self.cluster.is_local(shard) or hops >= MAX_TASK_HOPS:
-            self.add_task(ref, queue, sticky)
-            return
-        owner = self.cluster.owner(shard)
-        if owner is None or self.internal is None:
-            return  # no owner yet: offered again when the ring settles (reoffer_all)
-        task = asyncio.get_running_loop().create_task(
-            self._offer_remote(owner, ref, queue, sticky, hops + 1)
-        )
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _offer_remote(
-        self, owner: str, ref: TaskRef, queue: str, sticky: bool, hops: int
-    ) -> None:
-        assert self.internal is not None
-        args = {"ref": asdict(ref), "queue": queue, "sticky": sticky, "hops": hops}
-        try:
-            await self.internal.call(owner, "matching.add", args)
-        except ServiceError:
-            log.warning(
-                "could not hand task to %s; it is offered again when the ring changes", owner
-            )
-
-    def add_task(self, ref: TaskRef, queue: str, sticky: bool) -> None:
-        if ref.kind == "workflow":
-            self.matching.add_workflow_task(ref, queue, sticky)
-        elif ref.kind == "query":
-            self.matching.add_query_task(ref, queue)
-        else:
-            self.matching.add_activity_task(ref, queue)
+    def accept_task(self, ref: TaskRef, queue: str, sticky: bool, hops: int) -> None:
+        """A task another process handed over; passed on if its queue moved again."""
+        self.tasks.offer(ref, queue, sticky, hops)
 
     # -- deadlines -----------------------------------------------------------------
 
     def _arm(self, entry: Entry) -> None:
-        when = deadlines.next_deadline(entry.ms)
-        if when is None or (entry.deadline is not None and entry.deadline <= when):
-            entry.deadline = when if when is not None else entry.deadline
-            return
-        entry.deadline = when
-        heapq.heappush(self._timers, (when, entry.key))
-        if self._timers[0][1] == entry.key:
-            self._timer_wakeup.set()
+        if self.owns(entry.key):
+            self.timers.published(
+                entry.key, deadlines.next_deadline(entry.ms), bool(entry.ms.outbox)
+            )
 
     async def run_timers(self) -> None:
-        while True:
-            self._timer_wakeup.clear()
-            now = self.clock.now()
-            while self._timers and self._timers[0][0] <= now:
-                _, key = heapq.heappop(self._timers)
-                await self._fire(key)
-            delay = self._timers[0][0] - self.clock.now() if self._timers else 3600.0
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(delay, 0.0)):
-                    await self._timer_wakeup.wait()
+        await self.timers.run()
 
-    async def _fire(self, key: Key) -> None:
+    async def _fire(self, key: Key) -> float | None:
+        """The timer queue's callback: handle what is due; the run's next deadline."""
         if not self.owns(key):
-            return  # its new owner re-arms it on recovery
+            return None  # its new owner reads the row
         try:
             async with self.locked(key) as entry:
-                entry.deadline = None
                 if entry.ms.is_open:
                     deadlines.fire_due(entry.ms)
                 await self.commit_one(entry)
-                self._arm(entry)
+                return deadlines.next_deadline(entry.ms)
         except (NotFound, ShardNotOwned):
-            return
-        except Exception:
-            log.exception("timer processing failed for %s; retrying in 1s", key)
-            heapq.heappush(self._timers, (self.clock.now() + 1.0, key))
+            return None
 
     # -- recovery ------------------------------------------------------------------
 
     async def recover(self, shards: list[int] | None = None) -> int:
-        """After a restart (or taking over shards): reload their active runs, re-arm
-        deadlines, re-offer their tasks, re-deliver their outboxes."""
-        rows = await self.store.list_active_executions(shards)
-        for row in rows:
-            key = (row.namespace_id, row.workflow_id, row.run_id)
-            cached = self._cache.get(key)
-            if cached is not None:
-                self._invalidate(cached)
-            entry = await self._read(key)
-            if entry is None:
-                continue
-            self._put(entry)
-            self._resume(entry)
-        return len(rows)
+        """After a restart or a shard takeover: nothing is loaded. The timer queue reads
+        the due head of its table (which also re-delivers outboxes) and matching reads
+        each queue's backlog at its next poll. Returns the runs still cached for the
+        shards, which are dropped: another process may have changed them."""
+        dropped = 0
+        for entry in self.cache:
+            mine = shards is None or self.shard_of(entry.key) in shards
+            if mine and not entry.lock.locked():
+                self._invalidate(entry)
+                dropped += 1
+        self.timers.reset()
+        return dropped
 
     def _resume(self, entry: Entry) -> None:
-        """A run (re)loaded from the store may hold changes nobody was told about: a
-        commit whose reply was lost still committed. Arm its deadlines, offer its tasks
-        and deliver its outbox again; duplicates are harmless."""
+        """A run loaded from the store. If it has cross-workflow work this process is
+        not already delivering, deliver it; if its last commit here failed in an
+        unknown way, it may hold changes nobody was told about: offer its tasks and
+        publish its deadline again (duplicates are harmless)."""
         if not self.owns(entry.key) or not entry.ms.active:
             return
-        self._reoffer(entry)
-        self._arm(entry)
-        if self.on_transfer is not None:
-            for t in entry.ms.outbox:
+        if entry.key in self._suspect:
+            self._suspect.discard(entry.key)
+            self.tasks.reoffer(entry, self.clock.now())
+            self._arm(entry)
+        outbox = entry.ms.outbox
+        if outbox and self.on_transfer is not None and not self.timers.delivering(entry.key):
+            self._arm(entry)
+            for t in outbox:
                 self.on_transfer(entry.key, t)
 
     def drop_shards(self, shards: list[int]) -> None:
         """Forget the runs of shards this process no longer owns."""
         lost = set(shards)
-        for key, entry in list(self._cache.items()):
-            if self.shard_of(key) in lost:
+        for entry in self.cache:
+            if self.shard_of(entry.key) in lost:
                 self._invalidate(entry)
 
-    def accept_task(self, ref: TaskRef, queue: str, sticky: bool, hops: int) -> None:
-        """A task another process handed over; passed on if its queue moved again."""
-        self._offer(ref, queue, sticky, hops)
-
     def reoffer_all(self) -> None:
-        """Task queues may have moved to other processes: hand over the backlog of the
-        queues that left, and offer pending tasks again (a duplicate is harmless,
-        starting a task checks it is still pending)."""
-        for ref, queue, kind in self.matching.drain(lambda r, q, k: self._queue_is_local(r, q)):
-            # A worker's sticky queue does not follow it elsewhere: use the normal one.
-            self._offer(ref, ref.normal_queue if kind == "workflow" else queue, False)
-        for key, entry in list(self._cache.items()):
-            if entry.ms.is_open and self.owns(key):
-                self._reoffer(entry)
-
-    def _reoffer(self, entry: Entry) -> None:
-        ms = entry.ms
-        if not ms.is_open:
-            return
-        wft = ms.wft
-        if wft is not None and not wft.started_event_id and not wft.speculative:
-            self._dispatch(
-                entry, "workflow", wft.scheduled_event_id, wft.attempt, wft.task_queue, wft.sticky
-            )
-        now = self.clock.now()
-        for ai in ms.activities.values():
-            if not ai.started and ai.attempt_scheduled_time <= now:
-                ms.dispatched.add((ai.scheduled_event_id, ai.attempt))
-                self._dispatch(
-                    entry, "activity", ai.scheduled_event_id, ai.attempt, ai.task_queue, False
-                )
+        """Task queues may have moved between processes."""
+        self.tasks.ring_changed()

@@ -130,7 +130,8 @@ class TransferProcessor:
         if not ms.is_open or child is None or child.run_id:
             await self._finish(key, t)
             return
-        attrs = children.initiated_attrs(entry.events, t.ref)
+        initiated_event = await self.engine.read_event(key, t.ref)
+        attrs = initiated_event.start_child_workflow_execution_initiated_event_attributes
         try:
             ns = self.namespaces.get(attrs.namespace)
         except NamespaceNotFound:
@@ -183,7 +184,7 @@ class TransferProcessor:
         ms = entry.ms
         parent_key = ms.parent_key
         if parent_key is not None:
-            close = entry.events[ms.close_event_id - 1]
+            close = await self.engine.read_event(key, ms.close_event_id)
             args = {
                 "parent": list(parent_key),
                 "initiated": ms.started.parent_initiated_event_id,
@@ -232,7 +233,7 @@ class TransferProcessor:
                 "source": [ms.workflow_id, ms.run_id],
                 "ref": t.ref,
             }
-            initiated = entry.events[t.ref - 1]
+            initiated = await self.engine.read_event(key, t.ref)
             if t.kind == "cancel_external":
                 a = initiated.request_cancel_external_workflow_execution_initiated_event_attributes
                 args["reason"] = a.reason

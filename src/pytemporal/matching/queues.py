@@ -1,8 +1,13 @@
-"""In-memory task queues: sync match to a waiting poller, else a backlog.
+"""Task queues: sync match to a waiting poller, else a backlog.
 
 Matching holds only references; the history role re-validates each one when a poller
-takes it (a stale reference is dropped), and re-creates the backlog from mutable state
-after a restart. So nothing here needs to be durable.
+takes it (a stale reference is dropped). The durable backlog is the store's `tasks`
+table, which every history commit keeps in step with the runs' pending tasks. Memory is
+the fast path: history offers each task here after its commit, and a queue whose memory
+is empty reads the head of its table (at its first poll, after a restart, after tasks
+were spilled past `MEMORY_BACKLOG`, and every `RECHECK` while pollers wait, for tasks
+offered to a process that could not be reached). A task can therefore be offered twice;
+the second start finds it already started and is dropped.
 """
 
 from __future__ import annotations
@@ -13,9 +18,23 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+from pytemporal.persistence.api import TaskRow
 
 STICKY_LIVENESS = 10.0
+# Tasks held in memory per queue; beyond, they stay in the table until memory drains.
+MEMORY_BACKLOG = 1000
+READ_PAGE = 200
+RECHECK = 2.0
+# A row handed out this recently is skipped by a re-read: its start is probably in flight.
+RECENT = 10.0
+
+
+class TaskSource(Protocol):
+    async def read_tasks(
+        self, namespace_id: str, task_queue: str, kind: str, after_task_id: int, limit: int
+    ) -> list[TaskRow]: ...
 
 
 @dataclass(frozen=True)
@@ -41,13 +60,20 @@ class _Queue:
     )
     last_poll: float = 0.0
     unloaded: bool = False
+    # The durable backlog may hold tasks memory does not: read it when memory is empty.
+    must_read: bool = True
+    read_at: float = -RECHECK
+    reading: asyncio.Future[None] | None = None
 
-    def offer(self, task: TaskRef, *, front: bool = False) -> None:
+    def offer(self, task: TaskRef, *, front: bool = False, durable: bool = False) -> None:
         while self.pollers:
             fut = self.pollers.popleft()
             if not fut.done():
                 fut.set_result(task)
                 return
+        if durable and not front and len(self.tasks) >= MEMORY_BACKLOG:
+            self.must_read = True  # its row is in the table; read when memory drains
+            return
         if front:
             self.tasks.appendleft(task)
         else:
@@ -55,8 +81,10 @@ class _Queue:
 
 
 class Matching:
-    def __init__(self) -> None:
+    def __init__(self, source: TaskSource | None = None) -> None:
         self._queues: dict[tuple[str, str, str], _Queue] = {}
+        self._source = source
+        self._recent: dict[tuple[str, str, str, int, int], float] = {}
 
     def _queue(self, namespace_id: str, name: str, kind: str) -> _Queue:
         key = (namespace_id, name, kind)
@@ -74,10 +102,10 @@ class Matching:
     def add_workflow_task(self, task: TaskRef, queue: str, sticky: bool) -> None:
         if sticky and not self._sticky_alive(task.namespace_id, queue):
             queue = task.normal_queue
-        self._queue(task.namespace_id, queue, "workflow").offer(task)
+        self._queue(task.namespace_id, queue, "workflow").offer(task, durable=True)
 
     def add_activity_task(self, task: TaskRef, queue: str) -> None:
-        self._queue(task.namespace_id, queue, "activity").offer(task)
+        self._queue(task.namespace_id, queue, "activity").offer(task, durable=True)
 
     def add_query_task(self, task: TaskRef, sticky_queue: str) -> None:
         queue = task.normal_queue
@@ -89,8 +117,23 @@ class Matching:
         q = self._queue(namespace_id, name, kind)
         q.unloaded = False
         q.last_poll = time.monotonic()
-        if q.tasks:
-            return q.tasks.popleft()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if not q.tasks and self._source is not None and kind != "query":
+                await self._refill(q, namespace_id, name, kind)
+            if q.tasks:
+                return self._handed(q.tasks.popleft())
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            answered, task = await self._wait(
+                q, min(remaining, RECHECK) if self._source else remaining
+            )
+            if answered:  # a task, or None when the queue was unloaded
+                return None if task is None else self._handed(task)
+
+    async def _wait(self, q: _Queue, timeout: float) -> tuple[bool, TaskRef | None]:
         fut: asyncio.Future[TaskRef | None] = asyncio.get_running_loop().create_future()
         q.pollers.append(fut)
         try:
@@ -108,9 +151,54 @@ class Matching:
         finally:
             q.last_poll = time.monotonic()
         if fut.done() and not fut.cancelled():
-            return fut.result()
+            return True, fut.result()
         self._drop_poller(q, fut)
-        return None
+        return False, None
+
+    def _handed(self, task: TaskRef) -> TaskRef:
+        if self._source is not None and task.kind != "query":
+            now = time.monotonic()
+            self._recent[self._recent_key(task)] = now
+            if len(self._recent) > 4 * MEMORY_BACKLOG:
+                self._recent = {k: t for k, t in self._recent.items() if now - t < RECENT}
+        return task
+
+    @staticmethod
+    def _recent_key(task: TaskRef) -> tuple[str, str, str, int, int]:
+        return (task.kind, task.namespace_id, task.run_id, task.scheduled_event_id, task.attempt)
+
+    async def _refill(self, q: _Queue, namespace_id: str, name: str, kind: str) -> None:
+        """Memory is empty: take the head of the queue's durable backlog."""
+        now = time.monotonic()
+        if not q.must_read and now - q.read_at < RECHECK:
+            return
+        if q.reading is not None:  # another poller is reading it: share that read
+            await asyncio.shield(q.reading)
+            return
+        assert self._source is not None
+        q.reading = asyncio.get_running_loop().create_future()
+        try:
+            rows = await self._source.read_tasks(namespace_id, name, kind, 0, READ_PAGE)
+            q.read_at = time.monotonic()
+            q.must_read = len(rows) == READ_PAGE
+            for row in rows:
+                ref = TaskRef(
+                    row.kind,
+                    row.namespace_id,
+                    row.workflow_id,
+                    row.run_id,
+                    row.scheduled_event_id,
+                    row.attempt,
+                    row.normal_queue,
+                    request_id=f"backlog-{row.task_id}",
+                )
+                seen = self._recent.get(self._recent_key(ref))
+                if seen is not None and q.read_at - seen < RECENT:
+                    continue
+                q.offer(ref)
+        finally:
+            q.reading.set_result(None)
+            q.reading = None
 
     @staticmethod
     def _drop_poller(q: _Queue, fut: asyncio.Future[TaskRef | None]) -> None:
@@ -136,9 +224,11 @@ class Matching:
 
     def drain(self, keep: Callable[[TaskRef, str, str], bool]) -> list[tuple[TaskRef, str, str]]:
         """Take out the backlog that `keep(task, queue, kind)` says is not served here
-        any more (its task queue moved to another process)."""
+        any more (its task queue moved to another process). Every queue reads its
+        durable backlog again: queues may also have moved here."""
         moved = []
         for (_, name, kind), q in self._queues.items():
+            q.must_read = True
             staying: collections.deque[TaskRef] = collections.deque()
             for task in q.tasks:
                 if keep(task, name, kind):

@@ -43,6 +43,32 @@ class ExecutionRow:
     next_event_id: int
     status: int
     state: bytes
+    # The run's timer-task row (None: nothing due), read with the state.
+    timer: float | None = None
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """A workflow or activity task in a task queue's backlog (scheduled, not started)."""
+
+    namespace_id: str
+    task_queue: str
+    kind: str  # "workflow" | "activity"
+    workflow_id: str
+    run_id: str
+    scheduled_event_id: int
+    attempt: int
+    normal_queue: str
+    task_id: int = 0  # assigned by the store; queue order
+
+
+@dataclass(frozen=True)
+class TimerRow:
+    namespace_id: str
+    workflow_id: str
+    run_id: str
+    shard_id: int
+    fire_time: float
 
 
 @dataclass(frozen=True)
@@ -107,6 +133,15 @@ class Mutation:
     search_attributes: str = "{}"
     batches: list[HistoryBatch] = field(default_factory=list)
     current: CurrentUpdate | None = None
+    # The run's timer-task row: with set_timer, written as `timer` (None deletes it).
+    set_timer: bool = False
+    timer: float | None = None
+    # Backlog rows for the tasks this mutation scheduled (an existing row of the same
+    # run, kind and scheduled event is replaced: a retry's new attempt).
+    new_tasks: list[TaskRow] = field(default_factory=list)
+    # When not None: the run's backlog rows other than these (kind, scheduled event id)
+    # are deleted, so the backlog holds exactly the run's pending tasks.
+    keep_tasks: list[tuple[str, int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -156,16 +191,27 @@ class Store(Protocol):
         self, namespace_id: str, workflow_id: str, run_id: str
     ) -> ExecutionRow | None: ...
 
-    async def list_active_executions(
-        self, shard_ids: Sequence[int] | None = None
-    ) -> list[ExecutionRow]:
-        """Runs a restarted server must load: open, or with undelivered work (of the
-        given shards only, when given)."""
-
     async def read_history(
-        self, namespace_id: str, workflow_id: str, run_id: str, min_event_id: int = 1
+        self,
+        namespace_id: str,
+        workflow_id: str,
+        run_id: str,
+        min_event_id: int = 1,
+        max_event_id: int | None = None,
     ) -> list[HistoryBatch]:
-        """Batches whose events include or follow `min_event_id`, in order."""
+        """Batches whose events include or follow `min_event_id` (and start at or before
+        `max_event_id`, when given), in order."""
+
+    async def read_timers(
+        self, shard_ids: Sequence[int] | None, until: float, limit: int
+    ) -> list[TimerRow]:
+        """Timer-task rows due at or before `until` (of the given shards, when given),
+        earliest first, at most `limit`."""
+
+    async def read_tasks(
+        self, namespace_id: str, task_queue: str, kind: str, after_task_id: int, limit: int
+    ) -> list[TaskRow]:
+        """A task queue's backlog rows after `after_task_id`, in queue order."""
 
     async def commit(self, mutations: Sequence[Mutation]) -> None:
         """Apply all or nothing. Raises ConditionFailed on a version or current-run race."""

@@ -121,14 +121,16 @@ async def record_started(
     pending = engine.queries.direct.get(ref.query_id)
     if pending is None or pending.future.done():
         return None
+    key = (ref.namespace_id, ref.workflow_id, ref.run_id)
     try:
-        entry = await engine.get((ref.namespace_id, ref.workflow_id, ref.run_id))
+        async with engine.reading(key) as entry:
+            ms = entry.ms
+            replayable = _replayable(entry)
     except NotFound:
         return None
-    ms = entry.ms
     sticky = req.task_queue.kind == TaskQueueKind.TASK_QUEUE_KIND_STICKY
     token = TaskToken(*entry.key, query_id=ref.query_id)
-    history = History() if sticky else History(events=entry.events[: _replayable(entry)])
+    history = History() if sticky else History(events=await engine.read_events(key, 1, replayable))
     return PollWorkflowTaskQueueResponse(
         task_token=token.encode(),
         workflow_execution=WorkflowExecution(workflow_id=ms.workflow_id, run_id=ms.run_id),
@@ -148,7 +150,7 @@ def _replayable(entry: Entry) -> int:
     ms = entry.ms
     if ms.wft is not None and ms.wft.started_event_id:
         return ms.wft.scheduled_event_id - 1
-    return len(entry.events)
+    return ms.next_event_id - 1
 
 
 def respond(engine: HistoryEngine, req: RespondQueryTaskCompletedRequest) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 from temporalio.api.common.v1 import ActivityType, WorkflowExecution, WorkflowType
@@ -35,23 +36,29 @@ from temporalio.api.workflowservice.v1 import (
 
 from pytemporal.common.errors import InvalidArgument
 from pytemporal.common.protoutil import dur, ts
-from pytemporal.history.engine import Entry, HistoryEngine, Key
+from pytemporal.history.engine import HistoryEngine, Key
 from pytemporal.history.workflow.state import ActivityInfo, MutableState, WorkflowTaskInfo
 
 PAGE_SIZE = 256
 
 
-def _token(run_id: str, next_event_id: int) -> bytes:
-    return json.dumps({"run": run_id, "next": next_event_id}).encode()
+def page_token(run_id: str, next_event_id: int, last_event_id: int | None = None) -> bytes:
+    """Where the next page starts; `last_event_id` bounds a workflow task's history
+    (the poll response's pages end at its started event)."""
+    tok: dict[str, object] = {"run": run_id, "next": next_event_id}
+    if last_event_id is not None:
+        tok["last"] = last_event_id
+    return json.dumps(tok).encode()
 
 
-def _parse_token(data: bytes, run_id: str) -> int:
+def _parse_token(data: bytes, run_id: str) -> tuple[int, int | None]:
     try:
         tok = json.loads(data)
         if tok["run"] != run_id:
             raise ValueError
-        return int(tok["next"])
-    except (ValueError, KeyError, TypeError) as e:
+        last = tok.get("last")
+        return int(tok["next"]), None if last is None else int(last)
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise InvalidArgument("Invalid NextPageToken.") from e
 
 
@@ -94,50 +101,56 @@ async def get_history(
     *,
     follows_next_run: bool = True,
 ) -> GetWorkflowExecutionHistoryResponse:
-    entry = await engine.get(key)
     close_only = (
         req.history_event_filter_type
         == HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT
     )
-    start = _parse_token(req.next_page_token, key[2]) if req.next_page_token else 1
+    start, bound = _parse_token(req.next_page_token, key[2]) if req.next_page_token else (1, None)
     page = req.maximum_page_size if req.maximum_page_size > 0 else PAGE_SIZE
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(timeout, engine.limits.history_long_poll)
     while True:
-        ms = entry.ms
-        if close_only:
-            if not ms.is_open:
-                ev = entry.events[ms.close_event_id - 1]
-                if not follows_next_run:
-                    ev = _legacy_close_event(ev)
-                return GetWorkflowExecutionHistoryResponse(history=History(events=[ev]))
-        elif len(entry.events) >= start:
-            return _page(entry, start, page)
-        if not req.wait_new_event:
-            if close_only:
-                return GetWorkflowExecutionHistoryResponse()
-            return _page(entry, start, page)
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            return GetWorkflowExecutionHistoryResponse(
-                history=History(), next_page_token=_token(key[2], start)
-            )
-        changed = entry.changed
+        # Under the run's lock: the state read is committed, and so are its events.
+        async with engine.reading(key) as entry:
+            ms = entry.ms
+            is_open, close_id, last = ms.is_open, ms.close_event_id, ms.next_event_id - 1
+            changed = entry.changed
+            entry.waiters += 1  # keeps the entry cached while we wait on `changed`
         try:
-            async with asyncio.timeout(remaining):
-                await changed.wait()
-        except TimeoutError:
-            pass
-        if not entry.valid:
-            entry = await engine.get(key)
+            if bound is not None:
+                last = min(last, bound)
+            if close_only:
+                if not is_open:
+                    ev = await engine.read_event(key, close_id)
+                    if not follows_next_run:
+                        ev = _legacy_close_event(ev)
+                    return GetWorkflowExecutionHistoryResponse(history=History(events=[ev]))
+            elif last >= start:
+                return await _page(engine, key, start, page, last, bound)
+            if not req.wait_new_event:
+                if close_only:
+                    return GetWorkflowExecutionHistoryResponse()
+                return await _page(engine, key, start, page, last, bound)
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return GetWorkflowExecutionHistoryResponse(
+                    history=History(), next_page_token=page_token(key[2], start, bound)
+                )
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await changed.wait()
+        finally:
+            entry.waiters -= 1
 
 
-def _page(entry: Entry, start: int, page: int) -> GetWorkflowExecutionHistoryResponse:
-    events: list[HistoryEvent] = entry.events[start - 1 : start - 1 + page]
+async def _page(
+    engine: HistoryEngine, key: Key, start: int, page: int, last: int, bound: int | None
+) -> GetWorkflowExecutionHistoryResponse:
+    end = min(last, start + page - 1)
+    events = await engine.read_events(key, start, end) if end >= start else []
     resp = GetWorkflowExecutionHistoryResponse(history=History(events=events))
-    end = start + len(events)
-    if end <= len(entry.events):
-        resp.next_page_token = _token(entry.key[2], end)
+    if end < last:
+        resp.next_page_token = page_token(key[2], end + 1, bound)
     return resp
 
 
@@ -174,8 +187,11 @@ def execution_info(ms: MutableState) -> WorkflowExecutionInfo:
 
 
 async def describe(engine: HistoryEngine, key: Key) -> DescribeWorkflowExecutionResponse:
-    entry = await engine.get(key)
-    ms = entry.ms
+    async with engine.reading(key) as entry:
+        return _describe(entry.ms)
+
+
+def _describe(ms: MutableState) -> DescribeWorkflowExecutionResponse:
     s = ms.started
     info = execution_info(ms)
     config = WorkflowExecutionConfig(

@@ -59,14 +59,14 @@ def _reapplied(
 
 
 async def reset(engine: HistoryEngine, key: Key, req: ResetWorkflowExecutionRequest) -> str:
-    base = await engine.get(key)
     ns_id, wf_id, base_run = key
     async with engine.workflow_id_lock(ns_id, wf_id):
         current = await engine.store.get_current_run(ns_id, wf_id)
         assert current is not None
         if req.request_id and req.request_id == current.create_request_id:
             return current.run_id
-        events = list(base.events)
+        async with engine.reading(key) as base:
+            events = await engine.read_events(key, 1, base.ms.next_event_id - 1)
         point = req.workflow_task_finish_event_id
         _check_point(events, point, base.ms.next_event_id)
         new_run = str(uuid.uuid4())

@@ -20,13 +20,17 @@ from pytemporal.history.workflow import updates as upd
 from pytemporal.history.workflow import workflow_task as wt
 
 
-def _from_history(entry: Entry, update_id: str) -> tuple[int, Outcome | None] | None:
+async def _from_history(
+    engine: HistoryEngine, entry: Entry, update_id: str
+) -> tuple[int, Outcome | None] | None:
+    """The update's stage and outcome as history records them (the caller holds the
+    run's lock, so the event ids in the state are committed)."""
     ids = entry.ms.updates.get(update_id)
     if ids is None:
         return None
     accepted, completed = ids
     if completed:
-        ev = entry.events[completed - 1]
+        ev = await engine.read_event(entry.key, completed)
         return upd.COMPLETED, ev.workflow_execution_update_completed_event_attributes.outcome
     return upd.ACCEPTED, None
 
@@ -66,7 +70,7 @@ async def update(
         ms = entry.ms
         if first_execution_run_id and first_execution_run_id != ms.first_execution_run_id:
             raise NotFound("workflow execution not found")
-        known = _from_history(entry, uid)
+        known = await _from_history(engine, entry, uid)
         u = engine.updates.get(key, uid)
         if known is None and u is None:
             if not ms.is_open:
@@ -98,9 +102,10 @@ async def update(
 async def poll(
     engine: HistoryEngine, key: Key, update_id: str, wait_stage: int, timeout: float
 ) -> PollWorkflowExecutionUpdateResponse:
-    entry = await engine.get(key)
     u = engine.updates.get(key, update_id)
-    if u is None and _from_history(entry, update_id) is None:
+    async with engine.reading(key) as entry:
+        known = await _from_history(engine, entry, update_id)
+    if u is None and known is None:
         raise NotFound(f'update "{update_id}" not found')
     stage, outcome = await _wait(engine, key, update_id, u, wait_stage, timeout)
     return PollWorkflowExecutionUpdateResponse(
@@ -130,12 +135,13 @@ async def _wait(
                 return u.stage, u.outcome
             changed = u.changed
         else:
-            entry = await engine.get(key)
-            known = _from_history(entry, update_id)
+            async with engine.reading(key) as entry:
+                known = await _from_history(engine, entry, update_id)
+                is_open = entry.ms.is_open
             if known is None:
                 raise NotFound(f'update "{update_id}" not found')
-            if known[0] >= wait_stage or not entry.ms.is_open:
-                if known[0] == upd.ACCEPTED and not entry.ms.is_open:
+            if known[0] >= wait_stage or not is_open:
+                if known[0] == upd.ACCEPTED and not is_open:
                     return upd.COMPLETED, upd.server_rejection(
                         upd.ACCEPTED_BUT_CLOSED, "AcceptedUpdateCompletedWorkflow"
                     )

@@ -27,7 +27,7 @@ from temporalio.api.workflowservice.v1 import (
 
 from pytemporal.common.errors import InvalidArgument, NotFound
 from pytemporal.common.protoutil import ts
-from pytemporal.history.api import queries
+from pytemporal.history.api import queries, read
 from pytemporal.history.engine import Entry, HistoryEngine
 from pytemporal.history.tokens import TaskToken, decode
 from pytemporal.history.workflow import commands, lifecycle
@@ -37,6 +37,10 @@ from pytemporal.history.workflow.activities import BadCommand
 from pytemporal.history.workflow.limits import WorkflowLimits
 from pytemporal.history.workflow.state import MutableState
 from pytemporal.matching.queues import TaskRef
+
+# Events in a poll response's first page (Temporal's frontend.historyMaxPageSize
+# default); the worker fetches the rest with GetWorkflowExecutionHistory.
+POLL_PAGE_SIZE = 256
 
 
 async def record_started(
@@ -57,7 +61,7 @@ async def record_started(
                 _start(engine, entry, req.identity, ref.request_id)
             await engine.commit_one(entry)
             sticky = req.task_queue.kind == TaskQueueKind.TASK_QUEUE_KIND_STICKY
-            return build_response(engine, entry, sticky=sticky)
+            return await build_response(engine, entry, sticky=sticky)
     except NotFound:
         return None
 
@@ -77,9 +81,12 @@ def _start(engine: HistoryEngine, entry: Entry, identity: str, request_id: str =
     wt.start(ms, request_id=request_id or str(uuid.uuid4()), identity=identity, suggest_can=reasons)
 
 
-def build_response(
+async def build_response(
     engine: HistoryEngine, entry: Entry, *, sticky: bool
 ) -> PollWorkflowTaskQueueResponse:
+    """The poll response for the run's started task (the caller holds the run's lock,
+    after the commit). A sticky worker gets only the events since its last task; a long
+    history comes in pages that the worker fetches with the `next_page_token`."""
     ms = entry.ms
     wft = ms.wft
     assert wft is not None
@@ -89,7 +96,15 @@ def build_response(
         started_event_id=wft.started_event_id,
         attempt=wft.attempt,
     )
-    first = ms.previous_started_event_id if sticky else 0
+    first = (ms.previous_started_event_id if sticky else 0) + 1
+    # A speculative task's Scheduled/Started events are not stored: they end the history.
+    stored_last = wft.pending_events[0].event_id - 1 if wft.pending_events else wft.started_event_id
+    next_page = b""
+    if not wft.pending_events and stored_last - first + 1 > POLL_PAGE_SIZE:
+        events = await engine.read_events(entry.key, first, first + POLL_PAGE_SIZE - 1)
+        next_page = read.page_token(ms.run_id, first + POLL_PAGE_SIZE, stored_last)
+    else:
+        events = await engine.read_events(entry.key, first, stored_last) + wft.pending_events
     resp = PollWorkflowTaskQueueResponse(
         task_token=token.encode(),
         workflow_execution=WorkflowExecution(workflow_id=ms.workflow_id, run_id=ms.run_id),
@@ -97,7 +112,8 @@ def build_response(
         previous_started_event_id=ms.previous_started_event_id,
         started_event_id=wft.started_event_id,
         attempt=wft.attempt,
-        history=History(events=entry.events[first : wft.started_event_id] + wft.pending_events),
+        history=History(events=events),
+        next_page_token=next_page,
         workflow_execution_task_queue=TaskQueue(
             name=ms.task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL
         ),
@@ -180,7 +196,7 @@ async def _complete(
         queries.answer_buffered(engine, entry, req.query_results)
         await engine.commit_one(entry)
         if inline:
-            resp.workflow_task.CopyFrom(build_response(engine, entry, sticky=True))
+            resp.workflow_task.CopyFrom(await build_response(engine, entry, sticky=True))
         return resp
 
 

@@ -108,12 +108,6 @@ def start_child(
     ms.outbox.append(Transfer("start_child", ev.event_id))
 
 
-def initiated_attrs(
-    events: list[HistoryEvent], initiated_event_id: int
-) -> StartChildWorkflowExecutionInitiatedEventAttributes:
-    return events[initiated_event_id - 1].start_child_workflow_execution_initiated_event_attributes
-
-
 def child_started(ms: MutableState, child: ChildInfo, run_id: str) -> None:
     child.run_id = run_id
     ev = ms.add_event(

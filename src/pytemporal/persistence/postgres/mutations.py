@@ -39,6 +39,30 @@ _UPDATE_CURRENT = (
     " first_execution_run_id = $6 WHERE namespace_id = $1 AND workflow_id = $2 AND run_id = $7"
 )
 
+_DELETE_TIMER = (
+    "DELETE FROM timer_tasks WHERE namespace_id = $1 AND workflow_id = $2 AND run_id = $3"
+)
+_UPSERT_TIMER = (
+    "INSERT INTO timer_tasks (namespace_id, workflow_id, run_id, shard_id, fire_time)"
+    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (namespace_id, workflow_id, run_id)"
+    " DO UPDATE SET fire_time = EXCLUDED.fire_time, shard_id = EXCLUDED.shard_id"
+)
+# Keeps the rows whose (kind, scheduled_event_id) pair is in the two parallel arrays.
+_DELETE_TASKS = (
+    "DELETE FROM tasks WHERE namespace_id = $1 AND workflow_id = $2 AND run_id = $3"
+    " AND (kind, scheduled_event_id) NOT IN"
+    " (SELECT * FROM unnest($4::text[], $5::bigint[]))"
+)
+# A new attempt of a task replaces the row of the previous one, at the queue's tail.
+_UPSERT_TASK = (
+    "INSERT INTO tasks (namespace_id, task_queue, kind, workflow_id, run_id,"
+    " scheduled_event_id, attempt, normal_queue) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    " ON CONFLICT (namespace_id, workflow_id, run_id, kind, scheduled_event_id)"
+    " DO UPDATE SET task_id = nextval(pg_get_serial_sequence('tasks', 'task_id')),"
+    " task_queue = EXCLUDED.task_queue, attempt = EXCLUDED.attempt,"
+    " normal_queue = EXCLUDED.normal_queue"
+)
+
 
 def rowcount(status: str) -> int:
     """Rows touched, from a command tag such as ``UPDATE 1``."""
@@ -95,6 +119,37 @@ async def apply(conn: Any, m: Mutation) -> None:
         )
     if m.current is not None:
         await _apply_current(conn, m)
+    await _apply_queues(conn, m)
+
+
+async def _apply_queues(conn: Any, m: Mutation) -> None:
+    key = (m.namespace_id, m.workflow_id, m.run_id)
+    if m.set_timer:
+        if m.timer is None:
+            await conn.execute(_DELETE_TIMER, *key)
+        else:
+            await conn.execute(_UPSERT_TIMER, *key, m.shard_id, m.timer)
+    if m.keep_tasks is not None:
+        kinds = [k for k, _ in m.keep_tasks]
+        ids = [i for _, i in m.keep_tasks]
+        await conn.execute(_DELETE_TASKS, *key, kinds, ids)
+    if m.new_tasks:
+        await conn.executemany(
+            _UPSERT_TASK,
+            [
+                (
+                    t.namespace_id,
+                    t.task_queue,
+                    t.kind,
+                    t.workflow_id,
+                    t.run_id,
+                    t.scheduled_event_id,
+                    t.attempt,
+                    t.normal_queue,
+                )
+                for t in m.new_tasks
+            ],
+        )
 
 
 async def _apply_current(conn: Any, m: Mutation) -> None:

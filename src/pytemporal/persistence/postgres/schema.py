@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA_V1 = """
 CREATE TABLE schema_version (version BIGINT NOT NULL);
@@ -72,8 +72,36 @@ CREATE TABLE history (
 );
 """
 
+# Version 2: durable queues (see the SQLite schema for what each table holds). Mutable
+# state is protobuf from this version on; version-1 databases hold pickled state.
+SCHEMA_V2 = """
+CREATE TABLE timer_tasks (
+    namespace_id TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    shard_id BIGINT NOT NULL,
+    fire_time DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (namespace_id, workflow_id, run_id)
+);
+CREATE INDEX timer_tasks_due ON timer_tasks (shard_id, fire_time);
+CREATE TABLE tasks (
+    task_id BIGSERIAL PRIMARY KEY,
+    namespace_id TEXT NOT NULL,
+    task_queue TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    scheduled_event_id BIGINT NOT NULL,
+    attempt BIGINT NOT NULL,
+    normal_queue TEXT NOT NULL
+);
+CREATE INDEX tasks_queue ON tasks (namespace_id, task_queue, kind, task_id);
+CREATE UNIQUE INDEX tasks_run ON tasks (namespace_id, workflow_id, run_id, kind, scheduled_event_id);
+DROP INDEX IF EXISTS executions_active;
+"""
+
 # version -> the DDL that brings version - 1 to it; SCHEMA_VERSION is the last key.
-MIGRATIONS: dict[int, str] = {1: SCHEMA_V1}
+MIGRATIONS: dict[int, str] = {1: SCHEMA_V1, 2: SCHEMA_V2}
 
 # Serializes schema changes of concurrent `schema setup`/`upgrade` runs (and dev servers
 # creating their schema at start) on one database: pg_advisory_xact_lock key.

@@ -39,6 +39,8 @@ from pytemporal.persistence.api import (
     Mutation,
     NamespaceRecord,
     ShardLease,
+    TaskRow,
+    TimerRow,
     VisibilityCounts,
     VisibilityCursor,
     VisibilityRow,
@@ -237,8 +239,11 @@ class PostgresStore:
     ) -> ExecutionRow | None:
         row = await self._read(
             lambda c: c.fetchrow(
-                f"SELECT {_EXECUTION_COLUMNS} FROM executions"
-                " WHERE namespace_id = $1 AND workflow_id = $2 AND run_id = $3",
+                "SELECT e.namespace_id, e.workflow_id, e.run_id, e.db_version,"
+                " e.next_event_id, e.status, e.state, t.fire_time"
+                " FROM executions e LEFT JOIN timer_tasks t"
+                " USING (namespace_id, workflow_id, run_id)"
+                " WHERE e.namespace_id = $1 AND e.workflow_id = $2 AND e.run_id = $3",
                 namespace_id,
                 workflow_id,
                 run_id,
@@ -247,25 +252,39 @@ class PostgresStore:
         )
         return ExecutionRow(*row) if row else None
 
-    async def list_active_executions(
-        self, shard_ids: Sequence[int] | None = None
-    ) -> list[ExecutionRow]:
-        if shard_ids is None:
-            rows = await self._read(
-                lambda c: c.fetch(f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE active"),
-                "active executions list",
-            )
-        else:
-            wanted = list(shard_ids)
-            rows = await self._read(
-                lambda c: c.fetch(
-                    f"SELECT {_EXECUTION_COLUMNS} FROM executions"
-                    " WHERE active AND shard_id = ANY($1::bigint[])",
-                    wanted,
-                ),
-                "active executions list",
-            )
-        return [ExecutionRow(*r) for r in rows]
+    async def read_timers(
+        self, shard_ids: Sequence[int] | None, until: float, limit: int
+    ) -> list[TimerRow]:
+        sql = (
+            "SELECT namespace_id, workflow_id, run_id, shard_id, fire_time FROM timer_tasks"
+            " WHERE fire_time <= $1"
+        )
+        args: list[Any] = [until, limit]
+        if shard_ids is not None:
+            sql += " AND shard_id = ANY($3::bigint[])"
+            args.append(list(shard_ids))
+        sql += " ORDER BY fire_time LIMIT $2"
+        rows = await self._read(lambda c: c.fetch(sql, *args), "timer read")
+        return [TimerRow(*r) for r in rows]
+
+    async def read_tasks(
+        self, namespace_id: str, task_queue: str, kind: str, after_task_id: int, limit: int
+    ) -> list[TaskRow]:
+        rows = await self._read(
+            lambda c: c.fetch(
+                "SELECT namespace_id, task_queue, kind, workflow_id, run_id,"
+                " scheduled_event_id, attempt, normal_queue, task_id FROM tasks"
+                " WHERE namespace_id = $1 AND task_queue = $2 AND kind = $3 AND task_id > $4"
+                " ORDER BY task_id LIMIT $5",
+                namespace_id,
+                task_queue,
+                kind,
+                after_task_id,
+                limit,
+            ),
+            "task backlog read",
+        )
+        return [TaskRow(*r) for r in rows]
 
     # -- cluster ------------------------------------------------------------------
 
@@ -351,17 +370,23 @@ class PostgresStore:
         )
 
     async def read_history(
-        self, namespace_id: str, workflow_id: str, run_id: str, min_event_id: int = 1
+        self,
+        namespace_id: str,
+        workflow_id: str,
+        run_id: str,
+        min_event_id: int = 1,
+        max_event_id: int | None = None,
     ) -> list[HistoryBatch]:
         rows = await self._read(
             lambda c: c.fetch(
                 "SELECT first_event_id, last_event_id, data FROM history"
                 " WHERE namespace_id = $1 AND workflow_id = $2 AND run_id = $3"
-                " AND last_event_id >= $4 ORDER BY first_event_id",
+                " AND last_event_id >= $4 AND first_event_id <= $5 ORDER BY first_event_id",
                 namespace_id,
                 workflow_id,
                 run_id,
                 min_event_id,
+                max_event_id or 2**62,
             ),
             "history read",
         )

@@ -1,6 +1,6 @@
 """Versioned SQLite schema. Bump SCHEMA_VERSION and add a migration for every change."""
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -63,6 +63,41 @@ CREATE TABLE IF NOT EXISTS history (
 );
 """
 
+# Version 2: durable queues. Mutable state is protobuf from this version on; a version-1
+# database (0.1.0 development builds) holds pickled state that this server cannot read.
+SCHEMA_V2 = """
+-- One row per run with something due: its earliest deadline (user timer, activity
+-- timeout or retry, workflow-task timeout, run timeout, start backoff) or, while it has
+-- cross-workflow work to deliver, the time that work was committed. Written in the
+-- same transaction as the run's state; the timer queue reads the due head per shard.
+CREATE TABLE IF NOT EXISTS timer_tasks (
+    namespace_id TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    shard_id INTEGER NOT NULL,
+    fire_time REAL NOT NULL,
+    PRIMARY KEY (namespace_id, workflow_id, run_id)
+);
+CREATE INDEX IF NOT EXISTS timer_tasks_due ON timer_tasks (shard_id, fire_time);
+-- Task-queue backlog: workflow and activity tasks scheduled and not yet started, kept
+-- in step with the runs' state by every commit. Matching reads a queue's head.
+CREATE TABLE IF NOT EXISTS tasks (
+    task_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    namespace_id TEXT NOT NULL,
+    task_queue TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    scheduled_event_id INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    normal_queue TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tasks_queue ON tasks (namespace_id, task_queue, kind, task_id);
+CREATE UNIQUE INDEX IF NOT EXISTS tasks_run
+    ON tasks (namespace_id, workflow_id, run_id, kind, scheduled_event_id);
+DROP INDEX IF EXISTS executions_active;
+"""
+
 # version -> the DDL that brings version - 1 to it. The schema tool runs each in one
 # transaction together with the schema_version update; SCHEMA_VERSION is the last key.
-MIGRATIONS: dict[int, str] = {1: SCHEMA_V1}
+MIGRATIONS: dict[int, str] = {1: SCHEMA_V1, 2: SCHEMA_V2}

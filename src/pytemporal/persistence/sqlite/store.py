@@ -25,12 +25,14 @@ from pytemporal.persistence.api import (
     Mutation,
     NamespaceRecord,
     ShardLease,
+    TaskRow,
+    TimerRow,
     VisibilityCounts,
     VisibilityCursor,
     VisibilityRow,
 )
 from pytemporal.persistence.errors import SchemaMismatch
-from pytemporal.persistence.sqlite.schema import SCHEMA_V1, SCHEMA_VERSION
+from pytemporal.persistence.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from pytemporal.visibility import sql as visibility_sql
 from pytemporal.visibility.query import Expr
 
@@ -65,7 +67,8 @@ class SqliteStore:
             "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'"
         ).fetchone()
         if row is None:
-            self._db.executescript(SCHEMA_V1)
+            for version in sorted(MIGRATIONS):
+                self._db.executescript(MIGRATIONS[version])
             self._db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
             return
         (version,) = self._db.execute("SELECT version FROM schema_version").fetchone()
@@ -130,36 +133,56 @@ class SqliteStore:
         self, namespace_id: str, workflow_id: str, run_id: str
     ) -> ExecutionRow | None:
         row = self._db.execute(
-            "SELECT namespace_id, workflow_id, run_id, db_version, next_event_id, status, state"
-            " FROM executions WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?",
+            "SELECT e.namespace_id, e.workflow_id, e.run_id, e.db_version, e.next_event_id,"
+            " e.status, e.state, t.fire_time FROM executions e LEFT JOIN timer_tasks t"
+            " USING (namespace_id, workflow_id, run_id)"
+            " WHERE e.namespace_id = ? AND e.workflow_id = ? AND e.run_id = ?",
             (namespace_id, workflow_id, run_id),
         ).fetchone()
         return ExecutionRow(*row) if row else None
 
-    async def list_active_executions(
-        self, shard_ids: Sequence[int] | None = None
-    ) -> list[ExecutionRow]:
-        sql = (
-            "SELECT namespace_id, workflow_id, run_id, db_version, next_event_id, status, state"
-            " FROM executions WHERE active = 1"
-        )
-        params: list[int] = []
-        if shard_ids is not None:
-            sql += f" AND shard_id IN ({', '.join('?' for _ in shard_ids)})"
-            params = list(shard_ids)
-        rows = self._db.execute(sql, params).fetchall()
-        return [ExecutionRow(*r) for r in rows]
-
     async def read_history(
-        self, namespace_id: str, workflow_id: str, run_id: str, min_event_id: int = 1
+        self,
+        namespace_id: str,
+        workflow_id: str,
+        run_id: str,
+        min_event_id: int = 1,
+        max_event_id: int | None = None,
     ) -> list[HistoryBatch]:
         rows = self._db.execute(
             "SELECT first_event_id, last_event_id, data FROM history"
             " WHERE namespace_id = ? AND workflow_id = ? AND run_id = ? AND last_event_id >= ?"
-            " ORDER BY first_event_id",
-            (namespace_id, workflow_id, run_id, min_event_id),
+            " AND first_event_id <= ? ORDER BY first_event_id",
+            (namespace_id, workflow_id, run_id, min_event_id, max_event_id or 2**62),
         ).fetchall()
         return [HistoryBatch(*r) for r in rows]
+
+    async def read_timers(
+        self, shard_ids: Sequence[int] | None, until: float, limit: int
+    ) -> list[TimerRow]:
+        sql = (
+            "SELECT namespace_id, workflow_id, run_id, shard_id, fire_time FROM timer_tasks"
+            " WHERE fire_time <= ?"
+        )
+        params: list[float | int] = [until]
+        if shard_ids is not None:
+            sql += f" AND shard_id IN ({', '.join('?' for _ in shard_ids)})"
+            params.extend(shard_ids)
+        sql += " ORDER BY fire_time LIMIT ?"
+        params.append(limit)
+        return [TimerRow(*r) for r in self._db.execute(sql, params).fetchall()]
+
+    async def read_tasks(
+        self, namespace_id: str, task_queue: str, kind: str, after_task_id: int, limit: int
+    ) -> list[TaskRow]:
+        rows = self._db.execute(
+            "SELECT namespace_id, task_queue, kind, workflow_id, run_id, scheduled_event_id,"
+            " attempt, normal_queue, task_id FROM tasks"
+            " WHERE namespace_id = ? AND task_queue = ? AND kind = ? AND task_id > ?"
+            " ORDER BY task_id LIMIT ?",
+            (namespace_id, task_queue, kind, after_task_id, limit),
+        ).fetchall()
+        return [TaskRow(*r) for r in rows]
 
     # -- visibility ---------------------------------------------------------------
 
@@ -379,6 +402,51 @@ class SqliteStore:
             )
         if m.current is not None:
             self._apply_current(m)
+        self._apply_queues(m)
+
+    def _apply_queues(self, m: Mutation) -> None:
+        db = self._db
+        key = (m.namespace_id, m.workflow_id, m.run_id)
+        if m.set_timer:
+            if m.timer is None:
+                db.execute(
+                    "DELETE FROM timer_tasks"
+                    " WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?",
+                    key,
+                )
+            else:
+                db.execute(
+                    "INSERT INTO timer_tasks (namespace_id, workflow_id, run_id, shard_id,"
+                    " fire_time) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
+                    " fire_time = excluded.fire_time, shard_id = excluded.shard_id",
+                    (*key, m.shard_id, m.timer),
+                )
+        if m.keep_tasks is not None:
+            rows = db.execute(
+                "SELECT task_id, kind, scheduled_event_id FROM tasks"
+                " WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?",
+                key,
+            ).fetchall()
+            keep = set(m.keep_tasks)
+            gone = [(r[0],) for r in rows if (r[1], r[2]) not in keep]
+            if gone:
+                db.executemany("DELETE FROM tasks WHERE task_id = ?", gone)
+        for t in m.new_tasks:
+            db.execute(
+                "INSERT OR REPLACE INTO tasks (namespace_id, task_queue, kind, workflow_id,"
+                " run_id, scheduled_event_id, attempt, normal_queue)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    t.namespace_id,
+                    t.task_queue,
+                    t.kind,
+                    t.workflow_id,
+                    t.run_id,
+                    t.scheduled_event_id,
+                    t.attempt,
+                    t.normal_queue,
+                ),
+            )
 
     def _apply_current(self, m: Mutation) -> None:
         c = m.current

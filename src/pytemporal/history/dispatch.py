@@ -1,0 +1,134 @@
+"""Task dispatch: hand committed tasks to matching, here or on their queue's owner.
+
+The task's backlog row was committed with the change that scheduled it, so an offer
+is only the fast path: one that is lost (no owner yet, the owner unreachable) is found
+by the owner's matching when it reads the queue's durable backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+from pytemporal.common.errors import ServiceError
+from pytemporal.history.cache import Entry
+from pytemporal.matching.queues import TaskRef
+
+if TYPE_CHECKING:
+    from pytemporal.history.engine import HistoryEngine
+
+log = logging.getLogger(__name__)
+
+# A task handed between processes that disagree on its queue's owner stops moving
+# after this many hops; the owner reads the durable backlog in any case.
+MAX_TASK_HOPS = 3
+
+
+class TaskDispatcher:
+    def __init__(self, engine: HistoryEngine) -> None:
+        self._engine = engine
+        self._background: set[asyncio.Task[None]] = set()
+
+    def dispatch(
+        self, entry: Entry, kind: str, sched_id: int, attempt: int, queue: str, sticky: bool
+    ) -> None:
+        ns_id, wf_id, run_id = entry.key
+        ref = TaskRef(
+            kind,
+            ns_id,
+            wf_id,
+            run_id,
+            sched_id,
+            attempt,
+            entry.ms.task_queue,
+            request_id=str(uuid.uuid4()),
+        )
+        self.offer(ref, queue, sticky)
+
+    def routed_by(self, ref: TaskRef, queue: str) -> str:
+        # Activity tasks may go to another task queue than the workflow's; workflow
+        # tasks (and their sticky queues) are routed by the workflow's normal queue.
+        return queue if ref.kind == "activity" else ref.normal_queue
+
+    def queue_is_local(self, ref: TaskRef, queue: str) -> bool:
+        cluster = self._engine.cluster
+        return cluster.is_local(cluster.queue_shard(ref.namespace_id, self.routed_by(ref, queue)))
+
+    def offer(self, ref: TaskRef, queue: str, sticky: bool, hops: int = 0) -> None:
+        """Hand a task to matching: here, or on the process that owns its task queue."""
+        cluster = self._engine.cluster
+        shard = cluster.queue_shard(ref.namespace_id, self.routed_by(ref, queue))
+        if cluster.is_local(shard) or hops >= MAX_TASK_HOPS:
+            self.add_local(ref, queue, sticky)
+            return
+        owner = cluster.owner(shard)
+        if owner is None or self._engine.internal is None:
+            return  # no owner yet: it reads the durable backlog when it takes the queue
+        task = asyncio.get_running_loop().create_task(
+            self._offer_remote(owner, ref, queue, sticky, hops + 1)
+        )
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _offer_remote(
+        self, owner: str, ref: TaskRef, queue: str, sticky: bool, hops: int
+    ) -> None:
+        internal = self._engine.internal
+        assert internal is not None
+        args = {"ref": asdict(ref), "queue": queue, "sticky": sticky, "hops": hops}
+        try:
+            await internal.call(owner, "matching.add", args)
+        except ServiceError:
+            log.warning("could not hand task to %s; it reads it from the backlog", owner)
+
+    def add_local(self, ref: TaskRef, queue: str, sticky: bool) -> None:
+        matching = self._engine.matching
+        if ref.kind == "workflow":
+            matching.add_workflow_task(ref, queue, sticky)
+        elif ref.kind == "query":
+            matching.add_query_task(ref, queue)
+        else:
+            matching.add_activity_task(ref, queue)
+
+    def reoffer(self, entry: Entry, now: float) -> None:
+        """Offer a run's pending tasks again (after a commit whose outcome was unknown)."""
+        ms = entry.ms
+        if not ms.is_open:
+            return
+        wft = ms.wft
+        if wft is not None and not wft.started_event_id and not wft.speculative:
+            self.dispatch(
+                entry, "workflow", wft.scheduled_event_id, wft.attempt, wft.task_queue, wft.sticky
+            )
+        for ai in ms.activities.values():
+            if not ai.started and ai.attempt_scheduled_time <= now:
+                ms.dispatched.add((ai.scheduled_event_id, ai.attempt))
+                self.dispatch(
+                    entry, "activity", ai.scheduled_event_id, ai.attempt, ai.task_queue, False
+                )
+
+    def ring_changed(self) -> None:
+        """Task queues may have moved: hand the in-memory backlog of the queues that
+        left to their new owners (their rows are in the table in any case)."""
+        matching = self._engine.matching
+        for ref, queue, kind in matching.drain(lambda r, q, k: self.queue_is_local(r, q)):
+            # A worker's sticky queue does not follow it elsewhere: use the normal one.
+            self.offer(ref, ref.normal_queue if kind == "workflow" else queue, False)
+
+
+def pending_task_rows(entry: Entry) -> set[tuple[str, int]]:
+    """The backlog rows a run may have: its unstarted workflow task and activities."""
+    ms = entry.ms
+    rows: set[tuple[str, int]] = set()
+    if not ms.is_open:
+        return rows
+    wft = ms.wft
+    if wft is not None and not wft.started_event_id and not wft.speculative:
+        rows.add(("workflow", wft.scheduled_event_id))
+    for ai in ms.activities.values():
+        if not ai.started:
+            rows.add(("activity", ai.scheduled_event_id))
+    return rows
