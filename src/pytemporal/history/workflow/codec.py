@@ -97,8 +97,7 @@ def encode(ms: st.MutableState) -> bytes:
         activities=[_encode_activity(a) for a in ms.activities.values()],
         timers=[pb.TimerInfo(**_copy(t, _TIMER)) for t in ms.timers.values()],
         buffered=[e.SerializeToString() for e in ms.buffered],
-        # Sorted so that equal states encode to equal bytes.
-        signal_request_ids=sorted(ms.signal_request_ids),
+        signal_request_ids=ms.signal_request_ids,
         children=[pb.ChildInfo(**_copy(c, _CHILD)) for c in ms.children.values()],
         externals=[pb.ExternalInfo(**_copy(e, _EXTERNAL)) for e in ms.externals.values()],
         outbox=[_encode_transfer(t) for t in ms.outbox],
@@ -140,21 +139,13 @@ def _encode_transfer(t: st.Transfer) -> pb.Transfer:
 
 def decode(blob: bytes) -> st.MutableState:
     """The state stored as `blob`; UnknownStateFormat if it is not one this code reads."""
-    if blob[:1] == b"\x80":
-        raise UnknownStateFormat(
-            "unknown stored mutable-state format: a pickle written by an older pytemporal, "
-            "which this version cannot read"
-        )
     try:
         msg = pb.MutableState.FromString(blob)
     except DecodeError as e:
-        raise UnknownStateFormat(f"unknown stored mutable-state format: {e}") from e
+        raise _unknown(blob, str(e)) from e
     version = msg.format_version
     if version != FORMAT_VERSION and version not in _UPGRADES:
-        raise UnknownStateFormat(
-            f"unknown stored mutable-state format version {version}"
-            f" (this pytemporal reads {_readable()})"
-        )
+        raise _unknown(blob, f"format_version {version}")
     while version != FORMAT_VERSION:
         _UPGRADES[version](msg)
         version += 1
@@ -164,8 +155,14 @@ def decode(blob: bytes) -> st.MutableState:
         raise UnknownStateFormat(f"unreadable stored mutable state: {e}") from e
 
 
-def _readable() -> str:
-    return ", ".join(str(v) for v in sorted({*_UPGRADES, FORMAT_VERSION}))
+def _unknown(blob: bytes, detail: str) -> UnknownStateFormat:
+    readable = ", ".join(str(v) for v in sorted({*_UPGRADES, FORMAT_VERSION}))
+    if blob[:1] == b"\x80":  # a pickle (protocol 2+)
+        detail = "a pickle, as written by builds before the protobuf encoding"
+    return UnknownStateFormat(
+        f"unknown stored mutable-state format ({detail}); this pytemporal reads "
+        f"pytemporal.state.v1.MutableState format_version {readable}"
+    )
 
 
 def _decode(msg: pb.MutableState) -> st.MutableState:
