@@ -32,9 +32,8 @@ from pytemporal.proto.state.v1 import state_pb2 as pb
 
 FORMAT_VERSION = 1
 
-# MutableState attributes that are not stored. What one mutation produced or was told
-# (reset by `begin()` or at commit), the row's version (its own column), and the pending
-# activities by activity id (rebuilt from `activities`).
+# MutableState attributes that are not stored: what one mutation produced or was told
+# (reset by `begin()` or at commit), and the row's version (a column of its own).
 SCRATCH = frozenset(
     {
         "new_events",
@@ -48,6 +47,7 @@ SCRATCH = frozenset(
         "db_version",
     }
 )
+# Rebuilt by decode: the pending activities by activity id.
 DERIVED = frozenset({"activity_ids"})
 # WorkflowTaskInfo attributes of a speculative task, which is never stored.
 WFT_NOT_STORED = frozenset({"speculative", "pending_events"})
