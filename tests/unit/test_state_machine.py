@@ -5,7 +5,6 @@ Time is whatever each step says (`Run.at(now)`), so every timeout is exact.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -39,7 +38,7 @@ from pytemporal.history.api.start import started_attributes
 from pytemporal.history.workflow import activities, commands, deadlines, lifecycle
 from pytemporal.history.workflow import workflow_task as wt
 from pytemporal.history.workflow.activities import BadCommand
-from pytemporal.history.workflow.state import ActivityInfo, MutableState, Task, decode
+from pytemporal.history.workflow.state import ActivityInfo, MutableState, Task
 
 E = EventType
 T0 = 1000.0
@@ -598,46 +597,3 @@ def test_run_timeout_closes_the_run() -> None:
     assert run.types(-1) == [E.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT]
     assert run.ms.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TIMED_OUT
     assert deadlines.next_deadline(run.ms) is None
-
-
-# -- encode / decode -------------------------------------------------------------
-
-_TRANSIENT = {"new_events", "tasks", "dispatched"}
-
-
-def test_encode_decode_round_trip_keeps_state_but_not_transient_fields() -> None:
-    run = run_with_activity(heartbeat=3, start_to_close=30)
-    start_activity(run, T0 + 3)
-    signal(run, T0 + 3)
-    run.start_wft(T0 + 4)
-    ms = run.ms
-    # A signal in the same mutation as the task start: buffered, and new_events not empty.
-    lifecycle.signal(ms, "late", payloads("late"), "client", None, "sig-late")
-    assert ms.buffered
-    ms.tasks.append(Task("workflow", 99, 1, "tq"))
-    assert ms.new_events and ms.dispatched  # transient fields hold something
-    copy = decode(ms.encode())
-    for f in dataclasses.fields(MutableState):
-        if f.name not in _TRANSIENT:
-            assert getattr(copy, f.name) == getattr(ms, f.name), f.name
-    assert (copy.new_events, copy.tasks, copy.dispatched) == ([], [], set())
-    # Encoding does not disturb the live state.
-    assert ms.new_events and ms.tasks and ms.dispatched
-
-
-def test_decoded_state_redispatches_activities_that_are_not_started() -> None:
-    run = run_with_activity()
-    copy = decode(run.ms.encode())  # as after a restart: matching forgot everything
-    assert deadlines.next_deadline(run.ms) is None
-    assert deadlines.next_deadline(copy) == T0 + 2
-    copy.begin(T0 + 100)
-    deadlines.fire_due(copy)
-    assert copy.tasks == [Task("activity", 5, 1, "tq")]
-    assert copy.new_events == []
-
-
-def test_decode_rejects_an_unknown_format() -> None:
-    import pickle
-
-    with pytest.raises(ValueError, match="unknown mutable-state format"):
-        decode(pickle.dumps((999, None)))

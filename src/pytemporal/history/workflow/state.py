@@ -2,12 +2,12 @@
 
 The state is the run's source of truth between events: pending activities, timers,
 the workflow task, buffered events. It is persisted whole with every mutation
-(`encode`/`decode`), next to the event batch the mutation produced.
+(`encode`/`decode`, a versioned protobuf: see `codec`), next to the event batch the
+mutation produced.
 """
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,6 @@ from temporalio.api.history.v1 import (
 
 from pytemporal.common.protoutil import ts
 
-STATE_FORMAT = 1
 RUNNING = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
 
 # Events that close a pending piece of work go after the other buffered events when a
@@ -338,23 +337,14 @@ class MutableState:
     # -- persistence ---------------------------------------------------------------
 
     def encode(self) -> bytes:
-        saved = self.new_events, self.tasks, self.dispatched, self.new_run, self.wft
-        effects = self.update_effects
-        self.new_events, self.tasks, self.dispatched, self.new_run = [], [], set(), None
-        self.update_effects = []
-        if self.wft is not None and self.wft.speculative:
-            self.wft = None  # speculative tasks are never persisted
-        try:
-            return pickle.dumps((STATE_FORMAT, self), protocol=pickle.HIGHEST_PROTOCOL)
-        finally:
-            self.new_events, self.tasks, self.dispatched, self.new_run, self.wft = saved
-            self.update_effects = effects
+        """The stored form (`codec`): no per-mutation scratch, no speculative task."""
+        from pytemporal.history.workflow import codec
+
+        return codec.encode(self)
 
 
 def decode(blob: bytes) -> MutableState:
-    fmt, state = pickle.loads(blob)
-    if fmt != STATE_FORMAT:
-        raise ValueError(f"unknown mutable-state format {fmt}")
-    assert isinstance(state, MutableState)
-    state.new_events = []
-    return state
+    """A state stored by `MutableState.encode`; `codec.UnknownStateFormat` if unreadable."""
+    from pytemporal.history.workflow import codec
+
+    return codec.decode(blob)

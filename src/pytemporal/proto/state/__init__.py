@@ -1,0 +1,1 @@
+"""Persisted mutable state of workflow runs."""

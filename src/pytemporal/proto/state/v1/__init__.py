@@ -1,0 +1,1 @@
+"""Mutable state, format version 1 (`state.proto`)."""
