@@ -56,15 +56,13 @@ G0 = 1_700_000_000.0  # the golden run's start time
 
 def assert_same_state(copy: MutableState, ms: MutableState) -> None:
     for f in dataclasses.fields(MutableState):
-        if f.name not in codec.SCRATCH:
+        if f.name not in codec.SCRATCH and f.name != "dispatched":
             assert getattr(copy, f.name) == getattr(ms, f.name), f.name
+    # Dispatched attempts come back for the pending activities' current attempts.
+    current = {(a.scheduled_event_id, a.attempt) for a in ms.activities.values()}
+    assert copy.dispatched == ms.dispatched & current
     # Scratch comes back empty.
-    assert (copy.new_events, copy.tasks, copy.dispatched, copy.update_effects) == (
-        [],
-        [],
-        set(),
-        [],
-    )
+    assert (copy.new_events, copy.tasks, copy.update_effects) == ([], [], [])
     assert (copy.new_run, copy.dirty, copy.defer_schedule, copy.now, copy.db_version) == (
         None,
         False,
@@ -474,15 +472,16 @@ def test_speculative_workflow_task_is_not_stored() -> None:
     assert_same_state(copy, run.ms)
 
 
-def test_decoded_state_redispatches_activities_that_are_not_started() -> None:
+def test_a_dispatched_attempt_is_not_dispatched_again_after_a_reload() -> None:
+    """Its task is in the durable backlog: the reloaded state must not re-arm it."""
     run = run_with_activity()
-    copy = decode(run.ms.encode())  # as after a restart: matching forgot everything
+    copy = decode(run.ms.encode())
+    assert copy.dispatched == {(5, 1)}
     assert deadlines.next_deadline(run.ms) is None
-    assert deadlines.next_deadline(copy) == T0 + 2
+    assert deadlines.next_deadline(copy) is None
     copy.begin(T0 + 100)
     deadlines.fire_due(copy)
-    assert copy.tasks == [Task("activity", 5, 1, "tq")]
-    assert copy.new_events == []
+    assert copy.tasks == [] and copy.new_events == []
 
 
 # -- what is stored, and what is refused ------------------------------------------
@@ -503,8 +502,9 @@ def test_every_field_is_stored_or_declared_scratch() -> None:
     assert _dataclass_fields(st.WorkflowTaskInfo) - codec.WFT_NOT_STORED == _proto_fields(
         pb.WorkflowTaskInfo
     )
+    # An activity also stores whether its attempt was dispatched (MutableState.dispatched).
+    assert _dataclass_fields(st.ActivityInfo) | {"dispatched"} == _proto_fields(pb.ActivityInfo)
     for cls, message in [
-        (st.ActivityInfo, pb.ActivityInfo),
         (st.TimerInfo, pb.TimerInfo),
         (st.ChildInfo, pb.ChildInfo),
         (st.ExternalInfo, pb.ExternalInfo),

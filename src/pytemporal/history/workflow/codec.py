@@ -38,7 +38,6 @@ SCRATCH = frozenset(
     {
         "new_events",
         "tasks",
-        "dispatched",
         "new_run",
         "update_effects",
         "dirty",
@@ -47,8 +46,9 @@ SCRATCH = frozenset(
         "db_version",
     }
 )
-# Rebuilt by decode: the pending activities by activity id.
-DERIVED = frozenset({"activity_ids"})
+# Rebuilt by decode: the pending activities by activity id, and which attempts were
+# dispatched (stored as a flag on each activity).
+DERIVED = frozenset({"activity_ids", "dispatched"})
 # WorkflowTaskInfo attributes of a speculative task, which is never stored.
 WFT_NOT_STORED = frozenset({"speculative", "pending_events"})
 
@@ -73,7 +73,7 @@ def _scalars(message: type[Message], *exclude: str) -> tuple[str, ...]:
 
 _MS = _scalars(pb.MutableState, "format_version")
 _WFT = _scalars(pb.WorkflowTaskInfo)
-_ACTIVITY = _scalars(pb.ActivityInfo)
+_ACTIVITY = _scalars(pb.ActivityInfo, "dispatched")
 _TIMER = _scalars(pb.TimerInfo)
 _CHILD = _scalars(pb.ChildInfo)
 _EXTERNAL = _scalars(pb.ExternalInfo)
@@ -94,7 +94,10 @@ def encode(ms: st.MutableState) -> bytes:
         wft=pb.WorkflowTaskInfo(**_copy(wft, _WFT))
         if wft is not None and not wft.speculative
         else None,
-        activities=[_encode_activity(a) for a in ms.activities.values()],
+        activities=[
+            _encode_activity(a, (a.scheduled_event_id, a.attempt) in ms.dispatched)
+            for a in ms.activities.values()
+        ],
         timers=[pb.TimerInfo(**_copy(t, _TIMER)) for t in ms.timers.values()],
         buffered=[e.SerializeToString() for e in ms.buffered],
         signal_request_ids=ms.signal_request_ids,
@@ -110,8 +113,9 @@ def encode(ms: st.MutableState) -> bytes:
     return msg.SerializeToString()
 
 
-def _encode_activity(a: st.ActivityInfo) -> pb.ActivityInfo:
+def _encode_activity(a: st.ActivityInfo, dispatched: bool) -> pb.ActivityInfo:
     return pb.ActivityInfo(
+        dispatched=dispatched,
         attrs=a.attrs.SerializeToString(),
         heartbeat_details=None
         if a.heartbeat_details is None
@@ -172,6 +176,7 @@ def _decode(msg: pb.MutableState) -> st.MutableState:
         wft=st.WorkflowTaskInfo(**_copy(msg.wft, _WFT)) if msg.HasField("wft") else None,
         activities=activities,
         activity_ids={a.activity_id: sched_id for sched_id, a in activities.items()},
+        dispatched={(a.scheduled_event_id, a.attempt) for a in msg.activities if a.dispatched},
         timers={t.timer_id: st.TimerInfo(**_copy(t, _TIMER)) for t in msg.timers},
         buffered=[HistoryEvent.FromString(b) for b in msg.buffered],
         signal_request_ids=set(msg.signal_request_ids),
