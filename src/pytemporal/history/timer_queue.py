@@ -54,6 +54,10 @@ class TimerQueue:
         self._delivering: set[Key] = set()
         self._horizon = float("-inf")
         self._full_page = False
+        # Deadlines published while a read is in flight: the read's snapshot may
+        # predate their commit, and the horizon is about to move.
+        self._reading = False
+        self._published_during_read: list[tuple[Key, float | None, bool]] = []
         self._wakeup = asyncio.Event()
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -63,6 +67,8 @@ class TimerQueue:
 
     def published(self, key: Key, deadline: float | None, delivering: bool) -> None:
         """A commit (or a load) of `key` set its next deadline."""
+        if self._reading:
+            self._published_during_read.append((key, deadline, delivering))
         if delivering:
             self._delivering.add(key)
         else:
@@ -109,6 +115,18 @@ class TimerQueue:
                 t.cancel()
 
     async def _read(self, now: float) -> None:
+        self._reading = True
+        try:
+            await self._read_head(now)
+        finally:
+            self._reading = False
+            replay, self._published_during_read = self._published_during_read, []
+            for key, deadline, delivering in replay:
+                if deadline is not None and deadline <= self._horizon:
+                    self._known.pop(key, None)  # the published value wins over the row
+                self.published(key, deadline, delivering)
+
+    async def _read_head(self, now: float) -> None:
         until = now + LOOKAHEAD
         try:
             rows = await self._store.read_timers(self._shards(), until, READ_LIMIT)
