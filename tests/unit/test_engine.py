@@ -12,6 +12,7 @@ import contextlib
 import itertools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from temporalio.api.command.v1 import (
@@ -371,3 +372,41 @@ async def test_poll_responses_page_long_histories(store: Store, clock: ManualClo
             token = page.next_page_token
         assert [e.event_id for e in events] == list(range(1, resp.started_event_id + 1))
         assert events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
+
+
+class SlowTimerReads(SqliteStore):
+    """Real SQLite whose timer reads return late: a commit lands after the read's
+    snapshot but before its rows reach the timer queue (as on PostgreSQL)."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.gate: asyncio.Event | None = None
+        self.read_waiting = asyncio.Event()
+
+    async def read_timers(self, shard_ids: object, until: float, limit: int) -> list[Any]:  # type: ignore[override]
+        rows = await super().read_timers(shard_ids, until, limit)  # type: ignore[arg-type]
+        if self.gate is not None:
+            self.read_waiting.set()
+            await self.gate.wait()
+        return rows
+
+
+async def test_a_deadline_committed_during_a_read_of_the_table_is_kept(
+    clock: ManualClock,
+) -> None:
+    store = SlowTimerReads()
+    store.gate = asyncio.Event()
+    try:
+        async with server(store, clock) as srv:
+            await store.read_waiting.wait()  # the first read has its (empty) snapshot
+            key = await with_timer(srv.engine, "racing", 5)
+            store.gate.set()
+            store.gate = None
+            await until(lambda: srv.engine.timers.stats()["in_memory"] == 1, "the deadline")
+            clock.advance(5)
+            deadline = asyncio.get_running_loop().time() + 10
+            while not await fired(store, key):
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.005)
+    finally:
+        await store.close()

@@ -9,7 +9,7 @@ from temporalio.api.workflowservice.v1 import (
 )
 
 from pytemporal.common.errors import InvalidArgument, NotFound
-from pytemporal.history.engine import HistoryEngine, Key
+from pytemporal.history.engine import Entry, HistoryEngine, Key
 from pytemporal.history.workflow import lifecycle
 
 MAX_SIGNALS = 10_000
@@ -17,7 +17,7 @@ _CLOSED = "workflow execution already completed"
 
 
 async def signal(engine: HistoryEngine, key: Key, req: SignalWorkflowExecutionRequest) -> None:
-    async with engine.locked(key) as entry:
+    def apply(entry: Entry) -> None:
         ms = entry.ms
         if not ms.is_open:
             raise NotFound(_CLOSED)
@@ -33,26 +33,27 @@ async def signal(engine: HistoryEngine, key: Key, req: SignalWorkflowExecutionRe
             req.header if req.HasField("header") else None,
             req.request_id,
         )
-        await engine.commit_one(entry)
+
+    await engine.update(key, apply)
 
 
 async def request_cancel(
     engine: HistoryEngine, key: Key, req: RequestCancelWorkflowExecutionRequest
 ) -> None:
-    async with engine.locked(key) as entry:
+    def apply(entry: Entry) -> None:
         ms = entry.ms
         if req.first_execution_run_id and req.first_execution_run_id != ms.first_execution_run_id:
             raise NotFound("workflow execution not found")
-        if not ms.is_open or ms.cancel_requested:
-            return
-        lifecycle.request_cancel(ms, req.reason, req.identity)
-        await engine.commit_one(entry)
+        if ms.is_open and not ms.cancel_requested:
+            lifecycle.request_cancel(ms, req.reason, req.identity)
+
+    await engine.update(key, apply)
 
 
 async def terminate(
     engine: HistoryEngine, key: Key, req: TerminateWorkflowExecutionRequest
 ) -> None:
-    async with engine.locked(key) as entry:
+    def apply(entry: Entry) -> None:
         ms = entry.ms
         if req.first_execution_run_id and req.first_execution_run_id != ms.first_execution_run_id:
             raise NotFound("workflow execution not found")
@@ -64,4 +65,5 @@ async def terminate(
             req.details if req.HasField("details") else None,
             req.identity,
         )
-        await engine.commit_one(entry)
+
+    await engine.update(key, apply)
