@@ -371,7 +371,7 @@ class HistoryEngine:
             search_attributes=search_attributes_json(ms),
             batches=batches,
             current=current,
-            set_timer=c.created or timer != entry.timer,
+            set_timer=timer != entry.timer,
             timer=timer,
             new_tasks=new_tasks,
             keep_tasks=keep,
