@@ -18,12 +18,11 @@ import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from temporalio.api.history.v1 import History, HistoryEvent
 
-from pytemporal.cluster.internal import InternalClient
 from pytemporal.cluster.membership import LocalCluster
 from pytemporal.common.clock import Clock
 from pytemporal.common.errors import NotFound, ResourceExhausted, ServiceError, Unavailable
@@ -33,6 +32,7 @@ from pytemporal.history.workflow import deadlines
 from pytemporal.history.workflow import updates as upd
 from pytemporal.history.workflow.limits import WorkflowLimits
 from pytemporal.history.workflow.state import MutableState, Transfer, decode
+from pytemporal.matching.client import MatchingRoutes
 from pytemporal.matching.queues import Matching, TaskRef
 from pytemporal.persistence.api import CurrentMode, CurrentUpdate, HistoryBatch, Mutation, Store
 
@@ -109,7 +109,8 @@ class HistoryEngine:
         self.cluster: LocalCluster = LocalCluster()
         # Set by the server: lets workflow tasks check search attributes.
         self.namespaces: Any = None
-        self.internal: InternalClient | None = None
+        # Set by the server: which process serves a task queue (rpc/redirector.py).
+        self.redirector: MatchingRoutes | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._cache: OrderedDict[Key, Entry] = OrderedDict()
         self._loading: dict[Key, asyncio.Future[Entry | None]] = {}
@@ -399,31 +400,15 @@ class HistoryEngine:
 
     def _offer(self, ref: TaskRef, queue: str, sticky: bool, hops: int = 0) -> None:
         """Hand a task to matching: here, or on the process that owns its task queue."""
-        routed_by = queue if ref.kind == "activity" else ref.normal_queue
-        shard = self.cluster.queue_shard(ref.namespace_id, routed_by)
-        if self.cluster.is_local(shard) or hops >= MAX_TASK_HOPS:
+        if hops >= MAX_TASK_HOPS or self.redirector is None:
             self.add_task(ref, queue, sticky)
             return
-        owner = self.cluster.owner(shard)
-        if owner is None or self.internal is None:
-            return  # no owner yet: offered again when the ring settles (reoffer_all)
-        task = asyncio.get_running_loop().create_task(
-            self._offer_remote(owner, ref, queue, sticky, hops + 1)
-        )
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _offer_remote(
-        self, owner: str, ref: TaskRef, queue: str, sticky: bool, hops: int
-    ) -> None:
-        assert self.internal is not None
-        args = {"ref": asdict(ref), "queue": queue, "sticky": sticky, "hops": hops}
+        routed_by = queue if ref.kind == "activity" else ref.normal_queue
         try:
-            await self.internal.call(owner, "matching.add", args)
-        except ServiceError:
-            log.warning(
-                "could not hand task to %s; it is offered again when the ring changes", owner
-            )
+            target = self.redirector.matching(ref.namespace_id, routed_by)
+        except Unavailable:
+            return  # no owner yet: offered again when the ring settles (reoffer_all)
+        target.add_task(ref, queue, sticky, hops + 1)
 
     def add_task(self, ref: TaskRef, queue: str, sticky: bool) -> None:
         if ref.kind == "workflow":
