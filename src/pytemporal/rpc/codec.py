@@ -2,7 +2,9 @@
 
 Domain errors cross processes as an `Error` message in the `pytemporal-error-bin`
 trailer of the failed call; `raise_error` raises the same `common.errors` class again.
-An error class the message cannot name travels as its nearest named base class.
+An error class the message cannot name travels as its nearest named base class
+(`ShardNotOwned` as `Unavailable`); `MultiOperationFailed`, which no internal call
+raises, as `Unavailable`.
 """
 
 from __future__ import annotations
@@ -44,17 +46,15 @@ _ERRORS: list[tuple[type[errors.ServiceError], pb.ErrorKind]] = [
     (errors.PermissionDenied, pb.ERROR_KIND_PERMISSION_DENIED),
     (errors.Unimplemented, pb.ERROR_KIND_UNIMPLEMENTED),
 ]
-# Classes whose constructor takes only the message.
+# The classes with fields of their own; every other one is built from the message.
+_WITH_FIELDS = (
+    errors.NamespaceNotFound,
+    errors.WorkflowAlreadyStarted,
+    errors.QueryFailed,
+    errors.ResourceExhausted,
+)
 _PLAIN: dict[int, type[errors.ServiceError]] = {
-    kind: cls
-    for cls, kind in _ERRORS
-    if cls
-    not in (
-        errors.NamespaceNotFound,
-        errors.WorkflowAlreadyStarted,
-        errors.QueryFailed,
-        errors.ResourceExhausted,
-    )
+    kind: cls for cls, kind in _ERRORS if cls not in _WITH_FIELDS
 }
 
 
