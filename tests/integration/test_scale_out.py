@@ -3,7 +3,9 @@
 Three `pytemporal server start` processes share 8 history shards. Clients and workers
 talk to whichever process they like; calls reach the shard owners. One process is
 killed with SIGKILL while 50 workflows (activities and timers) are in flight: its
-shards move to the survivors and every workflow completes exactly once.
+shards move to the survivors and every workflow completes exactly once. Children,
+external signals and cancels and parent close policies reach targets on any process
+through the typed internal calls.
 """
 
 from __future__ import annotations
