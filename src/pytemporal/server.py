@@ -11,7 +11,6 @@ import grpc
 from temporalio.api.operatorservice.v1 import service_pb2_grpc as operator_grpc
 from temporalio.api.workflowservice.v1 import service_pb2_grpc as workflow_grpc
 
-from pytemporal.cluster.internal import InternalClient, InternalService
 from pytemporal.cluster.membership import ShardCluster
 from pytemporal.common import dynamic_config as dc
 from pytemporal.common.clock import Clock
@@ -19,13 +18,17 @@ from pytemporal.config import ServerConfig
 from pytemporal.frontend import routing
 from pytemporal.frontend.operator_service import OperatorService
 from pytemporal.frontend.workflow_service import WorkflowService
+from pytemporal.history.client import LocalHistoryClient
 from pytemporal.history.engine import HistoryEngine, Limits
 from pytemporal.history.transfer import TransferProcessor
 from pytemporal.history.workflow.limits import WorkflowLimits
+from pytemporal.matching.client import LocalMatchingClient
 from pytemporal.matching.queues import Matching
 from pytemporal.namespaces import NamespaceRegistry
 from pytemporal.persistence.factory import open_store
 from pytemporal.persistence.urls import sqlite_url
+from pytemporal.rpc.redirector import Redirector
+from pytemporal.rpc.service import InternalService
 
 log = logging.getLogger(__name__)
 
@@ -103,20 +106,21 @@ async def serve(
             ns.search_attributes.update(config.search_attributes)
             await namespaces.update(ns)
     engine.namespaces = namespaces
-    transfers = TransferProcessor(engine, namespaces)
-    internal = InternalClient()
-    engine.internal = internal
-    internal_service = InternalService()
-    routing.register_handlers(engine, internal_service)
-    transfers.register_handlers(internal_service)
     cluster: ShardCluster | None = None
-    interceptors = []
     if config.cluster:
         cluster = ShardCluster(store, address="", num_shards=config.num_history_shards)
         engine.cluster = cluster
         _callbacks(engine, cluster, namespaces)
-        router = routing.Router(cluster, namespaces, engine, internal)
-        interceptors.append(routing.RoutingInterceptor(router))
+    # Roles reach each other only through the redirector: in-process clients for the
+    # shards owned here, typed internal calls for the others.
+    local_history = LocalHistoryClient(engine, namespaces)
+    redirector = Redirector(engine.cluster, local_history, LocalMatchingClient(matching))
+    engine.redirector = redirector
+    transfers = TransferProcessor(engine, namespaces, redirector)
+    internal_service = InternalService(local_history, engine.accept_task)
+    interceptors = []
+    if cluster is not None:
+        interceptors.append(routing.RoutingInterceptor(routing.Router(redirector, namespaces)))
     else:
         await engine.recover()
 
@@ -129,10 +133,10 @@ async def serve(
         ],
     )
     workflow_grpc.add_WorkflowServiceServicer_to_server(
-        WorkflowService(namespaces, engine, matching), server
+        WorkflowService(namespaces, engine, matching, redirector), server
     )
     operator_grpc.add_OperatorServiceServicer_to_server(OperatorService(namespaces), server)
-    server.add_generic_rpc_handlers((internal_service.handler(),))
+    server.add_generic_rpc_handlers(internal_service.handlers())
     try:
         port = server.add_insecure_port(f"{config.ip}:{config.port}")
     except RuntimeError as e:  # grpcio reports a failed bind this way
@@ -159,5 +163,5 @@ async def serve(
             await cluster.release_all()
         await server.stop(grace=1.0)
         await transfers.close()
-        await internal.close()
+        await redirector.close()
         await store.close()

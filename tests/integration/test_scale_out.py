@@ -3,7 +3,9 @@
 Three `pytemporal server start` processes share 8 history shards. Clients and workers
 talk to whichever process they like; calls reach the shard owners. One process is
 killed with SIGKILL while 50 workflows (activities and timers) are in flight: its
-shards move to the survivors and every workflow completes exactly once.
+shards move to the survivors and every workflow completes exactly once. Children,
+external signals and cancels and parent close policies reach targets on any process
+through the typed internal calls.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from datetime import timedelta
 
 import pytest
 from temporalio import activity, workflow
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import RetryPolicy
+from temporalio.workflow import ParentClosePolicy
 
 from .harness import PYTEMPORAL, ServerProcess, running_worker, unique, wait_for
 from .test_postgres_server import pytemporal
@@ -97,6 +100,49 @@ class ClusterWorkflow:
         return done
 
 
+@workflow.defn(sandboxed=False)
+class ClusterChild:
+    def __init__(self) -> None:
+        self.got: str | None = None
+
+    @workflow.signal
+    def poke(self, value: str) -> None:
+        self.got = value
+
+    @workflow.run
+    async def run(self, key: str) -> str:
+        await workflow.wait_condition(lambda: self.got is not None)
+        return f"{key}:{self.got}"
+
+
+@workflow.defn(sandboxed=False)
+class ClusterParent:
+    """Cross-workflow work whose targets hash to shards all over the cluster."""
+
+    @workflow.run
+    async def run(self, key: str) -> list[str]:
+        children = [
+            await workflow.start_child_workflow(ClusterChild.run, f"c{i}", id=f"{key}-c{i}")
+            for i in range(CHILDREN)
+        ]
+        for child in children:
+            await child.signal(ClusterChild.poke, "hi")  # an external signal
+        results = [await child for child in children]  # each close notifies this parent
+        await workflow.start_child_workflow(
+            ClusterChild.run,
+            "abandoned",
+            id=f"{key}-abandoned",
+            parent_close_policy=ParentClosePolicy.ABANDON,
+        )
+        await workflow.get_external_workflow_handle(f"{key}-abandoned").cancel()
+        # Still running when this run closes: the parent close policy terminates it.
+        await workflow.start_child_workflow(ClusterChild.run, "left", id=f"{key}-left")
+        return results
+
+
+CHILDREN = 6
+
+
 async def test_processes_share_the_work_and_survive_sigkill(
     cluster: list[ClusterServer],
 ) -> None:
@@ -160,3 +206,25 @@ async def test_a_process_with_another_shard_count_is_refused(
     assert odd.process is not None
     assert odd.process.wait(timeout=60) == 1
     assert f"shared with {SHARDS} history shards" in odd.log_tail()
+
+
+async def test_cross_workflow_work_reaches_every_process(cluster: list[ClusterServer]) -> None:
+    clients: list[Client] = [await s.connect() for s in cluster]
+    task_queue = unique("cluster")
+    key = unique("parent")
+    async with running_worker(clients[1], task_queue, workflows=[ClusterParent, ClusterChild]):
+        result = await clients[0].execute_workflow(
+            ClusterParent.run, key, id=key, task_queue=task_queue
+        )
+        assert result == [f"c{i}:hi" for i in range(CHILDREN)]
+
+        async def status(workflow_id: str) -> WorkflowExecutionStatus | None:
+            return (await clients[2].get_workflow_handle(workflow_id).describe()).status
+
+        async def settled() -> bool:
+            return (
+                await status(f"{key}-abandoned") == WorkflowExecutionStatus.CANCELED
+                and await status(f"{key}-left") == WorkflowExecutionStatus.TERMINATED
+            )
+
+        await wait_for(settled, within=30, message="external cancel and parent close policy")

@@ -1,1 +1,1 @@
-"""Several server processes on one database: shard leases, routing, internal calls."""
+"""Several server processes on one database: the shard ring and shard leases."""

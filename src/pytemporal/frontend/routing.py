@@ -1,10 +1,11 @@
 """Reaching the right process when several share one database.
 
 Every RPC about one workflow is served by the owner of the workflow's history shard,
-and every poll by the owner of its task queue's shard. A process that gets a call it
-does not own forwards it, unchanged, to the owner's public gRPC endpoint (one hop at
-most: a forwarded call that lands on a non-owner gets UNAVAILABLE, which clients
-retry while ownership settles).
+and every poll by the owner of its task queue's shard. The redirector
+(`rpc/redirector.py`) says who that is; a process that gets a call it does not own
+forwards it, unchanged, to the owner's public gRPC endpoint (one hop at most: a
+forwarded call that lands on a non-owner gets UNAVAILABLE, which clients retry while
+ownership settles).
 """
 
 from __future__ import annotations
@@ -14,32 +15,19 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
-from temporalio.api.workflowservice.v1 import (
-    PollActivityTaskQueueRequest,
-    PollActivityTaskQueueResponse,
-    PollWorkflowTaskQueueRequest,
-    PollWorkflowTaskQueueResponse,
-)
 
-from pytemporal.cluster.internal import InternalClient, b64, unb64
-from pytemporal.cluster.membership import LocalCluster
-from pytemporal.common.errors import NamespaceNotFound, ServiceError, Unavailable
+from pytemporal.common.errors import NamespaceNotFound, ServiceError
 from pytemporal.frontend.errors import abort
-from pytemporal.history.api import activity_tasks, queries, workflow_tasks
-from pytemporal.history.engine import HistoryEngine
 from pytemporal.history.tokens import decode
-from pytemporal.matching.queues import TaskRef
 from pytemporal.namespaces import NamespaceRegistry
+from pytemporal.rpc.redirector import Moving, Redirector
 
 FORWARDED = "pytemporal-forwarded"
 # While shards move (a process died, one joined), calls wait for the new owner rather
 # than fail: long enough to cover a lease expiry plus a membership tick.
 ROUTE_PATIENCE = 8.0
 ROUTE_RETRY_INTERVAL = 0.2
-
-
-class Moving(Unavailable):
-    """No process can serve this call right now; ownership is being settled."""
+INTERNAL_PREFIX = "/pytemporal.internal."
 
 
 Route = tuple[str, str, str]  # ("workflow" | "queue", namespace name or id marker, id)
@@ -97,17 +85,9 @@ QUEUE_ROUTES: dict[str, Callable[[Any], tuple[str, str]]] = {
 
 
 class Router:
-    def __init__(
-        self,
-        cluster: LocalCluster,
-        namespaces: NamespaceRegistry,
-        engine: HistoryEngine,
-        internal: InternalClient,
-    ) -> None:
-        self.cluster = cluster
+    def __init__(self, redirector: Redirector, namespaces: NamespaceRegistry) -> None:
+        self.redirector = redirector
         self.namespaces = namespaces
-        self.engine = engine
-        self.internal = internal
 
     def _namespace_id(self, name: str) -> str | None:
         if name.startswith("id:"):
@@ -124,21 +104,14 @@ class Router:
             ns_id = self._namespace_id(ns)
             if ns_id is None or not wf:
                 return None
-            shard = self.cluster.workflow_shard(ns_id, wf)
-        elif method in QUEUE_ROUTES:
+            return self.redirector.workflow_owner(ns_id, wf)
+        if method in QUEUE_ROUTES:
             ns, queue = QUEUE_ROUTES[method](request)
             ns_id = self._namespace_id(ns)
             if ns_id is None or not queue:
                 return None
-            shard = self.cluster.queue_shard(ns_id, queue)
-        else:
-            return None
-        if self.cluster.is_local(shard):
-            return None
-        owner = self.cluster.owner(shard)
-        if owner is None:
-            raise Moving(f"shard {shard} has no owner right now; retry")
-        return owner
+            return self.redirector.queue_owner(ns_id, queue)
+        return None
 
     async def forward(
         self, address: str, path: str, request: Any, context: grpc.aio.ServicerContext[Any, Any]
@@ -146,7 +119,7 @@ class Router:
         metadata = dict(context.invocation_metadata() or ())
         if FORWARDED in metadata:
             raise Moving("shard ownership is moving; retry")
-        call = self.internal.channel(address).unary_unary(
+        call = self.redirector.channels.channel(address).unary_unary(
             path, request_serializer=lambda m: m.SerializeToString()
         )
         headers = [(k, v) for k, v in metadata.items() if not k.startswith(("grpc-", ":"))]
@@ -177,7 +150,11 @@ class RoutingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler = await continuation(details)
         path: str = details.method  # type: ignore[attr-defined]
         method = path.rsplit("/", 1)[-1]
-        if handler is None or (method not in WORKFLOW_ROUTES and method not in QUEUE_ROUTES):
+        if (
+            handler is None
+            or path.startswith(INTERNAL_PREFIX)
+            or (method not in WORKFLOW_ROUTES and method not in QUEUE_ROUTES)
+        ):
             return handler
         inner = handler.unary_unary
         router = self.router
@@ -208,52 +185,3 @@ class RoutingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             request_deserializer=handler.request_deserializer,
             response_serializer=respond,
         )
-
-
-async def start_task(
-    engine: HistoryEngine, internal: InternalClient | None, ref: TaskRef, request: Any
-) -> Any:
-    """Start a polled task on the process that owns its workflow."""
-    key = (ref.namespace_id, ref.workflow_id, ref.run_id)
-    if engine.owns(key):
-        return await start_task_here(engine, ref, request)
-    owner = engine.cluster.owner(engine.shard_of(key))
-    if owner is None or internal is None:
-        return None  # moving: the new owner offers it again
-    from dataclasses import asdict
-
-    reply = await internal.call(
-        owner,
-        "history.start_task",
-        {"ref": asdict(ref), "request": b64(request.SerializeToString())},
-    )
-    if reply is None:
-        return None
-    cls = PollActivityTaskQueueResponse if ref.kind == "activity" else PollWorkflowTaskQueueResponse
-    return cls.FromString(unb64(reply))
-
-
-async def start_task_here(engine: HistoryEngine, ref: TaskRef, request: Any) -> Any:
-    if ref.kind == "activity":
-        return await activity_tasks.record_started(engine, ref, request)
-    if ref.kind == "query":
-        return await queries.record_started(engine, ref, request)
-    return await workflow_tasks.record_started(engine, ref, request)
-
-
-def register_handlers(engine: HistoryEngine, service: Any) -> None:
-    """The internal calls other processes make to this one."""
-
-    async def add_task(args: dict[str, Any]) -> None:
-        engine.accept_task(TaskRef(**args["ref"]), args["queue"], args["sticky"], args["hops"])
-
-    async def start(args: dict[str, Any]) -> str | None:
-        ref = TaskRef(**args["ref"])
-        cls = (
-            PollActivityTaskQueueRequest if ref.kind == "activity" else PollWorkflowTaskQueueRequest
-        )
-        resp = await start_task_here(engine, ref, cls.FromString(unb64(args["request"])))
-        return None if resp is None else b64(resp.SerializeToString())
-
-    service.register("matching.add", add_task)
-    service.register("history.start_task", start)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 
@@ -12,8 +13,8 @@ from temporalio.api.enums.v1 import WorkflowExecutionStatus, WorkflowIdConflictP
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 from temporalio.api.workflowservice.v1 import service_pb2_grpc
 
-from pytemporal.common.errors import InvalidArgument, NotFound
-from pytemporal.frontend import routing, system, validation, visibility_service
+from pytemporal.common.errors import InvalidArgument, NotFound, Unavailable
+from pytemporal.frontend import system, validation, visibility_service
 from pytemporal.frontend.errors import handled
 from pytemporal.history.api import (
     activity_tasks,
@@ -26,10 +27,11 @@ from pytemporal.history.api import (
     updates,
     workflow_tasks,
 )
+from pytemporal.history.client import HistoryRoutes
 from pytemporal.history.engine import Entry, HistoryEngine, Key
 from pytemporal.history.tokens import decode
 from pytemporal.history.workflow.state import ActivityInfo
-from pytemporal.matching.queues import Matching
+from pytemporal.matching.queues import Matching, TaskRef
 from pytemporal.namespaces import Namespace, NamespaceRegistry
 
 POLL_TIMEOUT = 60.0
@@ -52,11 +54,17 @@ _Base: Any = service_pb2_grpc.WorkflowServiceServicer
 
 class WorkflowService(_Base):
     def __init__(
-        self, namespaces: NamespaceRegistry, engine: HistoryEngine, matching: Matching
+        self,
+        namespaces: NamespaceRegistry,
+        engine: HistoryEngine,
+        matching: Matching,
+        routes: HistoryRoutes,
     ) -> None:
         self.namespaces = namespaces
         self.engine = engine
         self.matching = matching
+        # A polled task is started on its workflow's owner, here or remotely.
+        self.routes = routes
 
     @property
     def blob_limit(self) -> int:
@@ -265,18 +273,13 @@ class WorkflowService(_Base):
     ) -> rr.PollWorkflowTaskQueueResponse:
         ns = self.namespaces.get(request.namespace)
         validation.require(request.task_queue.name, "TaskQueue")
-        loop_deadline = _remaining(context, POLL_TIMEOUT)
-        import time
-
-        end = time.monotonic() + loop_deadline
+        end = time.monotonic() + _remaining(context, POLL_TIMEOUT)
         while (left := end - time.monotonic()) > 0:
             ref = await self.matching.poll(ns.id, request.task_queue.name, "workflow", left)
             if ref is None:
                 break
             try:
-                resp: rr.PollWorkflowTaskQueueResponse | None = await routing.start_task(
-                    self.engine, self.engine.internal, ref, request
-                )
+                resp = await self._start_workflow_task(ref, request)
             except BaseException:
                 # Not started (storage or owner unreachable): the next poller gets it.
                 self.matching.requeue(ref, request.task_queue.name, "workflow")
@@ -284,6 +287,24 @@ class WorkflowService(_Base):
             if resp is not None:
                 return resp
         return rr.PollWorkflowTaskQueueResponse()
+
+    async def _start_workflow_task(
+        self, ref: TaskRef, request: rr.PollWorkflowTaskQueueRequest
+    ) -> rr.PollWorkflowTaskQueueResponse | None:
+        try:
+            history = self.routes.history(ref.namespace_id, ref.workflow_id)
+        except Unavailable:
+            return None  # its workflow is moving: the new owner offers the task again
+        return await history.record_workflow_task_started(ref, request)
+
+    async def _start_activity_task(
+        self, ref: TaskRef, request: rr.PollActivityTaskQueueRequest
+    ) -> rr.PollActivityTaskQueueResponse | None:
+        try:
+            history = self.routes.history(ref.namespace_id, ref.workflow_id)
+        except Unavailable:
+            return None  # its workflow is moving: the new owner offers the task again
+        return await history.record_activity_task_started(ref, request)
 
     @handled
     async def RespondWorkflowTaskCompleted(
@@ -337,17 +358,13 @@ class WorkflowService(_Base):
     ) -> rr.PollActivityTaskQueueResponse:
         ns = self.namespaces.get(request.namespace)
         validation.require(request.task_queue.name, "TaskQueue")
-        import time
-
         end = time.monotonic() + _remaining(context, POLL_TIMEOUT)
         while (left := end - time.monotonic()) > 0:
             ref = await self.matching.poll(ns.id, request.task_queue.name, "activity", left)
             if ref is None:
                 break
             try:
-                resp: rr.PollActivityTaskQueueResponse | None = await routing.start_task(
-                    self.engine, self.engine.internal, ref, request
-                )
+                resp = await self._start_activity_task(ref, request)
             except BaseException:
                 # Not started (storage or owner unreachable): the next poller gets it.
                 self.matching.requeue(ref, request.task_queue.name, "activity")

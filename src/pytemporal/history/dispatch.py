@@ -7,13 +7,11 @@ by the owner's matching when it reads the queue's durable backlog.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from pytemporal.common.errors import ServiceError
+from pytemporal.common.errors import Unavailable
 from pytemporal.history.cache import Entry
 from pytemporal.matching.queues import TaskRef
 
@@ -30,7 +28,6 @@ MAX_TASK_HOPS = 3
 class TaskDispatcher:
     def __init__(self, engine: HistoryEngine) -> None:
         self._engine = engine
-        self._background: set[asyncio.Task[None]] = set()
 
     def dispatch(
         self, entry: Entry, kind: str, sched_id: int, attempt: int, queue: str, sticky: bool
@@ -59,30 +56,15 @@ class TaskDispatcher:
 
     def offer(self, ref: TaskRef, queue: str, sticky: bool, hops: int = 0) -> None:
         """Hand a task to matching: here, or on the process that owns its task queue."""
-        cluster = self._engine.cluster
-        shard = cluster.queue_shard(ref.namespace_id, self.routed_by(ref, queue))
-        if cluster.is_local(shard) or hops >= MAX_TASK_HOPS:
+        redirector = self._engine.redirector
+        if hops >= MAX_TASK_HOPS or redirector is None:
             self.add_local(ref, queue, sticky)
             return
-        owner = cluster.owner(shard)
-        if owner is None or self._engine.internal is None:
-            return  # no owner yet: it reads the durable backlog when it takes the queue
-        task = asyncio.get_running_loop().create_task(
-            self._offer_remote(owner, ref, queue, sticky, hops + 1)
-        )
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _offer_remote(
-        self, owner: str, ref: TaskRef, queue: str, sticky: bool, hops: int
-    ) -> None:
-        internal = self._engine.internal
-        assert internal is not None
-        args = {"ref": asdict(ref), "queue": queue, "sticky": sticky, "hops": hops}
         try:
-            await internal.call(owner, "matching.add", args)
-        except ServiceError:
-            log.warning("could not hand task to %s; it reads it from the backlog", owner)
+            target = redirector.matching(ref.namespace_id, self.routed_by(ref, queue))
+        except Unavailable:
+            return  # no owner yet: it reads the durable backlog when it takes the queue
+        target.add_task(ref, queue, sticky, hops + 1)
 
     def add_local(self, ref: TaskRef, queue: str, sticky: bool) -> None:
         matching = self._engine.matching

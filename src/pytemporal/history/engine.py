@@ -25,7 +25,6 @@ from typing import Any, TypeVar
 
 from temporalio.api.history.v1 import History, HistoryEvent
 
-from pytemporal.cluster.internal import InternalClient
 from pytemporal.cluster.membership import LocalCluster
 from pytemporal.common.clock import Clock
 from pytemporal.common.errors import NotFound, ResourceExhausted, ServiceError, Unavailable
@@ -38,6 +37,7 @@ from pytemporal.history.workflow import deadlines
 from pytemporal.history.workflow import updates as upd
 from pytemporal.history.workflow.limits import WorkflowLimits
 from pytemporal.history.workflow.state import MutableState, Transfer, decode
+from pytemporal.matching.client import MatchingRoutes
 from pytemporal.matching.queues import Matching, TaskRef
 from pytemporal.persistence.api import (
     CurrentMode,
@@ -105,7 +105,8 @@ class HistoryEngine:
         self.cluster: LocalCluster = LocalCluster()
         # Set by the server: lets workflow tasks check search attributes.
         self.namespaces: Any = None
-        self.internal: InternalClient | None = None
+        # Set by the server: which process serves a task queue (rpc/redirector.py).
+        self.redirector: MatchingRoutes | None = None
         self.cache = RunCache(
             max_count=self.limits.cache_max_count,
             max_bytes=self.limits.cache_max_bytes,

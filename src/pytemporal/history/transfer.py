@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import (
@@ -24,14 +22,9 @@ from temporalio.api.enums.v1 import (
 )
 from temporalio.api.workflowservice.v1 import StartWorkflowExecutionRequest
 
-from pytemporal.cluster.internal import b64
-from pytemporal.common.errors import (
-    NamespaceNotFound,
-    NotFound,
-    Unavailable,
-    WorkflowAlreadyStarted,
-)
-from pytemporal.history import transfer_targets as targets
+from pytemporal.common.errors import NamespaceNotFound, NotFound, WorkflowAlreadyStarted
+from pytemporal.history.api.start import ParentRef
+from pytemporal.history.client import HistoryRoutes
 from pytemporal.history.engine import HistoryEngine, Key, ShardNotOwned
 from pytemporal.history.workflow import children
 from pytemporal.history.workflow.state import MutableState, Transfer
@@ -44,24 +37,16 @@ SERVER_IDENTITY = "history-service"
 
 
 class TransferProcessor:
-    def __init__(self, engine: HistoryEngine, namespaces: NamespaceRegistry) -> None:
+    def __init__(
+        self, engine: HistoryEngine, namespaces: NamespaceRegistry, routes: HistoryRoutes
+    ) -> None:
         self.engine = engine
         self.namespaces = namespaces
+        # The target-side step runs on the target workflow's owner, here or remotely.
+        self.routes = routes
         self._inflight: set[tuple[Key, Transfer]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         engine.on_transfer = self.submit
-        self._local: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {
-            "transfer.start_child": lambda a: targets.start_child(engine, namespaces, a),
-            "transfer.notify_parent": lambda a: targets.notify_parent(engine, a),
-            "transfer.close_child": lambda a: targets.close_child(engine, a),
-            "transfer.signal": lambda a: targets.signal(engine, a),
-            "transfer.cancel": lambda a: targets.cancel(engine, a),
-        }
-
-    def register_handlers(self, service: Any) -> None:
-        """Let other processes run target-side steps on workflows this one owns."""
-        for name, fn in self._local.items():
-            service.register(name, fn)
 
     def submit(self, key: Key, t: Transfer) -> None:
         if (key, t) in self._inflight:
@@ -112,15 +97,6 @@ class TransferProcessor:
                 apply(ms)  # type: ignore[operator]
             await self.engine.commit_one(entry)
 
-    async def _at(self, ns_id: str, wf_id: str, name: str, args: dict[str, Any]) -> Any:
-        """Run a target-side step on the process that owns the target workflow."""
-        if self.engine.owns((ns_id, wf_id, "")):
-            return await self._local[name](args)
-        owner = self.engine.cluster.owner(self.engine.cluster.workflow_shard(ns_id, wf_id))
-        if owner is None or self.engine.internal is None:
-            raise Unavailable(f"no owner for workflow {wf_id} right now")
-        return await self.engine.internal.call(owner, name, args)
-
     # -- children ------------------------------------------------------------------
 
     async def _start_child(self, key: Key, t: Transfer) -> None:
@@ -159,20 +135,16 @@ class TransferProcessor:
         )
         if attrs.HasField("retry_policy"):
             req.retry_policy.CopyFrom(attrs.retry_policy)
-        root = _root(ms)
-        args = {
-            "namespace": ns.name,
-            "request": b64(req.SerializeToString()),
-            "parent": {
-                "namespace": ms.namespace,
-                "namespace_id": ms.namespace_id,
-                "execution": [ms.workflow_id, ms.run_id],
-                "initiated_event_id": t.ref,
-                "root": [root.workflow_id, root.run_id],
-            },
-        }
+        parent = ParentRef(
+            namespace=ms.namespace,
+            namespace_id=ms.namespace_id,
+            execution=WorkflowExecution(workflow_id=ms.workflow_id, run_id=ms.run_id),
+            initiated_event_id=t.ref,
+            root=_root(ms),
+        )
         try:
-            run_id = await self._at(ns.id, attrs.workflow_id, "transfer.start_child", args)
+            history = self.routes.history(ns.id, attrs.workflow_id)
+            run_id = await history.start_child(ns.name, req, parent)
         except WorkflowAlreadyStarted:
             cause = StartChildWorkflowExecutionFailedCause.START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_WORKFLOW_ALREADY_EXISTS
             await self._finish(key, t, lambda m: _child_failed(m, t.ref, cause))
@@ -185,19 +157,16 @@ class TransferProcessor:
         parent_key = ms.parent_key
         if parent_key is not None:
             close = await self.engine.read_event(key, ms.close_event_id)
-            args = {
-                "parent": list(parent_key),
-                "initiated": ms.started.parent_initiated_event_id,
-                "first_run_id": ms.first_execution_run_id,
-                "close": b64(close.SerializeToString()),
-            }
-            await self._at(parent_key[0], parent_key[1], "transfer.notify_parent", args)
+            await self.routes.history(parent_key[0], parent_key[1]).notify_parent(
+                parent_key, ms.started.parent_initiated_event_id, ms.first_execution_run_id, close
+            )
         await self._finish(key, t)
 
     async def _close_children(self, key: Key, t: Transfer) -> None:
+        parent = WorkflowExecution(workflow_id=key[1], run_id=key[2])
         for ns_id, wf_id, run_id, policy in t.targets:
-            args = {"child": [ns_id, wf_id, run_id], "policy": policy, "parent": [key[1], key[2]]}
-            await self._at(ns_id, wf_id, "transfer.close_child", args)
+            history = self.routes.history(ns_id, wf_id)
+            await history.close_child((ns_id, wf_id, run_id), policy, parent)
         await self._finish(key, t)
 
     # -- external workflows --------------------------------------------------------
@@ -228,21 +197,16 @@ class TransferProcessor:
             cause = CancelExternalWorkflowExecutionFailedCause.CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_NAMESPACE_NOT_FOUND
         done = False
         if target is not None:
-            args: dict[str, Any] = {
-                "target": list(target),
-                "source": [ms.workflow_id, ms.run_id],
-                "ref": t.ref,
-            }
+            source = WorkflowExecution(workflow_id=ms.workflow_id, run_id=ms.run_id)
             initiated = await self.engine.read_event(key, t.ref)
             if t.kind == "cancel_external":
                 a = initiated.request_cancel_external_workflow_execution_initiated_event_attributes
-                args["reason"] = a.reason
-                done = bool(await self._at(target[0], target[1], "transfer.cancel", args))
+                history = self.routes.history(target[0], target[1])
+                done = await history.cancel_external(target, source, t.ref, a.reason)
             elif target[1] != ms.workflow_id:  # a workflow cannot signal itself this way
                 s = initiated.signal_external_workflow_execution_initiated_event_attributes
-                args["request_id"] = f"{ms.run_id}:{t.ref}"
-                args["attrs"] = b64(s.SerializeToString())
-                done = bool(await self._at(target[0], target[1], "transfer.signal", args))
+                history = self.routes.history(target[0], target[1])
+                done = await history.signal_external(target, source, f"{ms.run_id}:{t.ref}", s)
         if done:
             await self._finish(key, t, lambda m: _external_done(m, t.ref))
         else:

@@ -1,0 +1,1 @@
+"""Messages the server processes of one cluster exchange (never seen by clients)."""

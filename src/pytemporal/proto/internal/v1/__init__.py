@@ -1,0 +1,1 @@
+"""Version 1 of the process-to-process messages; generated from `internal.proto`."""
