@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from pytemporal.common.errors import Unavailable
 from pytemporal.history.cache import Entry
+from pytemporal.matching.client import LocalMatchingClient
 from pytemporal.matching.queues import TaskRef
 
 if TYPE_CHECKING:
@@ -67,13 +68,7 @@ class TaskDispatcher:
         target.add_task(ref, queue, sticky, hops + 1)
 
     def add_local(self, ref: TaskRef, queue: str, sticky: bool) -> None:
-        matching = self._engine.matching
-        if ref.kind == "workflow":
-            matching.add_workflow_task(ref, queue, sticky)
-        elif ref.kind == "query":
-            matching.add_query_task(ref, queue)
-        else:
-            matching.add_activity_task(ref, queue)
+        LocalMatchingClient(self._engine.matching).add_task(ref, queue, sticky, 0)
 
     def reoffer(self, entry: Entry, now: float) -> None:
         """Offer a run's pending tasks again (after a commit whose outcome was unknown)."""
