@@ -9,6 +9,8 @@ import pytest
 
 from pytemporal.matching import queues
 from pytemporal.matching.queues import Matching, TaskRef
+from pytemporal.persistence.api import Mutation, TaskRow
+from pytemporal.persistence.sqlite.store import SqliteStore
 
 NS = "ns"
 
@@ -235,3 +237,96 @@ async def test_unload_of_an_unknown_sticky_queue_is_harmless() -> None:
     m = Matching()
     m.unload_sticky(NS, "never-seen")
     assert m.stats() == {}
+
+
+# --- the durable backlog (a real in-memory SQLite store) ------------------------------
+
+
+async def backlog_store(*tasks: tuple[str, int]) -> SqliteStore:
+    """A store whose `tasks` table holds workflow tasks of runs ("wf", scheduled id)."""
+    store = SqliteStore(None)
+    for wf, sched in tasks:
+        row = TaskRow(NS, "tq", "workflow", wf, "run", sched, 1, "tq")
+        await store.commit(
+            [
+                Mutation(
+                    namespace_id=NS,
+                    workflow_id=wf,
+                    run_id="run",
+                    db_version=1,
+                    next_event_id=3,
+                    status=1,
+                    state=b"",
+                    new_tasks=[row],
+                )
+            ]
+        )
+    return store
+
+
+async def test_a_queue_reads_its_durable_backlog_at_its_first_poll() -> None:
+    store = await backlog_store(("a", 2), ("b", 2))
+    try:
+        m = Matching(store)
+        first = await m.poll(NS, "tq", "workflow", timeout=0)
+        second = await m.poll(NS, "tq", "workflow", timeout=0)
+        assert [(t.workflow_id, t.scheduled_event_id) for t in (first, second) if t] == [
+            ("a", 2),
+            ("b", 2),
+        ]
+        assert first is not None and first.normal_queue == "tq"
+        # Rows already handed out are not offered again by the next read.
+        queues_q = m._queue(NS, "tq", "workflow")
+        queues_q.must_read = True
+        assert await m.poll(NS, "tq", "workflow", timeout=0) is None
+    finally:
+        await store.close()
+
+
+async def test_tasks_spilled_past_memory_are_read_back_from_the_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(queues, "MEMORY_BACKLOG", 2)
+    store = await backlog_store(("a", 2), ("b", 2), ("c", 2))
+    try:
+        m = Matching(store)
+        q = m._queue(NS, "tq", "workflow")
+        q.must_read = False  # as if read already: memory is what was offered
+        q.read_at = float("inf")
+        for wf in ("a", "b", "c"):
+            m.add_workflow_task(TaskRef("workflow", NS, wf, "run", 2, 1, "tq"), "tq", False)
+        assert backlog(m, "tq") == 2 and q.must_read  # "c" stayed in the table
+        got = [await m.poll(NS, "tq", "workflow", timeout=0) for _ in range(3)]
+        assert [t.workflow_id for t in got if t] == ["a", "b", "c"]
+    finally:
+        await store.close()
+
+
+async def test_a_waiting_poller_finds_a_task_that_only_reached_the_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(queues, "RECHECK", 0.05)
+    store = await backlog_store()
+    try:
+        m = Matching(store)
+        poll = asyncio.ensure_future(m.poll(NS, "tq", "workflow", timeout=30))
+        await until(lambda: pollers(m, "tq") == 1)
+        # Committed, but the offer to matching was lost (its owner was unreachable).
+        await store.commit(
+            [
+                Mutation(
+                    namespace_id=NS,
+                    workflow_id="lost",
+                    run_id="run",
+                    db_version=1,
+                    next_event_id=3,
+                    status=1,
+                    state=b"",
+                    new_tasks=[TaskRow(NS, "tq", "workflow", "lost", "run", 2, 1, "tq")],
+                )
+            ]
+        )
+        task = await asyncio.wait_for(poll, 10)
+        assert task is not None and task.workflow_id == "lost"
+    finally:
+        await store.close()

@@ -84,7 +84,7 @@ class Matching:
     def __init__(self, source: TaskSource | None = None) -> None:
         self._queues: dict[tuple[str, str, str], _Queue] = {}
         self._source = source
-        self._recent: dict[tuple[str, str, str, int, int], float] = {}
+        self._recent: dict[tuple[str, str, str, str, int, int], float] = {}
 
     def _queue(self, namespace_id: str, name: str, kind: str) -> _Queue:
         key = (namespace_id, name, kind)
@@ -164,8 +164,15 @@ class Matching:
         return task
 
     @staticmethod
-    def _recent_key(task: TaskRef) -> tuple[str, str, str, int, int]:
-        return (task.kind, task.namespace_id, task.run_id, task.scheduled_event_id, task.attempt)
+    def _recent_key(task: TaskRef) -> tuple[str, str, str, str, int, int]:
+        return (
+            task.kind,
+            task.namespace_id,
+            task.workflow_id,
+            task.run_id,
+            task.scheduled_event_id,
+            task.attempt,
+        )
 
     async def _refill(self, q: _Queue, namespace_id: str, name: str, kind: str) -> None:
         """Memory is empty: take the head of the queue's durable backlog."""
