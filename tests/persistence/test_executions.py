@@ -262,6 +262,22 @@ async def test_timer_rows_are_written_with_the_state_and_read_due_first(store: S
     assert row is not None and row.timer == 30.0
 
 
+async def test_timer_rows_are_read_page_after_page(store: Store) -> None:
+    ids = sorted(new_id("wf") for _ in range(5))
+    await store.commit([create(wf, "r", set_timer=True, timer=10.0) for wf in ids[:3]])
+    await store.commit([create(wf, "r", set_timer=True, timer=5.0) for wf in ids[3:]])
+    expected = [*ids[3:], *ids[:3]]  # by fire time, then by run
+    pages, after = [], None
+    while True:
+        page = await store.read_timers(None, 100.0, 2, after=after)
+        pages.append([t.workflow_id for t in page])
+        if len(page) < 2:
+            break
+        after = page[-1]
+    assert [wf for page in pages for wf in page] == expected
+    assert [len(p) for p in pages] == [2, 2, 1]
+
+
 async def test_a_commit_moves_or_deletes_the_timer_row(store: Store) -> None:
     wf = new_id("wf")
     await store.commit([create(wf, "r", set_timer=True, timer=10.0)])

@@ -383,8 +383,8 @@ class SlowTimerReads(SqliteStore):
         self.gate: asyncio.Event | None = None
         self.read_waiting = asyncio.Event()
 
-    async def read_timers(self, shard_ids: object, until: float, limit: int) -> list[Any]:  # type: ignore[override]
-        rows = await super().read_timers(shard_ids, until, limit)  # type: ignore[arg-type]
+    async def read_timers(self, *args: Any, **kwargs: Any) -> list[Any]:
+        rows = await super().read_timers(*args, **kwargs)
         if self.gate is not None:
             self.read_waiting.set()
             await self.gate.wait()
@@ -410,3 +410,93 @@ async def test_a_deadline_committed_during_a_read_of_the_table_is_kept(
                 await asyncio.sleep(0.005)
     finally:
         await store.close()
+
+
+class FailingCommits(SqliteStore):
+    """Real SQLite whose commits fail while `failing` is set (a read-only failover)."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.failing = False
+        self.timer_reads = 0
+
+    async def commit(self, mutations: list[Mutation]) -> None:  # type: ignore[override]
+        if self.failing:
+            from pytemporal.common.errors import PersistenceError
+
+            raise PersistenceError("database is read-only")
+        await super().commit(mutations)
+
+    async def read_timers(self, *args: Any, **kwargs: Any) -> list[Any]:
+        self.timer_reads += 1
+        return await super().read_timers(*args, **kwargs)
+
+
+async def test_a_deadline_whose_firing_failed_is_retried(clock: ManualClock) -> None:
+    store = FailingCommits()
+    try:
+        async with server(store, clock) as srv:
+            key = await with_timer(srv.engine, "retried", 5)
+            store.failing = True
+            clock.advance(5)
+            await until(lambda: srv.engine.timers.stats()["fired"] >= 1, "a failed firing")
+            # A signal published meanwhile must not hide the retry (it fails too).
+            with contextlib.suppress(Exception):
+                async with srv.engine.locked(key) as entry:
+                    lifecycle.signal(entry.ms, "s", None, "client", None, "sig-1")
+                    await srv.engine.commit_one(entry)
+            store.failing = False
+            for _ in range(3):
+                clock.advance(1)
+                await asyncio.sleep(0.01)
+            deadline = asyncio.get_running_loop().time() + 10
+            while not await fired(store, key):
+                assert asyncio.get_running_loop().time() < deadline
+                clock.advance(1)
+                await asyncio.sleep(0.01)
+    finally:
+        await store.close()
+
+
+async def test_many_deadlines_at_once_are_read_page_by_page(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytemporal.history import timer_queue
+
+    monkeypatch.setattr(timer_queue, "READ_LIMIT", 5)
+    store = FailingCommits()
+    try:
+        async with server(store, clock) as first:
+            keys = [await with_timer(first.engine, f"burst{i}", 40) for i in range(23)]
+        async with server(store, clock) as srv:
+            # The window holds 23 deadlines (more than a page) that are not due yet: the
+            # queue holds the earliest page and waits, it does not re-read in a loop.
+            await until(lambda: srv.engine.timers.stats()["in_memory"] == 5, "a page")
+            reads = store.timer_reads
+            for _ in range(20):
+                await asyncio.sleep(0)
+            assert store.timer_reads == reads  # idle until something is due
+            clock.advance(40)
+            deadline = asyncio.get_running_loop().time() + 10
+            while not all([await fired(store, k) for k in keys]):
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.01)
+    finally:
+        await store.close()
+
+
+async def test_a_speculative_task_made_normal_gets_its_backlog_row(
+    store: Store, clock: ManualClock
+) -> None:
+    async with server(store, clock) as srv:
+        engine = srv.engine
+        key = await with_timer(engine, "spec", 3600)
+        async with engine.locked(key) as entry:
+            wt.schedule(entry.ms, speculative=True)  # an update on an idle run
+            await engine.commit_one(entry)
+        assert await store.read_tasks(NS, "tq", "workflow", 0, 10) == []
+        async with engine.locked(key) as entry:  # a signal makes it a normal task
+            lifecycle.signal(entry.ms, "s", None, "client", None, "sig-1")
+            await engine.commit_one(entry)
+        rows = await store.read_tasks(NS, "tq", "workflow", 0, 10)
+        assert [r.workflow_id for r in rows] == ["spec"]

@@ -330,3 +330,17 @@ async def test_a_waiting_poller_finds_a_task_that_only_reached_the_table(
         assert task is not None and task.workflow_id == "lost"
     finally:
         await store.close()
+
+
+async def test_two_reads_of_one_row_are_two_offers() -> None:
+    """Two processes reading one queue's table (while it moves) must not hand out the
+    same offer: starting a task twice with one request id would give it to both."""
+    store = await backlog_store(("a", 2))
+    try:
+        first, second = Matching(store), Matching(store)
+        one = await first.poll(NS, "tq", "workflow", timeout=0)
+        two = await second.poll(NS, "tq", "workflow", timeout=0)
+        assert one is not None and two is not None
+        assert one.request_id != two.request_id
+    finally:
+        await store.close()

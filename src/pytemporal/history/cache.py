@@ -4,7 +4,7 @@ An entry holds a run's committed state (never its history, which is read from th
 store page by page), its lock and the event long-pollers wait on. Least recently used
 entries are evicted once the cache is over either bound, except entries something in
 memory still depends on: a holder of the lock, a long-poll waiter, an in-flight query
-or update, an outbox being delivered (`pinned`). Those stay until released; the bounds
+or update (`pinned`). Those stay until released; the bounds
 are therefore soft by the number of such runs, which callers bound themselves.
 """
 

@@ -70,7 +70,7 @@ class TaskDispatcher:
     def add_local(self, ref: TaskRef, queue: str, sticky: bool) -> None:
         LocalMatchingClient(self._engine.matching).add_task(ref, queue, sticky, 0)
 
-    def reoffer(self, entry: Entry, now: float) -> None:
+    def reoffer(self, entry: Entry) -> None:
         """Offer a run's pending tasks again (after a commit whose outcome was unknown)."""
         ms = entry.ms
         if not ms.is_open:
@@ -81,8 +81,8 @@ class TaskDispatcher:
                 entry, "workflow", wft.scheduled_event_id, wft.attempt, wft.task_queue, wft.sticky
             )
         for ai in ms.activities.values():
-            if not ai.started and ai.attempt_scheduled_time <= now:
-                ms.dispatched.add((ai.scheduled_event_id, ai.attempt))
+            # Only attempts whose task was committed: the others are the timer's.
+            if not ai.started and (ai.scheduled_event_id, ai.attempt) in ms.dispatched:
                 self.dispatch(
                     entry, "activity", ai.scheduled_event_id, ai.attempt, ai.task_queue, False
                 )

@@ -52,6 +52,9 @@ __all__ = ["Change", "Entry", "HistoryEngine", "Key", "Limits", "ShardNotOwned"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# Runs remembered as "last commit's outcome unknown" until they are loaded again; a
+# bound, because a run that is never touched again would stay for ever.
+MAX_SUSPECT = 10_000
 
 
 class ShardNotOwned(Unavailable):
@@ -118,7 +121,7 @@ class HistoryEngine:
         self._id_locks: dict[tuple[str, str], asyncio.Lock] = {}
         # Runs whose last commit failed in an unknown way: on reload, offer their tasks
         # and publish their deadline again, in case it did commit.
-        self._suspect: set[Key] = set()
+        self._suspect: dict[Key, None] = {}
 
     def _pinned(self, entry: Entry) -> bool:
         # In-flight queries and updates live in memory beside the entry and are
@@ -262,7 +265,9 @@ class HistoryEngine:
         except BaseException:
             for c in changes:
                 self._invalidate(c.entry)
-                self._suspect.add(c.entry.key)
+                self._suspect[c.entry.key] = None
+            while len(self._suspect) > MAX_SUSPECT:
+                del self._suspect[next(iter(self._suspect))]
             raise
         for c, m in zip(changes, mutations, strict=True):
             entry = c.entry
@@ -503,8 +508,8 @@ class HistoryEngine:
         if not self.owns(entry.key) or not entry.ms.active:
             return
         if entry.key in self._suspect:
-            self._suspect.discard(entry.key)
-            self.tasks.reoffer(entry, self.clock.now())
+            del self._suspect[entry.key]
+            self.tasks.reoffer(entry)
             self._arm(entry)
         outbox = entry.ms.outbox
         if outbox and self.on_transfer is not None and not self.timers.delivering(entry.key):
@@ -515,9 +520,15 @@ class HistoryEngine:
     def drop_shards(self, shards: list[int]) -> None:
         """Forget the runs of shards this process no longer owns."""
         lost = set(shards)
+
+        def is_lost(key: Key) -> bool:
+            return self.shard_of(key) in lost
+
         for entry in self.cache:
-            if self.shard_of(entry.key) in lost:
+            if is_lost(entry.key):
                 self._invalidate(entry)
+        self.timers.forget(is_lost)
+        self._suspect = {k: None for k in self._suspect if not is_lost(k)}
 
     def reoffer_all(self) -> None:
         """Task queues may have moved between processes."""

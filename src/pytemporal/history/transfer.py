@@ -25,7 +25,7 @@ from temporalio.api.workflowservice.v1 import StartWorkflowExecutionRequest
 from pytemporal.common.errors import NamespaceNotFound, NotFound, WorkflowAlreadyStarted
 from pytemporal.history.api.start import ParentRef
 from pytemporal.history.client import HistoryRoutes
-from pytemporal.history.engine import HistoryEngine, Key, ShardNotOwned
+from pytemporal.history.engine import Entry, HistoryEngine, Key, ShardNotOwned
 from pytemporal.history.workflow import children
 from pytemporal.history.workflow.state import MutableState, Transfer
 from pytemporal.namespaces import NamespaceRegistry
@@ -97,10 +97,16 @@ class TransferProcessor:
                 apply(ms)  # type: ignore[operator]
             await self.engine.commit_one(entry)
 
+    async def _committed(self, key: Key) -> Entry:
+        """The source run once no change to it is in flight: what is checked right
+        after (open? still pending?) is committed, not a change that may yet fail."""
+        async with self.engine.reading(key) as entry:
+            return entry
+
     # -- children ------------------------------------------------------------------
 
     async def _start_child(self, key: Key, t: Transfer) -> None:
-        entry = await self.engine.get(key)
+        entry = await self._committed(key)
         ms = entry.ms
         child = ms.children.get(t.ref)
         if not ms.is_open or child is None or child.run_id:
@@ -152,7 +158,7 @@ class TransferProcessor:
         await self._finish(key, t, lambda m: _child_started(m, t.ref, run_id))
 
     async def _notify_parent(self, key: Key, t: Transfer) -> None:
-        entry = await self.engine.get(key)
+        entry = await self._committed(key)
         ms = entry.ms
         parent_key = ms.parent_key
         if parent_key is not None:
@@ -180,7 +186,7 @@ class TransferProcessor:
 
     async def _external(self, key: Key, t: Transfer) -> None:
         """Signal or cancel another workflow (`t.kind` says which), then record how it went."""
-        entry = await self.engine.get(key)
+        entry = await self._committed(key)
         ms = entry.ms
         ext = ms.externals.get(t.ref)
         if not ms.is_open or ext is None:

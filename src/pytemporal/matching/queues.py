@@ -16,6 +16,7 @@ import asyncio
 import collections
 import contextlib
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -27,6 +28,9 @@ STICKY_LIVENESS = 10.0
 MEMORY_BACKLOG = 1000
 READ_PAGE = 200
 RECHECK = 2.0
+# A queue whose memory never empties still reads its table this often, so a task that
+# only the table holds (a lost hand-off) is not starved by a stream of new ones.
+STALE_READ = 10.0
 # A row handed out this recently is skipped by a re-read: its start is probably in flight.
 RECENT = 10.0
 
@@ -120,7 +124,7 @@ class Matching:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            if not q.tasks and self._source is not None and kind != "query":
+            if self._source is not None and kind != "query":
                 await self._refill(q, namespace_id, name, kind)
             if q.tasks:
                 return self._handed(q.tasks.popleft())
@@ -175,9 +179,13 @@ class Matching:
         )
 
     async def _refill(self, q: _Queue, namespace_id: str, name: str, kind: str) -> None:
-        """Memory is empty: take the head of the queue's durable backlog."""
+        """Take the head of the queue's durable backlog: when memory is empty (at most
+        every RECHECK unless it must), and every STALE_READ in any case."""
         now = time.monotonic()
-        if not q.must_read and now - q.read_at < RECHECK:
+        if q.tasks:
+            if now - q.read_at < STALE_READ:
+                return
+        elif not q.must_read and now - q.read_at < RECHECK:
             return
         if q.reading is not None:  # another poller is reading it: share that read
             await asyncio.shield(q.reading)
@@ -188,6 +196,7 @@ class Matching:
             rows = await self._source.read_tasks(namespace_id, name, kind, 0, READ_PAGE)
             q.read_at = time.monotonic()
             q.must_read = len(rows) == READ_PAGE
+            in_memory = {self._recent_key(t) for t in q.tasks}
             for row in rows:
                 ref = TaskRef(
                     row.kind,
@@ -197,12 +206,16 @@ class Matching:
                     row.scheduled_event_id,
                     row.attempt,
                     row.normal_queue,
-                    request_id=f"backlog-{row.task_id}",
+                    # One offer of the row: a second read of it is another offer, so
+                    # two pollers holding it can never both start it.
+                    request_id=f"backlog-{row.task_id}-{uuid.uuid4().hex}",
                 )
-                seen = self._recent.get(self._recent_key(ref))
-                if seen is not None and q.read_at - seen < RECENT:
+                key = self._recent_key(ref)
+                seen = self._recent.get(key)
+                if (seen is not None and q.read_at - seen < RECENT) or key in in_memory:
                     continue
-                q.offer(ref)
+                self._recent[key] = q.read_at  # in memory now: the next read skips it
+                q.offer(ref, durable=True)
         finally:
             q.reading.set_result(None)
             q.reading = None

@@ -203,10 +203,16 @@ class Store(Protocol):
         `max_event_id`, when given), in order."""
 
     async def read_timers(
-        self, shard_ids: Sequence[int] | None, until: float, limit: int
+        self,
+        shard_ids: Sequence[int] | None,
+        until: float,
+        limit: int,
+        *,
+        after: TimerRow | None = None,
     ) -> list[TimerRow]:
         """Timer-task rows due at or before `until` (of the given shards, when given),
-        earliest first, at most `limit`."""
+        in (fire time, namespace, workflow, run) order, at most `limit`, starting after
+        the row `after` (a page's last row) when given."""
 
     async def read_tasks(
         self, namespace_id: str, task_queue: str, kind: str, after_task_id: int, limit: int

@@ -105,7 +105,7 @@ class RemoteMatchingClient:
             await self.channels.call(self.address, self._ADD, request, pb.AddTaskResponse)
         except ServiceError:
             log.warning(
-                "could not hand task to %s; it is offered again when the ring changes",
+                "could not hand task to %s; its owner reads it from the durable backlog",
                 self.address,
             )
 

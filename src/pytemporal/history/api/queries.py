@@ -52,21 +52,23 @@ def _rejected(status: int, condition: int) -> bool:
 async def query(
     engine: HistoryEngine, key: Key, req: QueryWorkflowRequest, timeout: float
 ) -> QueryWorkflowResponse:
-    entry = await engine.get(key)
-    ms = entry.ms
-    if _rejected(ms.status, req.query_reject_condition):
-        return QueryWorkflowResponse(query_rejected=QueryRejected(status=ms.status))  # type: ignore[arg-type]
-    if not ms.is_open and ms.wft_completed_count == 0:
-        raise WorkflowNotReady("Workflow execution closed before WorkflowTaskStarted event")
-    if ms.wft is not None and ms.wft.attempt >= 3:
-        raise WorkflowNotReady("Unable to query workflow due to Workflow Task in failed state.")
     pending = PendingQuery(
         id=str(uuid.uuid4()), query=req.query, future=asyncio.get_running_loop().create_future()
     )
-    if ms.is_open and (ms.wft is not None or ms.wft_completed_count == 0):
-        _buffer(engine, key, pending)
-    else:
-        engine.dispatch_query(entry, pending)
+    # Under the lock: decided on committed state, and registered before the next
+    # commit, which reconciles buffered queries.
+    async with engine.reading(key) as entry:
+        ms = entry.ms
+        if _rejected(ms.status, req.query_reject_condition):
+            return QueryWorkflowResponse(query_rejected=QueryRejected(status=ms.status))  # type: ignore[arg-type]
+        if not ms.is_open and ms.wft_completed_count == 0:
+            raise WorkflowNotReady("Workflow execution closed before WorkflowTaskStarted event")
+        if ms.wft is not None and ms.wft.attempt >= 3:
+            raise WorkflowNotReady("Unable to query workflow due to Workflow Task in failed state.")
+        if ms.is_open and (ms.wft is not None or ms.wft_completed_count == 0):
+            _buffer(engine, key, pending)
+        else:
+            engine.dispatch_query(entry, pending)
     try:
         async with asyncio.timeout(timeout):
             answer = await pending.future

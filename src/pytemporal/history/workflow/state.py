@@ -289,6 +289,11 @@ class MutableState:
         for ev in wft.pending_events:
             self._assign(ev)
         wft.pending_events = []
+        if not wft.started_event_id:
+            # Now a normal pending task: it needs its backlog row like any other.
+            self.tasks.append(
+                Task("workflow", wft.scheduled_event_id, wft.attempt, wft.task_queue, wft.sticky)
+            )
 
     def _assign(self, ev: HistoryEvent) -> None:
         ev.event_id = self.next_event_id

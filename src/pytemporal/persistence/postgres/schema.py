@@ -83,7 +83,9 @@ CREATE TABLE timer_tasks (
     fire_time DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (namespace_id, workflow_id, run_id)
 );
-CREATE INDEX timer_tasks_due ON timer_tasks (shard_id, fire_time);
+-- Scanned in (fire_time, run) order, page after page, in byte order as on SQLite.
+CREATE INDEX timer_tasks_due ON timer_tasks
+    (fire_time, namespace_id COLLATE "C", workflow_id COLLATE "C", run_id COLLATE "C");
 CREATE TABLE tasks (
     task_id BIGSERIAL PRIMARY KEY,
     namespace_id TEXT NOT NULL,

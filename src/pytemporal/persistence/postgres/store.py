@@ -253,7 +253,12 @@ class PostgresStore:
         return ExecutionRow(*row) if row else None
 
     async def read_timers(
-        self, shard_ids: Sequence[int] | None, until: float, limit: int
+        self,
+        shard_ids: Sequence[int] | None,
+        until: float,
+        limit: int,
+        *,
+        after: TimerRow | None = None,
     ) -> list[TimerRow]:
         sql = (
             "SELECT namespace_id, workflow_id, run_id, shard_id, fire_time FROM timer_tasks"
@@ -261,9 +266,20 @@ class PostgresStore:
         )
         args: list[Any] = [until, limit]
         if shard_ids is not None:
-            sql += " AND shard_id = ANY($3::bigint[])"
             args.append(list(shard_ids))
-        sql += " ORDER BY fire_time LIMIT $2"
+            sql += f" AND shard_id = ANY(${len(args)}::bigint[])"
+        if after is not None:
+            n = len(args)
+            args.extend([after.fire_time, after.namespace_id, after.workflow_id, after.run_id])
+            # COLLATE "C": byte order, as SQLite compares text.
+            sql += (
+                f' AND (fire_time, namespace_id COLLATE "C", workflow_id COLLATE "C",'
+                f' run_id COLLATE "C") > (${n + 1}, ${n + 2}, ${n + 3}, ${n + 4})'
+            )
+        sql += (
+            ' ORDER BY fire_time, namespace_id COLLATE "C", workflow_id COLLATE "C",'
+            ' run_id COLLATE "C" LIMIT $2'
+        )
         rows = await self._read(lambda c: c.fetch(sql, *args), "timer read")
         return [TimerRow(*r) for r in rows]
 

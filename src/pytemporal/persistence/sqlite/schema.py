@@ -78,7 +78,9 @@ CREATE TABLE IF NOT EXISTS timer_tasks (
     fire_time REAL NOT NULL,
     PRIMARY KEY (namespace_id, workflow_id, run_id)
 );
-CREATE INDEX IF NOT EXISTS timer_tasks_due ON timer_tasks (shard_id, fire_time);
+-- Scanned in (fire_time, run) order, page after page (a shard filter rides along).
+CREATE INDEX IF NOT EXISTS timer_tasks_due
+    ON timer_tasks (fire_time, namespace_id, workflow_id, run_id);
 -- Task-queue backlog: workflow and activity tasks scheduled and not yet started, kept
 -- in step with the runs' state by every commit. Matching reads a queue's head.
 CREATE TABLE IF NOT EXISTS tasks (

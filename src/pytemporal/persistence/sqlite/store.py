@@ -158,17 +158,25 @@ class SqliteStore:
         return [HistoryBatch(*r) for r in rows]
 
     async def read_timers(
-        self, shard_ids: Sequence[int] | None, until: float, limit: int
+        self,
+        shard_ids: Sequence[int] | None,
+        until: float,
+        limit: int,
+        *,
+        after: TimerRow | None = None,
     ) -> list[TimerRow]:
         sql = (
             "SELECT namespace_id, workflow_id, run_id, shard_id, fire_time FROM timer_tasks"
             " WHERE fire_time <= ?"
         )
-        params: list[float | int] = [until]
+        params: list[float | int | str] = [until]
         if shard_ids is not None:
             sql += f" AND shard_id IN ({', '.join('?' for _ in shard_ids)})"
             params.extend(shard_ids)
-        sql += " ORDER BY fire_time LIMIT ?"
+        if after is not None:
+            sql += " AND (fire_time, namespace_id, workflow_id, run_id) > (?, ?, ?, ?)"
+            params.extend([after.fire_time, after.namespace_id, after.workflow_id, after.run_id])
+        sql += " ORDER BY fire_time, namespace_id, workflow_id, run_id LIMIT ?"
         params.append(limit)
         return [TimerRow(*r) for r in self._db.execute(sql, params).fetchall()]
 
