@@ -344,7 +344,9 @@ class PgDatabase:
             last: dict[int, str] = {}
             while time.monotonic() < deadline:
                 rows = await conn.fetch(
-                    "SELECT shard_id, owner FROM shards WHERE lease_until > $1", time.time()
+                    # Shard 0 is not a shard: it records the shard count (a marker lease).
+                    "SELECT shard_id, owner FROM shards WHERE lease_until > $1 AND shard_id > 0",
+                    time.time(),
                 )
                 owners = {int(r["shard_id"]): str(r["owner"]) for r in rows}
                 balanced = len(owners) == shards and len(set(owners.values())) == members
