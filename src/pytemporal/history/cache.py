@@ -39,6 +39,9 @@ class Entry:
     task_rows: set[tuple[str, int]] | None = field(default_factory=set)
     # Long polls waiting on `changed`: the entry must stay so they hear of commits.
     waiters: int = 0
+    # The next deadline of the state being committed, computed once for the mutation
+    # and handed to the timer queue when the commit is published.
+    armed: tuple[float | None] | None = None
 
     def notify(self) -> None:
         old, self.changed = self.changed, asyncio.Event()

@@ -300,14 +300,19 @@ class HistoryEngine:
                 [Change(entry), Change(self.new_entry(nxt), current=current, created=True)]
             )
             ms.new_run = None
-        elif ms.new_events or ms.tasks or ms.dirty or self._timer_value(entry) != entry.timer:
+        elif (
+            ms.new_events
+            or ms.tasks
+            or ms.dirty
+            or self._timer_value(entry, deadlines.next_deadline(ms)) != entry.timer
+        ):
             await self.commit([Change(entry)])
         else:
             # Nothing durable changed (a speculative task started, say), but waiters
             # and deadlines still need to hear about it.
             self._publish(entry)
 
-    def _timer_value(self, entry: Entry) -> float | None:
+    def _timer_value(self, entry: Entry, deadline: float | None) -> float | None:
         """What the run's timer-task row must say: its next deadline, or while it has
         cross-workflow work to deliver, a time already due (so a restart delivers it)."""
         ms = entry.ms
@@ -315,7 +320,7 @@ class HistoryEngine:
             if entry.timer is not None and entry.timer <= ms.now:
                 return entry.timer
             return ms.now
-        return deadlines.next_deadline(ms)
+        return deadline
 
     def _mutation(self, c: Change) -> Mutation:
         ms = c.entry.ms
@@ -339,7 +344,9 @@ class HistoryEngine:
             current = CurrentUpdate(
                 CurrentMode.UPDATE, ms.start_request_id, ms.status, ms.first_execution_run_id
             )
-        timer = self._timer_value(entry)
+        deadline = deadlines.next_deadline(ms)
+        entry.armed = (deadline,)
+        timer = self._timer_value(entry, deadline)
         pending = pending_task_rows(entry)
         new_tasks = [
             TaskRow(
@@ -463,10 +470,10 @@ class HistoryEngine:
     # -- deadlines -----------------------------------------------------------------
 
     def _arm(self, entry: Entry) -> None:
+        armed, entry.armed = entry.armed, None
         if self.owns(entry.key):
-            self.timers.published(
-                entry.key, deadlines.next_deadline(entry.ms), bool(entry.ms.outbox)
-            )
+            deadline = armed[0] if armed is not None else deadlines.next_deadline(entry.ms)
+            self.timers.published(entry.key, deadline, bool(entry.ms.outbox))
 
     async def run_timers(self) -> None:
         await self.timers.run()

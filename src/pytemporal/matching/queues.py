@@ -88,7 +88,10 @@ class Matching:
     def __init__(self, source: TaskSource | None = None) -> None:
         self._queues: dict[tuple[str, str, str], _Queue] = {}
         self._source = source
-        self._recent: dict[tuple[str, str, str, str, int, int], float] = {}
+        # Tasks handed out recently, oldest first (a re-read of the table skips them).
+        self._recent: collections.OrderedDict[tuple[str, str, str, str, int, int], float] = (
+            collections.OrderedDict()
+        )
 
     def _queue(self, namespace_id: str, name: str, kind: str) -> _Queue:
         key = (namespace_id, name, kind)
@@ -161,11 +164,18 @@ class Matching:
 
     def _handed(self, task: TaskRef) -> TaskRef:
         if self._source is not None and task.kind != "query":
-            now = time.monotonic()
-            self._recent[self._recent_key(task)] = now
-            if len(self._recent) > 4 * MEMORY_BACKLOG:
-                self._recent = {k: t for k, t in self._recent.items() if now - t < RECENT}
+            self._remember(self._recent_key(task), time.monotonic())
         return task
+
+    def _remember(self, key: tuple[str, str, str, str, int, int], now: float) -> None:
+        recent = self._recent
+        recent[key] = now
+        recent.move_to_end(key)
+        while recent:  # forget from the oldest end: O(1) per task on average
+            oldest = next(iter(recent))
+            if now - recent[oldest] < RECENT:
+                break
+            del recent[oldest]
 
     @staticmethod
     def _recent_key(task: TaskRef) -> tuple[str, str, str, str, int, int]:
@@ -214,7 +224,7 @@ class Matching:
                 seen = self._recent.get(key)
                 if (seen is not None and q.read_at - seen < RECENT) or key in in_memory:
                     continue
-                self._recent[key] = q.read_at  # in memory now: the next read skips it
+                self._remember(key, q.read_at)  # in memory now: the next read skips it
                 q.offer(ref, durable=True)
         finally:
             q.reading.set_result(None)
