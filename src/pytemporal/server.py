@@ -17,9 +17,10 @@ from pytemporal.common.clock import Clock
 from pytemporal.config import ServerConfig
 from pytemporal.frontend import routing
 from pytemporal.frontend.operator_service import OperatorService
-from pytemporal.frontend.workflow_service import WorkflowService
+from pytemporal.frontend.workflow_service import FrontendLimits, WorkflowService
 from pytemporal.history.client import LocalHistoryClient
 from pytemporal.history.engine import HistoryEngine, Limits
+from pytemporal.history.public import LocalPublicHistory
 from pytemporal.history.transfer import TransferProcessor
 from pytemporal.history.workflow.limits import WorkflowLimits
 from pytemporal.matching.client import LocalMatchingClient
@@ -114,7 +115,8 @@ async def serve(
     # Roles reach each other only through the redirector: in-process clients for the
     # shards owned here, typed internal calls for the others.
     local_history = LocalHistoryClient(engine, namespaces)
-    redirector = Redirector(engine.cluster, local_history, LocalMatchingClient(matching))
+    local_matching = LocalMatchingClient(matching)
+    redirector = Redirector(engine.cluster, local_history, local_matching)
     engine.redirector = redirector
     transfers = TransferProcessor(engine, namespaces, redirector)
     internal_service = InternalService(local_history, engine.accept_task)
@@ -132,9 +134,21 @@ async def serve(
             ("grpc.so_reuseport", 0),
         ],
     )
-    workflow_grpc.add_WorkflowServiceServicer_to_server(
-        WorkflowService(namespaces, engine, matching, redirector), server
+    # Public calls are served by this process's history and matching: the interceptor
+    # has forwarded those that belong elsewhere.
+    public_history = LocalPublicHistory(engine)
+    workflow_service = WorkflowService(
+        namespaces,
+        lifecycle=public_history,
+        reads=public_history,
+        tasks=public_history,
+        routes=redirector,
+        matching=local_matching,
+        runs=store,
+        visibility=store,
+        limits=FrontendLimits(engine.limits.blob_size, engine.limits.history_long_poll),
     )
+    workflow_grpc.add_WorkflowServiceServicer_to_server(workflow_service, server)
     operator_grpc.add_OperatorServiceServicer_to_server(OperatorService(namespaces), server)
     server.add_generic_rpc_handlers(internal_service.handlers())
     try:

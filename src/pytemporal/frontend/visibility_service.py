@@ -1,29 +1,51 @@
 """List/Count/Scan workflow executions: parse the filter, ask the store, shape replies.
 
-Called by `WorkflowService`; the store is read directly (visibility records are the
-`executions` rows, written in the same transaction as every workflow change, so a
-list sees a change as soon as the RPC that made it has returned).
+Called by `WorkflowService` with the store, seen only through `VisibilityStore`: the
+visibility records are the `executions` rows, written in the same transaction as
+every workflow change, so a list sees a change as soon as the RPC that made it has
+returned, and any process can answer from the shared database.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from temporalio.api.common.v1 import Payload
 from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from pytemporal.common.errors import InvalidArgument
-from pytemporal.history.api.read import execution_info
+from pytemporal.history.workflow.info import execution_info
 from pytemporal.history.workflow.state import decode
 from pytemporal.namespaces import Namespace
-from pytemporal.persistence.api import Store, VisibilityCursor, VisibilityRow
+from pytemporal.persistence.api import (
+    VisibilityCounts,
+    VisibilityCursor,
+    VisibilityRow,
+)
 from pytemporal.visibility import attributes as sa
 from pytemporal.visibility import sql
 from pytemporal.visibility.query import And, Between, Compare, Expr, Query, parse
 
 MAX_PAGE_SIZE = 1000
+
+
+class VisibilityStore(Protocol):
+    """The two reads of `persistence.api.Store` that visibility needs."""
+
+    async def list_executions(
+        self,
+        namespace_id: str,
+        where: Expr | None,
+        *,
+        page_size: int,
+        after: VisibilityCursor | None = None,
+    ) -> list[VisibilityRow]: ...
+
+    async def count_executions(
+        self, namespace_id: str, where: Expr | None, *, group_by_status: bool = False
+    ) -> VisibilityCounts: ...
 
 
 def parse_filter(ns: Namespace, text: str) -> Query:
@@ -35,7 +57,7 @@ def parse_filter(ns: Namespace, text: str) -> Query:
 
 
 async def list_page(
-    store: Store, ns: Namespace, where: Expr | None, page_size: int, token: bytes
+    store: VisibilityStore, ns: Namespace, where: Expr | None, page_size: int, token: bytes
 ) -> tuple[list[WorkflowExecutionInfo], bytes]:
     """One page of runs matching `where`, and the token of the next page (b"" if none)."""
     size = page_size if 0 < page_size <= MAX_PAGE_SIZE else MAX_PAGE_SIZE
@@ -48,7 +70,7 @@ async def list_page(
 
 
 async def list_executions(
-    store: Store, ns: Namespace, req: Any
+    store: VisibilityStore, ns: Namespace, req: Any
 ) -> rr.ListWorkflowExecutionsResponse:
     q = parse_filter(ns, req.query)
     infos, token = await list_page(store, ns, q.filter(), req.page_size, req.next_page_token)
@@ -56,7 +78,7 @@ async def list_executions(
 
 
 async def count_executions(
-    store: Store, ns: Namespace, req: Any
+    store: VisibilityStore, ns: Namespace, req: Any
 ) -> rr.CountWorkflowExecutionsResponse:
     q = parse_filter(ns, req.query)
     grouped = q.group_by is not None

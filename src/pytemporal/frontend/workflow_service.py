@@ -1,11 +1,16 @@
-"""WorkflowService: validate, resolve the namespace, forward to history or matching."""
+"""WorkflowService: validate, resolve the namespace, forward to history or matching.
+
+It sees the other roles only through Protocols, injected by `server.py`: history's
+public side (`history/public.py`), `HistoryRoutes` for starting a polled task on the
+workflow's owner, matching's `TaskQueuePolls`, and two reads of the store (the
+current-run pointer, visibility).
+"""
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import AsyncIterator
-from typing import Any, TypeAlias
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeAlias
 
 import grpc
 from temporalio.api.common.v1 import WorkflowExecution
@@ -16,27 +21,39 @@ from temporalio.api.workflowservice.v1 import service_pb2_grpc
 from pytemporal.common.errors import InvalidArgument, NotFound, Unavailable
 from pytemporal.frontend import system, validation, visibility_service
 from pytemporal.frontend.errors import handled
-from pytemporal.history.api import (
-    activity_tasks,
-    control,
-    multi_operation,
-    queries,
-    read,
-    reset,
-    start,
-    updates,
-    workflow_tasks,
-)
+from pytemporal.frontend.visibility_service import VisibilityStore
 from pytemporal.history.client import HistoryRoutes
-from pytemporal.history.engine import Entry, HistoryEngine, Key
-from pytemporal.history.tokens import decode
-from pytemporal.history.workflow.state import ActivityInfo
-from pytemporal.matching.queues import Matching, TaskRef
+from pytemporal.history.public import (
+    ActivityById,
+    ActivityRef,
+    Key,
+    WorkerTasks,
+    WorkflowLifecycle,
+    WorkflowReads,
+)
+from pytemporal.matching.client import TaskQueuePolls
+from pytemporal.matching.queues import TaskRef
 from pytemporal.namespaces import Namespace, NamespaceRegistry
+from pytemporal.persistence.api import CurrentRun
 
 POLL_TIMEOUT = 60.0
 DEFAULT_QUERY_TIMEOUT = 60.0
 Ctx: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
+
+
+@dataclass(frozen=True)
+class FrontendLimits:
+    """The dynamic-config limits the frontend applies itself: payload size, and the
+    cap on a long poll's wait."""
+
+    blob_size: int
+    history_long_poll: float
+
+
+class RunLookup(Protocol):
+    """The current-run pointer, for a request that names a workflow but no run."""
+
+    async def get_current_run(self, namespace_id: str, workflow_id: str) -> CurrentRun | None: ...
 
 
 def _remaining(context: Ctx, cap: float) -> float:
@@ -56,25 +73,38 @@ class WorkflowService(_Base):
     def __init__(
         self,
         namespaces: NamespaceRegistry,
-        engine: HistoryEngine,
-        matching: Matching,
+        *,
+        lifecycle: WorkflowLifecycle,
+        reads: WorkflowReads,
+        tasks: WorkerTasks,
         routes: HistoryRoutes,
+        matching: TaskQueuePolls,
+        runs: RunLookup,
+        visibility: VisibilityStore,
+        limits: FrontendLimits,
     ) -> None:
         self.namespaces = namespaces
-        self.engine = engine
-        self.matching = matching
+        # The public calls run in this process: in a cluster, `routing.py` has already
+        # forwarded a call for another process's workflow or queue to its owner.
+        self.lifecycle = lifecycle
+        self.reads = reads
+        self.tasks = tasks
         # A polled task is started on its workflow's owner, here or remotely.
         self.routes = routes
+        self.matching = matching
+        self.runs = runs
+        self.visibility = visibility
+        self.limits = limits
 
     @property
     def blob_limit(self) -> int:
-        return self.engine.limits.blob_size
+        return self.limits.blob_size
 
     async def _key(self, ns: Namespace, execution: WorkflowExecution) -> Key:
         validation.require(execution.workflow_id, "WorkflowId")
         if execution.run_id:
             return ns.id, execution.workflow_id, execution.run_id
-        current = await self.engine.store.get_current_run(ns.id, execution.workflow_id)
+        current = await self.runs.get_current_run(ns.id, execution.workflow_id)
         if current is None:
             raise NotFound(f"workflow not found for ID: {execution.workflow_id}")
         return ns.id, execution.workflow_id, current.run_id
@@ -124,7 +154,7 @@ class WorkflowService(_Base):
         validation.start_request(request, self.blob_limit)
         validation.search_attributes(ns, request.search_attributes)
         _check_policies(request, signal_with_start=False)
-        res = await start.start(self.engine, ns, request)
+        res = await self.lifecycle.start(ns, request)
         return rr.StartWorkflowExecutionResponse(
             run_id=res.run_id,
             first_execution_run_id=res.first_execution_run_id,
@@ -142,14 +172,7 @@ class WorkflowService(_Base):
         validation.require(request.signal_name, "SignalName")
         validation.blob(request.signal_input, self.blob_limit)
         _check_policies(request, signal_with_start=True)
-        sig = start.SignalSpec(
-            name=request.signal_name,
-            input=request.signal_input if request.HasField("signal_input") else None,
-            header=request.header if request.HasField("header") else None,
-            identity=request.identity,
-            request_id=request.request_id,
-        )
-        res = await start.start(self.engine, ns, request, signal=sig)
+        res = await self.lifecycle.signal_with_start(ns, request)
         return rr.SignalWithStartWorkflowExecutionResponse(
             run_id=res.run_id,
             first_execution_run_id=res.first_execution_run_id,
@@ -164,7 +187,7 @@ class WorkflowService(_Base):
         validation.require(request.signal_name, "SignalName")
         validation.blob(request.input, self.blob_limit)
         key = await self._key(ns, request.workflow_execution)
-        await control.signal(self.engine, key, request)
+        await self.lifecycle.signal(key, request)
         return rr.SignalWorkflowExecutionResponse()
 
     @handled
@@ -173,7 +196,7 @@ class WorkflowService(_Base):
     ) -> rr.RequestCancelWorkflowExecutionResponse:
         ns = self.namespaces.get(request.namespace)
         key = await self._key(ns, request.workflow_execution)
-        await control.request_cancel(self.engine, key, request)
+        await self.lifecycle.request_cancel(key, request)
         return rr.RequestCancelWorkflowExecutionResponse()
 
     @handled
@@ -183,7 +206,7 @@ class WorkflowService(_Base):
         ns = self.namespaces.get(request.namespace)
         validation.blob(request.details, self.blob_limit)
         key = await self._key(ns, request.workflow_execution)
-        await control.terminate(self.engine, key, request)
+        await self.lifecycle.terminate(key, request)
         return rr.TerminateWorkflowExecutionResponse()
 
     @handled
@@ -192,10 +215,10 @@ class WorkflowService(_Base):
     ) -> rr.GetWorkflowExecutionHistoryResponse:
         ns = self.namespaces.get(request.namespace)
         key = await self._key(ns, request.execution)
-        timeout = _remaining(context, self.engine.limits.history_long_poll)
+        timeout = _remaining(context, self.limits.history_long_poll)
         features = dict(context.invocation_metadata() or ()).get("supported-features", "")
-        return await read.get_history(
-            self.engine, key, request, timeout, follows_next_run="follows-next-run-id" in features
+        return await self.reads.get_history(
+            key, request, timeout, follows_next_run="follows-next-run-id" in features
         )
 
     @handled
@@ -204,7 +227,7 @@ class WorkflowService(_Base):
     ) -> rr.DescribeWorkflowExecutionResponse:
         ns = self.namespaces.get(request.namespace)
         key = await self._key(ns, request.execution)
-        return await read.describe(self.engine, key)
+        return await self.reads.describe(key)
 
     @handled
     async def QueryWorkflow(self, request: Any, context: Ctx) -> rr.QueryWorkflowResponse:
@@ -212,7 +235,7 @@ class WorkflowService(_Base):
         validation.require(request.query.query_type, "QueryType")
         key = await self._key(ns, request.execution)
         timeout = _remaining(context, DEFAULT_QUERY_TIMEOUT)
-        return await queries.query(self.engine, key, request, timeout)
+        return await self.reads.query(key, request, timeout)
 
     @handled
     async def UpdateWorkflowExecution(
@@ -222,14 +245,8 @@ class WorkflowService(_Base):
         validation.require(request.request.input.name, "Update name")
         validation.blob(request.request.input.args, self.blob_limit)
         key = await self._key(ns, request.workflow_execution)
-        return await updates.update(
-            self.engine,
-            key,
-            request.request,
-            request.wait_policy.lifecycle_stage,
-            request.first_execution_run_id,
-            _remaining(context, self.engine.limits.history_long_poll),
-        )
+        timeout = _remaining(context, self.limits.history_long_poll)
+        return await self.lifecycle.update(key, request, timeout)
 
     @handled
     async def PollWorkflowExecutionUpdate(
@@ -239,13 +256,8 @@ class WorkflowService(_Base):
         ref = request.update_ref
         validation.require(ref.update_id, "UpdateId")
         key = await self._key(ns, ref.workflow_execution)
-        return await updates.poll(
-            self.engine,
-            key,
-            ref.update_id,
-            request.wait_policy.lifecycle_stage,
-            _remaining(context, self.engine.limits.history_long_poll),
-        )
+        timeout = _remaining(context, self.limits.history_long_poll)
+        return await self.reads.poll_update(key, request, timeout)
 
     @handled
     async def ResetWorkflowExecution(
@@ -253,7 +265,7 @@ class WorkflowService(_Base):
     ) -> rr.ResetWorkflowExecutionResponse:
         ns = self.namespaces.get(request.namespace)
         key = await self._key(ns, request.workflow_execution)
-        run_id = await reset.reset(self.engine, key, request)
+        run_id = await self.lifecycle.reset(key, request)
         return rr.ResetWorkflowExecutionResponse(run_id=run_id)
 
     @handled
@@ -261,9 +273,8 @@ class WorkflowService(_Base):
         self, request: Any, context: Ctx
     ) -> rr.ExecuteMultiOperationResponse:
         ns = self.namespaces.get(request.namespace)
-        return await multi_operation.execute(
-            self.engine, ns, request, _remaining(context, self.engine.limits.history_long_poll)
-        )
+        timeout = _remaining(context, self.limits.history_long_poll)
+        return await self.lifecycle.execute_multi_operation(ns, request, timeout)
 
     # -- workflow tasks ------------------------------------------------------------------
 
@@ -311,14 +322,14 @@ class WorkflowService(_Base):
         self, request: Any, context: Ctx
     ) -> rr.RespondWorkflowTaskCompletedResponse:
         self.namespaces.get(request.namespace)
-        return await workflow_tasks.complete(self.engine, request)
+        return await self.tasks.complete_workflow_task(request)
 
     @handled
     async def RespondWorkflowTaskFailed(
         self, request: Any, context: Ctx
     ) -> rr.RespondWorkflowTaskFailedResponse:
         self.namespaces.get(request.namespace)
-        await workflow_tasks.fail(self.engine, request)
+        await self.tasks.fail_workflow_task(request)
         return rr.RespondWorkflowTaskFailedResponse()
 
     @handled
@@ -326,7 +337,7 @@ class WorkflowService(_Base):
         self, request: Any, context: Ctx
     ) -> rr.RespondQueryTaskCompletedResponse:
         self.namespaces.get(request.namespace)
-        queries.respond(self.engine, request)
+        await self.tasks.respond_query(request)
         return rr.RespondQueryTaskCompletedResponse()
 
     @handled
@@ -335,12 +346,7 @@ class WorkflowService(_Base):
     ) -> rr.ResetStickyTaskQueueResponse:
         ns = self.namespaces.get(request.namespace)
         key = await self._key(ns, request.execution)
-        async with self.engine.locked(key) as entry:
-            if not entry.ms.is_open:
-                raise NotFound("workflow execution already completed")
-            entry.ms.sticky_queue = ""
-            entry.ms.dirty = True
-            await self.engine.commit_one(entry)
+        await self.tasks.reset_sticky(key)
         return rr.ResetStickyTaskQueueResponse()
 
     @handled
@@ -373,39 +379,37 @@ class WorkflowService(_Base):
                 return resp
         return rr.PollActivityTaskQueueResponse()
 
-    @contextlib.asynccontextmanager
-    async def _activity(self, request: Any) -> AsyncIterator[tuple[Entry, ActivityInfo]]:
+    async def _activity(self, request: Any) -> ActivityRef:
         """The activity a request names: by task token, or by workflow and activity id
         (which may complete an activity no worker ever polled)."""
         ns = self.namespaces.get(request.namespace)
         if "task_token" in request.DESCRIPTOR.fields_by_name:
-            found = activity_tasks.by_token(self.engine, decode(request.task_token))
-        else:
-            execution = WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id)
-            key = await self._key(ns, execution)
-            found = activity_tasks.by_id(self.engine, key, request.activity_id)
-        async with found as entry_and_activity:
-            yield entry_and_activity
+            token: bytes = request.task_token
+            return token
+        execution = WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id)
+        return ActivityById(await self._key(ns, execution), request.activity_id)
 
     async def _heartbeat(self, request: Any) -> bool:
         validation.blob(request.details, self.blob_limit)
-        async with self._activity(request) as (e, ai):
-            return activity_tasks.heartbeat(e, ai, _optional(request, "details"))
+        activity = await self._activity(request)
+        return await self.tasks.heartbeat_activity(activity, _optional(request, "details"))
 
     async def _completed(self, request: Any) -> None:
         validation.blob(request.result, self.blob_limit)
-        async with self._activity(request) as (e, ai):
-            activity_tasks.complete(e, ai, _optional(request, "result"), request.identity)
+        activity = await self._activity(request)
+        result = _optional(request, "result")
+        await self.tasks.complete_activity(activity, result, request.identity)
 
     async def _failed(self, request: Any) -> None:
         validation.blob(request.failure, self.blob_limit)
         details = _optional(request, "last_heartbeat_details")
-        async with self._activity(request) as (e, ai):
-            activity_tasks.fail(e, ai, request.failure, request.identity, details)
+        activity = await self._activity(request)
+        await self.tasks.fail_activity(activity, request.failure, request.identity, details)
 
     async def _canceled(self, request: Any) -> None:
-        async with self._activity(request) as (e, ai):
-            activity_tasks.cancel(e, ai, _optional(request, "details"), request.identity)
+        activity = await self._activity(request)
+        details = _optional(request, "details")
+        await self.tasks.cancel_activity(activity, details, request.identity)
 
     @handled
     async def RecordActivityTaskHeartbeat(
@@ -470,14 +474,14 @@ class WorkflowService(_Base):
         self, request: Any, context: Ctx
     ) -> rr.ListWorkflowExecutionsResponse:
         ns = self.namespaces.get(request.namespace)
-        return await visibility_service.list_executions(self.engine.store, ns, request)
+        return await visibility_service.list_executions(self.visibility, ns, request)
 
     @handled
     async def ScanWorkflowExecutions(
         self, request: Any, context: Ctx
     ) -> rr.ScanWorkflowExecutionsResponse:
         ns = self.namespaces.get(request.namespace)
-        resp = await visibility_service.list_executions(self.engine.store, ns, request)
+        resp = await visibility_service.list_executions(self.visibility, ns, request)
         return rr.ScanWorkflowExecutionsResponse(
             executions=resp.executions, next_page_token=resp.next_page_token
         )
@@ -487,7 +491,7 @@ class WorkflowService(_Base):
         self, request: Any, context: Ctx
     ) -> rr.CountWorkflowExecutionsResponse:
         ns = self.namespaces.get(request.namespace)
-        return await visibility_service.count_executions(self.engine.store, ns, request)
+        return await visibility_service.count_executions(self.visibility, ns, request)
 
     @handled
     async def ListOpenWorkflowExecutions(
@@ -496,7 +500,7 @@ class WorkflowService(_Base):
         ns = self.namespaces.get(request.namespace)
         where = visibility_service.legacy_filter(request, closed=False)
         infos, token = await visibility_service.list_page(
-            self.engine.store, ns, where, request.maximum_page_size, request.next_page_token
+            self.visibility, ns, where, request.maximum_page_size, request.next_page_token
         )
         return rr.ListOpenWorkflowExecutionsResponse(executions=infos, next_page_token=token)
 
@@ -507,7 +511,7 @@ class WorkflowService(_Base):
         ns = self.namespaces.get(request.namespace)
         where = visibility_service.legacy_filter(request, closed=True)
         infos, token = await visibility_service.list_page(
-            self.engine.store, ns, where, request.maximum_page_size, request.next_page_token
+            self.visibility, ns, where, request.maximum_page_size, request.next_page_token
         )
         return rr.ListClosedWorkflowExecutionsResponse(executions=infos, next_page_token=token)
 

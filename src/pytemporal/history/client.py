@@ -7,7 +7,8 @@ remote one (`rpc/remote.py`) that makes a typed internal call to the owner, whos
 `LocalHistoryClient` then runs it. Domain errors come back as the same classes.
 
 Only what has no public RPC is here: starting a polled task and the target side of
-cross-workflow work. Public calls are forwarded whole (`frontend/routing.py`).
+cross-workflow work. Public calls are forwarded whole (`frontend/routing.py`) and
+reach history through the frontend's Protocols in `history/public.py`.
 """
 
 from __future__ import annotations

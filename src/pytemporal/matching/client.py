@@ -4,6 +4,9 @@ The process that owns a task queue's shard serves the queue. Whoever hands it a 
 asks a `MatchingRoutes` (the redirector, `rpc/redirector.py`) for the queue's
 `MatchingClient`: `LocalMatchingClient` here, or a remote one (`rpc/remote.py`) that
 sends the task to the owner.
+
+Polls need no remote side: `frontend/routing.py` forwards a poll whole to the queue's
+owner, so `TaskQueuePolls` is always served by the `LocalMatchingClient` there.
 """
 
 from __future__ import annotations
@@ -21,6 +24,25 @@ class MatchingClient(Protocol):
         a query), `hops` how many processes have passed it on so far. A hand-off lost
         on the way is repaired by the next re-offer, so there is nothing to wait for.
         """
+        ...
+
+
+class TaskQueuePolls(Protocol):
+    """What a worker's poll needs of the queue it is served by."""
+
+    async def poll(
+        self, namespace_id: str, queue: str, kind: str, timeout: float
+    ) -> TaskRef | None:
+        """The next task for a `kind` ("workflow" or "activity") poller, or None at
+        the timeout."""
+        ...
+
+    def requeue(self, ref: TaskRef, queue: str, kind: str) -> None:
+        """Give back a polled task whose start failed, first in line."""
+        ...
+
+    def unload_sticky(self, namespace_id: str, queue: str) -> None:
+        """A worker shut down: its sticky queue's tasks go back to their normal queues."""
         ...
 
 
@@ -44,3 +66,14 @@ class LocalMatchingClient:
             self.matching.add_query_task(ref, queue)
         else:
             self.matching.add_activity_task(ref, queue)
+
+    async def poll(
+        self, namespace_id: str, queue: str, kind: str, timeout: float
+    ) -> TaskRef | None:
+        return await self.matching.poll(namespace_id, queue, kind, timeout)
+
+    def requeue(self, ref: TaskRef, queue: str, kind: str) -> None:
+        self.matching.requeue(ref, queue, kind)
+
+    def unload_sticky(self, namespace_id: str, queue: str) -> None:
+        self.matching.unload_sticky(namespace_id, queue)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 
-from temporalio.api.common.v1 import ActivityType, WorkflowExecution, WorkflowType
+from temporalio.api.common.v1 import ActivityType
 from temporalio.api.enums.v1 import (
     EventType,
     HistoryEventFilterType,
@@ -26,7 +26,6 @@ from temporalio.api.workflow.v1 import (
     PendingWorkflowTaskInfo,
     WorkflowExecutionConfig,
     WorkflowExecutionExtendedInfo,
-    WorkflowExecutionInfo,
 )
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionResponse,
@@ -35,8 +34,9 @@ from temporalio.api.workflowservice.v1 import (
 )
 
 from pytemporal.common.errors import InvalidArgument
-from pytemporal.common.protoutil import dur, ts
+from pytemporal.common.protoutil import ts
 from pytemporal.history.engine import HistoryEngine, Key
+from pytemporal.history.workflow.info import execution_info
 from pytemporal.history.workflow.state import ActivityInfo, MutableState, WorkflowTaskInfo
 
 PAGE_SIZE = 256
@@ -152,38 +152,6 @@ async def _page(
     if end < last:
         resp.next_page_token = page_token(key[2], end + 1, bound)
     return resp
-
-
-def execution_info(ms: MutableState) -> WorkflowExecutionInfo:
-    """The run as DescribeWorkflowExecution and ListWorkflowExecutions show it."""
-    s = ms.started
-    info = WorkflowExecutionInfo(
-        execution=WorkflowExecution(workflow_id=ms.workflow_id, run_id=ms.run_id),
-        type=WorkflowType(name=ms.workflow_type),
-        start_time=ts(ms.start_time),
-        status=ms.status,  # type: ignore[arg-type]
-        history_length=ms.next_event_id - 1,
-        execution_time=ts(ms.execution_time),
-        memo=s.memo,
-        search_attributes=s.search_attributes,
-        task_queue=ms.task_queue,
-        history_size_bytes=ms.history_size_bytes,
-        first_run_id=ms.first_execution_run_id,
-        state_transition_count=ms.db_version,
-    )
-    if s.HasField("parent_workflow_execution"):
-        info.parent_namespace_id = s.parent_workflow_namespace_id
-        info.parent_execution.CopyFrom(s.parent_workflow_execution)
-    if s.HasField("root_workflow_execution"):
-        info.root_execution.CopyFrom(s.root_workflow_execution)
-    else:
-        info.root_execution.CopyFrom(info.execution)
-    if s.HasField("priority"):
-        info.priority.CopyFrom(s.priority)
-    if ms.close_time:
-        info.close_time.CopyFrom(ts(ms.close_time))
-        info.execution_duration.CopyFrom(dur(max(0.0, ms.close_time - ms.execution_time)))
-    return info
 
 
 async def describe(engine: HistoryEngine, key: Key) -> DescribeWorkflowExecutionResponse:
