@@ -7,7 +7,6 @@ by the owner's matching when it reads the queue's durable backlog.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from typing import TYPE_CHECKING
 
@@ -18,8 +17,6 @@ from pytemporal.matching.queues import TaskRef
 
 if TYPE_CHECKING:
     from pytemporal.history.engine import HistoryEngine
-
-log = logging.getLogger(__name__)
 
 # A task handed between processes that disagree on its queue's owner stops moving
 # after this many hops; the owner reads the durable backlog in any case.
