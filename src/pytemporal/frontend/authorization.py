@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 from google.protobuf.any_pb2 import Any as AnyProto
 from temporalio.api.common.v1 import GrpcStatus
+from temporalio.api.enums.v1 import CommandType
 from temporalio.api.errordetails.v1 import PermissionDeniedFailure
 
 from pytemporal.config import AuthorizationConfig
@@ -80,6 +81,40 @@ async def _deny(context: grpc.aio.ServicerContext[Any, Any]) -> None:
     )
 
 
+_CROSS_NAMESPACE_COMMANDS = {
+    CommandType.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION: (
+        "signal_external_workflow_execution_command_attributes",
+        "SignalWorkflowExecution",
+    ),
+    CommandType.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION: (
+        "start_child_workflow_execution_command_attributes",
+        "StartWorkflowExecution",
+    ),
+    CommandType.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION: (
+        "request_cancel_external_workflow_execution_command_attributes",
+        "RequestCancelWorkflowExecution",
+    ),
+}
+
+
+def cross_namespace_calls(path: str, request: Any, namespace: str) -> set[tuple[str, str]]:
+    """(API, namespace) pairs a workflow task completion's commands call in other
+    namespaces: the caller needs those rights too, or a writer of one namespace could
+    act in another through its workflows (Temporal's authorizeTargetNamespaces)."""
+    if path != api.WORKFLOW_SERVICE + "RespondWorkflowTaskCompleted":
+        return set()
+    calls = set()
+    for command in request.commands:
+        found = _CROSS_NAMESPACE_COMMANDS.get(command.command_type)
+        if found is None:
+            continue
+        field, method = found
+        target = getattr(command, field).namespace
+        if target and target != namespace:
+            calls.add((method, target))
+    return calls
+
+
 def _namespace_of(request: Any) -> str:
     """The `namespace` field of a request (Temporal's hasNamespace), else ""."""
     descriptor = getattr(request, "DESCRIPTOR", None)
@@ -130,7 +165,11 @@ class AuthorizationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc
         inner = handler.unary_unary
 
         async def checked(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            if not authorize(claims, path, _namespace_of(request)):
+            namespace = _namespace_of(request)
+            if not authorize(claims, path, namespace) or not all(
+                authorize(claims, api.WORKFLOW_SERVICE + method, target)
+                for method, target in cross_namespace_calls(path, request, namespace)
+            ):
                 await _deny(context)
             return await inner(request, context)
 
