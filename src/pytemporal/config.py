@@ -22,6 +22,9 @@ class AuthorizationConfig:
     # When set, tokens must carry this audience (`aud`).
     audience: str | None = None
     auth_header_name: str = "authorization"
+    # pytemporal's option: the `worker` role grants what a worker calls (polls,
+    # responses, heartbeats). Off: Temporal's default authorizer, where it grants nothing.
+    worker_role_task_apis: bool = False
 
 
 @dataclass

@@ -8,6 +8,7 @@ unauthorized." whatever the cause (no token, a bad token, a missing role).
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import threading
@@ -36,7 +37,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from jwtkeys import SigningKey, jwks
 
-from .harness import PYTEMPORAL, ServerProcess, running_worker, unique, wait_for
+from .harness import (
+    PYTEMPORAL,
+    ServerProcess,
+    reference_binary,
+    running_worker,
+    unique,
+    wait_for,
+)
 from .workflows import MultiStepWorkflow, StepActivities
 
 AUDIENCE = "pytemporal-tests"
@@ -125,18 +133,15 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-@pytest.fixture(scope="module")
-async def server(
-    tmp_path_factory: pytest.TempPathFactory, database: Path, jwks_http: JwksServer
-) -> AsyncIterator[AuthorizedServer]:
-    tmp = tmp_path_factory.mktemp("authz")
-    db = database
+async def start_server(
+    tmp: Path, database: Path, jwks_http: JwksServer, extra: str = ""
+) -> AuthorizedServer:
     key_file = tmp / "jwks.json"
     key_file.write_bytes(jwks(RSA))
     port = ServerProcess(PYTEMPORAL).port  # a free port
     config = tmp / "pytemporal.yaml"
     config.write_text(
-        f"persistence: {{sqlite_path: '{db}'}}\n"
+        f"persistence: {{sqlite_path: '{database}'}}\n"
         f"listen: {{ip: 127.0.0.1, port: {port}}}\n"
         "namespaces: [orders, billing]\n"
         "authorization:\n"
@@ -145,10 +150,18 @@ async def server(
         "    refreshInterval: 1h\n"
         f"  audience: {AUDIENCE}\n"
         "  authorizer: default\n"
-        "  claimMapper: default\n"
+        "  claimMapper: default\n" + extra
     )
     proc = AuthorizedServer(config, port)
     await proc.start()
+    return proc
+
+
+@pytest.fixture(scope="module")
+async def server(
+    tmp_path_factory: pytest.TempPathFactory, database: Path, jwks_http: JwksServer
+) -> AsyncIterator[AuthorizedServer]:
+    proc = await start_server(tmp_path_factory.mktemp("authz"), database, jwks_http)
     try:
         yield proc
     finally:
@@ -192,7 +205,7 @@ async def test_admin_and_writer_tokens_run_a_workflow_end_to_end(server: Authori
         handle = await admin.start_workflow(
             MultiStepWorkflow.run, 0.01, id=unique("authz"), task_queue=task_queue
         )
-        assert await handle.result() == ["a", "b", "c", "d"]
+        assert await asyncio.wait_for(handle.result(), 30) == ["a", "b", "c", "d"]
     assert acts.executions == {"a": 1, "b": 1, "c": 1, "d": 1}
 
 
@@ -367,3 +380,94 @@ async def test_workflow_commands_into_another_namespace_need_rights_there(
     await refused(writer.workflow_service.respond_workflow_task_completed(completion("orders")))
     both = await connect(server, "default", token(EC, ["default:write", "orders:write"]))
     await both.workflow_service.respond_workflow_task_completed(completion("orders"))
+
+
+async def test_worker_role_option_lets_a_worker_token_run_tasks_and_nothing_else(
+    tmp_path_factory: pytest.TempPathFactory, jwks_http: JwksServer
+) -> None:
+    tmp = tmp_path_factory.mktemp("authz-worker-role")
+    database = tmp / "pytemporal.db"
+    setup = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pytemporal", "schema", "setup", "--db", f"sqlite:///{database}"
+    )
+    assert await setup.wait() == 0
+    server = await start_server(tmp, database, jwks_http, "  workerRoleTaskAPIs: true\n")
+    try:
+        admin = await connect(server, "default", ADMIN)
+        worker = await connect(server, "default", token(EC, ["default:worker"]))
+        acts = StepActivities()
+        task_queue = unique("worker-role")
+        async with running_worker(
+            worker, task_queue, workflows=[MultiStepWorkflow], activities=[acts.step]
+        ):
+            handle = await admin.start_workflow(
+                MultiStepWorkflow.run, 0.01, id=unique("worker-role"), task_queue=task_queue
+            )
+            assert await asyncio.wait_for(handle.result(), 30) == ["a", "b", "c", "d"]
+        await refused(worker.start_workflow("Any", id=unique("w"), task_queue=task_queue))
+        await refused(worker.get_workflow_handle(handle.id).describe())
+        await refused(worker.get_workflow_handle(handle.id).signal("go"))
+        # A worker of one namespace polls no other.
+        other = await connect(server, "orders", token(EC, ["default:worker"]))
+        await refused(
+            other.workflow_service.poll_activity_task_queue(
+                PollActivityTaskQueueRequest(
+                    namespace="orders",
+                    task_queue=TaskQueue(name="q", kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+                )
+            )
+        )
+    finally:
+        server.terminate(timeout=5)
+
+
+async def temporal_cli(server: AuthorizedServer, *args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        reference_binary(),
+        *args,
+        "--address",
+        server.target,
+        "--namespace",
+        "orders",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+    return int(proc.returncode or 0), out.decode()
+
+
+async def test_temporal_cli_connects_with_an_api_key(server: AuthorizedServer) -> None:
+    reader = token(RSA, ["orders:read"])
+    # `--api-key` sends `authorization: Bearer <key>` (and would turn TLS on).
+    status, out = await temporal_cli(
+        server,
+        "operator",
+        "namespace",
+        "describe",
+        "-o",
+        "json",
+        "--api-key",
+        reader,
+        "--tls=false",
+    )
+    assert status == 0, out
+    assert "orders" in out
+    status, out = await temporal_cli(server, "workflow", "list", "--api-key", reader, "--tls=false")
+    assert status == 0, out
+    status, out = await temporal_cli(server, "workflow", "list")
+    assert status != 0
+    assert "Request unauthorized." in out
+    status, out = await temporal_cli(
+        server,
+        "workflow",
+        "start",
+        "--type",
+        "T",
+        "--task-queue",
+        "q",
+        "--api-key",
+        reader,
+        "--tls=false",
+    )
+    assert status != 0
+    assert "Request unauthorized." in out

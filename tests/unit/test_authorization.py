@@ -67,6 +67,24 @@ def test_worker_role_alone_grants_nothing_as_in_temporals_default_authorizer() -
     assert authorize(ns_claims("a", ROLE_WORKER, ROLE_WRITER), WF + "PollActivityTaskQueue", "a")
 
 
+def test_worker_role_option_grants_the_worker_apis_only() -> None:
+    worker = ns_claims("a", ROLE_WORKER)
+    for method in ("PollWorkflowTaskQueue", "RespondActivityTaskFailedById", "ShutdownWorker"):
+        assert authorize(worker, WF + method, "a", worker_role_tasks=True)
+        assert not authorize(worker, WF + method, "b", worker_role_tasks=True)
+    for method in ("StartWorkflowExecution", "SignalWorkflowExecution", "QueryWorkflow"):
+        assert not authorize(worker, WF + method, "a", worker_role_tasks=True)
+    assert authorize(
+        Claims(system=ROLE_WORKER), WF + "PollActivityTaskQueue", "x", worker_role_tasks=True
+    )
+    assert not authorize(
+        Claims(system=ROLE_WORKER), WF + "ListNamespaces", "", worker_role_tasks=True
+    )
+    assert {
+        WF + name for name, m in api._WORKFLOW_SERVICE.items() if m.scope is api.Scope.NAMESPACE
+    } >= api.WORKER_APIS
+
+
 def test_cluster_apis_need_a_system_role() -> None:
     admin_of_a = ns_claims("a", ROLE_ADMIN)
     assert not authorize(admin_of_a, WF + "ListNamespaces", "a")
@@ -260,6 +278,10 @@ def test_config_file_authorization_section(tmp_path: Path) -> None:
     ("section", "message"),
     [
         ("{authorizer: custom}", "authorizer: only `default`"),
+        (
+            "{jwtKeyProvider: {keySourceURIs: ['file:///k']}, workerRoleTaskAPIs: 1}",
+            "true or false",
+        ),
         ("{jwtKeyProvider: {keySourceURIs: []}}", "keySourceURIs"),
         ("{jwtKeyProvider: {keySourceURIs: ['ftp://x']}}", "not a file, http or https URI"),
         (

@@ -12,6 +12,11 @@
       authorizer: default             # the only authorizer (Temporal's default)
       claimMapper: default            # the only claim mapper (Temporal's default JWT one)
       authHeaderName: authorization   # default "authorization"
+      workerRoleTaskAPIs: false       # pytemporal's: `<ns>:worker` may poll and respond
+
+Temporal's default authorizer ranks roles as numbers (admin > write > read > worker),
+so `worker` alone grants nothing there; `workerRoleTaskAPIs: true` makes it grant the
+calls a worker process makes (frontend/api_metadata.py WORKER_APIS) and nothing else.
 
 With the section present every public call needs a token that grants the API's role;
 without it nothing is checked.
@@ -34,6 +39,7 @@ _KEYS = {
     "authorizer",
     "claimMapper",
     "authHeaderName",
+    "workerRoleTaskAPIs",
 }
 _PROVIDER_KEYS = {"keySourceURIs", "refreshInterval"}
 
@@ -93,6 +99,11 @@ def parse_authorization(value: Any, where: str) -> AuthorizationConfig:
             if not isinstance(text, str) or not text.strip():
                 raise fail(f"{key}: expected a non-empty string, got {text!r}")
             setattr(config, attr, text.strip())
+    if "workerRoleTaskAPIs" in value:
+        flag = value["workerRoleTaskAPIs"]
+        if not isinstance(flag, bool):
+            raise fail(f"workerRoleTaskAPIs: expected true or false, got {flag!r}")
+        config.worker_role_task_apis = flag
     if config.permissions_regex is not None:
         try:
             groups = set(re.compile(config.permissions_regex).groupindex)

@@ -112,6 +112,35 @@ _OPERATOR_SERVICE = _table(
 )
 
 
+# What a worker process calls (pytemporal's opt-in meaning of the `worker` role:
+# Temporal's default authorizer grants that role alone nothing).
+WORKER_APIS = frozenset(
+    WORKFLOW_SERVICE + name
+    for name in [
+        "PollWorkflowTaskQueue",
+        "PollActivityTaskQueue",
+        "PollNexusTaskQueue",
+        "RespondWorkflowTaskCompleted",
+        "RespondWorkflowTaskFailed",
+        "RespondQueryTaskCompleted",
+        "RespondActivityTaskCompleted",
+        "RespondActivityTaskCompletedById",
+        "RespondActivityTaskFailed",
+        "RespondActivityTaskFailedById",
+        "RespondActivityTaskCanceled",
+        "RespondActivityTaskCanceledById",
+        "RecordActivityTaskHeartbeat",
+        "RecordActivityTaskHeartbeatById",
+        "RespondNexusTaskCompleted",
+        "RespondNexusTaskFailed",
+        "ResetStickyTaskQueue",
+        "ShutdownWorker",
+        "RecordWorkerHeartbeat",
+        "DescribeNamespace",
+    ]
+)
+
+
 def method_metadata(full_method: str) -> MethodMetadata:
     """Metadata of a full gRPC method name (``/package.Service/Method``)."""
     service, _, method = full_method.rpartition("/")

@@ -23,6 +23,7 @@ from pytemporal.frontend import api_metadata as api
 from pytemporal.frontend.jwt_claims import (
     ROLE_ADMIN,
     ROLE_READER,
+    ROLE_WORKER,
     ROLE_WRITER,
     ClaimMapper,
     Claims,
@@ -43,11 +44,15 @@ _REQUIRED_ROLE = {
 }
 
 
-def authorize(claims: Claims | None, full_method: str, namespace: str) -> bool:
+def authorize(
+    claims: Claims | None, full_method: str, namespace: str, *, worker_role_tasks: bool = False
+) -> bool:
     """Temporal's default authorizer: may a caller with `claims` call `full_method` on
     `namespace`? System roles apply to every namespace and to cluster-scoped APIs;
     namespace roles to their namespace's APIs. A role is enough when its bit value is
-    at least the required one (admin > write > read > worker)."""
+    at least the required one (admin > write > read > worker). With
+    `worker_role_tasks` (a pytemporal option), the worker role also grants the APIs
+    a worker process calls (api_metadata.WORKER_APIS)."""
     if api.is_health_check(full_method):
         return True
     if claims is None:
@@ -59,6 +64,8 @@ def authorize(claims: Claims | None, full_method: str, namespace: str) -> bool:
         role = claims.system | claims.namespaces.get(namespace, 0)
     else:
         return False
+    if worker_role_tasks and role & ROLE_WORKER and full_method in api.WORKER_APIS:
+        return True
     return role >= _REQUIRED_ROLE.get(metadata.access, ROLE_ADMIN)
 
 
@@ -129,9 +136,19 @@ class AuthorizationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc
     cluster, before one is forwarded to another process (which authorizes it again
     from the same, forwarded, metadata)."""
 
-    def __init__(self, mapper: ClaimMapper, header_name: str = "authorization") -> None:
+    def __init__(
+        self,
+        mapper: ClaimMapper,
+        header_name: str = "authorization",
+        *,
+        worker_role_tasks: bool = False,
+    ) -> None:
         self.mapper = mapper
         self.header_name = header_name.lower()
+        self.worker_role_tasks = worker_role_tasks
+
+    def allowed(self, claims: Claims | None, full_method: str, namespace: str) -> bool:
+        return authorize(claims, full_method, namespace, worker_role_tasks=self.worker_role_tasks)
 
     async def _claims(self, details: grpc.HandlerCallDetails) -> Claims | None:
         """None without a token; TokenError for a bad one."""
@@ -159,15 +176,15 @@ class AuthorizationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc
             return _refusal()
         if api.method_metadata(path).scope is not api.Scope.NAMESPACE:
             # No namespace to read: decided before the request is even parsed.
-            return handler if authorize(claims, path, "") else _refusal()
+            return handler if self.allowed(claims, path, "") else _refusal()
         if handler.unary_unary is None:  # every namespace API is unary; refuse others
             return _refusal()
         inner = handler.unary_unary
 
         async def checked(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             namespace = _namespace_of(request)
-            if not authorize(claims, path, namespace) or not all(
-                authorize(claims, api.WORKFLOW_SERVICE + method, target)
+            if not self.allowed(claims, path, namespace) or not all(
+                self.allowed(claims, api.WORKFLOW_SERVICE + method, target)
                 for method, target in cross_namespace_calls(path, request, namespace)
             ):
                 await _deny(context)
@@ -195,7 +212,9 @@ class Authorization:
     def __init__(self, config: AuthorizationConfig) -> None:
         self.keys = KeyProvider(config.key_source_uris, config.refresh_interval)
         self.interceptor = AuthorizationInterceptor(
-            ClaimMapper(config, self.keys), config.auth_header_name or "authorization"
+            ClaimMapper(config, self.keys),
+            config.auth_header_name or "authorization",
+            worker_role_tasks=config.worker_role_task_apis,
         )
 
     async def start(self) -> None:
