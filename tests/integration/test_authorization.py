@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from temporalio.api.command.v1 import Command
 from temporalio.api.enums.v1 import CommandType, TaskQueueKind
@@ -134,14 +135,20 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 async def start_server(
-    tmp: Path, database: Path, jwks_http: JwksServer, extra: str = ""
+    tmp: Path, database: Path | str, jwks_http: JwksServer, extra: str = ""
 ) -> AuthorizedServer:
+    """`database`: a SQLite file, or a PostgreSQL URL."""
     key_file = tmp / "jwks.json"
     key_file.write_bytes(jwks(RSA))
     port = ServerProcess(PYTEMPORAL).port  # a free port
-    config = tmp / "pytemporal.yaml"
+    config = tmp / f"pytemporal-{port}.yaml"
+    store = (
+        f"sqlite_path: '{database}'"
+        if isinstance(database, Path)
+        else f"database_url: '{database}'"
+    )
     config.write_text(
-        f"persistence: {{sqlite_path: '{database}'}}\n"
+        f"persistence: {{{store}}}\n"
         f"listen: {{ip: 127.0.0.1, port: {port}}}\n"
         "namespaces: [orders, billing]\n"
         "authorization:\n"
@@ -471,3 +478,64 @@ async def test_temporal_cli_connects_with_an_api_key(server: AuthorizedServer) -
     )
     assert status != 0
     assert "Request unauthorized." in out
+
+
+async def test_calls_forwarded_between_processes_keep_their_authorization(
+    tmp_path: Path, postgres_url: str, jwks_http: JwksServer
+) -> None:
+    """Two processes share 8 shards: calls entering one are authorized there and, when
+    forwarded to the other (which authorizes them again), still carry their token."""
+    setup = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "pytemporal",
+        "schema",
+        "setup",
+        "--db",
+        postgres_url,
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    assert await setup.wait() == 0
+    shards = "num_history_shards: 8\n"
+    servers = [
+        await start_server(tmp_path, postgres_url, jwks_http, shards),
+        await start_server(tmp_path, postgres_url, jwks_http, shards),
+    ]
+    try:
+
+        async def both_own_shards() -> bool:
+            conn = await asyncpg.connect(postgres_url)
+            try:
+                owners = await conn.fetchval(
+                    "SELECT count(DISTINCT owner) FROM shards WHERE shard_id > 0"  # 0: a marker
+                )
+            finally:
+                await conn.close()
+            return bool(owners == 2)
+
+        await wait_for(both_own_shards, within=30, interval=0.2, message="shards shared")
+        entry = servers[0]
+        writer = await connect(entry, "default", token(EC, ["default:write"]))
+        reader = await connect(entry, "default", token(RSA, ["default:read"]))
+        task_queue = unique("forwarded")
+        acts = StepActivities()
+        async with running_worker(
+            writer, task_queue, workflows=[MultiStepWorkflow], activities=[acts.step]
+        ):
+            handles = [
+                await writer.start_workflow(
+                    MultiStepWorkflow.run, 0.01, id=unique("fwd"), task_queue=task_queue
+                )
+                for _ in range(8)
+            ]
+            for handle in handles:
+                assert await asyncio.wait_for(handle.result(), 60) == ["a", "b", "c", "d"]
+                assert (await reader.get_workflow_handle(handle.id).describe()).id == handle.id
+                await refused(reader.get_workflow_handle(handle.id).signal("go"))
+        for _ in range(8):
+            await refused(
+                reader.start_workflow(MultiStepWorkflow.run, 0.01, id=unique("w"), task_queue="q")
+            )
+    finally:
+        for server in servers:
+            server.terminate(timeout=5)

@@ -165,7 +165,7 @@ class KeyProvider:
         try:
             for uri in self.uris:
                 keys.update(parse_jwks(await asyncio.to_thread(self._read, uri)))
-        except (OSError, ValueError) as e:
+        except Exception as e:  # noqa: BLE001 - any failure keeps the old keys; logged
             log.error("error while loading token keys: %s", e)
             return
         self._keys = keys
