@@ -200,7 +200,8 @@ def token(key: SigningKey, permissions: list[str], **claims: Any) -> str:
 
 
 async def test_admin_and_writer_tokens_run_a_workflow_end_to_end(server: AuthorizedServer) -> None:
-    admin = await connect(server, "default", ADMIN)
+    # The SDK's api_key is sent as `authorization: Bearer <key>`.
+    admin = await Client.connect(server.target, namespace="default", api_key=ADMIN, tls=False)
     # Temporal's default authorizer gives pollers nothing below `write` (the `worker`
     # role alone is refused); a worker's token is a namespace writer.
     worker_client = await connect(server, "default", token(EC, ["default:write", "default:worker"]))

@@ -6,12 +6,17 @@ import re
 from pathlib import Path
 
 import pytest
+from temporalio.api.enums.v1 import CommandType
+from temporalio.api.workflowservice.v1 import (
+    ListNamespacesRequest,
+    RespondWorkflowTaskCompletedRequest,
+)
 
 from jwtkeys import SigningKey, jwks
 from pytemporal.cli.config_file import ConfigError, load_server_config
 from pytemporal.config import AuthorizationConfig
 from pytemporal.frontend import api_metadata as api
-from pytemporal.frontend.authorization import authorize
+from pytemporal.frontend.authorization import _namespace_of, authorize, cross_namespace_calls
 from pytemporal.frontend.jwt_claims import (
     ROLE_ADMIN,
     ROLE_READER,
@@ -297,3 +302,34 @@ def test_config_file_authorization_errors(tmp_path: Path, section: str, message:
     path.write_text(f"persistence: {{sqlite_path: /tmp/x.db}}\nauthorization: {section}\n")
     with pytest.raises(ConfigError, match=message):
         load_server_config(str(path), {})
+
+
+def test_cross_namespace_commands_are_found_in_workflow_task_completions() -> None:
+    request = RespondWorkflowTaskCompletedRequest(namespace="a")
+    kinds = [
+        (CommandType.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION, "signal_external", "b"),
+        (CommandType.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION, "start_child", "c"),
+        (
+            CommandType.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION,
+            "request_cancel_external",
+            "b",
+        ),
+        (CommandType.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION, "start_child", "a"),  # same
+        (CommandType.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION, "start_child", ""),  # same
+    ]
+    for command_type, name, target in kinds:
+        command = request.commands.add(command_type=command_type)
+        attrs = getattr(command, f"{name}_workflow_execution_command_attributes")
+        attrs.namespace = target
+    path = WF + "RespondWorkflowTaskCompleted"
+    assert cross_namespace_calls(path, request, "a") == {
+        ("SignalWorkflowExecution", "b"),
+        ("StartWorkflowExecution", "c"),
+        ("RequestCancelWorkflowExecution", "b"),
+    }
+    assert cross_namespace_calls(WF + "RespondWorkflowTaskFailed", request, "a") == set()
+
+
+def test_the_checked_namespace_is_the_requests_namespace_field() -> None:
+    assert _namespace_of(RespondWorkflowTaskCompletedRequest(namespace="x")) == "x"
+    assert _namespace_of(ListNamespacesRequest()) == ""
