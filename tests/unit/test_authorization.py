@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import random
 import re
+import string
 from pathlib import Path
 
 import pytest
@@ -333,3 +337,46 @@ def test_cross_namespace_commands_are_found_in_workflow_task_completions() -> No
 def test_the_checked_namespace_is_the_requests_namespace_field() -> None:
     assert _namespace_of(RespondWorkflowTaskCompletedRequest(namespace="x")) == "x"
     assert _namespace_of(ListNamespacesRequest()) == ""
+
+
+def _segment(data: object) -> str:
+    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+async def test_odd_headers_and_tokens_are_token_errors_and_nothing_else() -> None:
+    key = SigningKey.rsa("r1")
+    m = await mapper(Keys(key))
+    good = key.token(["a:read"])
+    header, payload, signature = good.split(".")
+    odd_headers: list[object] = [
+        [],
+        "x",
+        {"alg": ["RS256"], "kid": "r1"},
+        {"alg": "RS256", "kid": 5},
+        {"alg": "RS256"},
+        {"alg": "ES256", "kid": "r1"},
+        {"alg": "RS256", "kid": "r1", "crit": ["exp"]},
+        b"\xff\xfe",
+    ]
+    tokens = [".".join([_segment(h), payload, signature]) for h in odd_headers]
+    tokens += [
+        ".".join([header, _segment(p), signature])
+        for p in ([], "x", {"sub": "s", "exp": "soon"}, {"sub": "s", "permissions": "a:read"})
+    ]
+    rng = random.Random(8)
+    alphabet = string.printable + "é\u2028"
+    tokens += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(60))) for _ in range(200)]
+    tokens += [good[:i] for i in range(0, len(good), 7)]
+    for token in tokens:
+        try:
+            claims = await m.claims("Bearer " + token)
+        except TokenError:
+            continue
+        # Only a validly signed token gets through: a string permissions claim grants nothing.
+        assert claims.namespaces == {} and claims.system == 0, token
+
+
+def test_optional_regex_groups_grant_nothing() -> None:
+    pattern = re.compile(r"^(?P<namespace>\w+)?:(?P<role>\w+)?$")
+    assert parse_permissions([":read", "a:"], pattern) == (0, {"": ROLE_READER, "a": 0})

@@ -174,6 +174,9 @@ class AuthorizationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc
         except TokenError as e:
             log.info("Authorization error: %s (%s)", e, path)
             return _refusal()
+        except Exception:  # noqa: BLE001 - a token must never turn into UNKNOWN
+            log.exception("Authorization error (%s)", path)
+            return _refusal()
         if api.method_metadata(path).scope is not api.Scope.NAMESPACE:
             # No namespace to read: decided before the request is even parsed.
             return handler if self.allowed(claims, path, "") else _refusal()

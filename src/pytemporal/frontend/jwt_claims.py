@@ -68,7 +68,7 @@ def parse_permissions(
             match = pattern.search(entry)
             if match is None:
                 continue
-            namespace, role_name = match.group("namespace"), match.group("role")
+            namespace, role_name = match.group("namespace") or "", match.group("role") or ""
         else:
             namespace, sep, role_name = entry.partition(":")
             if not sep:
