@@ -7,6 +7,27 @@ from typing import Any
 
 
 @dataclass
+class AuthorizationConfig:
+    """JWT authorization of the public API, as Temporal's `global.authorization` with the
+    default claim mapper and authorizer (frontend/authorization.py)."""
+
+    # JWKS documents: file://, http:// or https:// URIs (`jwtKeyProvider.keySourceURIs`).
+    key_source_uris: list[str] = field(default_factory=list)
+    # Seconds between reloads of the keys (`jwtKeyProvider.refreshInterval`); 0: load once
+    # (a token with an unknown key id still triggers a rate-limited reload).
+    refresh_interval: float = 60.0
+    permissions_claim_name: str = "permissions"
+    # Optional regex with named groups `namespace` and `role` (`permissionsRegex`).
+    permissions_regex: str | None = None
+    # When set, tokens must carry this audience (`aud`).
+    audience: str | None = None
+    auth_header_name: str = "authorization"
+    # pytemporal's option: the `worker` role grants what a worker calls (polls,
+    # responses, heartbeats). Off: Temporal's default authorizer, where it grants nothing.
+    worker_role_task_apis: bool = False
+
+
+@dataclass
 class ServerConfig:
     ip: str = "127.0.0.1"
     port: int = 7233
@@ -43,3 +64,5 @@ class ServerConfig:
     # The CLI configures logging from these (pytemporal.common.logging).
     log_level: str = "warn"
     log_format: str = "pretty"
+    # None: every caller may call every API (Temporal's default, the noop authorizer).
+    authorization: AuthorizationConfig | None = None

@@ -16,6 +16,7 @@ from pytemporal.common import dynamic_config as dc
 from pytemporal.common.clock import Clock
 from pytemporal.config import ServerConfig
 from pytemporal.frontend import routing
+from pytemporal.frontend.authorization import Authorization
 from pytemporal.frontend.operator_service import OperatorService
 from pytemporal.frontend.workflow_service import FrontendLimits, WorkflowService
 from pytemporal.history.client import LocalHistoryClient
@@ -120,7 +121,12 @@ async def serve(
     engine.redirector = redirector
     transfers = TransferProcessor(engine, namespaces, redirector)
     internal_service = InternalService(local_history, engine.accept_task)
-    interceptors = []
+    interceptors: list[grpc.aio.ServerInterceptor] = []
+    # First, so that a call is authorized before it is routed anywhere.
+    authorization = Authorization(config.authorization) if config.authorization else None
+    if authorization is not None:
+        await authorization.start()
+        interceptors.append(authorization.interceptor)
     if cluster is not None:
         interceptors.append(routing.RoutingInterceptor(routing.Router(redirector, namespaces)))
     else:
@@ -176,6 +182,8 @@ async def serve(
         if cluster is not None:
             await cluster.release_all()
         await server.stop(grace=1.0)
+        if authorization is not None:
+            await authorization.close()
         await transfers.close()
         await redirector.close()
         await store.close()

@@ -17,6 +17,8 @@ docs/pytemporal.example.yaml is a commented example::
     dynamic_config: {limit.blobSize.error: 2097152}
     log_level: info                 # debug, info, warn (default), error, fatal, never
     log_format: json                # pretty (default), text, json
+    authorization:                  # JWT authorization (cli/authorization_config.py)
+      jwtKeyProvider: {keySourceURIs: [https://idp.internal/.well-known/jwks.json]}
 
 Precedence, lowest first: defaults, the file, the environment, then the global
 ``--log-level``/``--log-format`` flags when given on the command line. Environment
@@ -32,6 +34,7 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped]
 
+from pytemporal.cli.authorization_config import parse_authorization
 from pytemporal.cli.parser import search_attribute
 from pytemporal.common.dynamic_config import DynamicConfig, DynamicConfigError
 from pytemporal.common.logging import LOG_FORMATS, LOG_LEVELS
@@ -65,6 +68,7 @@ _FILE_KEYS = {
     ("", "dynamic_config"): "dynamic_config",
     ("", "log_level"): "log_level",
     ("", "log_format"): "log_format",
+    ("", "authorization"): "authorization",
 }
 _SECTIONS = {section for section, _ in _FILE_KEYS if section}
 _DATABASE_KEYS = ("database_url", "sqlite_path")
@@ -142,6 +146,7 @@ def _build(settings: Settings) -> ServerConfig:
         dynamic_config=get("dynamic_config", _dynamic_config, {}),
         log_level=get("log_level", _choice(LOG_LEVELS), "warn"),
         log_format=get("log_format", _choice(LOG_FORMATS), "pretty"),
+        authorization=get("authorization", parse_authorization, None),
         create_schema=False,
         cluster=True,
         headless=True,
