@@ -100,8 +100,16 @@ class WorkflowService(_Base):
     def blob_limit(self) -> int:
         return self.limits.blob_size
 
+    def _token_namespace(self, request: Any) -> Namespace:
+        """The request's namespace, which must be the one its task token was issued in:
+        a token is never honoured under another namespace's name."""
+        ns = self.namespaces.get(request.namespace)
+        validation.token_namespace(request.task_token, ns.id)
+        return ns
+
     async def _key(self, ns: Namespace, execution: WorkflowExecution) -> Key:
         validation.require(execution.workflow_id, "WorkflowId")
+        validation.run_id(execution.run_id)
         if execution.run_id:
             return ns.id, execution.workflow_id, execution.run_id
         current = await self.runs.get_current_run(ns.id, execution.workflow_id)
@@ -134,13 +142,13 @@ class WorkflowService(_Base):
     @handled
     async def RegisterNamespace(self, request: Any, context: Ctx) -> rr.RegisterNamespaceResponse:
         validation.require(request.namespace, "Namespace")
-        retention = request.workflow_execution_retention_period
         kwargs: dict[str, Any] = {
             "description": request.description,
             "owner_email": request.owner_email,
+            "retention_seconds": validation.retention(
+                request, "workflow_execution_retention_period"
+            ),
         }
-        if retention.seconds:
-            kwargs["retention_seconds"] = float(retention.seconds)
         await self.namespaces.create(request.namespace, **kwargs)
         return rr.RegisterNamespaceResponse()
 
@@ -321,14 +329,14 @@ class WorkflowService(_Base):
     async def RespondWorkflowTaskCompleted(
         self, request: Any, context: Ctx
     ) -> rr.RespondWorkflowTaskCompletedResponse:
-        self.namespaces.get(request.namespace)
+        self._token_namespace(request)
         return await self.tasks.complete_workflow_task(request)
 
     @handled
     async def RespondWorkflowTaskFailed(
         self, request: Any, context: Ctx
     ) -> rr.RespondWorkflowTaskFailedResponse:
-        self.namespaces.get(request.namespace)
+        self._token_namespace(request)
         await self.tasks.fail_workflow_task(request)
         return rr.RespondWorkflowTaskFailedResponse()
 
@@ -336,7 +344,7 @@ class WorkflowService(_Base):
     async def RespondQueryTaskCompleted(
         self, request: Any, context: Ctx
     ) -> rr.RespondQueryTaskCompletedResponse:
-        self.namespaces.get(request.namespace)
+        self._token_namespace(request)
         await self.tasks.respond_query(request)
         return rr.RespondQueryTaskCompletedResponse()
 
@@ -382,10 +390,11 @@ class WorkflowService(_Base):
     async def _activity(self, request: Any) -> ActivityRef:
         """The activity a request names: by task token, or by workflow and activity id
         (which may complete an activity no worker ever polled)."""
-        ns = self.namespaces.get(request.namespace)
         if "task_token" in request.DESCRIPTOR.fields_by_name:
+            self._token_namespace(request)
             token: bytes = request.task_token
             return token
+        ns = self.namespaces.get(request.namespace)
         execution = WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id)
         return ActivityById(await self._key(ns, execution), request.activity_id)
 

@@ -19,7 +19,7 @@ from temporalio.api.protocol.v1 import Message
 from temporalio.api.workflowservice.v1 import RespondWorkflowTaskCompletedRequest
 
 from pytemporal.common.protoutil import dur_seconds
-from pytemporal.history.workflow import activities, children, lifecycle, updates
+from pytemporal.history.workflow import activities, children, command_checker, lifecycle, updates
 from pytemporal.history.workflow import workflow_task as wt
 from pytemporal.history.workflow.activities import BadCommand
 from pytemporal.history.workflow.limits import WorkflowLimits
@@ -83,6 +83,7 @@ def complete(
     assert wft is not None
     commands = list(req.commands)
     check_sequence(commands)
+    command_checker.check_types(commands)
     messages = list(req.messages)
     if (
         wft.speculative
@@ -127,6 +128,7 @@ def complete(
         for cmd in commands:
             if not ms.is_open:
                 break
+            command_checker.check(cmd, ms.namespace)
             if cmd.command_type == C.COMMAND_TYPE_PROTOCOL_MESSAGE:
                 _protocol_message(ms, cmd, by_id, completed.event_id)
             elif _apply(ms, cmd, completed.event_id, req.identity, limits):
@@ -280,12 +282,8 @@ def _start_timer(ms: MutableState, cmd: Command, wft_id: int) -> None:
             Cause.WORKFLOW_TASK_FAILED_CAUSE_START_TIMER_DUPLICATE_ID,
             f"invalid history builder state for action: add-timer-started-event, TimerId: {a.timer_id}",
         )
+    # Zero is allowed, as in Temporal: the timer fires at once.
     seconds = dur_seconds(a.start_to_fire_timeout)
-    if seconds <= 0:
-        raise BadCommand(
-            Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_TIMER_ATTRIBUTES,
-            f"Invalid StartToFireTimeout: {seconds}s",
-        )
     ev = ms.add_event(
         EventType.EVENT_TYPE_TIMER_STARTED,
         TimerStartedEventAttributes(
