@@ -30,14 +30,18 @@ def token_namespace(task_token: bytes, namespace_id: str) -> None:
         raise InvalidArgument(TOKEN_NAMESPACE_MISMATCH)
 
 
-def run_id(value: str) -> None:
+# Temporal words it differently for update refs and activities named by id.
+RUN_ID_NOT_UUID = "RunId is not valid UUID."
+
+
+def run_id(value: str, message: str = "Invalid RunId.") -> None:
     """A run id, when given, is a UUID (as Temporal checks before any lookup)."""
     if not value:
         return
     try:
         uuid.UUID(value)
     except ValueError:
-        raise InvalidArgument("Invalid RunId.") from None
+        raise InvalidArgument(message) from None
 
 
 # Temporal's MinRetentionLocal: a namespace keeps closed workflows at least an hour.

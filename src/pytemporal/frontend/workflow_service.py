@@ -107,9 +107,11 @@ class WorkflowService(_Base):
         validation.token_namespace(request.task_token, ns.id)
         return ns
 
-    async def _key(self, ns: Namespace, execution: WorkflowExecution) -> Key:
+    async def _key(
+        self, ns: Namespace, execution: WorkflowExecution, bad_run_id: str = "Invalid RunId."
+    ) -> Key:
         validation.require(execution.workflow_id, "WorkflowId")
-        validation.run_id(execution.run_id)
+        validation.run_id(execution.run_id, bad_run_id)
         if execution.run_id:
             return ns.id, execution.workflow_id, execution.run_id
         current = await self.runs.get_current_run(ns.id, execution.workflow_id)
@@ -263,7 +265,7 @@ class WorkflowService(_Base):
         ns = self.namespaces.get(request.namespace)
         ref = request.update_ref
         validation.require(ref.update_id, "UpdateId")
-        key = await self._key(ns, ref.workflow_execution)
+        key = await self._key(ns, ref.workflow_execution, validation.RUN_ID_NOT_UUID)
         timeout = _remaining(context, self.limits.history_long_poll)
         return await self.reads.poll_update(key, request, timeout)
 
@@ -396,7 +398,8 @@ class WorkflowService(_Base):
             return token
         ns = self.namespaces.get(request.namespace)
         execution = WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id)
-        return ActivityById(await self._key(ns, execution), request.activity_id)
+        key = await self._key(ns, execution, validation.RUN_ID_NOT_UUID)
+        return ActivityById(key, request.activity_id)
 
     async def _heartbeat(self, request: Any) -> bool:
         validation.blob(request.details, self.blob_limit)
