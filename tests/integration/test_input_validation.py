@@ -19,17 +19,20 @@ from temporalio.api.command.v1 import (
 )
 from temporalio.api.common.v1 import RetryPolicy, WorkflowExecution, WorkflowType
 from temporalio.api.enums.v1 import CommandType, EventType, WorkflowTaskFailedCause
+from temporalio.api.namespace.v1 import NamespaceConfig, UpdateNamespaceInfo
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
+    DescribeNamespaceRequest,
     DescribeWorkflowExecutionRequest,
     RegisterNamespaceRequest,
     StartWorkflowExecutionRequest,
+    UpdateNamespaceRequest,
 )
 from temporalio.client import Client
 from temporalio.service import RPCStatusCode
 
 from . import raw
-from .harness import REFERENCE, ServerProcess, unique
+from .harness import REFERENCE, ServerProcess, unique, wait_for
 
 C = CommandType
 Cause = WorkflowTaskFailedCause
@@ -149,6 +152,45 @@ async def test_huge_retention_is_accepted(client: Client) -> None:
         workflow_execution_retention_period=Duration(seconds=10**15),
     )
     await client.workflow_service.register_namespace(req)
+
+
+@pytest.mark.parametrize(
+    "retention",
+    [Duration(seconds=-86400), Duration(seconds=86400, nanos=-1), Duration(seconds=60)],
+    ids=["negative", "mixed-signs", "under-an-hour"],
+)
+async def test_bad_retention_update_is_refused(client: Client, retention: Duration) -> None:
+    name = await raw.register_namespace(client, "retention")
+    req = UpdateNamespaceRequest(
+        namespace=name, config=NamespaceConfig(workflow_execution_retention_ttl=retention)
+    )
+    assert await raw.refused(client.workflow_service.update_namespace(req)) == (
+        RPCStatusCode.INVALID_ARGUMENT,
+        "A valid retention period is not set on request.",
+    )
+
+
+async def test_retention_update(client: Client) -> None:
+    name = await raw.register_namespace(client, "retention")
+    week = Duration(seconds=7 * 86400)
+    await client.workflow_service.update_namespace(
+        UpdateNamespaceRequest(
+            namespace=name,
+            update_info=UpdateNamespaceInfo(description="kept a week"),
+            config=NamespaceConfig(workflow_execution_retention_ttl=week),
+        )
+    )
+
+    async def updated() -> bool:
+        desc = await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace=name)
+        )
+        return (
+            desc.config.workflow_execution_retention_ttl == week
+            and desc.namespace_info.description == "kept a week"
+        )
+
+    await wait_for(updated, within=30, message="namespace updated")
 
 
 # -- commands ---------------------------------------------------------------------------

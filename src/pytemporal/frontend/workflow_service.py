@@ -8,6 +8,7 @@ current-run pointer, visibility).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
@@ -153,6 +154,29 @@ class WorkflowService(_Base):
         }
         await self.namespaces.create(request.namespace, **kwargs)
         return rr.RegisterNamespaceResponse()
+
+    @handled
+    async def UpdateNamespace(self, request: Any, context: Ctx) -> rr.UpdateNamespaceResponse:
+        """Description, owner and retention; other settings are not supported here."""
+        ns = self.namespaces.get(request.namespace)
+        changes: dict[str, Any] = {}
+        # As in Temporal, an empty field leaves the setting as it is.
+        if request.update_info.description:
+            changes["description"] = request.update_info.description
+        if request.update_info.owner_email:
+            changes["owner_email"] = request.update_info.owner_email
+        config = request.config
+        if request.HasField("config") and config.HasField("workflow_execution_retention_ttl"):
+            changes["retention_seconds"] = validation.retention(
+                config, "workflow_execution_retention_ttl"
+            )
+        if changes:
+            ns = dataclasses.replace(ns, **changes)
+            await self.namespaces.update(ns)
+        described = system.describe_namespace(ns, self.blob_limit)
+        return rr.UpdateNamespaceResponse(
+            namespace_info=described.namespace_info, config=described.config
+        )
 
     # -- workflow lifecycle ------------------------------------------------------------
 
