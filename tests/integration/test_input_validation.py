@@ -18,18 +18,29 @@ from temporalio.api.command.v1 import (
     StartTimerCommandAttributes,
 )
 from temporalio.api.common.v1 import RetryPolicy, WorkflowExecution, WorkflowType
-from temporalio.api.enums.v1 import CommandType, EventType, WorkflowTaskFailedCause
+from temporalio.api.enums.v1 import (
+    CommandType,
+    EventType,
+    UpdateWorkflowExecutionLifecycleStage,
+    WorkflowIdConflictPolicy,
+    WorkflowTaskFailedCause,
+)
+from temporalio.api.errordetails.v1 import MultiOperationExecutionFailure
 from temporalio.api.namespace.v1 import NamespaceConfig, UpdateNamespaceInfo
 from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.update.v1 import Input, Meta, WaitPolicy
+from temporalio.api.update.v1 import Request as UpdateRequest
 from temporalio.api.workflowservice.v1 import (
     DescribeNamespaceRequest,
     DescribeWorkflowExecutionRequest,
+    ExecuteMultiOperationRequest,
     RegisterNamespaceRequest,
     StartWorkflowExecutionRequest,
     UpdateNamespaceRequest,
+    UpdateWorkflowExecutionRequest,
 )
 from temporalio.client import Client
-from temporalio.service import RPCStatusCode
+from temporalio.service import RPCError, RPCStatusCode
 
 from . import raw
 from .harness import REFERENCE, ServerProcess, unique, wait_for
@@ -447,3 +458,32 @@ async def test_huge_durations_stay_readable_across_a_crash(
         assert len(desc.pending_activities) == 1
     finally:
         server.kill()
+
+
+async def test_bad_duration_in_update_with_start(client: Client) -> None:
+    start = _start(
+        workflow_run_timeout=NEG,
+        workflow_id_conflict_policy=WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+    )
+    update = UpdateWorkflowExecutionRequest(
+        namespace="default",
+        workflow_execution=WorkflowExecution(workflow_id=start.workflow_id),
+        request=UpdateRequest(meta=Meta(update_id="u1"), input=Input(name="u")),
+        wait_policy=WaitPolicy(
+            lifecycle_stage=UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED
+        ),
+    )
+    Operation = ExecuteMultiOperationRequest.Operation
+    request = ExecuteMultiOperationRequest(
+        namespace="default",
+        operations=[Operation(start_workflow=start), Operation(update_workflow=update)],
+    )
+    with pytest.raises(RPCError) as info:
+        await client.workflow_service.execute_multi_operation(request)
+    assert info.value.status == RPCStatusCode.INVALID_ARGUMENT
+    failure = MultiOperationExecutionFailure()
+    assert info.value.grpc_status.details[0].Unpack(failure)
+    assert [(s.code, s.message) for s in failure.statuses] == [
+        (3, f"An invalid WorkflowRunTimeoutSeconds is set on request. cause: {NEGATIVE}"),
+        (10, "Operation was aborted."),
+    ]

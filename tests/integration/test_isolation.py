@@ -8,8 +8,19 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from temporalio.api.command.v1 import (
+    Command,
+    RequestCancelExternalWorkflowExecutionCommandAttributes,
+    SignalExternalWorkflowExecutionCommandAttributes,
+)
 from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import (
+    CommandType,
+    EventType,
+    SignalExternalWorkflowExecutionFailedCause,
+)
 from temporalio.api.failure.v1 import Failure
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.query.v1 import WorkflowQuery
 from temporalio.api.update.v1 import UpdateRef
 from temporalio.api.workflowservice.v1 import (
@@ -38,7 +49,9 @@ from temporalio.client import Client
 from temporalio.service import RPCStatusCode
 
 from . import raw
+from .harness import wait_for
 
+NOT_FOUND_CAUSE = SignalExternalWorkflowExecutionFailedCause.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND
 MISMATCH = "Operation requested with a token from a different namespace."
 Rpc = Callable[[Client, str, bytes], Awaitable[Any]]
 
@@ -246,3 +259,51 @@ async def test_run_id_that_is_no_uuid_is_invalid(client: Client, victim: raw.Run
     by_id = rpc.endswith("ById") or rpc == "PollWorkflowExecutionUpdate"
     message = "RunId is not valid UUID." if by_id else "Invalid RunId."
     assert code_message == (RpcStatus.INVALID_ARGUMENT, message)
+
+
+@pytest.mark.parametrize("kind", ["signal", "cancel"])
+async def test_external_target_in_another_namespace_is_not_reached_by_run_id(
+    client: Client, other_namespace: str, kind: str
+) -> None:
+    """A command naming another namespace's workflow by its ids, in its own namespace,
+    finds nothing: the target's namespace is the command's, never the run id's."""
+    target = await raw.start(client, other_namespace)
+    run = await raw.start(client)
+    execution = target.execution
+    if kind == "signal":
+        command = Command(
+            command_type=CommandType.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION,
+            signal_external_workflow_execution_command_attributes=(
+                SignalExternalWorkflowExecutionCommandAttributes(
+                    execution=execution, signal_name="s"
+                )
+            ),
+        )
+        failed = EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED
+    else:
+        command = Command(
+            command_type=CommandType.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION,
+            request_cancel_external_workflow_execution_command_attributes=(
+                RequestCancelExternalWorkflowExecutionCommandAttributes(
+                    workflow_id=execution.workflow_id, run_id=execution.run_id
+                )
+            ),
+        )
+        failed = EventType.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED
+    target_before = await raw.history(client, target)
+    await raw.complete_workflow_task(
+        client, run, await raw.poll_workflow_task(client, run), command
+    )
+
+    async def failed_event() -> list[HistoryEvent]:
+        return [e for e in await raw.history(client, run) if e.event_type == failed]
+
+    (event,) = await wait_for(failed_event, within=20, message="external command failed")
+    attrs = (
+        event.signal_external_workflow_execution_failed_event_attributes
+        if kind == "signal"
+        else event.request_cancel_external_workflow_execution_failed_event_attributes
+    )
+    assert attrs.cause == NOT_FOUND_CAUSE
+    assert attrs.namespace == "default"
+    assert await raw.history(client, target) == target_before
