@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.command.v1 import (
@@ -17,6 +19,7 @@ from temporalio.api.workflowservice.v1 import StartWorkflowExecutionRequest
 
 from pytemporal.common.errors import InvalidArgument
 from pytemporal.common.protoutil import dur, ts
+from pytemporal.history.api import read
 from pytemporal.history.workflow import command_checker, durations, retry
 from pytemporal.history.workflow.activities import BadCommand
 
@@ -189,3 +192,20 @@ def test_continue_as_new_and_child_durations() -> None:
         "InitialInterval set on retry policy: negative duration. WorkflowId=c WorkflowType=W "
         "Namespace=default"
     )
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        {"run": "r", "next": 10**30},
+        {"run": "r", "next": 0},
+        {"run": "r", "next": 2, "last": -1},
+        {"run": "r", "next": 2, "last": 2**63},
+        {"run": "other", "next": 2},
+    ],
+)
+def test_history_page_token_out_of_range_is_invalid(token: dict[str, object]) -> None:
+    # A crafted token must not reach the store with an id it cannot hold.
+    with pytest.raises(InvalidArgument) as info:
+        read._parse_token(json.dumps(token).encode(), "r")
+    assert info.value.message == "Invalid NextPageToken."
