@@ -27,7 +27,7 @@ from temporalio.api.enums.v1 import (
 )
 from temporalio.api.errordetails.v1 import MultiOperationExecutionFailure
 from temporalio.api.namespace.v1 import NamespaceConfig, UpdateNamespaceInfo
-from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.taskqueue.v1 import StickyExecutionAttributes, TaskQueue
 from temporalio.api.update.v1 import Input, Meta, WaitPolicy
 from temporalio.api.update.v1 import Request as UpdateRequest
 from temporalio.api.workflowservice.v1 import (
@@ -35,6 +35,7 @@ from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionRequest,
     ExecuteMultiOperationRequest,
     RegisterNamespaceRequest,
+    RespondWorkflowTaskCompletedRequest,
     StartWorkflowExecutionRequest,
     UpdateNamespaceRequest,
     UpdateWorkflowExecutionRequest,
@@ -487,3 +488,42 @@ async def test_bad_duration_in_update_with_start(client: Client) -> None:
         (3, f"An invalid WorkflowRunTimeoutSeconds is set on request. cause: {NEGATIVE}"),
         (10, "Operation was aborted."),
     ]
+
+
+async def test_bad_continue_as_new_retry_policy_fails_the_task(client: Client) -> None:
+    run, token = await _fresh_task(client)
+    attrs = ContinueAsNewWorkflowExecutionCommandAttributes(
+        workflow_type=WorkflowType(name="RawWorkflow"),
+        task_queue=TaskQueue(name=run.task_queue),
+        retry_policy=RetryPolicy(initial_interval=NEG),
+    )
+    command = Command(
+        command_type=C.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION,
+        continue_as_new_workflow_execution_command_attributes=attrs,
+    )
+    message = (
+        "invalid WorkflowRetryPolicy on ContinueAsNewWorkflowExecutionCommand: invalid "
+        f"InitialInterval set on retry policy: {NEGATIVE}. WorkflowType=RawWorkflow "
+        f'TaskQueue=name:"{run.task_queue}"  kind:TASK_QUEUE_KIND_NORMAL'
+    )
+    cause = Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES
+    await _fails_task(client, run, token, command, cause, message)
+
+
+@pytest.mark.parametrize("seconds", [-1, 10**15], ids=["negative", "huge"])
+async def test_any_sticky_schedule_to_start_is_accepted(client: Client, seconds: int) -> None:
+    run, token = await _fresh_task(client)
+    await client.workflow_service.respond_workflow_task_completed(
+        RespondWorkflowTaskCompletedRequest(
+            namespace="default",
+            task_token=token,
+            sticky_attributes=StickyExecutionAttributes(
+                worker_task_queue=TaskQueue(name=unique("sticky")),
+                schedule_to_start_timeout=Duration(seconds=seconds),
+            ),
+        )
+    )
+    desc = await client.workflow_service.describe_workflow_execution(
+        DescribeWorkflowExecutionRequest(namespace="default", execution=run.execution)
+    )
+    assert desc.workflow_execution_info.execution.run_id == run.run_id

@@ -8,6 +8,8 @@ Temporal uses (`BadCommand`); a huge duration is capped in place instead.
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.api.command.v1 import Command
 from temporalio.api.enums.v1 import CommandType, WorkflowTaskFailedCause
 
@@ -145,6 +147,7 @@ def check(cmd: Command, namespace: str) -> None:
             found = durations.check_and_cap(can, f)
             if found is not None:
                 raise BadCommand(cause, f"Invalid {durations.camel(f)} on " + where.format(found))
+        _retry_policy(can, cause, where)
     elif t == C.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION:
         child = cmd.start_child_workflow_execution_command_attributes
         where = (
@@ -156,10 +159,14 @@ def check(cmd: Command, namespace: str) -> None:
             found = durations.check_and_cap(child, f)
             if found is not None:
                 raise BadCommand(cause, f"Invalid {durations.camel(f)} on " + where.format(found))
-        if child.HasField("retry_policy"):
-            try:
-                retry.normalize(child.retry_policy)
-            except InvalidArgument as e:
-                raise BadCommand(
-                    cause, "invalid WorkflowRetryPolicy on " + where.format(e.message)
-                ) from e
+        _retry_policy(child, cause, where)
+
+
+def _retry_policy(attrs: Any, cause: int, where: str) -> None:
+    if attrs.HasField("retry_policy"):
+        try:
+            retry.normalize(attrs.retry_policy)
+        except InvalidArgument as e:
+            raise BadCommand(
+                cause, "invalid WorkflowRetryPolicy on " + where.format(e.message)
+            ) from e

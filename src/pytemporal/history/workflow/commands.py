@@ -19,7 +19,14 @@ from temporalio.api.protocol.v1 import Message
 from temporalio.api.workflowservice.v1 import RespondWorkflowTaskCompletedRequest
 
 from pytemporal.common.protoutil import dur_seconds
-from pytemporal.history.workflow import activities, children, command_checker, lifecycle, updates
+from pytemporal.history.workflow import (
+    activities,
+    children,
+    command_checker,
+    durations,
+    lifecycle,
+    updates,
+)
 from pytemporal.history.workflow import workflow_task as wt
 from pytemporal.history.workflow.activities import BadCommand
 from pytemporal.history.workflow.limits import WorkflowLimits
@@ -118,7 +125,9 @@ def complete(
     ms.wft = None
     if req.HasField("sticky_attributes") and req.sticky_attributes.worker_task_queue.name:
         ms.sticky_queue = req.sticky_attributes.worker_task_queue.name
-        ms.sticky_timeout = dur_seconds(req.sticky_attributes.schedule_to_start_timeout) or 10.0
+        # Temporal takes any value here; a negative one means the default, a huge one is capped.
+        sticky = dur_seconds(req.sticky_attributes.schedule_to_start_timeout)
+        ms.sticky_timeout = min(sticky, durations.MAX_SECONDS) if sticky > 0 else 10.0
     else:
         ms.sticky_queue = ""
     out = Outcome()
