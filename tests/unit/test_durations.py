@@ -209,3 +209,15 @@ def test_history_page_token_out_of_range_is_invalid(token: dict[str, object]) ->
     with pytest.raises(InvalidArgument) as info:
         read._parse_token(json.dumps(token).encode(), "r")
     assert info.value.message == "Invalid NextPageToken."
+
+
+def test_a_sequence_with_an_unknown_type_after_a_close_is_named() -> None:
+    from pytemporal.history.workflow import commands
+
+    sequence = [
+        Command(command_type=C.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION),
+        Command(command_type=99),  # type: ignore[arg-type]
+    ]
+    with pytest.raises(commands.InvalidCommandSequence) as info:
+        commands.check_sequence(sequence)
+    assert "COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION, 99" in str(info.value)

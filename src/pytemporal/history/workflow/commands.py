@@ -69,13 +69,18 @@ def failure_message(cause: int, detail: str = "") -> str:
     return f"{_camel(cause)}: {detail}" if detail else _camel(cause)
 
 
+def _name(command_type: int) -> str:
+    # A type this build does not know is still named, by number (as Go prints it).
+    return C.Name(command_type) if command_type in C.values() else str(command_type)  # type: ignore[arg-type]
+
+
 def check_sequence(commands: list[Command]) -> None:
     for i, cmd in enumerate(commands[:-1]):
         if cmd.command_type in _CLOSE_COMMANDS:
-            names = [C.Name(c.command_type) for c in commands]
+            names = [_name(c.command_type) for c in commands]
             raise InvalidCommandSequence(
                 f"invalid command sequence: [{', '.join(names)}], command "
-                f"{C.Name(cmd.command_type)} must be the last command."
+                f"{_name(cmd.command_type)} must be the last command."
             )
         del i
 
@@ -226,7 +231,7 @@ def _apply(
         r = cmd.request_cancel_external_workflow_execution_command_attributes
         children.cancel_external(ms, r, wft_id, _ns_id(ms, r.namespace), limits.pending_cancels)
     else:
-        raise UnsupportedCommand(f"command type {C.Name(t)} is not supported by this server yet")
+        raise UnsupportedCommand(f"command type {_name(t)} is not supported by this server yet")
     return False
 
 
