@@ -105,6 +105,32 @@ def _peer_channels(config: ServerConfig) -> Channels | None:
     )
 
 
+def _internode_listener(
+    config: ServerConfig,
+    options: list[tuple[str, Any]],
+    credentials: grpc.ServerCredentials | None,
+    router: routing.Router,
+    workflow_service: WorkflowService,
+    operator_service: OperatorService,
+    internal_service: InternalService,
+) -> tuple[grpc.aio.Server, str]:
+    """The listener other processes call (typed internal calls, and the public calls
+    they forward, served by the same handlers), and the address to advertise for it.
+    Nothing of this is on the public port."""
+    server = grpc.aio.server(
+        interceptors=[*_internode_auth(config), routing.RoutingInterceptor(router, forward=False)],
+        options=options,
+    )
+    workflow_grpc.add_WorkflowServiceServicer_to_server(workflow_service, server)
+    operator_grpc.add_OperatorServiceServicer_to_server(operator_service, server)
+    server.add_generic_rpc_handlers(internal_service.handlers())
+    node = config.internode
+    host, _, port = _listen(server, node.ip, node.port, credentials).rpartition(":")
+    if host in ("0.0.0.0", "::", "[::]", ""):
+        host = "127.0.0.1"
+    return server, node.advertise_address or f"{host}:{port}"
+
+
 def _callbacks(engine: HistoryEngine, cluster: ShardCluster, namespaces: NamespaceRegistry) -> None:
     background: set[asyncio.Task[object]] = set()
 
@@ -142,6 +168,7 @@ async def serve(
     frontend_credentials = _credentials(config.tls.frontend)
     internode_tls = config.tls.internode if config.cluster else None
     internode_credentials = _credentials(internode_tls.server if internode_tls else None)
+    peer_channels = _peer_channels(config)
     store = await open_store(
         config.database_url or sqlite_url(config.db_filename),
         pool_size=config.pool_size,
@@ -168,7 +195,7 @@ async def serve(
     # shards owned here, typed internal calls for the others.
     local_history = LocalHistoryClient(engine, namespaces)
     local_matching = LocalMatchingClient(matching)
-    redirector = Redirector(engine.cluster, local_history, local_matching, _peer_channels(config))
+    redirector = Redirector(engine.cluster, local_history, local_matching, peer_channels)
     engine.redirector = redirector
     transfers = TransferProcessor(engine, namespaces, redirector)
     router = routing.Router(redirector, namespaces)
@@ -204,27 +231,16 @@ async def serve(
     address = _listen(server, config.ip, config.port, frontend_credentials)
     servers = [server]
     if cluster is not None:
-        # Other processes' calls: typed internal calls, and public calls they forward,
-        # served by the same handlers. Nothing of this is on the public port.
-        internal = grpc.aio.server(
-            interceptors=[
-                *_internode_auth(config),
-                routing.RoutingInterceptor(router, forward=False),
-            ],
-            options=options,
+        internal, cluster.address = _internode_listener(
+            config,
+            options,
+            internode_credentials,
+            router,
+            workflow_service,
+            operator_service,
+            InternalService(local_history, engine.accept_task),
         )
-        workflow_grpc.add_WorkflowServiceServicer_to_server(workflow_service, internal)
-        operator_grpc.add_OperatorServiceServicer_to_server(operator_service, internal)
-        internal.add_generic_rpc_handlers(
-            InternalService(local_history, engine.accept_task).handlers()
-        )
-        node = config.internode
-        internal_address = _listen(internal, node.ip, node.port, internode_credentials)
         servers.append(internal)
-        host, _, port = internal_address.rpartition(":")
-        if host in ("0.0.0.0", "[::]", ""):
-            host = "127.0.0.1"
-        cluster.address = node.advertise_address or f"{host}:{port}"
     for s in servers:
         await s.start()
     if cluster is not None:
