@@ -24,7 +24,16 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client, TLSConfig
 
 from .certs import CA, Pem
-from .harness import PYTEMPORAL, ServerProcess, reference_binary, running_worker, unique, wait_for
+from .harness import (
+    PYTEMPORAL,
+    ServerProcess,
+    free_port,
+    reference_binary,
+    running_worker,
+    unique,
+    wait_for,
+)
+from .test_postgres_server import ConfiguredServer, pytemporal
 from .workflows import MultiStepWorkflow, StepActivities
 
 
@@ -102,12 +111,12 @@ def _client_tls(pki: PKI, client: Pem | None) -> TLSConfig:
     )
 
 
-async def _call(server: TLSServer, tls: TLSConfig | bool) -> None:
+async def _call(server: ServerProcess, tls: TLSConfig | bool) -> None:
     client = await asyncio.wait_for(server.connect(tls=tls), timeout=15)
     await client.workflow_service.get_system_info(GetSystemInfoRequest(), retry=False)
 
 
-async def _refused(server: TLSServer, tls: TLSConfig | bool) -> None:
+async def _refused(server: ServerProcess, tls: TLSConfig | bool) -> None:
     # The SDK reports a failed handshake as a connection error (RuntimeError) or as an
     # RPCError on the first call, depending on when it notices.
     with pytest.raises(Exception):  # noqa: B017
@@ -230,3 +239,41 @@ async def test_unreadable_certificate_files_stop_the_start(server_kind: str, pki
     assert server.process is not None
     assert await asyncio.to_thread(server.process.wait, 60) == 1
     assert "missing.pem" in server.log_tail()
+
+
+class ConfiguredTLSServer(ConfiguredServer):
+    """`server start --config FILE` with `tls.frontend`."""
+
+    def __init__(self, config: Path, port: int, client_tls: TLSConfig) -> None:
+        super().__init__(config, port)
+        self.client_tls = client_tls
+
+    async def connect(self, **kwargs: Any) -> Client:
+        kwargs.setdefault("tls", self.client_tls)
+        return await super().connect(**kwargs)
+
+
+async def test_server_start_serves_mutual_tls_from_its_config(
+    server_kind: str, postgres_url: str, pki: PKI
+) -> None:
+    if server_kind != PYTEMPORAL:
+        pytest.skip("pytemporal's own production server")
+    setup = pytemporal("schema", "setup", "--db", postgres_url)
+    assert setup.returncode == 0, setup.stderr
+    port = free_port()
+    config = pki.dir / "server.yaml"
+    config.write_text(
+        f"persistence: {{database_url: {postgres_url}}}\n"
+        f"listen: {{ip: 127.0.0.1, port: {port}}}\n"
+        "tls:\n  frontend:\n    server:\n"
+        f"      certFile: {pki.server_cert}\n      keyFile: {pki.server_key}\n"
+        f"      clientCaFiles: [{pki.client_ca_path}]\n      requireClientAuth: true\n"
+    )
+    server = ConfiguredTLSServer(config, port, _client_tls(pki, pki.client))
+    await server.start()
+    try:
+        await _call(server, _client_tls(pki, pki.client))
+        await _refused(server, _client_tls(pki, None))
+        await _refused(server, False)
+    finally:
+        server.terminate(timeout=5)
