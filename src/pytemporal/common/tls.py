@@ -18,6 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import grpc
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +83,10 @@ def _read_all(paths: Sequence[str]) -> bytes | None:
 def _check_pair(cert: bytes, key: bytes, cert_file: str, key_file: str) -> None:
     """A certificate and a key that do not belong together would fail every handshake;
     refuse them here instead (a rotation caught between the two file writes)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
     try:
         public = x509.load_pem_x509_certificate(cert).public_key()
         private = serialization.load_pem_private_key(key, password=None)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as e:
         raise TLSConfigError(
             f"{cert_file} / {key_file}: not a PEM certificate and key: {e}"
         ) from None
@@ -130,7 +130,7 @@ class _Reloader:
                 return None
             try:
                 config = _load(self.tls)
-            except TLSConfigError as e:
+            except Exception as e:  # noqa: BLE001 - an exception here would fail the handshake
                 # Half-written files (the key replaced, the certificate not yet): keep
                 # serving the old pair and look again at the next handshake.
                 log.warning("keeping the current certificate: %s", e)
