@@ -305,9 +305,15 @@ class _Parser:
         raise syntax_error(t)
 
 
+_INT64_DIGITS = 19
+
+
 def _number(text: str, sign: int) -> int | float:
-    if text.isdigit():
-        return sign * int(text)
+    """As Temporal's parser: an integer literal past int64 is a float64 (1e+23)."""
+    if text.isdigit() and len(text) <= _INT64_DIGITS:
+        value = sign * int(text)
+        if -(2**63) <= value < 2**63:
+            return value
     return sign * float(text)
 
 

@@ -13,6 +13,7 @@ millisecond precision (what julianday() keeps).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -155,6 +156,18 @@ def condition(st: Statement, e: Expr) -> str:
     return _scalar(st, e)
 
 
+def _json(values: list[object]) -> str:
+    """A JSON array for SQLite's json_each, which reads 9e999 as infinity (Python would
+    write the non-JSON `Infinity`)."""
+
+    def one(v: object) -> str:
+        if isinstance(v, float) and math.isinf(v):
+            return "9e999" if v > 0 else "-9e999"
+        return json.dumps(v)
+
+    return f"[{', '.join(one(v) for v in values)}]"
+
+
 def _chain(e: And | Or) -> list[Expr]:
     """The operands of the run of `type(e)` operators rooted at `e`, in order."""
     out: list[Expr] = []
@@ -181,7 +194,7 @@ def _scalar(st: Statement, e: Compare | In | Between | StartsWith) -> str:
             if st.dialect == "postgres":
                 arr = st.bind(values, f"{cast}[]")
                 return f"({col} <> ALL({arr}))" if neg else f"({col} = ANY({arr}))"
-            return f"({col} {neg}IN (SELECT value FROM json_each({st.bind(json.dumps(values))})))"
+            return f"({col} {neg}IN (SELECT value FROM json_each({st.bind(_json(values))})))"
         marks = ", ".join(st.bind(v, cast) for v in values)
         return f"({col} {neg}IN ({marks}))"
     if isinstance(e, Between):
@@ -207,7 +220,7 @@ def _keyword_list(st: Statement, e: Compare | In | Between | StartsWith) -> str:
     else:
         source = _sqlite_list(st, e.attr.name)
         if len(values) > MAX_INLINE_VALUES:
-            marks = f"SELECT value FROM json_each({st.bind(json.dumps(values))})"
+            marks = f"SELECT value FROM json_each({st.bind(_json(values))})"
         else:
             marks = ", ".join(st.bind(v) for v in values)
         contains = f"EXISTS (SELECT 1 FROM json_each({source}) WHERE value IN ({marks}))"

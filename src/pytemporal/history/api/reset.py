@@ -15,7 +15,7 @@ from temporalio.api.failure.v1 import Failure, ResetWorkflowFailureInfo
 from temporalio.api.history.v1 import HistoryEvent, WorkflowTaskStartedEventAttributes
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 
-from pytemporal.common.errors import InvalidArgument
+from pytemporal.common.errors import InvalidArgument, NotFound
 from pytemporal.history.engine import Change, HistoryEngine, Key
 from pytemporal.history.workflow import activities, lifecycle, rebuild
 from pytemporal.history.workflow import workflow_task as wt
@@ -62,7 +62,10 @@ async def reset(engine: HistoryEngine, key: Key, req: ResetWorkflowExecutionRequ
     ns_id, wf_id, base_run = key
     async with engine.workflow_id_lock(ns_id, wf_id):
         current = await engine.store.get_current_run(ns_id, wf_id)
-        assert current is not None
+        if current is None:  # a run id was given for a workflow id that has no runs
+            raise NotFound(
+                f'workflow execution not found for workflow ID "{wf_id}" and run ID "{base_run}"'
+            )
         if req.request_id and req.request_id == current.create_request_id:
             return current.run_id
         async with engine.reading(key) as base:
