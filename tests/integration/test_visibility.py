@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.filter.v1 import WorkflowExecutionFilter
+from temporalio.api.filter.v1 import StartTimeFilter, WorkflowExecutionFilter
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import (
     CountWorkflowExecutionsRequest,
@@ -345,3 +346,71 @@ async def test_scan_and_the_deprecated_open_closed_lists(client: Client, batch: 
         )
     )
     assert list(not_closed.executions) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("HistoryLength > 99999999999999999999999", None),  # a float64 past int64
+        ("ExecutionDuration > '-5s'", None),
+        (
+            "ExecutionDuration > '999999999999h'",
+            "invalid query: invalid expression: invalid duration value for search attribute"
+            " ExecutionDuration: 999999999999h",
+        ),
+        (
+            "ExecutionDuration > 99999999999999999999999",
+            "invalid query: invalid expression: unexpected value type float64 for search"
+            " attribute ExecutionDuration",
+        ),
+        (
+            "StartTime > 99999999999999999999999",
+            "invalid query: invalid expression: invalid value type for search attribute"
+            " StartTime of type Datetime: 1e+23 (type: float64)",
+        ),
+    ],
+)
+async def test_literals_past_int64(client: Client, query: str, message: str | None) -> None:
+    """Found by the fuzz: these answered INTERNAL (SQLite cannot bind such integers)."""
+    expected: object = "OK" if message is None else ("INVALID_ARGUMENT", message)
+    assert await _each_visibility_rpc(client, query) == [
+        ("List", expected),
+        ("Count", expected),
+        ("Scan", expected),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("bound", "message"),
+    [
+        ({"latest_time": Timestamp(seconds=1, nanos=-5)}, None),
+        ({"earliest_time": Timestamp(seconds=-62_135_596_801)}, None),
+        (
+            {"latest_time": Timestamp(seconds=253_402_300_800)},
+            "invalid query: invalid expression: unable to parse datetime '10000-01-01T00:00:00Z'",
+        ),
+    ],
+)
+async def test_legacy_list_time_filters_out_of_timestamp_range(
+    client: Client, bound: dict[str, Timestamp], message: str | None
+) -> None:
+    """Found by the fuzz: Timestamps outside protobuf's valid range answered INTERNAL."""
+    svc = client.workflow_service
+    window = StartTimeFilter(**bound)  # type: ignore[arg-type]
+    for call in (
+        lambda: svc.list_open_workflow_executions(
+            ListOpenWorkflowExecutionsRequest(namespace=client.namespace, start_time_filter=window)
+        ),
+        lambda: svc.list_closed_workflow_executions(
+            ListClosedWorkflowExecutionsRequest(
+                namespace=client.namespace, start_time_filter=window
+            )
+        ),
+    ):
+        if message is None:
+            await call()
+            continue
+        with pytest.raises(RPCError) as exc_info:
+            await call()
+        assert exc_info.value.status == RPCStatusCode.INVALID_ARGUMENT
+        assert exc_info.value.message == message
