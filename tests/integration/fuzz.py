@@ -114,7 +114,10 @@ class Mutator:
         fields = list(msg.DESCRIPTOR.fields)
         if not fields:
             return f"{path or '.'}: (no fields)"
-        f = self.rng.choice(fields)
+        # Mostly a field the valid request sets: that is where the server's logic is
+        # (a command's type, its attributes), not in the dozens of optional fields.
+        present = [f for f, _ in msg.ListFields()]
+        f = self.rng.choice(present if present and self.rng.random() < 0.7 else fields)
         here = f"{path}.{f.name}" if path else f.name
         descend = self.rng.random() < 0.6
         if f.type == F.TYPE_MESSAGE and not _is_map(f) and not _is_wkt(f):
