@@ -69,7 +69,14 @@ from pytemporal.frontend.operator_service import OperatorService
 from pytemporal.frontend.workflow_service import WorkflowService
 
 from .fuzz import Mutator
-from .harness import PYTEMPORAL, ServerProcess, running_worker, wait_for
+from .harness import (
+    PYTEMPORAL,
+    ServerProcess,
+    is_pytemporal,
+    running_worker,
+    selected_server_kinds,
+    wait_for,
+)
 from .workflows import (
     ApprovalWorkflow,
     Decision,
@@ -433,10 +440,18 @@ class Target:
         return getattr(stub or self.workflow, rpc)
 
 
-@pytest.fixture
-async def target(tmp_path: Path) -> AsyncIterator[Target]:
-    # PYTEMPORAL_FUZZ_SERVER=pytemporal-pg fuzzes `server start` on PostgreSQL instead.
-    kind = os.environ.get("PYTEMPORAL_FUZZ_SERVER", PYTEMPORAL)
+def _fuzzed_kinds() -> list[str]:
+    """The dev server on SQLite, and `server start` on PostgreSQL (whose text type
+    refuses what SQLite stores) when the suite runs it; PYTEMPORAL_FUZZ_SERVER picks one."""
+    chosen = os.environ.get("PYTEMPORAL_FUZZ_SERVER")
+    if chosen:
+        return [chosen]
+    return [k for k in selected_server_kinds() if is_pytemporal(k)] or [PYTEMPORAL]
+
+
+@pytest.fixture(params=_fuzzed_kinds())
+async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Target]:
+    kind = str(request.param)
     db = str(tmp_path / "fuzz.db") if kind == PYTEMPORAL else None
     server = ServerProcess(kind, db_filename=db)
     await server.start()
@@ -701,12 +716,15 @@ async def test_fuzz_every_rpc(target: Target) -> None:
 
     findings: list[Finding] = []
     codes: dict[str, int] = {}
+    by_rpc: dict[str, dict[str, int]] = {}
     sem = asyncio.Semaphore(CONCURRENCY)
 
     async def run(rpc: str, round_: int, request: Message, mutations: list[str]) -> None:
         async with sem:
             code, message = await _call(target, rpc, request)
         codes[code.name] = codes.get(code.name, 0) + 1
+        per = by_rpc.setdefault(rpc, {})
+        per[code.name] = per.get(code.name, 0) + 1
         ok = code in ALLOWED or (code == grpc.StatusCode.DEADLINE_EXCEEDED and rpc in WAITING_RPCS)
         if not ok:
             findings.append(Finding(rpc, round_, mutations, code.name, message))
@@ -725,9 +743,12 @@ async def test_fuzz_every_rpc(target: Target) -> None:
     pending = [f for f in findings if _pending_elsewhere(f)]
     bugs = [f for f in findings if not _pending_elsewhere(f)]
     print(
-        f"\nfuzz seed={SEED} rounds={ROUNDS}: {len(plan)} requests in {fuzz_seconds:.1f}s,"
+        f"\nfuzz {target.server.kind} seed={SEED} rounds={ROUNDS}:"
+        f" {len(plan)} requests in {fuzz_seconds:.1f}s,"
         f" codes {dict(sorted(codes.items()))}"
     )
+    for rpc, per in sorted(by_rpc.items()):
+        print(f"  {rpc}: {dict(sorted(per.items()))}")
     for f in pending:
         print(f"pending elsewhere: {f}")
     assert not bugs, "\n".join(str(f) for f in bugs)
