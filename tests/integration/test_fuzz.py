@@ -565,6 +565,7 @@ async def _handles(t: Target, rounds: int) -> Handles:
     tasks = await asyncio.gather(
         *(limited(w.PollWorkflowTaskQueue(poll, timeout=LONG)) for _ in range(hosts + waiting))
     )
+    assert all(task.task_token for task in tasks), "a workflow task was not delivered"
     h.workflow_ids = [task.workflow_execution.workflow_id for task in tasks]
     h.run_ids = [task.workflow_execution.run_id for task in tasks]
     h.workflow_tokens = [task.task_token for task in tasks[hosts:]]
