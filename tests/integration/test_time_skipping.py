@@ -26,6 +26,10 @@ from temporalio.exceptions import ActivityError, TimeoutType
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 from temporalio.testing import WorkflowEnvironment
 
+from pytemporal.config import ServerConfig
+from pytemporal.server import serve
+from pytemporal.timeskipping.environment import time_skipping_environment
+
 from .harness import (
     ServerProcess,
     history_events,
@@ -407,3 +411,31 @@ async def test_unlocked_server_skips_for_a_plain_client() -> None:
         assert datetime.fromisoformat(after) - datetime.fromisoformat(before) >= timedelta(days=1)
     finally:
         server.terminate()
+
+
+async def test_in_process_server_with_the_sdk_environment() -> None:
+    """`serve(ServerConfig(time_skipping=True))` in this event loop, with the SDK's
+    time-skipping environment over a plain client (`time_skipping_environment`)."""
+    ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    stop = asyncio.Event()
+    server = asyncio.create_task(
+        serve(ServerConfig(port=0, time_skipping=True), on_ready=ready.set_result, stop=stop)
+    )
+
+    async def shut() -> None:
+        stop.set()
+        await server
+
+    address = await asyncio.wait_for(ready, 30)
+    async with time_skipping_environment(await Client.connect(address), shutdown=shut) as env:
+        assert env.supports_time_skipping
+        task_queue = unique("tq")
+        async with running_worker(env.client, task_queue, workflows=[SleepWorkflow]):
+            before, after = await env.client.execute_workflow(
+                SleepWorkflow.run, 7 * DAY, id=unique("inproc"), task_queue=task_queue
+            )
+        assert datetime.fromisoformat(after) - datetime.fromisoformat(before) >= timedelta(days=7)
+        at = await env.get_current_time()
+        await env.sleep(timedelta(hours=5))
+        assert await env.get_current_time() - at >= timedelta(hours=5)
+    assert server.done()

@@ -321,7 +321,9 @@ def expand_test_server_argv(argv: list[str]) -> list[str]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse ``argv``; exits with status 2 and a message on a bad flag or value."""
-    args = build_parser().parse_args(expand_test_server_argv(sys.argv[1:] if argv is None else argv))
+    args = build_parser().parse_args(
+        expand_test_server_argv(sys.argv[1:] if argv is None else argv)
+    )
     # Which global flags were given, for commands whose config files also set them.
     args.explicit_global_flags = {name for name in GLOBAL_DEFAULTS if hasattr(args, name)}
     for name, default in GLOBAL_DEFAULTS.items():
