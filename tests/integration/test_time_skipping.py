@@ -232,6 +232,48 @@ async def test_update_awaited_while_time_is_skipped(ts_env: WorkflowEnvironment)
     assert wall < WALL_BOUND
 
 
+@workflow.defn(sandboxed=False)
+class UpdateThenComplete:
+    def __init__(self) -> None:
+        self.got = False
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.got)
+        return "workflow-done"
+
+    @workflow.update
+    async def update(self) -> str:
+        # A workflow task that takes a while: long enough for the server to skip to
+        # its timeout if the task did not hold time.
+        time.sleep(0.5)  # noqa: ASYNC251 (blocking on purpose: a slow workflow task)
+        self.got = True
+        return "update-done"
+
+
+async def test_update_and_result_awaited_together(env: WorkflowEnvironment) -> None:
+    """The update waits while `result()` has released the environment's lock: the
+    workflow task must still hold time (its timeout is not skipped to)."""
+    task_queue = unique("tq")
+    handle = await env.client.start_workflow(
+        UpdateThenComplete.run, id=unique("both"), task_queue=task_queue
+    )
+    update = asyncio.create_task(handle.execute_update(UpdateThenComplete.update))
+    result = asyncio.create_task(handle.result())
+    await asyncio.sleep(0.2)  # not synchronisation: lets both calls reach the server first
+    async with running_worker(
+        env.client, task_queue, workflows=[UpdateThenComplete], max_cached_workflows=0
+    ):
+        assert await update == "update-done"
+        assert await result == "workflow-done"
+    timed_out = [
+        e
+        for e in await history_events(handle)
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT
+    ]
+    assert timed_out == []
+
+
 async def test_get_current_time_and_sleep(
     env: WorkflowEnvironment, stub: ts_grpc.TestServiceStub
 ) -> None:

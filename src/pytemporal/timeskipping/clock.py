@@ -29,8 +29,9 @@ class SkippingClock(Clock):
         # Java's test server starts with one lock when the SDKs launch it (they unlock
         # around awaiting a result); `--enable-time-skipping` starts it unlocked.
         self.locks = 1 if locked else 0
-        # Clients waiting for an update's outcome: while there is one, one lock counts
-        # as released (without touching the counter that Lock/Unlock calls balance).
+        # Clients waiting for an update's outcome: while there is one, one of the
+        # client's locks (if any) counts as released (skipper.py), without touching the
+        # counter that Lock/Unlock calls balance.
         self.update_waiters = 0
         # Locks the server itself holds (skipper.py: work in progress). As in the Java
         # server, they share the counter with the client's: an activity may release

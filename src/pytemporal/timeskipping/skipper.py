@@ -145,9 +145,11 @@ class Skipper:
         # Client unlocks beyond the client's locks (Java allows them while the server
         # holds locks) release only the locks of running activities: an activity that
         # waits for time with UnlockTimeSkippingWithSleep. Never a workflow task's.
-        explicit = max(clock.locks, -self._started_activities)
-        released = min(clock.update_waiters, 1)
-        return explicit + self.internal_locks() - released <= 0
+        client = clock.locks
+        if clock.update_waiters and client > 0:
+            client -= 1  # a client waits for an update's outcome: one of its locks
+        explicit = max(client, -self._started_activities)
+        return explicit + self.internal_locks() <= 0
 
     async def run(self) -> None:
         clock = self.clock
