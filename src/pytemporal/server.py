@@ -15,7 +15,7 @@ from pytemporal.cluster.membership import ShardCluster
 from pytemporal.common import dynamic_config as dc
 from pytemporal.common.clock import Clock
 from pytemporal.config import ServerConfig
-from pytemporal.frontend import routing
+from pytemporal.frontend import ratelimit, routing
 from pytemporal.frontend.operator_service import OperatorService
 from pytemporal.frontend.workflow_service import FrontendLimits, WorkflowService
 from pytemporal.history.client import LocalHistoryClient
@@ -33,7 +33,21 @@ from pytemporal.rpc.service import InternalService
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE = 128 * 1024 * 1024
+# Responses: the client's own receive limit applies; pages are bounded upstream.
+MAX_SEND_MESSAGE = 128 * 1024 * 1024
+
+
+def _grpc_options(values: dc.DynamicConfig) -> list[tuple[str, int]]:
+    return [
+        # gRPC refuses a larger request from its length prefix (RESOURCE_EXHAUSTED).
+        ("grpc.max_receive_message_length", values.get(dc.MAX_RECEIVE_MESSAGE_SIZE)),
+        ("grpc.max_send_message_length", MAX_SEND_MESSAGE),
+        # Without BDP probing the receive windows stay small, so a refused request's
+        # bytes are not buffered first: memory stays flat under oversized requests
+        # (bench/oversized.py).
+        ("grpc.http2.bdp_probe", 0),
+        ("grpc.so_reuseport", 0),
+    ]
 
 
 def _limits(config: ServerConfig) -> Limits:
@@ -120,20 +134,22 @@ async def serve(
     engine.redirector = redirector
     transfers = TransferProcessor(engine, namespaces, redirector)
     internal_service = InternalService(local_history, engine.accept_task)
-    interceptors = []
+    values, _ = dc.DynamicConfig.from_values(config.dynamic_config)
+    limiter = ratelimit.FrontendLimiter(
+        ratelimit.RateLimitSettings.from_config(values, dev_server=cluster is None)
+    )
+    # Outside the routing interceptor: a call is counted where it arrives, once.
+    interceptors: list[grpc.aio.ServerInterceptor] = [
+        ratelimit.RateLimitInterceptor(
+            limiter, namespaces.exists, trust_forwarded=cluster is not None
+        )
+    ]
     if cluster is not None:
         interceptors.append(routing.RoutingInterceptor(routing.Router(redirector, namespaces)))
     else:
         await engine.recover()
 
-    server = grpc.aio.server(
-        interceptors=interceptors,
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE),
-            ("grpc.max_send_message_length", MAX_MESSAGE),
-            ("grpc.so_reuseport", 0),
-        ],
-    )
+    server = grpc.aio.server(interceptors=interceptors, options=_grpc_options(values))
     # Public calls are served by this process's history and matching: the interceptor
     # has forwarded those that belong elsewhere.
     public_history = LocalPublicHistory(engine)
