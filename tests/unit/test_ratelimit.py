@@ -70,6 +70,12 @@ def test_a_higher_priority_call_drains_lower_priorities_first() -> None:
     assert limiter.allow(0.0, 0)  # its own bucket is untouched
 
 
+def test_priority_zero_refills_at_the_operator_ratio() -> None:
+    limiter = PriorityLimiter(rate=10, burst=10, priorities=[0, 1], now=0.0, operator_ratio=0.2)
+    assert sum(limiter.allow(0.0, 0) for _ in range(20)) == 10
+    assert sum(limiter.allow(1.0, 0) for _ in range(20)) == 2
+
+
 def settings(**kw: float) -> RateLimitSettings:
     return RateLimitSettings(**kw)  # type: ignore[arg-type]
 
@@ -96,7 +102,7 @@ def test_instance_limit_covers_all_namespaces_and_unknown_ones() -> None:
         == 6
     )  # burst 2 x 3
     with pytest.raises(ResourceExhausted) as err:
-        limiter.acquire("DescribeNamespace", "b")
+        limiter.acquire("SignalWorkflowExecution", "b")
     assert err.value.message == "service rate limit exceeded"
     assert err.value.scope == ResourceExhaustedScope.RESOURCE_EXHAUSTED_SCOPE_SYSTEM
 

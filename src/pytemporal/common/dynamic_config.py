@@ -289,6 +289,11 @@ FRONTEND_NAMESPACE_BURST_RATIO_NAMESPACE_REPLICATION_INDUCING = _float(
     10.0,
     "Burst ratio for frontend.namespaceRPS.namespaceReplicationInducingAPIs.",
 )
+OPERATOR_RPS_RATIO = _float(
+    "system.operatorRPSRatio",
+    0.2,
+    "Share of each rate limit for priority-0 (system) APIs such as DescribeNamespace.",
+)
 FRONTEND_NAMESPACE_COUNT = _int(
     "frontend.namespaceCount",
     1_200,

@@ -240,11 +240,25 @@ class TokenBucket:
 
 
 class PriorityLimiter:
-    """One bucket per priority (0 highest); a call draws from its own and every lower one."""
+    """One bucket per priority (0 highest); a call draws from its own and every lower one.
 
-    def __init__(self, rate: float, burst: int, priorities: list[int], now: float) -> None:
-        self.index = {p: i for i, p in enumerate(sorted(priorities))}
-        self.buckets = [TokenBucket(rate, burst, now) for _ in priorities]
+    Priority 0 (Temporal's operator priority, where the system APIs sit) refills at
+    `operator_ratio` of the rate, with the same burst.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        priorities: list[int],
+        now: float,
+        operator_ratio: float = 1.0,
+    ) -> None:
+        ordered = sorted(priorities)
+        self.index = {p: i for i, p in enumerate(ordered)}
+        self.buckets = [
+            TokenBucket(rate * operator_ratio if p == 0 else rate, burst, now) for p in ordered
+        ]
 
     def allow(self, now: float, priority: int) -> bool:
         i = self.index[priority]
@@ -268,6 +282,7 @@ class RateLimitSettings:
     namespace_replication_inducing_rps: int = 1
     namespace_replication_inducing_burst_ratio: float = 10.0
     namespace_count: int = 1_200
+    operator_rps_ratio: float = 0.2
 
     @classmethod
     def from_config(cls, config: dc.DynamicConfig, *, dev_server: bool) -> RateLimitSettings:
@@ -288,6 +303,7 @@ class RateLimitSettings:
                 dc.FRONTEND_NAMESPACE_BURST_RATIO_NAMESPACE_REPLICATION_INDUCING
             ),
             namespace_count=config.get(dc.FRONTEND_NAMESPACE_COUNT),
+            operator_rps_ratio=config.get(dc.OPERATOR_RPS_RATIO),
         )
 
 
@@ -321,7 +337,7 @@ class FrontendLimiter:
         s = settings
         instance_rates = (s.rps, s.rps, s.rps_replication_inducing)
         self._instance = [
-            PriorityLimiter(rate, instance_burst(rate), prios, now)
+            PriorityLimiter(rate, instance_burst(rate), prios, now, s.operator_rps_ratio)
             for rate, (_, prios) in zip(instance_rates, _GROUPS, strict=True)
         ]
         self._namespace_rates = (
@@ -372,7 +388,11 @@ class FrontendLimiter:
         if limiter is None:
             rate, ratio = self._namespace_rates[group]
             limiter = PriorityLimiter(
-                rate, namespace_burst(rate, ratio), _GROUPS[group][1], self.clock()
+                rate,
+                namespace_burst(rate, ratio),
+                _GROUPS[group][1],
+                self.clock(),
+                self.settings.operator_rps_ratio,
             )
             self._namespaces[(namespace, group)] = limiter
         return limiter
