@@ -1,0 +1,100 @@
+"""RateLimitInterceptor on an in-process grpc.aio server: which calls it counts.
+
+A stub WorkflowService (DescribeNamespace, StartWorkflowExecution) answers behind the
+interceptor; the limiter has a namespace burst of 2, so the third counted call is
+refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import pytest
+from temporalio.api.workflowservice.v1 import (
+    DescribeNamespaceRequest,
+    DescribeNamespaceResponse,
+    StartWorkflowExecutionRequest,
+    StartWorkflowExecutionResponse,
+)
+
+from pytemporal.frontend.ratelimit import FrontendLimiter, RateLimitInterceptor, RateLimitSettings
+from pytemporal.frontend.routing import FORWARDED
+
+SERVICE = "temporal.api.workflowservice.v1.WorkflowService"
+
+
+def _handlers() -> grpc.GenericRpcHandler:
+    async def start(request: Any, context: Any) -> StartWorkflowExecutionResponse:
+        return StartWorkflowExecutionResponse(run_id="r")
+
+    async def describe(request: Any, context: Any) -> DescribeNamespaceResponse:
+        return DescribeNamespaceResponse()
+
+    return grpc.method_handlers_generic_handler(
+        SERVICE,
+        {
+            "StartWorkflowExecution": grpc.unary_unary_rpc_method_handler(
+                start,
+                request_deserializer=StartWorkflowExecutionRequest.FromString,
+                response_serializer=StartWorkflowExecutionResponse.SerializeToString,
+            ),
+            "DescribeNamespace": grpc.unary_unary_rpc_method_handler(
+                describe,
+                request_deserializer=DescribeNamespaceRequest.FromString,
+                response_serializer=DescribeNamespaceResponse.SerializeToString,
+            ),
+        },
+    )
+
+
+async def _serve(trust_forwarded: bool) -> tuple[grpc.aio.Server, str]:
+    limiter = FrontendLimiter(RateLimitSettings(namespace_rps=1, namespace_burst_ratio=2.0))
+    interceptor = RateLimitInterceptor(
+        limiter, lambda name: name == "default", trust_forwarded=trust_forwarded
+    )
+    server = grpc.aio.server(interceptors=[interceptor])
+    server.add_generic_rpc_handlers([_handlers()])
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    return server, f"127.0.0.1:{port}"
+
+
+@pytest.fixture(params=[False, True], ids=["dev", "cluster"])
+async def target(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, bool]]:
+    server, address = await _serve(bool(request.param))
+    try:
+        yield address, bool(request.param)
+    finally:
+        await server.stop(None)
+
+
+async def _starts(address: str, n: int, metadata: tuple[tuple[str, str], ...] = ()) -> list[str]:
+    codes = []
+    async with grpc.aio.insecure_channel(address) as ch:
+        call = ch.unary_unary(
+            f"/{SERVICE}/StartWorkflowExecution",
+            request_serializer=StartWorkflowExecutionRequest.SerializeToString,
+            response_deserializer=StartWorkflowExecutionResponse.FromString,
+        )
+        for _ in range(n):
+            try:
+                await call(StartWorkflowExecutionRequest(namespace="default"), metadata=metadata)
+                codes.append("OK")
+            except grpc.aio.AioRpcError as err:
+                codes.append(err.code().name)
+    return codes
+
+
+async def test_the_third_call_is_refused(target: tuple[str, bool]) -> None:
+    address, _ = target
+    assert await _starts(address, 3) == ["OK", "OK", "RESOURCE_EXHAUSTED"]
+
+
+async def test_forwarded_calls_pass_only_in_a_cluster(target: tuple[str, bool]) -> None:
+    address, cluster = target
+    codes = await _starts(address, 3, ((FORWARDED, "1"),))
+    # In a cluster the forwarding process counted the call; on the dev server nothing
+    # forwards, so the marker is a client's and counts like any call.
+    assert codes == (["OK"] * 3 if cluster else ["OK", "OK", "RESOURCE_EXHAUSTED"])
