@@ -11,11 +11,13 @@ import grpc
 from temporalio.api.operatorservice.v1 import service_pb2_grpc as operator_grpc
 from temporalio.api.workflowservice.v1 import service_pb2_grpc as workflow_grpc
 
-from pytemporal.cluster.membership import ShardCluster
+from pytemporal.cluster.membership import ClusterConfigError, ShardCluster
 from pytemporal.common import dynamic_config as dc
+from pytemporal.common import tls
 from pytemporal.common.clock import Clock
-from pytemporal.config import ServerConfig
+from pytemporal.config import ServerConfig, internode_auth_problem
 from pytemporal.frontend import ratelimit, routing
+from pytemporal.frontend.authorization import Authorization
 from pytemporal.frontend.operator_service import OperatorService
 from pytemporal.frontend.workflow_service import FrontendLimits, WorkflowService
 from pytemporal.history.client import LocalHistoryClient
@@ -28,7 +30,9 @@ from pytemporal.matching.queues import Matching
 from pytemporal.namespaces import NamespaceRegistry
 from pytemporal.persistence.factory import open_store
 from pytemporal.persistence.urls import sqlite_url
+from pytemporal.rpc.auth import SecretInterceptor, secret_metadata
 from pytemporal.rpc.redirector import Redirector
+from pytemporal.rpc.remote import Channels
 from pytemporal.rpc.service import InternalService
 
 log = logging.getLogger(__name__)
@@ -37,7 +41,7 @@ log = logging.getLogger(__name__)
 MAX_SEND_MESSAGE = 128 * 1024 * 1024
 
 
-def _grpc_options(values: dc.DynamicConfig) -> list[tuple[str, int]]:
+def _grpc_options(values: dc.DynamicConfig) -> list[tuple[str, Any]]:
     return [
         # gRPC refuses a larger request from its length prefix (RESOURCE_EXHAUSTED).
         ("grpc.max_receive_message_length", values.get(dc.MAX_RECEIVE_MESSAGE_SIZE)),
@@ -75,6 +79,73 @@ def _limits(config: ServerConfig) -> Limits:
     )
 
 
+def _credentials(server_tls: tls.ServerTLS | None) -> grpc.ServerCredentials | None:
+    return tls.server_credentials(server_tls) if server_tls is not None else None
+
+
+def _listen(
+    server: grpc.aio.Server, ip: str, port: int, credentials: grpc.ServerCredentials | None
+) -> str:
+    """Bind `server` (with TLS when given credentials); the address it listens on."""
+    try:
+        if credentials is None:
+            bound = server.add_insecure_port(f"{ip}:{port}")
+        else:
+            bound = server.add_secure_port(f"{ip}:{port}", credentials)
+    except RuntimeError as e:  # grpcio reports a failed bind this way
+        raise OSError(f"cannot listen on {ip}:{port}: {e}") from e
+    return f"{ip}:{bound}"
+
+
+def _internode_auth(config: ServerConfig) -> list[grpc.aio.ServerInterceptor]:
+    if config.internode.secret:
+        return [SecretInterceptor(config.internode.secret)]
+    if config.tls.internode is None:
+        log.warning(
+            "the internode listener on %s is UNAUTHENTICATED: whoever reaches it can act"
+            " on every workflow. Set cluster.secret or tls.internode",
+            config.internode.ip,
+        )
+    return []
+
+
+def _peer_channels(config: ServerConfig) -> Channels | None:
+    if not config.cluster:
+        return None
+    internode = config.tls.internode
+    return Channels(
+        credentials=tls.channel_credentials(internode) if internode else None,
+        metadata=secret_metadata(config.internode.secret),
+        options=tls.channel_options(internode),
+    )
+
+
+def _internode_listener(
+    config: ServerConfig,
+    options: list[tuple[str, Any]],
+    credentials: grpc.ServerCredentials | None,
+    router: routing.Router,
+    workflow_service: WorkflowService,
+    operator_service: OperatorService,
+    internal_service: InternalService,
+) -> tuple[grpc.aio.Server, str]:
+    """The listener other processes call (typed internal calls, and the public calls
+    they forward, served by the same handlers), and the address to advertise for it.
+    Nothing of this is on the public port."""
+    server = grpc.aio.server(
+        interceptors=[*_internode_auth(config), routing.RoutingInterceptor(router, forward=False)],
+        options=options,
+    )
+    workflow_grpc.add_WorkflowServiceServicer_to_server(workflow_service, server)
+    operator_grpc.add_OperatorServiceServicer_to_server(operator_service, server)
+    server.add_generic_rpc_handlers(internal_service.handlers())
+    node = config.internode
+    host, _, port = _listen(server, node.ip, node.port, credentials).rpartition(":")
+    if host in ("0.0.0.0", "::", "[::]", ""):
+        host = "127.0.0.1"
+    return server, node.advertise_address or f"{host}:{port}"
+
+
 def _callbacks(engine: HistoryEngine, cluster: ShardCluster, namespaces: NamespaceRegistry) -> None:
     background: set[asyncio.Task[object]] = set()
 
@@ -104,6 +175,15 @@ async def serve(
 ) -> None:
     """Run the server until `stop` is set."""
     stop = stop or asyncio.Event()
+    if config.cluster:
+        problem = internode_auth_problem(config.internode, config.tls)
+        if problem is not None:
+            raise ClusterConfigError(problem)
+    # Read the certificates first: a bad file stops the start before anything opens.
+    frontend_credentials = _credentials(config.tls.frontend)
+    internode_tls = config.tls.internode if config.cluster else None
+    internode_credentials = _credentials(internode_tls.server if internode_tls else None)
+    peer_channels = _peer_channels(config)
     store = await open_store(
         config.database_url or sqlite_url(config.db_filename),
         pool_size=config.pool_size,
@@ -130,26 +210,30 @@ async def serve(
     # shards owned here, typed internal calls for the others.
     local_history = LocalHistoryClient(engine, namespaces)
     local_matching = LocalMatchingClient(matching)
-    redirector = Redirector(engine.cluster, local_history, local_matching)
+    redirector = Redirector(engine.cluster, local_history, local_matching, peer_channels)
     engine.redirector = redirector
     transfers = TransferProcessor(engine, namespaces, redirector)
-    internal_service = InternalService(local_history, engine.accept_task)
+    router = routing.Router(redirector, namespaces)
+    interceptors: list[grpc.aio.ServerInterceptor] = []
+    # First, so that a call is authorized before it is routed anywhere.
+    authorization = Authorization(config.authorization) if config.authorization else None
+    if authorization is not None:
+        await authorization.start()
+        interceptors.append(authorization.interceptor)
+    # Before routing: a call is counted on the public port it arrives at. Calls that
+    # processes forward to each other reach the internode listener, which has no limiter.
     values, _ = dc.DynamicConfig.from_values(config.dynamic_config)
     limiter = ratelimit.FrontendLimiter(
         ratelimit.RateLimitSettings.from_config(values, dev_server=cluster is None)
     )
-    # Outside the routing interceptor: a call is counted where it arrives, once.
-    interceptors: list[grpc.aio.ServerInterceptor] = [
-        ratelimit.RateLimitInterceptor(
-            limiter, namespaces.exists, trust_forwarded=cluster is not None
-        )
-    ]
+    interceptors.append(ratelimit.RateLimitInterceptor(limiter, namespaces.exists))
     if cluster is not None:
-        interceptors.append(routing.RoutingInterceptor(routing.Router(redirector, namespaces)))
+        interceptors.append(routing.RoutingInterceptor(router))
     else:
         await engine.recover()
 
-    server = grpc.aio.server(interceptors=interceptors, options=_grpc_options(values))
+    options = _grpc_options(values)
+    server = grpc.aio.server(interceptors=interceptors, options=options)
     # Public calls are served by this process's history and matching: the interceptor
     # has forwarded those that belong elsewhere.
     public_history = LocalPublicHistory(engine)
@@ -164,18 +248,25 @@ async def serve(
         visibility=store,
         limits=FrontendLimits(engine.limits.blob_size, engine.limits.history_long_poll),
     )
+    operator_service = OperatorService(namespaces)
     workflow_grpc.add_WorkflowServiceServicer_to_server(workflow_service, server)
-    operator_grpc.add_OperatorServiceServicer_to_server(OperatorService(namespaces), server)
-    server.add_generic_rpc_handlers(internal_service.handlers())
-    try:
-        port = server.add_insecure_port(f"{config.ip}:{config.port}")
-    except RuntimeError as e:  # grpcio reports a failed bind this way
-        raise OSError(f"cannot listen on {config.ip}:{config.port}: {e}") from e
-    address = f"{config.ip}:{port}"
-    await server.start()
+    operator_grpc.add_OperatorServiceServicer_to_server(operator_service, server)
+    address = _listen(server, config.ip, config.port, frontend_credentials)
+    servers = [server]
     if cluster is not None:
-        ip = "127.0.0.1" if config.ip in ("0.0.0.0", "") else config.ip
-        cluster.address = config.advertise_address or f"{ip}:{port}"
+        internal, cluster.address = _internode_listener(
+            config,
+            options,
+            internode_credentials,
+            router,
+            workflow_service,
+            operator_service,
+            InternalService(local_history, engine.accept_task),
+        )
+        servers.append(internal)
+    for s in servers:
+        await s.start()
+    if cluster is not None:
         await cluster.check_shard_count()
         await cluster.tick()  # take a first share of the shards before serving
     if on_ready is not None:
@@ -191,7 +282,9 @@ async def serve(
     finally:
         if cluster is not None:
             await cluster.release_all()
-        await server.stop(grace=1.0)
+        await asyncio.gather(*(s.stop(grace=1.0) for s in servers))
+        if authorization is not None:
+            await authorization.close()
         await transfers.close()
         await redirector.close()
         await store.close()

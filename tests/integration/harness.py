@@ -38,6 +38,8 @@ SERVER_DATABASES: list[str] = []
 # pytemporal's production path: `server start` on a fresh PostgreSQL database.
 PYTEMPORAL_PG = "pytemporal-pg"
 SERVER_KINDS = (PYTEMPORAL, REFERENCE, PYTEMPORAL_PG)
+# The shared secret of the internode listener of `server start` processes in tests.
+CLUSTER_SECRET = "test-cluster-secret-0123456789"
 
 T = TypeVar("T")
 
@@ -203,6 +205,7 @@ class ServerProcess:
                 PYTEMPORAL_PORT=str(self.port),
                 PYTEMPORAL_NUM_HISTORY_SHARDS="4",
                 PYTEMPORAL_LOG_LEVEL="warn",
+                PYTEMPORAL_CLUSTER_SECRET=CLUSTER_SECRET,
             )
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(

@@ -18,9 +18,11 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from pytemporal.persistence.postgres.schema import SCHEMA_VERSION
 
 from .harness import (
+    CLUSTER_SECRET,
     PYTEMPORAL,
     ServerProcess,
     event_types,
+    free_port,
     has_event,
     running_worker,
     unique,
@@ -59,6 +61,7 @@ def write_config(tmp_path: Path, database_url: str, port: int) -> Path:
     path.write_text(
         f"persistence:\n  database_url: {database_url}\n  pool_size: 5\n"
         f"listen:\n  ip: 127.0.0.1\n  port: {port}\n"
+        f"cluster:\n  port: {free_port()}\n  secret: {CLUSTER_SECRET}\n"
         "num_history_shards: 4\nnamespaces: [orders]\nlog_level: warn\n"
     )
     return path

@@ -23,7 +23,15 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import RetryPolicy
 from temporalio.workflow import ParentClosePolicy
 
-from .harness import PYTEMPORAL, ServerProcess, running_worker, unique, wait_for
+from .harness import (
+    CLUSTER_SECRET,
+    PYTEMPORAL,
+    ServerProcess,
+    free_port,
+    running_worker,
+    unique,
+    wait_for,
+)
 from .test_postgres_server import pytemporal
 
 SHARDS = 8
@@ -36,6 +44,7 @@ class ClusterServer(ServerProcess):
     def __init__(self, database_url: str) -> None:
         super().__init__(PYTEMPORAL)
         self.database_url = database_url
+        self.cluster_port = free_port()
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "pytemporal", "server", "start"]
@@ -55,6 +64,8 @@ class ClusterServer(ServerProcess):
             "PYTEMPORAL_PORT": str(self.port),
             "PYTEMPORAL_NUM_HISTORY_SHARDS": str(SHARDS),
             "PYTEMPORAL_LOG_LEVEL": "warn",
+            "PYTEMPORAL_CLUSTER_PORT": str(self.cluster_port),
+            "PYTEMPORAL_CLUSTER_SECRET": CLUSTER_SECRET,
         }
 
 

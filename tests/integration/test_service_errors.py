@@ -7,9 +7,11 @@ import uuid
 import pytest
 from temporalio.api.common.v1 import Payload, Payloads, WorkflowExecution, WorkflowType
 from temporalio.api.errordetails.v1 import NamespaceNotFoundFailure, NotFoundFailure
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionRequest,
+    ResetWorkflowExecutionRequest,
     RespondActivityTaskCompletedRequest,
     StartWorkflowExecutionRequest,
 )
@@ -157,3 +159,34 @@ async def test_stale_task_token_of_completed_activity(client: Client, task_queue
         "invalid activityID or activity already timed out or invoking workflow is completed"
     )
     assert exc_info.value.grpc_status.details[0].Unpack(NotFoundFailure())
+
+
+@pytest.mark.parametrize("bad_type", [999, -7])
+async def test_unknown_search_attribute_type(client: Client, bad_type: int) -> None:
+    """Found by the fuzz: a type outside the enum answered INTERNAL."""
+    with pytest.raises(RPCError) as exc_info:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=client.namespace,
+                search_attributes={unique("Attr").replace("-", ""): bad_type},  # type: ignore[dict-item]
+            )
+        )
+    assert exc_info.value.status == RPCStatusCode.INVALID_ARGUMENT
+    assert exc_info.value.message == f"Unknown search attribute type: {bad_type}."
+
+
+async def test_reset_of_an_unknown_workflow_with_a_run_id(client: Client) -> None:
+    """Found by the fuzz: a run id with a workflow id that has no runs answered INTERNAL."""
+    with pytest.raises(RPCError) as exc_info:
+        await client.workflow_service.reset_workflow_execution(
+            ResetWorkflowExecutionRequest(
+                namespace=client.namespace,
+                workflow_execution=WorkflowExecution(
+                    workflow_id=unique("never-started"), run_id=str(uuid.uuid4())
+                ),
+                workflow_task_finish_event_id=4,
+                request_id=str(uuid.uuid4()),
+                reason="fuzz",
+            )
+        )
+    assert exc_info.value.status == RPCStatusCode.NOT_FOUND

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.filter.v1 import WorkflowExecutionFilter
+from temporalio.api.filter.v1 import StartTimeFilter, WorkflowExecutionFilter
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import (
+    CountWorkflowExecutionsRequest,
     ListClosedWorkflowExecutionsRequest,
     ListOpenWorkflowExecutionsRequest,
     ListWorkflowExecutionsRequest,
@@ -25,7 +27,7 @@ from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
-from .harness import running_worker, unique, wait_for
+from .harness import ServerProcess, is_pytemporal, running_worker, unique, wait_for
 from .workflows import HelloWorkflow
 
 BATCH = SearchAttributeKey.for_keyword("PyTemporalVisBatch")
@@ -220,6 +222,87 @@ async def test_bad_queries_are_invalid_arguments(client: Client, query: str, mes
     assert count_exc.value.message == message
 
 
+_P = "WorkflowId = 'nothing-matches'"
+_MANY_IDS = ",".join(repr(str(i)) for i in range(30_000))
+
+
+async def _each_visibility_rpc(client: Client, query: str) -> list[tuple[str, object]]:
+    """(rpc, status name or "OK") for the query on List, Count and Scan."""
+    svc = client.workflow_service
+    ns = client.namespace
+    calls = {
+        "List": lambda: svc.list_workflow_executions(
+            ListWorkflowExecutionsRequest(namespace=ns, query=query)
+        ),
+        "Count": lambda: svc.count_workflow_executions(
+            CountWorkflowExecutionsRequest(namespace=ns, query=query)
+        ),
+        "Scan": lambda: svc.scan_workflow_executions(
+            ScanWorkflowExecutionsRequest(namespace=ns, query=query)
+        ),
+    }
+    out: list[tuple[str, object]] = []
+    for name, call in calls.items():
+        try:
+            await call()
+            out.append((name, "OK"))
+        except RPCError as e:
+            out.append((name, (e.status.name, e.message)))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("(" * 200 + _P + ")" * 200, "max nesting level reached at position 228"),
+        ("NOT " * 5000 + _P, "max nesting level reached at position 827 near 'not'"),
+        (" OR ".join([_P] * 996), "max ast depth reached"),
+        (" AND ".join([_P] * 5_000), "max ast depth reached"),
+    ],
+)
+async def test_queries_past_the_parser_limits(client: Client, query: str, message: str) -> None:
+    error = ("INVALID_ARGUMENT", f"invalid query: malformed SQL query: {message}")
+    assert await _each_visibility_rpc(client, query) == [
+        ("List", error),
+        ("Count", error),
+        ("Scan", error),
+    ]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "(" * 199 + _P + ")" * 199,
+        "NOT (" * 99 + _P + ")" * 99,
+        " OR ".join([_P] * 995),
+        " AND ".join(["NOT " + _P] * 994),
+        f"WorkflowId IN ({_MANY_IDS})",
+        f"WorkflowId NOT IN ({_MANY_IDS}) AND {_P}",
+    ],
+)
+async def test_largest_queries_are_answered(client: Client, query: str) -> None:
+    assert await _each_visibility_rpc(client, query) == [
+        ("List", "OK"),
+        ("Count", "OK"),
+        ("Scan", "OK"),
+    ]
+
+
+async def test_query_length_limit(client: Client, server: ServerProcess) -> None:
+    if not is_pytemporal(server.kind):
+        pytest.skip("a pytemporal limit (Temporal parses up to the gRPC message size)")
+    query = f"WorkflowId = '{'x' * 300_000}'"
+    error = (
+        "INVALID_ARGUMENT",
+        f"invalid query: query is {len(query)} characters long, more than the maximum of 262144",
+    )
+    assert await _each_visibility_rpc(client, query) == [
+        ("List", error),
+        ("Count", error),
+        ("Scan", error),
+    ]
+
+
 async def test_group_by_other_than_status_is_rejected(client: Client) -> None:
     with pytest.raises(RPCError) as exc_info:
         await client.count_workflows("GROUP BY WorkflowType")
@@ -263,3 +346,71 @@ async def test_scan_and_the_deprecated_open_closed_lists(client: Client, batch: 
         )
     )
     assert list(not_closed.executions) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("HistoryLength > 99999999999999999999999", None),  # a float64 past int64
+        ("ExecutionDuration > '-5s'", None),
+        (
+            "ExecutionDuration > '999999999999h'",
+            "invalid query: invalid expression: invalid duration value for search attribute"
+            " ExecutionDuration: 999999999999h",
+        ),
+        (
+            "ExecutionDuration > 99999999999999999999999",
+            "invalid query: invalid expression: unexpected value type float64 for search"
+            " attribute ExecutionDuration",
+        ),
+        (
+            "StartTime > 99999999999999999999999",
+            "invalid query: invalid expression: invalid value type for search attribute"
+            " StartTime of type Datetime: 1e+23 (type: float64)",
+        ),
+    ],
+)
+async def test_literals_past_int64(client: Client, query: str, message: str | None) -> None:
+    """Found by the fuzz: these answered INTERNAL (SQLite cannot bind such integers)."""
+    expected: object = "OK" if message is None else ("INVALID_ARGUMENT", message)
+    assert await _each_visibility_rpc(client, query) == [
+        ("List", expected),
+        ("Count", expected),
+        ("Scan", expected),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("bound", "message"),
+    [
+        ({"latest_time": Timestamp(seconds=1, nanos=-5)}, None),
+        ({"earliest_time": Timestamp(seconds=-62_135_596_801)}, None),
+        (
+            {"latest_time": Timestamp(seconds=253_402_300_800)},
+            "invalid query: invalid expression: unable to parse datetime '10000-01-01T00:00:00Z'",
+        ),
+    ],
+)
+async def test_legacy_list_time_filters_out_of_timestamp_range(
+    client: Client, bound: dict[str, Timestamp], message: str | None
+) -> None:
+    """Found by the fuzz: Timestamps outside protobuf's valid range answered INTERNAL."""
+    svc = client.workflow_service
+    window = StartTimeFilter(**bound)  # type: ignore[arg-type]
+    for call in (
+        lambda: svc.list_open_workflow_executions(
+            ListOpenWorkflowExecutionsRequest(namespace=client.namespace, start_time_filter=window)
+        ),
+        lambda: svc.list_closed_workflow_executions(
+            ListClosedWorkflowExecutionsRequest(
+                namespace=client.namespace, start_time_filter=window
+            )
+        ),
+    ):
+        if message is None:
+            await call()
+            continue
+        with pytest.raises(RPCError) as exc_info:
+            await call()
+        assert exc_info.value.status == RPCStatusCode.INVALID_ARGUMENT
+        assert exc_info.value.message == message

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 import pgtest
-from pytemporal.common.errors import ConditionFailed, PersistenceError
+from pytemporal.common.errors import ConditionFailed, InvalidArgument, PersistenceError
 from pytemporal.persistence.factory import open_store
 from pytemporal.persistence.postgres import PostgresStore
 
@@ -130,3 +130,20 @@ async def test_second_current_run_from_another_session_is_a_condition_failure(
         await ours
     current = await pg.get_current_run(NS, wf)
     assert current is not None and current.run_id == "theirs"
+
+
+async def test_nul_characters_are_the_clients_error(pg: PostgresStore) -> None:
+    """PostgreSQL text cannot hold U+0000 (SQLite can): found by the fuzz as UNAVAILABLE,
+    which SDKs retry for ever. Reads and writes alike answer INVALID_ARGUMENT."""
+    with pytest.raises(InvalidArgument, match="NUL character"):
+        await pg.get_current_run(NS, "wf\x00id")
+    with pytest.raises(InvalidArgument, match="NUL character"):
+        await pg.commit([create("wf\x00id", new_id("nul"))])
+    m = create(new_id("nul"), new_id("nul"))
+    m.search_attributes = '{"CKw": "a\\u0000b"}'  # an escaped NUL, refused by jsonb
+    with pytest.raises(InvalidArgument, match="NUL character"):
+        await pg.commit([m])
+    # The store is fine afterwards.
+    ok = create(new_id("nul"), new_id("nul"))
+    await pg.commit([ok])
+    assert await pg.get_current_run(NS, ok.workflow_id) is not None

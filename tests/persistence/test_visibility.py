@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 
 from pytemporal.persistence.api import Mutation, Store, VisibilityCounts
+from pytemporal.visibility.attributes import InvalidQuery
 from pytemporal.visibility.query import parse
 
+from .backends import Backend
 from .helpers import COMPLETED, NS, RUNNING, create
 
 FAILED = 3
@@ -203,3 +206,50 @@ async def test_counts(filled: Store) -> None:
     none = parse("CKw = 'nothing'", CUSTOM).filter()
     assert await filled.count_executions(NS, none, group_by_status=True) == VisibilityCounts(0)
     assert await filled.count_executions(NS, None) == VisibilityCounts(total=5)
+
+
+# -- the largest queries the parser accepts run on both databases -------------------------
+
+_MANY = 33_000  # past both databases' parameter limits, were each value a placeholder
+
+
+def _values(prefix: str, n: int = _MANY) -> str:
+    return ",".join(f"'{prefix}{i}'" for i in range(n))
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (f"WorkflowId IN ({_values('')},'w2')", ["w2"]),
+        (f"WorkflowId NOT IN ({_values('')},'w2')", ["w5", "w1", "w3"]),
+        (f"CInt IN ({','.join(str(i + 100) for i in range(_MANY))},5)", ["w1"]),
+        (f"ExecutionStatus IN ({','.join(['3'] * 100)})", ["w3"]),
+        (f"CBool IN ({','.join(['true'] * 100)})", ["w1"]),
+        (f"CKwl IN ({_values('')},'z')", ["w2"]),
+        (f"CKwl NOT IN ({_values('')},'z')", ["w5", "w1", "w3"]),
+        (" OR ".join(["CKw = 'nothing'"] * 994 + ["WorkflowId = 'w3'"]), ["w3"]),
+        (" AND ".join(["CloseTime IS NOT NULL"] * 994 + ["WorkflowId = 'w3'"]), ["w3"]),
+        ("(" * 199 + "WorkflowId = 'w1'" + ")" * 199, ["w1"]),
+        ("(CKw = 'no' OR " * 15 + "WorkflowId = 'w1'" + ")" * 15, ["w1"]),
+        ("(CKw = 'no' OR CKw = 'no' AND " * 10 + "WorkflowId = 'w1'" + ")" * 10, []),
+        ("NOT (" * 20 + "WorkflowId = 'w1'" + ")" * 20, ["w1"]),
+    ],
+)  # fmt: skip
+async def test_largest_queries(filled: Store, query: str, expected: list[str]) -> None:
+    assert await _ids(filled, query) == expected
+    where = parse(query, CUSTOM).filter()
+    assert await filled.count_executions(NS, where) == VisibilityCounts(total=len(expected))
+
+
+async def test_nesting_past_sqlite_parser_is_an_invalid_query(
+    filled: Store, backend: Backend
+) -> None:
+    """SQLite (before 3.46) parses ~100 nested parentheses; PostgreSQL far more."""
+    query = "(CKw = 'no' OR CKw = 'no' AND " * 60 + "WorkflowId = 'w1'" + ")" * 60
+    if not backend.id.startswith("sqlite") or sqlite3.sqlite_version_info >= (3, 46):
+        assert await _ids(filled, query) == []
+        return
+    with pytest.raises(InvalidQuery, match="^invalid query: query is too complex for the SQLite"):
+        await _ids(filled, query)
+    with pytest.raises(InvalidQuery, match="too complex"):
+        await filled.count_executions(NS, parse(query, CUSTOM).filter())

@@ -22,8 +22,11 @@ import pytemporal.frontend
 from pytemporal.common.errors import NotFound
 from pytemporal.frontend.workflow_service import FrontendLimits, WorkflowService
 from pytemporal.history.public import ActivityById
+from pytemporal.history.tokens import TaskToken
 from pytemporal.namespaces import Namespace, NamespaceRegistry
 
+RUN = "0c6f6a3e-4d9b-4c1e-9a57-3f2b1d0e8a11"
+TOKEN = TaskToken("ns-id", "wf", RUN, scheduled_event_id=5, attempt=1).encode()
 FRONTEND = pathlib.Path(pytemporal.frontend.__file__).parent
 FORBIDDEN = ("pytemporal.history.engine", "pytemporal.history.api")
 
@@ -111,27 +114,27 @@ async def test_a_call_without_run_id_goes_to_the_current_run() -> None:
 async def test_reset_sticky_and_activity_refs() -> None:
     history = Recorder()
     svc = service(history)
-    execution = WorkflowExecution(workflow_id="wf", run_id="run-1")
+    execution = WorkflowExecution(workflow_id="wf", run_id=RUN)
     await svc.ResetStickyTaskQueue(
         ResetStickyTaskQueueRequest(namespace="default", execution=execution), Context()
     )
     result = Payloads()
     await svc.RespondActivityTaskCompleted(
         RespondActivityTaskCompletedRequest(
-            namespace="default", task_token=b"token", result=result, identity="w"
+            namespace="default", task_token=TOKEN, result=result, identity="w"
         ),
         Context(),
     )
     await svc.RespondActivityTaskCompletedById(
         RespondActivityTaskCompletedByIdRequest(
-            namespace="default", workflow_id="wf", run_id="run-1", activity_id="a1"
+            namespace="default", workflow_id="wf", run_id=RUN, activity_id="a1"
         ),
         Context(),
     )
-    key = ("ns-id", "wf", "run-1")
+    key = ("ns-id", "wf", RUN)
     assert history.calls == [
         ("reset_sticky", (key,)),
-        ("complete_activity", (b"token", result, "w")),
+        ("complete_activity", (TOKEN, result, "w")),
         ("complete_activity", (ActivityById(key, "a1"), None, "")),
     ]
 
@@ -139,7 +142,7 @@ async def test_reset_sticky_and_activity_refs() -> None:
 async def test_a_domain_error_from_history_becomes_its_status() -> None:
     history = Recorder(reset_sticky=NotFound("workflow execution already completed"))
     req = ResetStickyTaskQueueRequest(
-        namespace="default", execution=WorkflowExecution(workflow_id="wf", run_id="r")
+        namespace="default", execution=WorkflowExecution(workflow_id="wf", run_id=RUN)
     )
     with pytest.raises(Aborted) as raised:
         await service(history).ResetStickyTaskQueue(req, Context())
@@ -147,3 +150,28 @@ async def test_a_domain_error_from_history_becomes_its_status() -> None:
         grpc.StatusCode.NOT_FOUND,
         "workflow execution already completed",
     )
+
+
+async def test_a_token_from_another_namespace_is_refused_before_history() -> None:
+    history = Recorder()
+    svc = service(history)
+    svc.namespaces._remember(Namespace(id="other-id", name="other"))
+    req = RespondActivityTaskCompletedRequest(namespace="other", task_token=TOKEN)
+    with pytest.raises(Aborted) as raised:
+        await svc.RespondActivityTaskCompleted(req, Context())
+    assert raised.value.args == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "Operation requested with a token from a different namespace.",
+    )
+    assert history.calls == []
+
+
+async def test_a_run_id_that_is_no_uuid_is_invalid() -> None:
+    history = Recorder()
+    req = ResetStickyTaskQueueRequest(
+        namespace="default", execution=WorkflowExecution(workflow_id="wf", run_id="run-1")
+    )
+    with pytest.raises(Aborted) as raised:
+        await service(history).ResetStickyTaskQueue(req, Context())
+    assert raised.value.args == (grpc.StatusCode.INVALID_ARGUMENT, "Invalid RunId.")
+    assert history.calls == []

@@ -33,7 +33,9 @@ from pytemporal.common import errors
 from pytemporal.history.api.start import ParentRef
 from pytemporal.matching.client import LocalMatchingClient
 from pytemporal.matching.queues import Matching, TaskRef
+from pytemporal.proto.internal.v1 import internal_pb2 as pb
 from pytemporal.rpc import codec
+from pytemporal.rpc.auth import SECRET_HEADER, SecretInterceptor
 from pytemporal.rpc.redirector import Moving, Redirector
 from pytemporal.rpc.remote import Channels, RemoteHistoryClient, RemoteMatchingClient
 from pytemporal.rpc.service import InternalService
@@ -289,3 +291,66 @@ async def test_the_redirector_sends_elsewhere_or_says_moving(channels: Channels)
 def test_every_internal_rpc_has_a_handler() -> None:
     service = InternalService(FakeHistory(), lambda *args: None)
     assert len(service.handlers()) == 2
+
+
+# -- the listener's guards ----------------------------------------------------------
+
+
+class Crashing(FakeHistory):
+    async def signal_external(self, *args: Any) -> bool:
+        raise KeyError("secret internals")
+
+
+async def _raw(address: str, path: str, body: bytes, metadata: Any = ()) -> grpc.aio.AioRpcError:
+    async with grpc.aio.insecure_channel(address) as ch:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await ch.unary_unary(path)(body, metadata=metadata, timeout=5)
+    return caught.value
+
+
+async def test_unparsable_requests_are_invalid_arguments(peer: Peer) -> None:
+    err = await _raw(peer.address, "/pytemporal.internal.v1.HistoryService/StartChild", b"\xff")
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert err.details() == "malformed pytemporal.internal.v1.StartChildRequest"
+    assert peer.history.calls == []
+
+
+async def test_unexpected_failures_say_nothing_of_the_exception() -> None:
+    service = InternalService(Crashing(), lambda *args: None)
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers(service.handlers())
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        body = codec_request_signal()
+        err = await _raw(
+            f"127.0.0.1:{port}", "/pytemporal.internal.v1.HistoryService/SignalExternal", body
+        )
+    finally:
+        await server.stop(grace=None)
+    assert err.code() == grpc.StatusCode.INTERNAL
+    assert err.details() == "pytemporal.internal.v1.SignalExternalRequest failed on the peer"
+
+
+def codec_request_signal() -> bytes:
+    return pb.SignalExternalRequest(
+        target=codec.workflow_key(KEY), source=codec.execution(SOURCE)
+    ).SerializeToString()
+
+
+async def test_the_secret_interceptor_refuses_before_parsing() -> None:
+    service = InternalService(FakeHistory(), lambda *args: None)
+    server = grpc.aio.server(interceptors=[SecretInterceptor("k" * 16)])
+    server.add_generic_rpc_handlers(service.handlers())
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    address = f"127.0.0.1:{port}"
+    path = "/pytemporal.internal.v1.HistoryService/StartChild"
+    try:
+        for metadata in ((), ((SECRET_HEADER, "k" * 15),), ((SECRET_HEADER, "K" * 16),)):
+            err = await _raw(address, path, b"\xff", metadata)
+            assert err.code() == grpc.StatusCode.UNAUTHENTICATED
+        err = await _raw(address, path, b"\xff", ((SECRET_HEADER, "k" * 16),))
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT  # let through, then parsed
+    finally:
+        await server.stop(grace=None)

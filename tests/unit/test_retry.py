@@ -121,7 +121,7 @@ def _negative(seconds: int) -> Duration:
     [
         (
             lambda: RetryPolicy(initial_interval=_negative(-1)),
-            "InitialInterval cannot be negative on retry policy.",
+            "invalid InitialInterval set on retry policy: negative duration",
         ),
         (
             lambda: policy(coefficient=0.5),
@@ -129,7 +129,7 @@ def _negative(seconds: int) -> Duration:
         ),
         (
             lambda: RetryPolicy(maximum_interval=_negative(-1)),
-            "MaximumInterval cannot be negative on retry policy.",
+            "invalid MaximumInterval set on retry policy: negative duration",
         ),
         (
             lambda: policy(attempts=-1),

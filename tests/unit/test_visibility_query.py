@@ -393,3 +393,88 @@ def test_syntax_errors_report_temporals_position(text: str, position: int, near:
 )
 def test_accepted_like_temporal(text: str) -> None:
     parse(text, CUSTOM)
+
+
+# -- size limits (messages and thresholds read from Temporal's dev server 1.32) -----------
+
+P = "WorkflowId = 'a'"
+
+
+def _error(text: str) -> str:
+    with pytest.raises(InvalidQuery) as e:
+        parse(text, CUSTOM)
+    return str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("(" * 200 + P + ")" * 200, "max nesting level reached at position 228"),
+        ("(" * 1000 + P + ")" * 1000, "max nesting level reached at position 228"),
+        ("NOT " * 1000 + P, "max nesting level reached at position 827 near 'not'"),
+        ("NOT (" * 100 + P + ")" * 100, "max nesting level reached at position 528"),
+        ("(" * 150 + "NOT " * 50 + P + ")" * 150, "max nesting level reached at position 377 near 'not'"),
+        ("NOT " * 150 + "(" * 50 + P + ")" * 50, "max nesting level reached at position 678"),
+        ((P + " OR (") * 200 + P + ")" * 200, "max nesting level reached at position 4228"),
+        (" OR ".join([P] * 996), "max ast depth reached"),
+        (" AND ".join([P] * 50_00), "max ast depth reached"),
+        (" OR ".join(["NOT " + P] * 995), "max ast depth reached"),
+        (" OR ".join(["(" + P + ")"] * 995), "max ast depth reached"),
+        ("(" * 100 + " OR ".join([P] * 896) + ")" * 100, "max ast depth reached"),
+    ],
+)  # fmt: skip
+def test_nesting_and_depth_limits(text: str, message: str) -> None:
+    assert _error(text) == f"invalid query: malformed SQL query: {message}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(" * 199 + P + ")" * 199,
+        "NOT " * 199 + P,
+        "NOT (" * 99 + P + ")" * 99,
+        " OR ".join([P] * 995),
+        " AND ".join([P] * 995),
+        " OR ".join(["NOT " + P] * 994),
+        " OR ".join([P + " AND " + P] * 994),
+        "(" * 100 + " OR ".join([P] * 895) + ")" * 100,
+        " OR ".join(["(" + P + ")"] * 300),  # nesting is released at each ')'
+        " OR ".join(["NOT " + P] * 300),
+        f"CInt IN ({','.join(['1'] * 100_000)})",
+    ],
+)
+def test_largest_accepted_queries(text: str) -> None:
+    assert parse(text, CUSTOM).where is not None
+
+
+def test_chains_are_balanced_trees() -> None:
+    def depth(e: object) -> int:
+        if isinstance(e, And | Or):
+            return 1 + max(depth(e.left), depth(e.right))
+        return 1 + depth(e.operand) if isinstance(e, Not) else 1
+
+    assert depth(where(" OR ".join([P] * 995))) == 11
+    assert depth(where(f"{P} AND {P} AND CInt = 1")) == 3
+    assert where("CInt = 1 AND CInt = 2 AND CInt = 3") == And(
+        And(Compare(CINT, "=", 1), Compare(CINT, "=", 2)), Compare(CINT, "=", 3)
+    )
+
+
+def test_deep_nesting_of_long_chains_is_refused() -> None:
+    """Within Temporal's limits, but its balanced tree would be over 300 deep."""
+    text = f"{P} OR {P} OR {P} OR (" * 150 + P + ")" * 150
+    assert _error(text) == "invalid query: malformed SQL query: max ast depth reached"
+
+
+def test_query_length_limit() -> None:
+    text = "WorkflowId = '" + "a" * (256 * 1024) + "'"
+    assert _error(text) == (
+        f"invalid query: query is {len(text)} characters long, more than the maximum of 262144"
+    )
+    ok = "WorkflowId = '" + "a" * (256 * 1024 - 15) + "'"
+    assert parse(ok, CUSTOM).where == Compare(WF_ID, "=", "a" * (256 * 1024 - 15))
+
+
+def test_long_string_with_escapes() -> None:
+    text = "WorkflowId = '" + "ab\\'c''d" * 10_000 + "\\\\'"
+    assert where(text) == Compare(WF_ID, "=", "ab'c'd" * 10_000 + "\\")

@@ -76,3 +76,22 @@ def test_unsupported_attributes_are_reported() -> None:
     q = parse("ParentWorkflowId = 'p' OR NOT RootRunId IS NULL OR CKw = 'x'", CUSTOM)
     assert sql.unsupported_attributes(q.where) == ["ParentWorkflowId", "RootRunId"]
     assert sql.unsupported_attributes(parse("CKw = 'x'", CUSTOM).where) == []
+
+
+def test_chains_are_flat_and_not_runs_collapse() -> None:
+    """Kept shallow for SQLite's parser, which holds ~100 nested parentheses."""
+    text, _ = compile_("sqlite", " OR ".join(["WorkflowId = 'a'"] * 8))
+    assert text == f"({' OR '.join(['(workflow_id = ?)'] * 8)})"
+    text, _ = compile_("sqlite", "NOT NOT NOT CInt = 1")
+    assert text == "(NOT (json_extract(search_attributes, ?) = ?))"
+    assert compile_("sqlite", "NOT (NOT CInt = 1)")[0] == "(json_extract(search_attributes, ?) = ?)"
+
+
+def test_long_in_lists_are_one_array_parameter() -> None:
+    values = ",".join(str(i) for i in range(sql.MAX_INLINE_VALUES + 1))
+    text, params = compile_("sqlite", f"CInt NOT IN ({values})")
+    assert text == ("(json_extract(search_attributes, ?) NOT IN (SELECT value FROM json_each(?)))")
+    assert params[1] == f"[{values.replace(',', ', ')}]"
+    text, params = compile_("postgres", f"CInt IN ({values})")
+    assert text == "((search_attributes::jsonb ->> $1::text)::float8 = ANY($2::float8[]))"
+    assert params[1] == [float(i) for i in range(sql.MAX_INLINE_VALUES + 1)]

@@ -10,13 +10,23 @@ docs/pytemporal.example.yaml is a commented example::
     listen:
       ip: 0.0.0.0                   # default 127.0.0.1
       port: 7233                    # default 7233; 0: any free port
-      advertise_address: 10.0.0.5:7233  # how other processes reach this one (cluster)
+    cluster:                        # the port the server processes call each other on
+      ip: 10.0.0.5                  # default 127.0.0.1
+      port: 7234                    # default 0: any free port
+      advertise_address: 10.0.0.5:7234  # how other processes reach it (default ip:port)
+      secret: <16+ characters>      # required unless tls.internode or insecure: true
+      insecure: false
+    tls:                            # Temporal's global.tls (cli/tls_settings.py)
+      frontend: {server: {certFile: f.pem, keyFile: f.key}}
+      internode: {server: {...}, client: {...}}
     num_history_shards: 4           # default 1; fixed for the life of a database
     namespaces: [orders, billing]   # created at start; "default" always exists
     search_attributes: {CustomerId: Keyword}
     dynamic_config: {limit.blobSize.error: 2097152}
     log_level: info                 # debug, info, warn (default), error, fatal, never
     log_format: json                # pretty (default), text, json
+    authorization:                  # JWT authorization (cli/authorization_config.py)
+      jwtKeyProvider: {keySourceURIs: [https://idp.internal/.well-known/jwks.json]}
 
 Precedence, lowest first: defaults, the file, the environment, then the global
 ``--log-level``/``--log-format`` flags when given on the command line. Environment
@@ -32,10 +42,13 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped]
 
+from pytemporal.cli.authorization_config import parse_authorization
 from pytemporal.cli.parser import search_attribute
+from pytemporal.cli.tls_settings import tls_settings
 from pytemporal.common.dynamic_config import DynamicConfig, DynamicConfigError
 from pytemporal.common.logging import LOG_FORMATS, LOG_LEVELS
-from pytemporal.config import ServerConfig
+from pytemporal.common.tls import TLSConfig, TLSConfigError
+from pytemporal.config import InternodeConfig, ServerConfig, internode_auth_problem
 from pytemporal.persistence import urls
 
 # Environment variable -> the setting it overrides.
@@ -45,11 +58,15 @@ ENVIRONMENT = {
     "PYTEMPORAL_POOL_SIZE": "pool_size",
     "PYTEMPORAL_IP": "ip",
     "PYTEMPORAL_PORT": "port",
-    "PYTEMPORAL_ADVERTISE_ADDRESS": "advertise_address",
     "PYTEMPORAL_NUM_HISTORY_SHARDS": "num_history_shards",
     "PYTEMPORAL_NAMESPACES": "namespaces",  # comma-separated
     "PYTEMPORAL_LOG_LEVEL": "log_level",
     "PYTEMPORAL_LOG_FORMAT": "log_format",
+    "PYTEMPORAL_CLUSTER_IP": "cluster_ip",
+    "PYTEMPORAL_CLUSTER_PORT": "cluster_port",
+    "PYTEMPORAL_CLUSTER_ADVERTISE_ADDRESS": "cluster_advertise_address",
+    "PYTEMPORAL_CLUSTER_SECRET": "cluster_secret",
+    "PYTEMPORAL_CLUSTER_INSECURE": "cluster_insecure",
 }
 # Where each setting lives in the file: (section, key); section "" is the top level.
 _FILE_KEYS = {
@@ -58,13 +75,19 @@ _FILE_KEYS = {
     ("persistence", "pool_size"): "pool_size",
     ("listen", "ip"): "ip",
     ("listen", "port"): "port",
-    ("listen", "advertise_address"): "advertise_address",
     ("", "num_history_shards"): "num_history_shards",
     ("", "namespaces"): "namespaces",
     ("", "search_attributes"): "search_attributes",
     ("", "dynamic_config"): "dynamic_config",
     ("", "log_level"): "log_level",
     ("", "log_format"): "log_format",
+    ("", "authorization"): "authorization",
+    ("cluster", "ip"): "cluster_ip",
+    ("cluster", "port"): "cluster_port",
+    ("cluster", "advertise_address"): "cluster_advertise_address",
+    ("cluster", "secret"): "cluster_secret",
+    ("cluster", "insecure"): "cluster_insecure",
+    ("", "tls"): "tls",
 }
 _SECTIONS = {section for section, _ in _FILE_KEYS if section}
 _DATABASE_KEYS = ("database_url", "sqlite_path")
@@ -134,7 +157,6 @@ def _build(settings: Settings) -> ServerConfig:
     config = ServerConfig(
         ip=get("ip", _text, "127.0.0.1"),
         port=get("port", _ranged(0, 65535), 7233),
-        advertise_address=get("advertise_address", _text, None),
         pool_size=get("pool_size", _ranged(1, 1000), 10),
         num_history_shards=get("num_history_shards", _ranged(1, MAX_SHARDS), 1),
         namespaces=get("namespaces", _namespaces, []),
@@ -142,11 +164,23 @@ def _build(settings: Settings) -> ServerConfig:
         dynamic_config=get("dynamic_config", _dynamic_config, {}),
         log_level=get("log_level", _choice(LOG_LEVELS), "warn"),
         log_format=get("log_format", _choice(LOG_FORMATS), "pretty"),
+        authorization=get("authorization", parse_authorization, None),
         create_schema=False,
         cluster=True,
         headless=True,
+        internode=InternodeConfig(
+            ip=get("cluster_ip", _text, "127.0.0.1"),
+            port=get("cluster_port", _ranged(0, 65535), 0),
+            advertise_address=get("cluster_advertise_address", _text, None),
+            secret=get("cluster_secret", _text, None),
+            insecure=get("cluster_insecure", _bool, False),
+        ),
+        tls=get("tls", _tls, TLSConfig()),
     )
     config.database_url, config.db_filename = _database(settings)
+    problem = internode_auth_problem(config.internode, config.tls)
+    if problem is not None:
+        raise ConfigError(problem)
     return config
 
 
@@ -194,6 +228,21 @@ def _ranged(low: int, high: int) -> Callable[[Any, str], int]:
         return value
 
     return parse
+
+
+def _tls(value: Any, where: str) -> TLSConfig:
+    try:
+        return tls_settings(value, where)
+    except TLSConfigError as e:
+        raise ConfigError(str(e)) from None
+
+
+def _bool(value: Any, where: str) -> bool:
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    return value
 
 
 def _choice(choices: tuple[str, ...]) -> Callable[[Any, str], str]:

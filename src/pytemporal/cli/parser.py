@@ -213,6 +213,18 @@ def _add_start_dev_options(parser: argparse.ArgumentParser) -> None:
     add("--ui-ip", metavar="IP", help="IP address the web UI binds to (default: --ip).")
     add("--ui-port", type=port, metavar="PORT", help="Port of the web UI (default: --port + 1000).")
     add("--log-config", action="store_true", help="Print the server config to stderr.")
+    add(
+        "--tls-cert-path",
+        metavar="PATH",
+        help="PEM certificate (chain) of the gRPC frontend: serve TLS. Needs --tls-key-path."
+        " Read again when the file changes.",
+    )
+    add("--tls-key-path", metavar="PATH", help="PEM private key of --tls-cert-path.")
+    add(
+        "--tls-client-ca-path",
+        metavar="PATH",
+        help="PEM file of the CAs that sign client certificates: require one (mutual TLS).",
+    )
     _add_ignored_start_dev_options(parser)
 
 

@@ -30,6 +30,7 @@ from pytemporal.cli.start_dev import (
 from pytemporal.cluster.membership import ClusterConfigError
 from pytemporal.common.errors import PersistenceError
 from pytemporal.common.logging import configure_logging
+from pytemporal.common.tls import TLSConfigError
 from pytemporal.config import ServerConfig
 from pytemporal.persistence.errors import SchemaMismatch
 from pytemporal.persistence.urls import DatabaseURLError
@@ -97,7 +98,9 @@ def run(args: argparse.Namespace, serve: Serve | None = None) -> int:
     except ConfigError as e:
         return _error(str(e), EXIT_BAD_CONFIG)
     configure_logging(config.log_level, config.log_format)
-    problem = port_unavailable(config.ip, config.port)
+    problem = port_unavailable(config.ip, config.port) or port_unavailable(
+        config.internode.ip, config.internode.port
+    )
     if problem is not None:
         return _error(problem)
     serve = serve if serve is not None else load_serve()
@@ -105,7 +108,7 @@ def run(args: argparse.Namespace, serve: Serve | None = None) -> int:
         stopped_on_request = asyncio.run(serve_until_signal(serve, config))
     except asyncio.CancelledError:
         return EXIT_INTERRUPTED
-    except (SchemaMismatch, DatabaseURLError, ClusterConfigError) as e:
+    except (SchemaMismatch, DatabaseURLError, ClusterConfigError, TLSConfigError) as e:
         return _error(str(e))
     except PersistenceError as e:
         return _error(f"database unavailable: {e.message}")

@@ -22,6 +22,7 @@ from typing import Protocol
 
 from pytemporal.cli.parser import ignored_flags_given
 from pytemporal.common.logging import configure_logging
+from pytemporal.common.tls import ServerTLS, TLSConfig, TLSConfigError
 from pytemporal.config import ServerConfig
 from pytemporal.persistence.urls import redact
 
@@ -29,6 +30,7 @@ logger = logging.getLogger("pytemporal.cli")
 
 EXIT_OK = 0
 EXIT_ERROR = 1
+EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
@@ -49,6 +51,26 @@ def load_serve() -> Serve:
     return serve
 
 
+class UsageError(ValueError):
+    pass
+
+
+def frontend_tls(args: argparse.Namespace) -> ServerTLS | None:
+    cert = getattr(args, "tls_cert_path", None)
+    key = getattr(args, "tls_key_path", None)
+    client_ca = getattr(args, "tls_client_ca_path", None)
+    if cert is None and key is None and client_ca is None:
+        return None
+    if cert is None or key is None:
+        raise UsageError("--tls-cert-path and --tls-key-path go together")
+    return ServerTLS(
+        cert_file=cert,
+        key_file=key,
+        client_ca_files=[client_ca] if client_ca else [],
+        require_client_auth=client_ca is not None,
+    )
+
+
 def build_config(args: argparse.Namespace) -> ServerConfig:
     namespaces = [n for n in dict.fromkeys(args.namespace) if n != "default"]
     ui_port = args.ui_port
@@ -66,6 +88,7 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
         ui_ip=args.ui_ip,
         log_level=args.log_level,
         log_format=args.log_format,
+        tls=TLSConfig(frontend=frontend_tls(args)),
     )
 
 
@@ -134,7 +157,11 @@ def _error(message: str) -> int:
 def run(args: argparse.Namespace, serve: Serve | None = None) -> int:
     """Run the dev server described by ``args``; returns the process exit status."""
     configure_logging(args.log_level, args.log_format)
-    config = build_config(args)
+    try:
+        config = build_config(args)
+    except UsageError as exc:
+        print(f"pytemporal: error: {exc}", file=sys.stderr, flush=True)
+        return EXIT_USAGE
     ignored = ignored_flags_given(args)
     if ignored:
         logger.info("accepted and ignored: %s", ", ".join(ignored))
@@ -150,6 +177,8 @@ def run(args: argparse.Namespace, serve: Serve | None = None) -> int:
         return EXIT_INTERRUPTED
     except OSError as exc:
         return _error(f"server failed: {exc}")
+    except TLSConfigError as exc:
+        return _error(str(exc))
     except RuntimeError as exc:
         if not str(exc).startswith("Failed to bind"):  # grpc's add_insecure_port
             raise

@@ -6,6 +6,9 @@ every write to the shard's workflows is fenced on that value, so a process that 
 a shard (paused, partitioned) can never overwrite the new owner's state. A process
 that dies stops renewing; its leases expire after `ttl` seconds and the others take
 its shards on their next tick: failover takes at most ttl + interval seconds.
+
+The address a process heartbeats is its internode listener's (`server.py`), never its
+public port: the others send it their internal calls and forwarded public calls.
 """
 
 from __future__ import annotations

@@ -5,10 +5,21 @@ from __future__ import annotations
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
+# The range a protobuf Timestamp / Duration may hold. A deadline derived from a huge
+# timeout (stored before timeouts were capped) is clamped to it rather than making
+# every later read of the workflow fail.
+_TS_MIN, _TS_MAX = -62135596800, 253402300799
+_DUR_MAX = 315576000000
+
+
+def _clamp(seconds: float, low: int, high: int) -> int:
+    nanos = int(round(min(max(seconds, low), high) * 1e9))
+    return min(max(nanos, low * 1_000_000_000), high * 1_000_000_000)
+
 
 def ts(seconds: float) -> Timestamp:
     t = Timestamp()
-    t.FromNanoseconds(int(round(seconds * 1e9)))
+    t.FromNanoseconds(_clamp(seconds, _TS_MIN, _TS_MAX))
     return t
 
 
@@ -18,7 +29,7 @@ def ts_seconds(t: Timestamp) -> float:
 
 def dur(seconds: float) -> Duration:
     d = Duration()
-    d.FromNanoseconds(int(round(seconds * 1e9)))
+    d.FromNanoseconds(_clamp(seconds, -_DUR_MAX, _DUR_MAX))
     return d
 
 

@@ -49,6 +49,8 @@ def _type_value(name: str) -> int:
     return IndexedValueType.Value("INDEXED_VALUE_TYPE_" + upper)
 
 
+_KNOWN_TYPES = frozenset(IndexedValueType.values())
+
 # The generated base answers UNIMPLEMENTED for every RPC we do not override; its stubs
 # type the methods as synchronous, so mypy sees it as Any.
 _Base: Any = service_pb2_grpc.OperatorServiceServicer
@@ -76,7 +78,7 @@ class OperatorService(_Base):
         for name, typ in request.search_attributes.items():
             if name in RESERVED or name in SYSTEM_ATTRIBUTES:
                 raise InvalidArgument(f"Search attribute {name} is reserved by system.")
-            if typ == IndexedValueType.INDEXED_VALUE_TYPE_UNSPECIFIED:
+            if typ == IndexedValueType.INDEXED_VALUE_TYPE_UNSPECIFIED or typ not in _KNOWN_TYPES:
                 raise InvalidArgument(f"Unknown search attribute type: {typ}.")
             ns.search_attributes.setdefault(name, _type_name(typ))
         await self.namespaces.update(ns)

@@ -38,7 +38,6 @@ from temporalio.api.enums.v1 import ResourceExhaustedCause, ResourceExhaustedSco
 from pytemporal.common import dynamic_config as dc
 from pytemporal.common.errors import ResourceExhausted
 from pytemporal.frontend.errors import abort
-from pytemporal.frontend.routing import FORWARDED
 
 WORKFLOW_SERVICE = "/temporal.api.workflowservice.v1.WorkflowService/"
 # Temporal's name for GetWorkflowExecutionHistory with wait_new_event, for the
@@ -430,21 +429,14 @@ class FrontendLimiter:
 class RateLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Applies a :class:`FrontendLimiter` to the public WorkflowService.
 
-    Must run outside `RoutingInterceptor`, so a call is counted where it arrives. With
-    `trust_forwarded` (cluster mode) a call marked `pytemporal-forwarded` was counted
-    by the process that forwarded it and is let through.
+    On the public server only, outside `RoutingInterceptor`: a call is counted on the
+    port where it arrives, and the calls processes forward to each other (internode
+    listener) are not counted again.
     """
 
-    def __init__(
-        self,
-        limiter: FrontendLimiter,
-        namespace_exists: Callable[[str], bool],
-        *,
-        trust_forwarded: bool,
-    ) -> None:
+    def __init__(self, limiter: FrontendLimiter, namespace_exists: Callable[[str], bool]) -> None:
         self.limiter = limiter
         self.namespace_exists = namespace_exists
-        self.trust_forwarded = trust_forwarded
 
     async def intercept_service(
         self,
@@ -457,11 +449,6 @@ class RateLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             return handler
         method = path[len(WORKFLOW_SERVICE) :]
         if not self.limiter.limits(method):
-            return handler
-        if self.trust_forwarded and any(
-            k == FORWARDED
-            for k, _ in (details.invocation_metadata or ())  # type: ignore[attr-defined]
-        ):
             return handler
         inner = handler.unary_unary
         limiter, exists = self.limiter, self.namespace_exists

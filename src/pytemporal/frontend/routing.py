@@ -2,10 +2,11 @@
 
 Every RPC about one workflow is served by the owner of the workflow's history shard,
 and every poll by the owner of its task queue's shard. The redirector
-(`rpc/redirector.py`) says who that is; a process that gets a call it does not own
-forwards it, unchanged, to the owner's public gRPC endpoint (one hop at most: a
-forwarded call that lands on a non-owner gets UNAVAILABLE, which clients retry while
-ownership settles).
+(`rpc/redirector.py`) says who that is; a process that gets a call it does not own on
+its public port forwards it, unchanged, to the owner's internode listener, which
+serves it with the same handlers. One hop at most: a call on the internode listener
+is never forwarded again; one that lands on a non-owner waits for the ownership to
+settle, then gets UNAVAILABLE, which clients retry.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from pytemporal.common.errors import NamespaceNotFound, ServiceError
 from pytemporal.frontend.errors import abort
 from pytemporal.history.tokens import decode
 from pytemporal.namespaces import NamespaceRegistry
+from pytemporal.rpc.auth import SECRET_HEADER
 from pytemporal.rpc.redirector import Moving, Redirector
 
-FORWARDED = "pytemporal-forwarded"
 # While shards move (a process died, one joined), calls wait for the new owner rather
 # than fail: long enough to cover a lease expiry plus a membership tick.
 ROUTE_PATIENCE = 8.0
@@ -116,14 +117,17 @@ class Router:
     async def forward(
         self, address: str, path: str, request: Any, context: grpc.aio.ServicerContext[Any, Any]
     ) -> bytes:
-        metadata = dict(context.invocation_metadata() or ())
-        if FORWARDED in metadata:
-            raise Moving("shard ownership is moving; retry")
-        call = self.redirector.channels.channel(address).unary_unary(
+        channels = self.redirector.channels
+        call = channels.channel(address).unary_unary(
             path, request_serializer=lambda m: m.SerializeToString()
         )
-        headers = [(k, v) for k, v in metadata.items() if not k.startswith(("grpc-", ":"))]
-        headers.append((FORWARDED, "1"))
+        # The caller's headers, except any claim to be a cluster member: ours is added.
+        headers = [
+            (k, v)
+            for k, v in context.invocation_metadata() or ()
+            if not k.startswith(("grpc-", ":")) and k != SECRET_HEADER
+        ]
+        headers.extend(channels.metadata)
         timeout = context.time_remaining()
         try:
             result: bytes = await call(request, metadata=headers, timeout=timeout)
@@ -139,8 +143,12 @@ class Router:
 
 
 class RoutingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    def __init__(self, router: Router) -> None:
+    """On the public port: serve here or forward to the owner. On the internode
+    listener (`forward=False`): serve here, or wait for this process to own the call."""
+
+    def __init__(self, router: Router, *, forward: bool = True) -> None:
         self.router = router
+        self.may_forward = forward
 
     async def intercept_service(
         self,
@@ -158,6 +166,7 @@ class RoutingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             return handler
         inner = handler.unary_unary
         router = self.router
+        may_forward = self.may_forward
 
         async def routed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             loop = asyncio.get_running_loop()
@@ -167,6 +176,8 @@ class RoutingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                     owner = router.owner_for(method, request)
                     if owner is None:
                         return await inner(request, context)
+                    if not may_forward:
+                        raise Moving("shard ownership is moving; retry")
                     return await router.forward(owner, path, request, context)
                 except Moving as err:
                     if loop.time() >= give_up:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from temporalio.api.enums.v1 import NamespaceState
+from temporalio.api.enums.v1 import ArchivalState, NamespaceState
 from temporalio.api.namespace.v1 import (
     NamespaceConfig,
     NamespaceInfo,
 )
+from temporalio.api.replication.v1 import ClusterReplicationConfig, NamespaceReplicationConfig
 from temporalio.api.workflowservice.v1 import (
     DescribeNamespaceResponse,
     GetSystemInfoResponse,
@@ -34,6 +35,10 @@ def system_info() -> GetSystemInfoResponse:
     return GetSystemInfoResponse(server_version=f"pytemporal-{__version__}", capabilities=caps)
 
 
+# The one cluster a namespace lives in, as Temporal's single-cluster servers name it.
+CLUSTER_NAME = "active"
+
+
 def describe_namespace(ns: Namespace, blob_limit: int) -> DescribeNamespaceResponse:
     info = NamespaceInfo(
         name=ns.name,
@@ -47,5 +52,18 @@ def describe_namespace(ns: Namespace, blob_limit: int) -> DescribeNamespaceRespo
     info.capabilities.async_update = True
     info.limits.blob_size_limit_error = blob_limit
     info.limits.memo_size_limit_error = blob_limit
-    config = NamespaceConfig(workflow_execution_retention_ttl=dur(ns.retention_seconds))
-    return DescribeNamespaceResponse(namespace_info=info, config=config)
+    config = NamespaceConfig(
+        workflow_execution_retention_ttl=dur(ns.retention_seconds),
+        history_archival_state=ArchivalState.ARCHIVAL_STATE_DISABLED,
+        visibility_archival_state=ArchivalState.ARCHIVAL_STATE_DISABLED,
+    )
+    # Temporal always sends these, and the `temporal` CLI dereferences them when it
+    # prints a namespace (it crashed on a reply without bad_binaries).
+    config.bad_binaries.SetInParent()
+    replication = NamespaceReplicationConfig(
+        active_cluster_name=CLUSTER_NAME,
+        clusters=[ClusterReplicationConfig(cluster_name=CLUSTER_NAME)],
+    )
+    return DescribeNamespaceResponse(
+        namespace_info=info, config=config, replication_config=replication
+    )

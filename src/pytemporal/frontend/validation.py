@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from google.protobuf.message import Message
 
 from pytemporal.common.errors import InvalidArgument
 from pytemporal.common.protoutil import dur_seconds
-from pytemporal.history.workflow import cron
+from pytemporal.history import tokens
+from pytemporal.history.workflow import cron, durations
 
 MAX_ID_LENGTH = 1000
 
@@ -20,16 +22,44 @@ def require(value: str, what: str) -> None:
         raise InvalidArgument(f"{what} exceeds length limit.")
 
 
+TOKEN_NAMESPACE_MISMATCH = "Operation requested with a token from a different namespace."
+
+
+def token_namespace(task_token: bytes, namespace_id: str) -> None:
+    if tokens.decode(task_token).namespace_id != namespace_id:
+        raise InvalidArgument(TOKEN_NAMESPACE_MISMATCH)
+
+
+# Temporal words it differently for update refs and activities named by id.
+RUN_ID_NOT_UUID = "RunId is not valid UUID."
+
+
+def run_id(value: str, message: str = "Invalid RunId.") -> None:
+    """A run id, when given, is a UUID (as Temporal checks before any lookup)."""
+    if not value:
+        return
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise InvalidArgument(message) from None
+
+
+# Temporal's MinRetentionLocal: a namespace keeps closed workflows at least an hour.
+MIN_RETENTION_SECONDS = 3600
+
+
+def retention(msg: Message, field: str) -> float:
+    """A namespace's retention: set, valid, at least an hour; capped like any duration."""
+    found = durations.check_and_cap(msg, field) if msg.HasField(field) else "unset"
+    seconds = dur_seconds(getattr(msg, field))
+    if found is not None or seconds < MIN_RETENTION_SECONDS:
+        raise InvalidArgument("A valid retention period is not set on request.")
+    return seconds
+
+
 def blob(msg: Message | None, limit: int) -> None:
     if msg is not None and msg.ByteSize() > limit:
         raise InvalidArgument("Blob data size exceeds limit.")
-
-
-def non_negative(req: Message, *fields: str) -> None:
-    for f in fields:
-        if req.HasField(f) and dur_seconds(getattr(req, f)) < 0:
-            name = "".join(p.capitalize() for p in f.split("_"))
-            raise InvalidArgument(f"Invalid {name.replace('Timeout', 'Timeout')}.")
 
 
 def search_attributes(ns: Any, attrs: Any) -> None:
@@ -44,7 +74,7 @@ def start_request(req: Any, blob_limit: int) -> None:
     if not req.task_queue.name:
         raise InvalidArgument("missing task queue name")
     require(req.request_id, "RequestId")
-    non_negative(req, "workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout")
+    durations.check_request(req)
     blob(req.input, blob_limit)
     blob(req.memo, blob_limit)
     if req.cron_schedule:

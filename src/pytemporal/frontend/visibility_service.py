@@ -132,6 +132,37 @@ def _system(name: str) -> sa.Attribute:
     return sa.Attribute(name, sa.SYSTEM[name], system=True)
 
 
+_LAST_RFC3339_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
+def _filter_time(t: Any) -> float:
+    """A filter bound as unix seconds. Temporal does not validate the Timestamp (it
+    normalizes nanos and accepts any year from 1), but writes it into a list filter
+    as RFC 3339 text, so a time past year 9999 fails as an unparsable datetime."""
+    seconds = float(t.seconds + t.nanos / 1e9)
+    if seconds >= _LAST_RFC3339_SECOND + 1:
+        raise sa.invalid_expression(f"unable to parse datetime '{_rfc3339(seconds)}'")
+    return seconds
+
+
+def _rfc3339(seconds: float) -> str:
+    """UTC date-time of any year, as Go formats it (datetime stops at 9999)."""
+    whole = int(seconds // 1)
+    days, rest = divmod(whole, 86_400)
+    # Days to a civil date (H. Hinnant's algorithm), valid for any year.
+    z = days + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    year = yoe + era * 400 + (month <= 2)
+    h, m, s = rest // 3600, rest // 60 % 60, rest % 60
+    return f"{year:04d}-{month:02d}-{day:02d}T{h:02d}:{m:02d}:{s:02d}Z"
+
+
 def legacy_filter(req: Any, *, closed: bool) -> Expr:
     """ListOpen/ListClosedWorkflowExecutions filters as an AST. As in Temporal, the
     time filter applies to the start time of open runs and the close time of closed ones."""
@@ -140,11 +171,11 @@ def legacy_filter(req: Any, *, closed: bool) -> Expr:
     conds: list[Expr] = [Compare(_system(sa.EXECUTION_STATUS), status_op, running)]
     window = req.start_time_filter
     if window.HasField("earliest_time") or window.HasField("latest_time"):
-        latest = window.latest_time.ToNanoseconds() / 1e9 if window.HasField("latest_time") else 0
+        latest = _filter_time(window.latest_time) if window.HasField("latest_time") else 0
         conds.append(
             Between(
                 _system("CloseTime" if closed else "StartTime"),
-                window.earliest_time.ToNanoseconds() / 1e9,
+                _filter_time(window.earliest_time),
                 latest or sql.OPEN_CLOSE_TIME,
             )
         )

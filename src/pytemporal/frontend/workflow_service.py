@@ -8,6 +8,7 @@ current-run pointer, visibility).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
@@ -100,8 +101,18 @@ class WorkflowService(_Base):
     def blob_limit(self) -> int:
         return self.limits.blob_size
 
-    async def _key(self, ns: Namespace, execution: WorkflowExecution) -> Key:
+    def _token_namespace(self, request: Any) -> Namespace:
+        """The request's namespace, which must be the one its task token was issued in:
+        a token is never honoured under another namespace's name."""
+        ns = self.namespaces.get(request.namespace)
+        validation.token_namespace(request.task_token, ns.id)
+        return ns
+
+    async def _key(
+        self, ns: Namespace, execution: WorkflowExecution, bad_run_id: str = "Invalid RunId."
+    ) -> Key:
         validation.require(execution.workflow_id, "WorkflowId")
+        validation.run_id(execution.run_id, bad_run_id)
         if execution.run_id:
             return ns.id, execution.workflow_id, execution.run_id
         current = await self.runs.get_current_run(ns.id, execution.workflow_id)
@@ -134,15 +145,38 @@ class WorkflowService(_Base):
     @handled
     async def RegisterNamespace(self, request: Any, context: Ctx) -> rr.RegisterNamespaceResponse:
         validation.require(request.namespace, "Namespace")
-        retention = request.workflow_execution_retention_period
         kwargs: dict[str, Any] = {
             "description": request.description,
             "owner_email": request.owner_email,
+            "retention_seconds": validation.retention(
+                request, "workflow_execution_retention_period"
+            ),
         }
-        if retention.seconds:
-            kwargs["retention_seconds"] = float(retention.seconds)
         await self.namespaces.create(request.namespace, **kwargs)
         return rr.RegisterNamespaceResponse()
+
+    @handled
+    async def UpdateNamespace(self, request: Any, context: Ctx) -> rr.UpdateNamespaceResponse:
+        """Description, owner and retention; other settings are not supported here."""
+        ns = self.namespaces.get(request.namespace)
+        changes: dict[str, Any] = {}
+        # As in Temporal, an empty field leaves the setting as it is.
+        if request.update_info.description:
+            changes["description"] = request.update_info.description
+        if request.update_info.owner_email:
+            changes["owner_email"] = request.update_info.owner_email
+        config = request.config
+        if request.HasField("config") and config.HasField("workflow_execution_retention_ttl"):
+            changes["retention_seconds"] = validation.retention(
+                config, "workflow_execution_retention_ttl"
+            )
+        if changes:
+            ns = dataclasses.replace(ns, **changes)
+            await self.namespaces.update(ns)
+        described = system.describe_namespace(ns, self.blob_limit)
+        return rr.UpdateNamespaceResponse(
+            namespace_info=described.namespace_info, config=described.config
+        )
 
     # -- workflow lifecycle ------------------------------------------------------------
 
@@ -255,7 +289,7 @@ class WorkflowService(_Base):
         ns = self.namespaces.get(request.namespace)
         ref = request.update_ref
         validation.require(ref.update_id, "UpdateId")
-        key = await self._key(ns, ref.workflow_execution)
+        key = await self._key(ns, ref.workflow_execution, validation.RUN_ID_NOT_UUID)
         timeout = _remaining(context, self.limits.history_long_poll)
         return await self.reads.poll_update(key, request, timeout)
 
@@ -321,14 +355,14 @@ class WorkflowService(_Base):
     async def RespondWorkflowTaskCompleted(
         self, request: Any, context: Ctx
     ) -> rr.RespondWorkflowTaskCompletedResponse:
-        self.namespaces.get(request.namespace)
+        self._token_namespace(request)
         return await self.tasks.complete_workflow_task(request)
 
     @handled
     async def RespondWorkflowTaskFailed(
         self, request: Any, context: Ctx
     ) -> rr.RespondWorkflowTaskFailedResponse:
-        self.namespaces.get(request.namespace)
+        self._token_namespace(request)
         await self.tasks.fail_workflow_task(request)
         return rr.RespondWorkflowTaskFailedResponse()
 
@@ -336,7 +370,7 @@ class WorkflowService(_Base):
     async def RespondQueryTaskCompleted(
         self, request: Any, context: Ctx
     ) -> rr.RespondQueryTaskCompletedResponse:
-        self.namespaces.get(request.namespace)
+        self._token_namespace(request)
         await self.tasks.respond_query(request)
         return rr.RespondQueryTaskCompletedResponse()
 
@@ -382,12 +416,14 @@ class WorkflowService(_Base):
     async def _activity(self, request: Any) -> ActivityRef:
         """The activity a request names: by task token, or by workflow and activity id
         (which may complete an activity no worker ever polled)."""
-        ns = self.namespaces.get(request.namespace)
         if "task_token" in request.DESCRIPTOR.fields_by_name:
+            self._token_namespace(request)
             token: bytes = request.task_token
             return token
+        ns = self.namespaces.get(request.namespace)
         execution = WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id)
-        return ActivityById(await self._key(ns, execution), request.activity_id)
+        key = await self._key(ns, execution, validation.RUN_ID_NOT_UUID)
+        return ActivityById(key, request.activity_id)
 
     async def _heartbeat(self, request: Any) -> bool:
         validation.blob(request.details, self.blob_limit)

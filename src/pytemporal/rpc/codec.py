@@ -9,7 +9,10 @@ raises, as `Unavailable`.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import grpc
+from google.protobuf.message import DecodeError, Message
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.failure.v1 import Failure
 
@@ -19,6 +22,19 @@ from pytemporal.proto.internal.v1 import internal_pb2 as pb
 
 ERROR_TRAILER = "pytemporal-error-bin"
 Key = tuple[str, str, str]
+M = TypeVar("M", bound=Message)
+
+
+class Malformed(Exception):
+    """An internal request that does not parse; the caller's fault."""
+
+
+def parse(message_type: type[M], data: bytes) -> M:
+    try:
+        return message_type.FromString(data)
+    except (DecodeError, ValueError, TypeError):
+        raise Malformed(message_type.DESCRIPTOR.full_name) from None
+
 
 _KINDS = {
     "workflow": pb.TASK_KIND_WORKFLOW,
@@ -73,8 +89,11 @@ def task_ref(ref: TaskRef) -> pb.TaskRef:
 
 
 def from_task_ref(msg: pb.TaskRef) -> TaskRef:
+    kind = _KIND_NAMES.get(msg.kind)
+    if kind is None:
+        raise Malformed(f"task kind {msg.kind}")
     return TaskRef(
-        _KIND_NAMES[msg.kind],
+        kind,
         msg.namespace_id,
         msg.workflow_id,
         msg.run_id,

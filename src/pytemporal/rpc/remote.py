@@ -1,7 +1,7 @@
 """Clients that reach history and matching on another process, by typed internal calls.
 
-Each call is one unary RPC of `proto/internal/v1/internal.proto` on the owner's gRPC
-port. A domain error comes back as the same class (`codec.raise_error`); a transport
+Each call is one unary RPC of `proto/internal/v1/internal.proto` on the owner's
+internode listener, with this cluster's credentials (`rpc/auth.py`). A domain error comes back as the same class (`codec.raise_error`); a transport
 failure (the owner died, the connection broke) as `Unavailable`, which every caller
 retries in its own way.
 """
@@ -48,16 +48,31 @@ def method_path(service: str, method: str) -> str:
 
 
 class Channels:
-    """One gRPC channel per peer address, and the hand-offs still on their way."""
+    """One gRPC channel per peer address, and the hand-offs still on their way.
 
-    def __init__(self) -> None:
+    `credentials` (mutual TLS) and `metadata` (the shared secret) are what every call
+    to a peer's internode listener carries."""
+
+    def __init__(
+        self,
+        credentials: grpc.ChannelCredentials | None = None,
+        metadata: tuple[tuple[str, str], ...] = (),
+        options: list[tuple[str, str]] | None = None,
+    ) -> None:
+        self.credentials = credentials
+        self.metadata = metadata
+        self.options = options or []
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._background: set[asyncio.Task[None]] = set()
 
     def channel(self, address: str) -> grpc.aio.Channel:
         ch = self._channels.get(address)
         if ch is None:
-            ch = self._channels[address] = grpc.aio.insecure_channel(address)
+            if self.credentials is None:
+                ch = grpc.aio.insecure_channel(address, options=self.options)
+            else:
+                ch = grpc.aio.secure_channel(address, self.credentials, options=self.options)
+            self._channels[address] = ch
         return ch
 
     async def call(self, address: str, path: str, request: Message, response_type: type[R]) -> R:
@@ -67,7 +82,7 @@ class Channels:
             response_deserializer=response_type.FromString,
         )
         try:
-            response: R = await rpc(request, timeout=CALL_TIMEOUT)
+            response: R = await rpc(request, timeout=CALL_TIMEOUT, metadata=self.metadata)
         except grpc.aio.AioRpcError as e:
             codec.raise_error(e, address)
             raise  # raise_error always raises

@@ -1,13 +1,16 @@
 """The server side of the internal calls: decode, run the in-process role, encode.
 
-Registered on the public gRPC port as generic handlers, one per rpc of
-`internal.proto`; building them checks that every rpc declared there has a handler
-here and the other way round. A domain error goes back in the `pytemporal-error-bin`
-trailer (`codec.error`).
+Registered on the internode listener only (never on the public port) as generic
+handlers, one per rpc of `internal.proto`; building them checks that every rpc
+declared there has a handler here and the other way round. A domain error goes back
+in the `pytemporal-error-bin` trailer (`codec.error`). A request that does not parse
+(the message itself, or a Temporal object inside it) gets INVALID_ARGUMENT; any other
+failure INTERNAL with a fixed message: exception text never leaves the process.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,6 +32,8 @@ from pytemporal.history.client import HistoryClient
 from pytemporal.matching.queues import TaskRef
 from pytemporal.proto.internal.v1 import internal_pb2 as pb
 from pytemporal.rpc import codec
+
+log = logging.getLogger(__name__)
 
 # Takes a task another process handed over: into matching here, or on to the queue's
 # owner if it moved again (`HistoryEngine.accept_task`).
@@ -53,7 +58,8 @@ class InternalService:
         self, req: pb.RecordWorkflowTaskStartedRequest
     ) -> pb.RecordWorkflowTaskStartedResponse:
         resp = await self.history.record_workflow_task_started(
-            codec.from_task_ref(req.task), PollWorkflowTaskQueueRequest.FromString(req.poll_request)
+            codec.from_task_ref(req.task),
+            codec.parse(PollWorkflowTaskQueueRequest, req.poll_request),
         )
         if resp is None:
             return pb.RecordWorkflowTaskStartedResponse()
@@ -63,7 +69,8 @@ class InternalService:
         self, req: pb.RecordActivityTaskStartedRequest
     ) -> pb.RecordActivityTaskStartedResponse:
         resp = await self.history.record_activity_task_started(
-            codec.from_task_ref(req.task), PollActivityTaskQueueRequest.FromString(req.poll_request)
+            codec.from_task_ref(req.task),
+            codec.parse(PollActivityTaskQueueRequest, req.poll_request),
         )
         if resp is None:
             return pb.RecordActivityTaskStartedResponse()
@@ -78,7 +85,7 @@ class InternalService:
             initiated_event_id=p.initiated_event_id,
             root=codec.from_execution(p.root),
         )
-        start = StartWorkflowExecutionRequest.FromString(req.start_request)
+        start = codec.parse(StartWorkflowExecutionRequest, req.start_request)
         run_id = await self.history.start_child(req.namespace, start, parent)
         return pb.StartChildResponse(run_id=run_id)
 
@@ -87,7 +94,7 @@ class InternalService:
             codec.from_workflow_key(req.parent),
             req.initiated_event_id,
             req.first_execution_run_id,
-            HistoryEvent.FromString(req.close_event),
+            codec.parse(HistoryEvent, req.close_event),
         )
         return pb.NotifyParentResponse()
 
@@ -98,7 +105,7 @@ class InternalService:
         return pb.CloseChildResponse()
 
     async def SignalExternal(self, req: pb.SignalExternalRequest) -> pb.SignalExternalResponse:
-        attrs = SignalExternalWorkflowExecutionInitiatedEventAttributes.FromString(req.attributes)
+        attrs = codec.parse(SignalExternalWorkflowExecutionInitiatedEventAttributes, req.attributes)
         delivered = await self.history.signal_external(
             codec.from_workflow_key(req.target),
             codec.from_execution(req.source),
@@ -123,11 +130,7 @@ class InternalService:
         out = []
         for svc in pb.DESCRIPTOR.services_by_name.values():
             methods = {
-                m.name: _unary(
-                    getattr(self, m.name),
-                    getattr(pb, m.input_type.name),
-                    getattr(pb, m.output_type.name),
-                )
+                m.name: _unary(getattr(self, m.name), getattr(pb, m.input_type.name))
                 for m in svc.methods
             }
             out.append(grpc.method_handlers_generic_handler(svc.full_name, methods))
@@ -137,11 +140,16 @@ class InternalService:
 def _unary(
     fn: Callable[[Any], Awaitable[Message]],
     request_type: type[Message],
-    response_type: type[Message],
 ) -> grpc.RpcMethodHandler:
-    async def handle(request: Message, context: Ctx) -> Message:
+    name = request_type.DESCRIPTOR.full_name
+
+    async def handle(raw: bytes, context: Ctx) -> bytes:
         try:
-            return await fn(request)
+            request = codec.parse(request_type, raw)
+            return (await fn(request)).SerializeToString()
+        except codec.Malformed:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed {name}")
+            raise
         except ServiceError as e:
             detail = codec.error(e).SerializeToString()
             await context.abort(
@@ -150,9 +158,11 @@ def _unary(
                 trailing_metadata=((codec.ERROR_TRAILER, detail),),
             )
             raise  # abort always raises
+        except Exception:
+            log.exception("internal call %s failed", name)
+            await context.abort(grpc.StatusCode.INTERNAL, f"{name} failed on the peer")
+            raise
 
-    return grpc.unary_unary_rpc_method_handler(
-        handle,
-        request_deserializer=request_type.FromString,
-        response_serializer=response_type.SerializeToString,
-    )
+    # Raw bytes in and out: parsing happens in `handle`, where a failure is answered
+    # as the caller's fault, not with gRPC's own deserializer error.
+    return grpc.unary_unary_rpc_method_handler(handle)

@@ -222,16 +222,23 @@ def _duration(v: Value) -> int:
 
 
 def _duration_ns(s: str) -> int:
+    invalid = invalid_expression(
+        f"invalid duration value for search attribute {EXECUTION_DURATION}: {s}"
+    )
+    if len(s) > 100:  # Go's int64 nanoseconds: no valid duration is written this long
+        raise invalid
     if s.isdigit():
-        return int(s)
-    if m := _CLOCK.fullmatch(s):
+        total = int(s)
+    elif m := _CLOCK.fullmatch(s):
         h, mi, sec = (int(g) for g in m.groups())
-        return (h * 3600 + mi * 60 + sec) * 10**9
-    body = s[1:] if s[:1] in "+-" else s
-    parts = _GO_PART.findall(body)
-    if not body or "".join(n + u for n, u in parts) != body:
-        raise invalid_expression(
-            f"invalid duration value for search attribute {EXECUTION_DURATION}: {s}"
-        )
-    total = round(sum(float(n) * _GO_UNITS[u] for n, u in parts))
-    return -total if s.startswith("-") else total
+        total = (h * 3600 + mi * 60 + sec) * 10**9
+    else:
+        body = s[1:] if s[:1] in "+-" else s
+        parts = _GO_PART.findall(body)
+        if not body or "".join(n + u for n, u in parts) != body:
+            raise invalid
+        total = round(sum(float(n) * _GO_UNITS[u] for n, u in parts))
+        total = -total if s.startswith("-") else total
+    if not -(2**63) <= total < 2**63:  # past Go's time.Duration (292 years)
+        raise invalid
+    return total

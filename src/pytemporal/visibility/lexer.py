@@ -7,6 +7,8 @@ the offending token in that string.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 
@@ -39,7 +41,7 @@ _OPERATORS = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Token:
     kind: Kind
     text: str  # identifier name, string contents, number text, upper-cased keyword, op
@@ -53,24 +55,24 @@ class Token:
         return self.kind is Kind.OP and self.text in ops
 
 
-def syntax_error(tok: Token) -> InvalidQuery:
-    msg = f"malformed SQL query: syntax error at position {_PREFIX_LEN + tok.end + 1}"
+def syntax_error(tok: Token, what: str = "syntax error") -> InvalidQuery:
+    msg = f"malformed SQL query: {what} at position {_PREFIX_LEN + tok.end + 1}"
     if tok.kind in (Kind.IDENT, Kind.KEYWORD, Kind.STRING, Kind.NUMBER):
         msg += f" near '{tok.raw}'"
     return InvalidQuery(msg)
 
 
-def tokenize(q: str) -> list[Token]:
-    out: list[Token] = []
+def tokenize(q: str) -> Iterator[Token]:
+    """Lazily, so a query rejected early (nesting) is never tokenized whole."""
     i, n = 0, len(q)
     while True:
         while i < n and q[i].isspace():
             i += 1
         if i >= n:
-            out.append(Token(Kind.EOF, "", "", n))
-            return out
+            yield Token(Kind.EOF, "", "", n)
+            return
         tok = _next(q, i)
-        out.append(tok)
+        yield tok
         i = tok.end
 
 
@@ -122,24 +124,34 @@ def _number(q: str, i: int) -> Token:
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "b": "\b", "Z": "\x1a"}
 
 
+_STRING_SPECIAL = {"'": re.compile(r"['\\]"), '"': re.compile(r'["\\]')}
+
+
 def _string(q: str, i: int) -> Token:
     quote = q[i]
+    special = _STRING_SPECIAL[quote]
     buf: list[str] = []
     j = i + 1
     while j < len(q):
+        # Copy plain runs whole: a long literal costs one slice, not a step per character.
+        m = special.search(q, j)
+        if m is None:
+            buf.append(q[j:])
+            break
+        buf.append(q[j : m.start()])
+        j = m.start()
         c = q[j]
         if c == "\\" and j + 1 < len(q):
             buf.append(_ESCAPES.get(q[j + 1], q[j + 1]))
             j += 2
-        elif c == quote:
-            if q.startswith(quote * 2, j):  # a doubled quote is one quote
-                buf.append(quote)
-                j += 2
-                continue
-            text = "".join(buf)
-            return Token(Kind.STRING, text, text, j + 1)
-        else:
+        elif c == "\\":  # a trailing backslash is itself
             buf.append(c)
             j += 1
+        elif q.startswith(quote * 2, j):  # a doubled quote is one quote
+            buf.append(quote)
+            j += 2
+        else:
+            text = "".join(buf)
+            return Token(Kind.STRING, text, text, j + 1)
     text = "".join(buf)
     raise syntax_error(Token(Kind.STRING, text, text, len(q)))

@@ -29,6 +29,10 @@ from pytemporal.visibility.rawquery import (
     parse_raw,
 )
 
+# Not a Temporal limit (its parser takes anything under the gRPC message size): ours,
+# so that one request's parse tree and bound parameters stay a few megabytes at most.
+MAX_QUERY_LENGTH = 256 * 1024
+
 CompareOp = Literal["=", "!=", "<", ">", "<=", ">="]
 _COMPARE_OPS: dict[str, CompareOp] = {"=": "=", "!=": "!=", "<": "<", ">": ">"}
 _COMPARE_OPS |= {"<=": "<=", ">=": ">="}
@@ -107,6 +111,10 @@ class Query:
 
 def parse(text: str, custom: dict[str, str]) -> Query:
     """`custom`: the namespace's registered search attributes, name -> type name."""
+    if len(text) > MAX_QUERY_LENGTH:
+        raise InvalidQuery(
+            f"query is {len(text)} characters long, more than the maximum of {MAX_QUERY_LENGTH}"
+        )
     raw = parse_raw(tokenize(text))
     # The order Temporal checks in: LIMIT, then the condition, then ORDER BY and GROUP BY.
     if raw.limit:

@@ -12,14 +12,31 @@ comparison, AND tighter than OR)::
                  | [NOT] BETWEEN operand AND operand | [NOT] (LIKE|REGEXP|STARTS_WITH) operand
                  | IS [NOT] NULL ]
     operand   := name | string | [+|-] number | TRUE | FALSE | NULL
+
+Limits, as Temporal's parser has them (both are ``malformed SQL query`` errors):
+nesting — open parentheses plus NOTs around a point — must stay under MAX_NESTING
+(reported at the token reaching it), and the condition's tree, counted as Temporal's
+parser builds it (a chain of n ORs is n deep), must be at most MAX_AST_DEPTH deep.
+The tree built here is balanced instead, so that walking it (resolution, SQL, the
+database's own parser) recurses only logarithmically in the length of a chain.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from pytemporal.visibility.attributes import InvalidQuery, Value
 from pytemporal.visibility.lexer import Kind, Token, syntax_error
+
+# Read from Temporal's dev server (server 1.32): 199 nested parentheses parse, 200 do
+# not; a chain of 995 ORs parses, 996 do not.
+MAX_NESTING = 200
+MAX_AST_DEPTH = 996
+# Ours: the depth of the (balanced) tree built here, which code walking it recursively
+# relies on. Temporal-valid queries pass unless they nest long chains 60+ levels deep.
+MAX_TREE_DEPTH = 300
+_PREDICATE_DEPTH = 2  # a comparison and its operands
 
 
 @dataclass(frozen=True)
@@ -82,23 +99,24 @@ _COMPARISONS |= {"<=": "<=", ">=": ">="}
 _WORD_OPS = ("IN", "BETWEEN", "LIKE", "REGEXP", "RLIKE", "STARTS_WITH")
 
 
-def parse_raw(tokens: list[Token]) -> RawQuery:
+def parse_raw(tokens: Iterable[Token]) -> RawQuery:
     return _Parser(tokens).query()
 
 
-class _Parser:
-    def __init__(self, tokens: list[Token]) -> None:
-        self.toks = tokens
-        self.i = 0
+Depthed = tuple[RawExpr, int]  # a subtree and its depth as Temporal's parser counts it
 
-    @property
-    def tok(self) -> Token:
-        return self.toks[self.i]
+
+class _Parser:
+    def __init__(self, tokens: Iterable[Token]) -> None:
+        self.toks = iter(tokens)
+        self.tok = next(self.toks)
+        self.nesting = 0
+        self.depth = 0  # the deepest condition parsed
 
     def take(self) -> Token:
-        t = self.toks[self.i]
+        t = self.tok
         if t.kind is not Kind.EOF:
-            self.i += 1
+            self.tok = next(self.toks)
         return t
 
     def expect_keyword(self, word: str) -> None:
@@ -116,14 +134,14 @@ class _Parser:
     def query(self) -> RawQuery:
         q = RawQuery()
         if not self._at_clause_end():
-            q.where = self.expr()
+            q.where = self.condition()
         if self.tok.is_keyword("GROUP"):
             self.take()
             self.expect_keyword("BY")
             q.group_by = self._names()
         if self.tok.is_keyword("HAVING"):
             self.take()
-            self.expr()
+            self.condition()
         if self.tok.is_keyword("ORDER"):
             self.take()
             self.expect_keyword("BY")
@@ -140,6 +158,8 @@ class _Parser:
             self.take()
         if self.tok.kind is not Kind.EOF:
             raise syntax_error(self.tok)
+        if self.depth > MAX_AST_DEPTH or (q.where and _tree_depth(q.where) > MAX_TREE_DEPTH):
+            raise InvalidQuery("malformed SQL query: max ast depth reached")
         return q
 
     def _at_clause_end(self) -> bool:
@@ -173,30 +193,50 @@ class _Parser:
 
     # -- expressions ----------------------------------------------------------------
 
-    def expr(self) -> RawExpr:
-        left = self.conj()
-        while self.tok.is_keyword("OR") or self.tok.is_op("||"):
-            self.take()
-            left = RawOr(left, self.conj())
-        return left
+    def condition(self) -> RawExpr:
+        """`expr` of the grammar, without recursion (nesting may be 199 deep): a
+        stack of the groups opened by "(", each an OR of AND chains under construction.
+        """
+        stack = [_Group()]
+        while True:
+            group = stack[-1]
+            if self.tok.is_keyword("NOT"):
+                self._enter()
+                group.nots += 1
+                continue
+            if self.tok.is_op("("):
+                self._enter()
+                stack.append(_Group())
+                continue
+            operand: Depthed = (self.predicate(), _PREDICATE_DEPTH)
+            while True:  # the operand just read, and every group it closes
+                self.nesting -= group.nots
+                for _ in range(group.nots):
+                    operand = (RawNot(operand[0]), operand[1] + 1)
+                group.nots = 0
+                group.conj.add(operand)
+                if self.tok.is_keyword("AND") or self.tok.is_op("&&"):
+                    self.take()
+                    break
+                group.disj.add(group.conj.close())
+                if self.tok.is_keyword("OR") or self.tok.is_op("||"):
+                    self.take()
+                    break
+                e, depth = group.disj.close()
+                if len(stack) == 1:
+                    self.depth = max(self.depth, depth)
+                    return e
+                self.expect_op(")")
+                self.nesting -= 1
+                stack.pop()
+                group = stack[-1]
+                operand = (e, depth + 1)
 
-    def conj(self) -> RawExpr:
-        left = self.neg()
-        while self.tok.is_keyword("AND") or self.tok.is_op("&&"):
-            self.take()
-            left = RawAnd(left, self.neg())
-        return left
-
-    def neg(self) -> RawExpr:
-        if self.tok.is_keyword("NOT"):
-            self.take()
-            return RawNot(self.neg())
-        if self.tok.is_op("("):
-            self.take()
-            inner = self.expr()
-            self.expect_op(")")
-            return inner
-        return self.predicate()
+    def _enter(self) -> None:
+        self.nesting += 1
+        if self.nesting >= MAX_NESTING:
+            raise syntax_error(self.tok, "max nesting level reached")
+        self.take()
 
     def predicate(self) -> RawExpr:
         left = self.operand()
@@ -265,7 +305,62 @@ class _Parser:
         raise syntax_error(t)
 
 
+_INT64_DIGITS = 19
+
+
 def _number(text: str, sign: int) -> int | float:
-    if text.isdigit():
-        return sign * int(text)
+    """As Temporal's parser: an integer literal past int64 is a float64 (1e+23)."""
+    if text.isdigit() and len(text) <= _INT64_DIGITS:
+        value = sign * int(text)
+        if -(2**63) <= value < 2**63:
+            return value
     return sign * float(text)
+
+
+class _Chain:
+    """Operands joined by one operator: a balanced tree, and Temporal's (left-deep) depth."""
+
+    def __init__(self, node: Callable[[RawExpr, RawExpr], RawExpr]) -> None:
+        self.node = node
+        self.items: list[RawExpr] = []
+        self.depth = 0
+
+    def add(self, operand: Depthed) -> None:
+        e, depth = operand
+        self.depth = depth if not self.items else max(self.depth, depth) + 1
+        self.items.append(e)
+
+    def close(self) -> Depthed:
+        out = (_balanced(self.items, self.node), self.depth)
+        self.items = []
+        return out
+
+
+class _Group:
+    """A parenthesised condition being read (or the whole one)."""
+
+    def __init__(self) -> None:
+        self.disj = _Chain(RawOr)
+        self.conj = _Chain(RawAnd)
+        self.nots = 0  # NOTs read before the next operand
+
+
+def _balanced(items: list[RawExpr], node: Callable[[RawExpr, RawExpr], RawExpr]) -> RawExpr:
+    """AND and OR are associative: a chain as a tree of logarithmic depth."""
+    if len(items) == 1:
+        return items[0]
+    mid = (len(items) + 1) // 2  # three items: ((a, b), c), as written
+    return node(_balanced(items[:mid], node), _balanced(items[mid:], node))
+
+
+def _tree_depth(root: RawExpr) -> int:
+    deepest = 0
+    todo = [(root, 1)]
+    while todo:
+        e, depth = todo.pop()
+        deepest = max(deepest, depth)
+        if isinstance(e, RawAnd | RawOr):
+            todo += [(e.left, depth + 1), (e.right, depth + 1)]
+        elif isinstance(e, RawNot):
+            todo.append((e.operand, depth + 1))
+    return deepest

@@ -12,6 +12,8 @@ millisecond precision (what julianday() keeps).
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -51,6 +53,10 @@ OPEN_CLOSE_TIME = 1e18
 SORT_KEY = f"COALESCE(close_time, {OPEN_CLOSE_TIME})"
 ORDER_BY = f"{SORT_KEY} DESC, start_time DESC, run_id"
 ROW_COLUMNS = "workflow_id, run_id, status, start_time, close_time, state"
+
+# Longer IN lists are bound as one array parameter: a placeholder per value would run
+# into the databases' parameter limits (32766 on SQLite, 32767 through asyncpg).
+MAX_INLINE_VALUES = 64
 
 
 def unsupported_attributes(e: Expr | None) -> list[str]:
@@ -130,12 +136,17 @@ def select_count(
 
 def condition(st: Statement, e: Expr) -> str:
     """`e` as a boolean SQL expression; its values are appended to `st.params`."""
-    if isinstance(e, And):
-        return f"({condition(st, e.left)} AND {condition(st, e.right)})"
-    if isinstance(e, Or):
-        return f"({condition(st, e.left)} OR {condition(st, e.right)})"
+    if isinstance(e, And | Or):
+        # One flat chain per operator run: SQLite's parser has room for only ~100
+        # nested parentheses, and chains come here as balanced trees.
+        joiner = " AND " if isinstance(e, And) else " OR "
+        return f"({joiner.join(condition(st, t) for t in _chain(e))})"
     if isinstance(e, Not):
-        return f"(NOT {condition(st, e.operand)})"
+        # NOT NOT x is x, NULL included: a run of NOTs costs SQLite's parser one level.
+        negated = False
+        while isinstance(e, Not):
+            negated, e = not negated, e.operand
+        return f"(NOT {condition(st, e)})" if negated else condition(st, e)
     if isinstance(e, IsNull):
         return f"({_column(st, e.attr)} IS {'NOT ' if e.negated else ''}NULL)"
     if e.attr.type == sa.KEYWORD_LIST:
@@ -145,6 +156,32 @@ def condition(st: Statement, e: Expr) -> str:
     return _scalar(st, e)
 
 
+def _json(values: list[object]) -> str:
+    """A JSON array for SQLite's json_each, which reads 9e999 as infinity (Python would
+    write the non-JSON `Infinity`)."""
+
+    def one(v: object) -> str:
+        if isinstance(v, float) and math.isinf(v):
+            return "9e999" if v > 0 else "-9e999"
+        return json.dumps(v)
+
+    return f"[{', '.join(one(v) for v in values)}]"
+
+
+def _chain(e: And | Or) -> list[Expr]:
+    """The operands of the run of `type(e)` operators rooted at `e`, in order."""
+    out: list[Expr] = []
+    todo: list[Expr] = [e]
+    while todo:
+        t = todo.pop()
+        if type(t) is type(e):
+            assert isinstance(t, And | Or)
+            todo += [t.right, t.left]
+        else:
+            out.append(t)
+    return out
+
+
 def _scalar(st: Statement, e: Compare | In | Between | StartsWith) -> str:
     col = _column(st, e.attr)
     cast = _cast(e.attr)
@@ -152,7 +189,13 @@ def _scalar(st: Statement, e: Compare | In | Between | StartsWith) -> str:
     if isinstance(e, Compare):
         return f"({col} {e.op} {st.bind(_param(st, e.attr, e.value), cast)})"
     if isinstance(e, In):
-        marks = ", ".join(st.bind(_param(st, e.attr, v), cast) for v in e.values)
+        values = [_param(st, e.attr, v) for v in e.values]
+        if len(values) > MAX_INLINE_VALUES:
+            if st.dialect == "postgres":
+                arr = st.bind(values, f"{cast}[]")
+                return f"({col} <> ALL({arr}))" if neg else f"({col} = ANY({arr}))"
+            return f"({col} {neg}IN (SELECT value FROM json_each({st.bind(_json(values))})))"
+        marks = ", ".join(st.bind(v, cast) for v in values)
         return f"({col} {neg}IN ({marks}))"
     if isinstance(e, Between):
         low, high = (
@@ -176,7 +219,10 @@ def _keyword_list(st: Statement, e: Compare | In | Between | StartsWith) -> str:
         contains = f"COALESCE((search_attributes::jsonb -> {path}) ?| {arr}, FALSE)"
     else:
         source = _sqlite_list(st, e.attr.name)
-        marks = ", ".join(st.bind(v) for v in values)
+        if len(values) > MAX_INLINE_VALUES:
+            marks = f"SELECT value FROM json_each({st.bind(_json(values))})"
+        else:
+            marks = ", ".join(st.bind(v) for v in values)
         contains = f"EXISTS (SELECT 1 FROM json_each({source}) WHERE value IN ({marks}))"
     return f"(NOT {contains})" if negated else f"({contains})"
 

@@ -40,6 +40,7 @@ from pytemporal.history.workflow.info import execution_info
 from pytemporal.history.workflow.state import ActivityInfo, MutableState, WorkflowTaskInfo
 
 PAGE_SIZE = 256
+_MAX_EVENT_ID = 2**63
 
 
 def page_token(run_id: str, next_event_id: int, last_event_id: int | None = None) -> bytes:
@@ -57,7 +58,11 @@ def _parse_token(data: bytes, run_id: str) -> tuple[int, int | None]:
         if tok["run"] != run_id:
             raise ValueError
         last = tok.get("last")
-        return int(tok["next"]), None if last is None else int(last)
+        start, bound = int(tok["next"]), None if last is None else int(last)
+        # Event ids are positive 64-bit integers in every store.
+        if not 0 < start < _MAX_EVENT_ID or not (bound is None or 0 <= bound < _MAX_EVENT_ID):
+            raise ValueError
+        return start, bound
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise InvalidArgument("Invalid NextPageToken.") from e
 

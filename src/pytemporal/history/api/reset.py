@@ -15,7 +15,7 @@ from temporalio.api.failure.v1 import Failure, ResetWorkflowFailureInfo
 from temporalio.api.history.v1 import HistoryEvent, WorkflowTaskStartedEventAttributes
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 
-from pytemporal.common.errors import InvalidArgument
+from pytemporal.common.errors import InvalidArgument, NotFound
 from pytemporal.history.engine import Change, HistoryEngine, Key
 from pytemporal.history.workflow import activities, lifecycle, rebuild
 from pytemporal.history.workflow import workflow_task as wt
@@ -61,12 +61,14 @@ def _reapplied(
 async def reset(engine: HistoryEngine, key: Key, req: ResetWorkflowExecutionRequest) -> str:
     ns_id, wf_id, base_run = key
     async with engine.workflow_id_lock(ns_id, wf_id):
-        current = await engine.store.get_current_run(ns_id, wf_id)
-        assert current is not None
-        if req.request_id and req.request_id == current.create_request_id:
-            return current.run_id
+        # The base run first: a run id from another namespace or workflow is NotFound.
         async with engine.reading(key) as base:
             events = await engine.read_events(key, 1, base.ms.next_event_id - 1)
+        current = await engine.store.get_current_run(ns_id, wf_id)
+        if current is None:
+            raise NotFound(f"workflow not found for ID: {wf_id}")
+        if req.request_id and req.request_id == current.create_request_id:
+            return current.run_id
         point = req.workflow_task_finish_event_id
         _check_point(events, point, base.ms.next_event_id)
         new_run = str(uuid.uuid4())

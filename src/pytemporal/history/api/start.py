@@ -23,7 +23,7 @@ from temporalio.api.workflowservice.v1 import (
 from pytemporal.common.errors import WorkflowAlreadyStarted
 from pytemporal.common.protoutil import dur, dur_seconds, ts
 from pytemporal.history.engine import Change, Entry, HistoryEngine
-from pytemporal.history.workflow import cron, lifecycle, retry
+from pytemporal.history.workflow import cron, durations, lifecycle, retry
 from pytemporal.history.workflow import workflow_task as wt
 from pytemporal.namespaces import Namespace
 from pytemporal.persistence.api import CurrentMode, CurrentRun, CurrentUpdate
@@ -133,6 +133,8 @@ async def start(
     parent: ParentRef | None = None,
     on_new_run: Callable[[Entry], None] | None = None,
 ) -> StartResult:
+    # Also here, not only in the frontend: children and update-with-start come this way.
+    durations.check_request(req)
     conflict, reuse = policies(req, signal_with_start=signal is not None)
     async with engine.workflow_id_lock(ns.id, req.workflow_id):
         current = await engine.store.get_current_run(ns.id, req.workflow_id)

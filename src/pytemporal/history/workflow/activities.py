@@ -18,7 +18,7 @@ from temporalio.api.history.v1 import (
 from temporalio.api.taskqueue.v1 import TaskQueue
 
 from pytemporal.common.protoutil import dur, dur_seconds
-from pytemporal.history.workflow import retry
+from pytemporal.history.workflow import durations, retry
 from pytemporal.history.workflow import workflow_task as wt
 from pytemporal.history.workflow.state import BUFFERED_ID, ActivityInfo, MutableState, Task
 
@@ -38,15 +38,25 @@ _PENDING_LIMIT = Cause.WORKFLOW_TASK_FAILED_CAUSE_PENDING_ACTIVITIES_LIMIT_EXCEE
 MAX_PENDING = 2000
 
 
+_TIMEOUTS = (
+    "schedule_to_close_timeout",
+    "schedule_to_start_timeout",
+    "start_to_close_timeout",
+    "heartbeat_timeout",
+)
+
+
 def _normalize_timeouts(
     ms: MutableState, c: ScheduleActivityTaskCommandAttributes
 ) -> tuple[float, float, float, float]:
-    s2c = dur_seconds(c.schedule_to_close_timeout)
-    s2s = dur_seconds(c.schedule_to_start_timeout)
-    stc = dur_seconds(c.start_to_close_timeout)
-    hb = dur_seconds(c.heartbeat_timeout)
-    if min(s2c, s2s, stc, hb) < 0:
-        raise BadCommand(_BAD_ATTRS, f"Invalid timeout on activity. ActivityId={c.activity_id}")
+    timeouts = []
+    for field in _TIMEOUTS:
+        d = getattr(c, field)
+        found = durations.problem(d)
+        if found is not None:
+            raise BadCommand(_BAD_ATTRS, f"invalid {durations.camel(field)}: {found}")
+        timeouts.append(min(dur_seconds(d), durations.MAX_SECONDS))
+    s2c, s2s, stc, hb = timeouts
     run = ms.run_timeout
     if s2c > 0:
         s2s = s2c if s2s == 0 else min(s2s, s2c)

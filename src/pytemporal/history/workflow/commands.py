@@ -19,7 +19,14 @@ from temporalio.api.protocol.v1 import Message
 from temporalio.api.workflowservice.v1 import RespondWorkflowTaskCompletedRequest
 
 from pytemporal.common.protoutil import dur_seconds
-from pytemporal.history.workflow import activities, children, lifecycle, updates
+from pytemporal.history.workflow import (
+    activities,
+    children,
+    command_checker,
+    durations,
+    lifecycle,
+    updates,
+)
 from pytemporal.history.workflow import workflow_task as wt
 from pytemporal.history.workflow.activities import BadCommand
 from pytemporal.history.workflow.limits import WorkflowLimits
@@ -62,13 +69,18 @@ def failure_message(cause: int, detail: str = "") -> str:
     return f"{_camel(cause)}: {detail}" if detail else _camel(cause)
 
 
+def _name(command_type: int) -> str:
+    # A type this build does not know is still named, by number (as Go prints it).
+    return C.Name(command_type) if command_type in C.values() else str(command_type)  # type: ignore[arg-type]
+
+
 def check_sequence(commands: list[Command]) -> None:
     for i, cmd in enumerate(commands[:-1]):
         if cmd.command_type in _CLOSE_COMMANDS:
-            names = [C.Name(c.command_type) for c in commands]
+            names = [_name(c.command_type) for c in commands]
             raise InvalidCommandSequence(
                 f"invalid command sequence: [{', '.join(names)}], command "
-                f"{C.Name(cmd.command_type)} must be the last command."
+                f"{_name(cmd.command_type)} must be the last command."
             )
         del i
 
@@ -83,6 +95,7 @@ def complete(
     assert wft is not None
     commands = list(req.commands)
     check_sequence(commands)
+    command_checker.check_types(commands)
     messages = list(req.messages)
     if (
         wft.speculative
@@ -117,7 +130,9 @@ def complete(
     ms.wft = None
     if req.HasField("sticky_attributes") and req.sticky_attributes.worker_task_queue.name:
         ms.sticky_queue = req.sticky_attributes.worker_task_queue.name
-        ms.sticky_timeout = dur_seconds(req.sticky_attributes.schedule_to_start_timeout) or 10.0
+        # Temporal takes any value here; a negative one means the default, a huge one is capped.
+        sticky = dur_seconds(req.sticky_attributes.schedule_to_start_timeout)
+        ms.sticky_timeout = min(sticky, durations.MAX_SECONDS) if sticky > 0 else 10.0
     else:
         ms.sticky_queue = ""
     out = Outcome()
@@ -127,6 +142,7 @@ def complete(
         for cmd in commands:
             if not ms.is_open:
                 break
+            command_checker.check(cmd, ms.namespace)
             if cmd.command_type == C.COMMAND_TYPE_PROTOCOL_MESSAGE:
                 _protocol_message(ms, cmd, by_id, completed.event_id)
             elif _apply(ms, cmd, completed.event_id, req.identity, limits):
@@ -215,7 +231,7 @@ def _apply(
         r = cmd.request_cancel_external_workflow_execution_command_attributes
         children.cancel_external(ms, r, wft_id, _ns_id(ms, r.namespace), limits.pending_cancels)
     else:
-        raise UnsupportedCommand(f"command type {C.Name(t)} is not supported by this server yet")
+        raise UnsupportedCommand(f"command type {_name(t)} is not supported by this server yet")
     return False
 
 
@@ -280,12 +296,8 @@ def _start_timer(ms: MutableState, cmd: Command, wft_id: int) -> None:
             Cause.WORKFLOW_TASK_FAILED_CAUSE_START_TIMER_DUPLICATE_ID,
             f"invalid history builder state for action: add-timer-started-event, TimerId: {a.timer_id}",
         )
+    # Zero is allowed, as in Temporal: the timer fires at once.
     seconds = dur_seconds(a.start_to_fire_timeout)
-    if seconds <= 0:
-        raise BadCommand(
-            Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_TIMER_ATTRIBUTES,
-            f"Invalid StartToFireTimeout: {seconds}s",
-        )
     ev = ms.add_event(
         EventType.EVENT_TYPE_TIMER_STARTED,
         TimerStartedEventAttributes(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from google.protobuf.duration_pb2 import Duration
 from temporalio.api.common.v1 import RetryPolicy
 from temporalio.api.enums.v1 import RetryState
 from temporalio.api.failure.v1 import Failure
 
 from pytemporal.common.errors import InvalidArgument
 from pytemporal.common.protoutil import dur, dur_seconds
+from pytemporal.history.workflow import durations
 
 _TIMEOUT_NAMES = {"StartToClose", "ScheduleToStart", "ScheduleToClose", "Heartbeat"}
 
@@ -16,6 +18,8 @@ def normalize(policy: RetryPolicy, *, default_initial: float = 1.0) -> RetryPoli
     """Validate `policy` and fill unset fields with Temporal's defaults."""
     p = RetryPolicy()
     p.CopyFrom(policy)
+    durations.cap(p.initial_interval)
+    durations.cap(p.maximum_interval)
     initial = dur_seconds(p.initial_interval)
     if p.maximum_attempts == 1:
         # A single attempt is never retried: fill the defaults, skip the validation.
@@ -24,14 +28,12 @@ def normalize(policy: RetryPolicy, *, default_initial: float = 1.0) -> RetryPoli
         if p.backoff_coefficient == 0:
             p.backoff_coefficient = 2.0
         if dur_seconds(p.maximum_interval) <= 0:
-            p.maximum_interval.CopyFrom(dur(100 * dur_seconds(p.initial_interval)))
+            p.maximum_interval.CopyFrom(_default_maximum(dur_seconds(p.initial_interval)))
         return p
-    if initial < 0:
-        raise InvalidArgument("InitialInterval cannot be negative on retry policy.")
+    _check_interval(p.initial_interval, "InitialInterval")
     if p.backoff_coefficient != 0 and p.backoff_coefficient < 1:
         raise InvalidArgument("BackoffCoefficient cannot be less than 1 on retry policy.")
-    if dur_seconds(p.maximum_interval) < 0:
-        raise InvalidArgument("MaximumInterval cannot be negative on retry policy.")
+    _check_interval(p.maximum_interval, "MaximumInterval")
     if p.maximum_attempts < 0:
         raise InvalidArgument("MaximumAttempts cannot be negative on retry policy.")
     if initial == 0:
@@ -41,7 +43,7 @@ def normalize(policy: RetryPolicy, *, default_initial: float = 1.0) -> RetryPoli
         p.backoff_coefficient = 2.0
     max_interval = dur_seconds(p.maximum_interval)
     if max_interval == 0:
-        p.maximum_interval.CopyFrom(dur(100 * initial))
+        p.maximum_interval.CopyFrom(_default_maximum(initial))
     elif max_interval < initial:
         raise InvalidArgument(
             "MaximumInterval cannot be less than InitialInterval on retry policy."
@@ -50,6 +52,18 @@ def normalize(policy: RetryPolicy, *, default_initial: float = 1.0) -> RetryPoli
         if t.startswith("TemporalTimeout:") and t[len("TemporalTimeout:") :] not in _TIMEOUT_NAMES:
             raise InvalidArgument(f"Invalid timeout type value: {t[len('TemporalTimeout:') :]}.")
     return p
+
+
+def _check_interval(d: Duration, name: str) -> None:
+    found = durations.problem(d)
+    if found is not None:
+        raise InvalidArgument(f"invalid {name} set on retry policy: {found}")
+
+
+def _default_maximum(initial: float) -> Duration:
+    d = dur(100 * initial)
+    durations.cap(d)
+    return d
 
 
 def backoff(policy: RetryPolicy, attempt: int) -> float:

@@ -26,6 +26,7 @@ import asyncpg  # type: ignore[import-untyped]
 
 from pytemporal.common.errors import (
     ConditionFailed,
+    InvalidArgument,
     NamespaceAlreadyExists,
     PersistenceError,
     ShardOwnershipLost,
@@ -47,7 +48,14 @@ from pytemporal.persistence.api import (
 )
 from pytemporal.persistence.errors import SchemaMismatch
 from pytemporal.persistence.postgres import mutations
-from pytemporal.persistence.postgres.errors import is_connection_error, is_retryable, translate
+from pytemporal.persistence.postgres.errors import (
+    CLIENT_TEXT_ERRORS,
+    CLIENT_TEXT_MESSAGE,
+    check_json_text,
+    is_connection_error,
+    is_retryable,
+    translate,
+)
 from pytemporal.persistence.postgres.group_commit import Batch, GroupCommit
 from pytemporal.persistence.postgres.schema import SCHEMA_VERSION, read_version
 from pytemporal.visibility import sql as visibility_sql
@@ -473,11 +481,16 @@ async def _apply_caller(conn: Any, ms: Sequence[Mutation], *, savepoint: bool) -
     try:
         async with scope:
             for m in ms:
+                check_json_text(m.search_attributes)
                 await mutations.apply(conn, m)
     except (ConditionFailed, ShardOwnershipLost) as e:
         return e
     except asyncpg.UniqueViolationError as e:
         return ConditionFailed(f"{e.table_name}: {e.detail or e}")
+    except CLIENT_TEXT_ERRORS:
+        return InvalidArgument(CLIENT_TEXT_MESSAGE)
+    except InvalidArgument as e:
+        return e
     except (asyncpg.PostgresError, asyncpg.DataError) as e:
         if is_connection_error(e):
             raise

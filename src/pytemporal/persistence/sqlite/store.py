@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
 from pytemporal.common.errors import (
     ConditionFailed,
@@ -34,7 +35,10 @@ from pytemporal.persistence.api import (
 from pytemporal.persistence.errors import SchemaMismatch
 from pytemporal.persistence.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from pytemporal.visibility import sql as visibility_sql
+from pytemporal.visibility.attributes import InvalidQuery
 from pytemporal.visibility.query import Expr
+
+_TOO_COMPLEX = frozenset({"parser stack overflow"})
 
 __all__ = ["SchemaMismatch", "SqliteStore"]
 
@@ -206,7 +210,7 @@ class SqliteStore:
         sql, params = visibility_sql.select_page(
             "sqlite", namespace_id, where, limit=page_size, after=key
         )
-        return [VisibilityRow(*r) for r in self._db.execute(sql, params).fetchall()]
+        return [VisibilityRow(*r) for r in self._visibility_query(sql, params)]
 
     async def count_executions(
         self, namespace_id: str, where: Expr | None, *, group_by_status: bool = False
@@ -214,11 +218,22 @@ class SqliteStore:
         sql, params = visibility_sql.select_count(
             "sqlite", namespace_id, where, group_by_status=group_by_status
         )
-        rows = self._db.execute(sql, params).fetchall()
+        rows = self._visibility_query(sql, params)
         if not group_by_status:
             return VisibilityCounts(total=rows[0][0])
         by_status = {int(status): int(n) for status, n in rows}
         return VisibilityCounts(total=sum(by_status.values()), by_status=by_status)
+
+    def _visibility_query(self, sql: str, params: list[object]) -> list[Any]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as e:
+            # The filter is valid but nests deeper than this SQLite build parses (its
+            # parser stack holds ~100 entries before 3.46): the client's query, so
+            # INVALID_ARGUMENT, not a store failure.
+            if str(e) in _TOO_COMPLEX or str(e).startswith("Expression tree is too large"):
+                raise InvalidQuery(f"query is too complex for the SQLite store ({e})") from e
+            raise
 
     # -- cluster ------------------------------------------------------------------
 

@@ -1,0 +1,328 @@
+"""The valid requests the fuzz mutates: one per implemented RPC (for test_fuzz).
+
+`Handles` are real ids and task tokens in the fuzz namespace, so that a template is
+a request the server accepts and a mutation changes one thing about it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.message import Message
+from temporalio.api.command.v1 import (
+    Command,
+    RecordMarkerCommandAttributes,
+    ScheduleActivityTaskCommandAttributes,
+    StartTimerCommandAttributes,
+    UpsertWorkflowSearchAttributesCommandAttributes,
+)
+from temporalio.api.common.v1 import (
+    ActivityType,
+    Header,
+    Memo,
+    Payload,
+    Payloads,
+    RetryPolicy,
+    SearchAttributes,
+    WorkflowExecution,
+    WorkflowType,
+)
+from temporalio.api.enums.v1 import CommandType, IndexedValueType, QueryResultType
+from temporalio.api.failure.v1 import ApplicationFailureInfo, Failure
+from temporalio.api.filter.v1 import StartTimeFilter, WorkflowExecutionFilter
+from temporalio.api.namespace.v1 import message_pb2 as nsmsg
+from temporalio.api.operatorservice.v1 import request_response_pb2 as orr
+from temporalio.api.query.v1 import WorkflowQuery
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.update.v1 import Input, Meta, UpdateRef, WaitPolicy
+from temporalio.api.update.v1 import Request as UpdateRequest
+from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
+
+FUZZ_NS, OTHER_NS = "fuzz", "fuzz-other"
+ACTIVITY_SLOTS = 7  # activity RPCs that consume a task: 3 by token, 3 by id, 1 spare
+
+# -- the valid requests the mutations start from --------------------------------------
+
+
+@dataclass
+class Handles:
+    """Real handles in the fuzz namespace, so mutations start from requests that work."""
+
+    workflow_ids: list[str] = field(default_factory=list)
+    run_ids: list[str] = field(default_factory=list)
+    workflow_tokens: list[bytes] = field(default_factory=list)
+    activity_tokens: list[bytes] = field(default_factory=list)
+    activity_ids: list[tuple[str, str, str]] = field(default_factory=list)  # wf, run, act
+    task_queue: str = "fuzz-tq"
+    activity_queue: str = "fuzz-atq"
+
+
+def _payloads(*values: bytes) -> Payloads:
+    return Payloads(
+        payloads=[Payload(metadata={"encoding": b"json/plain"}, data=v) for v in values]
+    )
+
+
+def duration(seconds: int) -> Duration:
+    return Duration(seconds=seconds)
+
+
+def _failure() -> Failure:
+    return Failure(
+        message="boom",
+        application_failure_info=ApplicationFailureInfo(type="Fuzz", non_retryable=True),
+    )
+
+
+def commands(h: Handles, activities: int = 1) -> list[Command]:
+    return [
+        Command(
+            command_type=CommandType.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK,
+            schedule_activity_task_command_attributes=ScheduleActivityTaskCommandAttributes(
+                activity_id=f"act-{uuid.uuid4()}",
+                activity_type=ActivityType(name="fuzz_activity"),
+                task_queue=TaskQueue(name=h.activity_queue),
+                input=_payloads(b'"in"'),
+                start_to_close_timeout=duration(60),
+                retry_policy=RetryPolicy(initial_interval=duration(1), maximum_attempts=3),
+            ),
+        )
+        for _ in range(activities)
+    ] + [
+        Command(
+            command_type=CommandType.COMMAND_TYPE_START_TIMER,
+            start_timer_command_attributes=StartTimerCommandAttributes(
+                timer_id=f"t-{uuid.uuid4()}", start_to_fire_timeout=duration(3600)
+            ),
+        ),
+        Command(
+            command_type=CommandType.COMMAND_TYPE_RECORD_MARKER,
+            record_marker_command_attributes=RecordMarkerCommandAttributes(
+                marker_name="fuzz", details={"d": _payloads(b"1")}
+            ),
+        ),
+        Command(
+            command_type=CommandType.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+            upsert_workflow_search_attributes_command_attributes=(
+                UpsertWorkflowSearchAttributesCommandAttributes(
+                    search_attributes=SearchAttributes(
+                        indexed_fields={"FuzzKeyword": Payload(
+                            metadata={"encoding": b"json/plain"}, data=b'"k"'
+                        )}
+                    )
+                )
+            ),
+        ),
+    ]  # fmt: skip
+
+
+def start_request(h: Handles, ns: str = FUZZ_NS) -> rr.StartWorkflowExecutionRequest:
+    return rr.StartWorkflowExecutionRequest(
+        namespace=ns,
+        workflow_id=f"fuzz-{uuid.uuid4()}",
+        workflow_type=WorkflowType(name="FuzzWorkflow"),
+        task_queue=TaskQueue(name=h.task_queue),
+        input=_payloads(b'"x"'),
+        workflow_execution_timeout=duration(7200),
+        workflow_run_timeout=duration(3600),
+        workflow_task_timeout=duration(10),
+        identity="fuzzer",
+        request_id=str(uuid.uuid4()),
+        retry_policy=RetryPolicy(initial_interval=duration(1), backoff_coefficient=2.0),
+        memo=Memo(fields={"m": Payload(metadata={"encoding": b"json/plain"}, data=b"1")}),
+        header=Header(fields={"h": Payload(metadata={"encoding": b"json/plain"}, data=b"1")}),
+        search_attributes=SearchAttributes(
+            indexed_fields={"FuzzKeyword": Payload(
+                metadata={"encoding": b"json/plain"}, data=b'"v"'
+            )}
+        ),
+    )  # fmt: skip
+
+
+def _update(h: Handles, i: int) -> rr.UpdateWorkflowExecutionRequest:
+    return rr.UpdateWorkflowExecutionRequest(
+        namespace=FUZZ_NS,
+        workflow_execution=WorkflowExecution(workflow_id=h.workflow_ids[i % 2]),
+        wait_policy=WaitPolicy(lifecycle_stage=2),
+        request=UpdateRequest(
+            meta=Meta(update_id=f"u-{i}", identity="fuzzer"),
+            input=Input(name="fuzz_update", args=_payloads(b"1")),
+        ),
+    )
+
+
+def templates(h: Handles) -> dict[str, Callable[[int], Message]]:
+    """A valid request per RPC (`i` varies ids so that not all collide)."""
+    wf = lambda i: h.workflow_ids[i % len(h.workflow_ids)]  # noqa: E731
+    execution = lambda i: WorkflowExecution(workflow_id=wf(i))  # noqa: E731
+    # Slots: which of a round's tasks an RPC consumes (see _handles).
+    wtok = lambda i, slot: h.workflow_tokens[(2 * i + slot) % len(h.workflow_tokens)]  # noqa: E731
+    atok = lambda i, slot: h.activity_tokens[(ACTIVITY_SLOTS * i + slot) % len(h.activity_tokens)]  # noqa: E731
+    act = lambda i, slot: h.activity_ids[(ACTIVITY_SLOTS * i + slot) % len(h.activity_ids)]  # noqa: E731
+    tq = TaskQueue(name=h.task_queue)
+    return {
+        "GetSystemInfo": lambda i: rr.GetSystemInfoRequest(),
+        "DescribeNamespace": lambda i: rr.DescribeNamespaceRequest(namespace=FUZZ_NS),
+        "ListNamespaces": lambda i: rr.ListNamespacesRequest(page_size=10),
+        "RegisterNamespace": lambda i: rr.RegisterNamespaceRequest(
+            namespace=f"fuzz-new-{i}",
+            description="d",
+            owner_email="a@b.c",
+            workflow_execution_retention_period=duration(86400),
+        ),
+        "UpdateNamespace": lambda i: rr.UpdateNamespaceRequest(
+            namespace=FUZZ_NS,
+            update_info=nsmsg.UpdateNamespaceInfo(description=f"d{i}", owner_email="a@b.c"),
+            config=nsmsg.NamespaceConfig(workflow_execution_retention_ttl=duration(86400)),
+        ),
+        "StartWorkflowExecution": lambda i: start_request(h),
+        "SignalWithStartWorkflowExecution": lambda i: rr.SignalWithStartWorkflowExecutionRequest(
+            namespace=FUZZ_NS,
+            workflow_id=f"fuzz-sws-{i}",
+            workflow_type=WorkflowType(name="FuzzWorkflow"),
+            task_queue=tq,
+            input=_payloads(b"1"),
+            workflow_run_timeout=duration(3600),
+            request_id=str(uuid.uuid4()),
+            signal_name="sig",
+            signal_input=_payloads(b"1"),
+            workflow_start_delay=duration(1),
+        ),
+        "SignalWorkflowExecution": lambda i: rr.SignalWorkflowExecutionRequest(
+            namespace=FUZZ_NS,
+            workflow_execution=execution(i),
+            signal_name="sig",
+            input=_payloads(b"1"),
+            request_id=str(uuid.uuid4()),
+        ),
+        "RequestCancelWorkflowExecution": lambda i: rr.RequestCancelWorkflowExecutionRequest(
+            namespace=FUZZ_NS, workflow_execution=execution(i), reason="fuzz"
+        ),
+        "TerminateWorkflowExecution": lambda i: rr.TerminateWorkflowExecutionRequest(
+            namespace=FUZZ_NS,
+            workflow_execution=WorkflowExecution(workflow_id=f"fuzz-sws-{i}"),
+            reason="fuzz",
+            details=_payloads(b"1"),
+        ),
+        "GetWorkflowExecutionHistory": lambda i: rr.GetWorkflowExecutionHistoryRequest(
+            namespace=FUZZ_NS, execution=execution(i), maximum_page_size=5
+        ),
+        "DescribeWorkflowExecution": lambda i: rr.DescribeWorkflowExecutionRequest(
+            namespace=FUZZ_NS, execution=execution(i)
+        ),
+        "QueryWorkflow": lambda i: rr.QueryWorkflowRequest(
+            namespace=FUZZ_NS,
+            execution=execution(i),
+            query=WorkflowQuery(query_type="q", query_args=_payloads(b"1")),
+        ),
+        "UpdateWorkflowExecution": lambda i: _update(h, i),
+        "PollWorkflowExecutionUpdate": lambda i: rr.PollWorkflowExecutionUpdateRequest(
+            namespace=FUZZ_NS,
+            update_ref=UpdateRef(workflow_execution=execution(i), update_id=f"u-{i}"),
+            wait_policy=WaitPolicy(lifecycle_stage=2),
+        ),
+        "ResetWorkflowExecution": lambda i: rr.ResetWorkflowExecutionRequest(
+            namespace=FUZZ_NS,
+            workflow_execution=WorkflowExecution(workflow_id=wf(i), run_id=h.run_ids[0]),
+            workflow_task_finish_event_id=4,
+            reason="fuzz",
+            request_id=str(uuid.uuid4()),
+        ),
+        "ExecuteMultiOperation": lambda i: rr.ExecuteMultiOperationRequest(
+            namespace=FUZZ_NS,
+            operations=[
+                rr.ExecuteMultiOperationRequest.Operation(start_workflow=start_request(h)),
+                rr.ExecuteMultiOperationRequest.Operation(update_workflow=_update(h, i)),
+            ],
+        ),
+        "PollWorkflowTaskQueue": lambda i: rr.PollWorkflowTaskQueueRequest(
+            namespace=FUZZ_NS, task_queue=tq, identity="fuzzer"
+        ),
+        "RespondWorkflowTaskCompleted": lambda i: rr.RespondWorkflowTaskCompletedRequest(
+            namespace=FUZZ_NS, task_token=wtok(i, 0), commands=commands(h), identity="fuzzer"
+        ),
+        "RespondWorkflowTaskFailed": lambda i: rr.RespondWorkflowTaskFailedRequest(
+            namespace=FUZZ_NS, task_token=wtok(i, 1), cause=1, failure=_failure()
+        ),
+        "RespondQueryTaskCompleted": lambda i: rr.RespondQueryTaskCompletedRequest(
+            namespace=FUZZ_NS,
+            task_token=wtok(i, 0),
+            completed_type=QueryResultType.QUERY_RESULT_TYPE_ANSWERED,
+            query_result=_payloads(b"1"),
+        ),
+        "ResetStickyTaskQueue": lambda i: rr.ResetStickyTaskQueueRequest(
+            namespace=FUZZ_NS, execution=execution(i)
+        ),
+        "ShutdownWorker": lambda i: rr.ShutdownWorkerRequest(
+            namespace=FUZZ_NS, sticky_task_queue=f"sticky-{i}", identity="fuzzer"
+        ),
+        "PollActivityTaskQueue": lambda i: rr.PollActivityTaskQueueRequest(
+            namespace=FUZZ_NS, task_queue=TaskQueue(name=h.activity_queue), identity="fuzzer"
+        ),
+        "RecordActivityTaskHeartbeat": lambda i: rr.RecordActivityTaskHeartbeatRequest(
+            namespace=FUZZ_NS, task_token=atok(i, 0), details=_payloads(b"1")
+        ),
+        "RecordActivityTaskHeartbeatById": lambda i: rr.RecordActivityTaskHeartbeatByIdRequest(
+            namespace=FUZZ_NS,
+            workflow_id=act(i, 0)[0],
+            run_id=act(i, 0)[1],
+            activity_id=act(i, 0)[2],
+            details=_payloads(b"1"),
+        ),
+        "RespondActivityTaskCompleted": lambda i: rr.RespondActivityTaskCompletedRequest(
+            namespace=FUZZ_NS, task_token=atok(i, 1), result=_payloads(b"1")
+        ),
+        "RespondActivityTaskCompletedById": lambda i: rr.RespondActivityTaskCompletedByIdRequest(
+            namespace=FUZZ_NS,
+            workflow_id=act(i, 4)[0],
+            run_id=act(i, 4)[1],
+            activity_id=act(i, 4)[2],
+            result=_payloads(b"1"),
+        ),
+        "RespondActivityTaskFailed": lambda i: rr.RespondActivityTaskFailedRequest(
+            namespace=FUZZ_NS, task_token=atok(i, 2), failure=_failure()
+        ),
+        "RespondActivityTaskFailedById": lambda i: rr.RespondActivityTaskFailedByIdRequest(
+            namespace=FUZZ_NS,
+            workflow_id=act(i, 5)[0],
+            run_id=act(i, 5)[1],
+            activity_id=act(i, 5)[2],
+            failure=_failure(),
+        ),
+        "RespondActivityTaskCanceled": lambda i: rr.RespondActivityTaskCanceledRequest(
+            namespace=FUZZ_NS, task_token=atok(i, 3), details=_payloads(b"1")
+        ),
+        "RespondActivityTaskCanceledById": lambda i: rr.RespondActivityTaskCanceledByIdRequest(
+            namespace=FUZZ_NS,
+            workflow_id=act(i, 6)[0],
+            run_id=act(i, 6)[1],
+            activity_id=act(i, 6)[2],
+            details=_payloads(b"1"),
+        ),
+        "ListWorkflowExecutions": lambda i: rr.ListWorkflowExecutionsRequest(
+            namespace=FUZZ_NS, page_size=5, query="WorkflowType = 'FuzzWorkflow'"
+        ),
+        "ScanWorkflowExecutions": lambda i: rr.ScanWorkflowExecutionsRequest(
+            namespace=FUZZ_NS, page_size=5, query="ExecutionStatus = 'Running'"
+        ),
+        "CountWorkflowExecutions": lambda i: rr.CountWorkflowExecutionsRequest(
+            namespace=FUZZ_NS, query="GROUP BY ExecutionStatus"
+        ),
+        "ListOpenWorkflowExecutions": lambda i: rr.ListOpenWorkflowExecutionsRequest(
+            namespace=FUZZ_NS,
+            maximum_page_size=5,
+            start_time_filter=StartTimeFilter(),
+            execution_filter=WorkflowExecutionFilter(workflow_id=wf(i)),
+        ),
+        "ListClosedWorkflowExecutions": lambda i: rr.ListClosedWorkflowExecutionsRequest(
+            namespace=FUZZ_NS, maximum_page_size=5, start_time_filter=StartTimeFilter()
+        ),
+        "ListSearchAttributes": lambda i: orr.ListSearchAttributesRequest(namespace=FUZZ_NS),
+        "AddSearchAttributes": lambda i: orr.AddSearchAttributesRequest(
+            namespace=FUZZ_NS,
+            search_attributes={f"FuzzAttr{i}": IndexedValueType.INDEXED_VALUE_TYPE_INT},
+        ),
+    }
