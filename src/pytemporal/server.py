@@ -226,7 +226,9 @@ async def serve(
     limiter = ratelimit.FrontendLimiter(
         ratelimit.RateLimitSettings.from_config(values, dev_server=cluster is None)
     )
-    interceptors.append(ratelimit.RateLimitInterceptor(limiter, namespaces.exists))
+    interceptors.append(
+        ratelimit.RateLimitInterceptor(limiter, namespaces.exists, values.get(dc.MAX_ID_LENGTH))
+    )
     if cluster is not None:
         interceptors.append(routing.RoutingInterceptor(router))
     else:

@@ -122,6 +122,32 @@ async def test_oversized_request_is_refused_like_temporal(start_servers: Any) ->
             assert isinstance(ok, DescribeNamespaceResponse), proc.kind
 
 
+async def test_a_namespace_name_past_the_id_limit_is_refused_like_temporal(
+    start_servers: Any,
+) -> None:
+    procs = await start_servers([PYTEMPORAL, REFERENCE], {})
+    for proc in procs:
+        async with grpc.aio.insecure_channel(proc.target) as ch:
+            for length in (1_001, 3 * MIB):
+                err = await call(
+                    ch,
+                    "DescribeNamespace",
+                    DescribeNamespaceRequest(namespace="n" * length),
+                    DescribeNamespaceResponse,
+                )
+                assert isinstance(err, grpc.aio.AioRpcError), proc.kind
+                assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, (proc.kind, err)
+                assert err.details() == "Namespace length exceeds limit.", (proc.kind, err)
+            answer = await call(
+                ch,
+                "DescribeNamespace",
+                DescribeNamespaceRequest(namespace="n" * 1_000),
+                DescribeNamespaceResponse,
+            )
+            assert isinstance(answer, grpc.aio.AioRpcError)
+            assert answer.code() == grpc.StatusCode.NOT_FOUND, (proc.kind, answer)
+
+
 async def test_a_request_under_the_grpc_limit_meets_the_blob_limit(start_servers: Any) -> None:
     procs = await start_servers([PYTEMPORAL, REFERENCE], {})
     request = StartWorkflowExecutionRequest(

@@ -103,3 +103,17 @@ async def test_unknown_namespaces_meet_only_the_instance_limit(target: str) -> N
         )
         for _ in range(5):
             await call(StartWorkflowExecutionRequest(namespace="nope"))
+
+
+async def test_a_namespace_name_past_the_limit_is_invalid_argument(target: str) -> None:
+    async with grpc.aio.insecure_channel(target) as ch:
+        call = ch.unary_unary(
+            f"/{SERVICE}/DescribeNamespace",
+            request_serializer=DescribeNamespaceRequest.SerializeToString,
+            response_deserializer=DescribeNamespaceResponse.FromString,
+        )
+        await call(DescribeNamespaceRequest(namespace="n" * 1_000))
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call(DescribeNamespaceRequest(namespace="n" * 1_001))
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert err.value.details() == "Namespace length exceeds limit."

@@ -36,10 +36,11 @@ import grpc
 from temporalio.api.enums.v1 import ResourceExhaustedCause, ResourceExhaustedScope
 
 from pytemporal.common import dynamic_config as dc
-from pytemporal.common.errors import ResourceExhausted
+from pytemporal.common.errors import InvalidArgument, ResourceExhausted
 from pytemporal.frontend.errors import abort
 
 WORKFLOW_SERVICE = "/temporal.api.workflowservice.v1.WorkflowService/"
+PUBLIC_APIS = "/temporal.api."
 # Temporal's name for GetWorkflowExecutionHistory with wait_new_event, for the
 # namespace limiter.
 POLL_HISTORY = "PollWorkflowExecutionHistory"
@@ -432,11 +433,22 @@ class RateLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     On the public server only, outside `RoutingInterceptor`: a call is counted on the
     port where it arrives, and the calls processes forward to each other (internode
     listener) are not counted again.
+
+    First, as Temporal's namespace validator interceptor does for every public API, a
+    namespace name longer than `limit.maxIDLength` is INVALID_ARGUMENT "Namespace
+    length exceeds limit.": otherwise a name of megabytes would be echoed back in a
+    NOT_FOUND message, past what a client accepts in a trailer.
     """
 
-    def __init__(self, limiter: FrontendLimiter, namespace_exists: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        limiter: FrontendLimiter,
+        namespace_exists: Callable[[str], bool],
+        max_namespace_length: int = 1_000,
+    ) -> None:
         self.limiter = limiter
         self.namespace_exists = namespace_exists
+        self.max_namespace_length = max_namespace_length
 
     async def intercept_service(
         self,
@@ -445,23 +457,31 @@ class RateLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
         path: str = details.method  # type: ignore[attr-defined]
-        if handler is None or handler.unary_unary is None or not path.startswith(WORKFLOW_SERVICE):
+        if handler is None or handler.unary_unary is None or not path.startswith(PUBLIC_APIS):
             return handler
-        method = path[len(WORKFLOW_SERVICE) :]
-        if not self.limiter.limits(method):
-            return handler
+        method = path.rsplit("/", 1)[-1]
+        if not path.startswith(WORKFLOW_SERVICE) or not self.limiter.limits(method):
+            method = ""  # only the namespace length check
         inner = handler.unary_unary
-        limiter, exists = self.limiter, self.namespace_exists
+        limiter, exists, longest = self.limiter, self.namespace_exists, self.max_namespace_length
 
         async def limited(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             name = getattr(request, "namespace", "")
+            if not isinstance(name, str):
+                name = ""
             try:
-                release = limiter.acquire(
-                    method,
-                    name if name and exists(name) else None,
-                    waits_for_event=bool(getattr(request, "wait_new_event", False)),
+                if len(name) > longest:
+                    raise InvalidArgument("Namespace length exceeds limit.")
+                release = (
+                    limiter.acquire(
+                        method,
+                        name if name and exists(name) else None,
+                        waits_for_event=bool(getattr(request, "wait_new_event", False)),
+                    )
+                    if method
+                    else _noop
                 )
-            except ResourceExhausted as err:
+            except (InvalidArgument, ResourceExhausted) as err:
                 await abort(context, err)
                 raise
             try:
