@@ -16,7 +16,7 @@ from pytemporal.common import dynamic_config as dc
 from pytemporal.common import tls
 from pytemporal.common.clock import Clock
 from pytemporal.config import ServerConfig, internode_auth_problem
-from pytemporal.frontend import routing
+from pytemporal.frontend import ratelimit, routing
 from pytemporal.frontend.authorization import Authorization
 from pytemporal.frontend.operator_service import OperatorService
 from pytemporal.frontend.workflow_service import FrontendLimits, WorkflowService
@@ -37,7 +37,21 @@ from pytemporal.rpc.service import InternalService
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE = 128 * 1024 * 1024
+# Responses: the client's own receive limit applies; pages are bounded upstream.
+MAX_SEND_MESSAGE = 128 * 1024 * 1024
+
+
+def _grpc_options(values: dc.DynamicConfig) -> list[tuple[str, Any]]:
+    return [
+        # gRPC refuses a larger request from its length prefix (RESOURCE_EXHAUSTED).
+        ("grpc.max_receive_message_length", values.get(dc.MAX_RECEIVE_MESSAGE_SIZE)),
+        ("grpc.max_send_message_length", MAX_SEND_MESSAGE),
+        # Without BDP probing the receive windows stay small, so a refused request's
+        # bytes are not buffered first: memory stays flat under oversized requests
+        # (bench/oversized.py).
+        ("grpc.http2.bdp_probe", 0),
+        ("grpc.so_reuseport", 0),
+    ]
 
 
 def _limits(config: ServerConfig) -> Limits:
@@ -206,16 +220,21 @@ async def serve(
     if authorization is not None:
         await authorization.start()
         interceptors.append(authorization.interceptor)
+    # Before routing: a call is counted on the public port it arrives at. Calls that
+    # processes forward to each other reach the internode listener, which has no limiter.
+    values, _ = dc.DynamicConfig.from_values(config.dynamic_config)
+    limiter = ratelimit.FrontendLimiter(
+        ratelimit.RateLimitSettings.from_config(values, dev_server=cluster is None)
+    )
+    interceptors.append(
+        ratelimit.RateLimitInterceptor(limiter, namespaces.exists, values.get(dc.MAX_ID_LENGTH))
+    )
     if cluster is not None:
         interceptors.append(routing.RoutingInterceptor(router))
     else:
         await engine.recover()
 
-    options = [
-        ("grpc.max_receive_message_length", MAX_MESSAGE),
-        ("grpc.max_send_message_length", MAX_MESSAGE),
-        ("grpc.so_reuseport", 0),
-    ]
+    options = _grpc_options(values)
     server = grpc.aio.server(interceptors=interceptors, options=options)
     # Public calls are served by this process's history and matching: the interceptor
     # has forwarded those that belong elsewhere.
