@@ -65,7 +65,9 @@ class Counter:
 
     @workflow.run
     async def run(self) -> int:
-        last = workflow.get_last_completion_result(int) if workflow.has_last_completion_result() else 0
+        last = (
+            workflow.get_last_completion_result(int) if workflow.has_last_completion_result() else 0
+        )
         return (last or 0) + 1
 
 
