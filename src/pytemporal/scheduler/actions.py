@@ -15,6 +15,8 @@ from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import History
 from temporalio.api.workflowservice.v1 import (
+    PatchScheduleRequest,
+    PatchScheduleResponse,
     RequestCancelWorkflowExecutionRequest,
     RequestCancelWorkflowExecutionResponse,
     StartWorkflowExecutionRequest,
@@ -34,6 +36,7 @@ from pytemporal.history.public import WorkflowLifecycle
 from pytemporal.history.workflow.state import decode
 from pytemporal.namespaces import Namespace
 from pytemporal.persistence.api import Store
+from pytemporal.scheduler.keys import WORKFLOW_ID_PREFIX
 
 RUNNING = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
 SERVICE = "/temporal.api.workflowservice.v1.WorkflowService/"
@@ -106,6 +109,15 @@ class Actions:
         current = await self.store.get_current_run(ns.id, ex.workflow_id)
         if current is not None:
             await self.lifecycle.terminate((ns.id, ex.workflow_id, current.run_id), req)
+
+    async def wake_schedule(self, ns: Namespace, schedule_id: str) -> None:
+        """Have the owner of a schedule (another process) wake it: an empty patch."""
+        owner = self.owners.workflow_owner(ns.id, WORKFLOW_ID_PREFIX + schedule_id)
+        if owner is None:
+            return
+        req = PatchScheduleRequest(namespace=ns.name, schedule_id=schedule_id)
+        req.patch.SetInParent()
+        await self._remote(owner, "PatchSchedule", req, PatchScheduleResponse)
 
     async def closed(self, namespace_id: str, ex: WorkflowExecution) -> Closed | None:
         """How the chain that `ex` started ended; None while it runs. Read from the

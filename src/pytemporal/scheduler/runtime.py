@@ -155,14 +155,26 @@ class Scheduler:
             return None
 
     def workflow_closed(self, namespace_id: str, schedule_id: str) -> None:
-        """A workflow this schedule started closed on this process: wake it now."""
+        """A workflow this schedule started closed on this process: wake the schedule
+        now, here or on the owner of its shard."""
         if self.owns(namespace_id, schedule_id):
-            self.wake_soon(namespace_id, schedule_id)
+            self._spawn(self._wake(namespace_id, schedule_id))
+        else:
+            self._spawn(self._wake_owner(namespace_id, schedule_id))
 
-    def wake_soon(self, namespace_id: str, schedule_id: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._wake(namespace_id, schedule_id))
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def _wake_owner(self, namespace_id: str, schedule_id: str) -> None:
+        # An empty PatchSchedule on the owner is a wake-up. If it is lost, the schedule
+        # still reads the workflow's state at its next wake-up, before any start.
+        try:
+            ns = self.namespaces.by_id(namespace_id)
+            await self.actions.wake_schedule(ns, schedule_id)
+        except Exception as e:
+            log.warning("could not wake schedule %s on its owner: %s", schedule_id, e)
 
     async def _wake(self, namespace_id: str, schedule_id: str) -> None:
         try:
