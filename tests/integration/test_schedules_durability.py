@@ -84,6 +84,56 @@ async def test_schedule_catches_up_after_sigkill_without_duplicates(
         server.kill()
 
 
+async def test_actions_older_than_the_catchup_window_are_missed_after_restart(
+    server_kind: str, tmp_path: Path
+) -> None:
+    if not is_pytemporal(server_kind):
+        pytest.skip("kills and restarts pytemporal's own process")
+    server = ServerProcess(server_kind, db_filename=str(tmp_path / "catchup.db"))
+    client = await server.start()
+    sid = unique("sched")
+    try:
+        await client.create_schedule(
+            sid,
+            _schedule(
+                Blocker.run,
+                unique("tq"),
+                every=timedelta(seconds=1),
+                overlap=ScheduleOverlapPolicy.ALLOW_ALL,
+                policy={"catchup_window": timedelta(seconds=10)},  # Temporal's minimum
+            ),
+        )
+        await wait_for(
+            lambda: _at_least(client, sid, 2), within=15, interval=0.2, message="two actions"
+        )
+        server.kill()
+        await asyncio.sleep(13)  # downtime longer than the catchup window
+        client = await server.restart()
+        restarted = datetime.now(UTC)
+        await wait_for(
+            lambda: _covers(client, sid, restarted),
+            within=20,
+            interval=0.2,
+            message="actions after the restart",
+        )
+        handle = client.get_schedule_handle(sid)
+        await handle.pause()
+        desc = await handle.describe()
+        ids = await scheduled_ids(client, sid)
+        times = action_seconds(ids)
+        assert len(ids) == len(set(ids)) == desc.info.num_actions
+        # Every action time was either started or missed (too old at the restart).
+        missed = desc.info.num_actions_missed_catchup_window
+        assert missed >= 2
+        span = int((times[-1] - times[0]).total_seconds()) + 1
+        assert span == len(ids) + missed
+        # The ones within the window before the restart were caught up.
+        assert any(restarted - timedelta(seconds=10) <= t < restarted for t in times)
+        await handle.delete()
+    finally:
+        server.kill()
+
+
 async def _at_least(client: Client, sid: str, n: int) -> bool:
     return len(await scheduled_ids(client, sid)) >= n
 
