@@ -34,10 +34,21 @@ MAX_CALENDAR_YEAR = 2100
 MAX_COMMENT_LEN = 200
 
 _MODE_INT, _MODE_YEAR, _MODE_MONTH, _MODE_DOW = range(4)
-_MONTHS = (
-    "january february march april may june july august september october november december"
-).split()
-_DOWS = "sunday monday tuesday wednesday thursday friday saturday".split()
+_MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+_DOWS = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]
 _ATOI = re.compile(r"[+-]?[0-9]+")
 _MAX_INT = (1 << 63) - 1
 

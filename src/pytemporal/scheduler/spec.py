@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from google.protobuf.duration_pb2 import Duration
 from temporalio.api.schedule.v1 import IntervalSpec, ScheduleSpec
 from temporalio.api.workflowservice.v1 import (
     ListScheduleMatchingTimesRequest,
@@ -48,8 +49,7 @@ _UNIX_TO_INTERNAL = 62135596800
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 TOO_MANY_EXCLUSIONS = (
-    "the schedule calendar specification has too many exclusions. "
-    "Please modify the specification."
+    "the schedule calendar specification has too many exclusions. Please modify the specification."
 )
 
 
@@ -78,15 +78,15 @@ def from_nanos(ns: int) -> dt.datetime:
     return _EPOCH + dt.timedelta(microseconds=ns // 1000)
 
 
-def _duration_nanos(d: object) -> int:
+def _duration_nanos(d: Duration) -> int:
     """durationpb.AsDuration: saturates at the int64 bounds."""
-    ns = d.seconds * NANOS_PER_SECOND + d.nanos  # type: ignore[attr-defined]
+    ns = int(d.seconds) * NANOS_PER_SECOND + int(d.nanos)
     return max(-_MAX_DURATION - 1, min(_MAX_DURATION, ns))
 
 
-def _check_duration(d: object) -> str | None:
+def _check_duration(d: Duration) -> str | None:
     """durationpb.CheckValid's complaint, if any."""
-    seconds, nanos = d.seconds, d.nanos  # type: ignore[attr-defined]
+    seconds, nanos = d.seconds, d.nanos
     text = " ".join(
         p for p in (f"seconds:{seconds}" if seconds else "", f"nanos:{nanos}" if nanos else "") if p
     )
