@@ -40,7 +40,9 @@ def _values(rng: random.Random, lo: int, hi: int, dense: int) -> list[int]:
     return sorted(rng.sample(range(lo, hi + 1), k=min(dense, hi - lo + 1)))
 
 
-def _ranges(rng: random.Random, lo: int, hi: int, *, single: list[int] | None = None) -> list[Range]:
+def _ranges(
+    rng: random.Random, lo: int, hi: int, *, single: list[int] | None = None
+) -> list[Range]:
     kind = rng.random()
     if kind < 0.45:
         vals = single if single is not None and rng.random() < 0.6 else None
