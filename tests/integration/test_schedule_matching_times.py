@@ -41,7 +41,12 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from pytemporal.scheduler.spec import CompiledSpec, SpecError, canonicalize
+from pytemporal.scheduler.spec import (
+    CompiledSpec,
+    SpecError,
+    canonicalize,
+    matching_times_response,
+)
 
 from .harness import REFERENCE, ServerProcess
 from .schedule_specs import generate
@@ -393,6 +398,87 @@ async def test_invalid_specs_rejected_as_reference(reference: Reference) -> None
     assert all(o.error is not None for o in outcomes), [
         label for (label, _), o in zip(INVALID, outcomes, strict=True) if o.error is None
     ]
+
+
+# Corner cases of cron strings, string calendars and zone names: accepted or rejected,
+# each must come out as on the reference.
+CORNER_CASES: list[ScheduleSpec] = [
+    ScheduleSpec(cron_string=["0 * * * *"], timezone_name="Local"),
+    ScheduleSpec(cron_string=["0 2 * * *"], timezone_name="EST5EDT"),
+    ScheduleSpec(cron_string=["0 2 * * *"], timezone_name="Etc/GMT+5"),
+    ScheduleSpec(cron_string=["0 2 * * *"], timezone_name="europe/berlin"),
+    ScheduleSpec(cron_string=["0 2 * * *"], timezone_name="Europe/Berlin "),
+    ScheduleSpec(cron_string=["0 2 * * *"], timezone_name="GMT"),
+    ScheduleSpec(cron_string=["0 2 * * *"], timezone_name="US/Pacific"),
+    ScheduleSpec(cron_string=["CRON_TZ=Asia/Tokyo @every 5h"]),
+    ScheduleSpec(cron_string=["CRON_TZ=Asia/Tokyo @every 5h", "CRON_TZ=Asia/Tokyo 0 1 * * *"]),
+    ScheduleSpec(cron_string=["@every 5h", "0 1 * * *"]),
+    ScheduleSpec(cron_string=["CRON_TZ= 0 1 * * *"], timezone_name="Asia/Tokyo"),
+    ScheduleSpec(cron_string=["  0\t* * *   *  "]),
+    ScheduleSpec(cron_string=["0 0 * * SUN-SAT"]),
+    ScheduleSpec(cron_string=["0 0 * * 0-7"]),
+    ScheduleSpec(cron_string=["0 0 * JAN/2 *"]),
+    ScheduleSpec(cron_string=["0 0 1 * * */2"]),
+    ScheduleSpec(cron_string=["0 0 1 * * 2024/2"]),
+    ScheduleSpec(cron_string=["0 0 1 * * 1999"]),
+    ScheduleSpec(cron_string=["0 0 1 * * 2101"]),
+    ScheduleSpec(cron_string=["+5 0 1 * *"]),
+    ScheduleSpec(cron_string=["05 0 1 * *"]),
+    ScheduleSpec(cron_string=["0 0 1 * * # comment # more"]),
+    ScheduleSpec(cron_string=["#only comment"]),
+    ScheduleSpec(cron_string=["@every 1h30m/15m"]),
+    ScheduleSpec(cron_string=["@every 1.5d"]),
+    ScheduleSpec(cron_string=["@every -1h"]),
+    ScheduleSpec(cron_string=["@every 1h/"]),
+    ScheduleSpec(cron_string=["@everyday"]),
+    ScheduleSpec(cron_string=["@weekly "]),
+    ScheduleSpec(cron_string=["@WEEKLY"]),
+    ScheduleSpec(cron_string=["0 0 * * mo-fr"]),
+    ScheduleSpec(cron_string=["0 0 * * m"]),
+    ScheduleSpec(cron_string=["0 0 * ma *"]),
+    ScheduleSpec(cron_string=["0 0 * * 7-7"]),
+    ScheduleSpec(cron_string=["0 0 * * 3-7/2"]),
+    ScheduleSpec(cron_string=["0 0 * * */7"]),
+    ScheduleSpec(cron_string=["0,1,,2 0 * * *"]),
+    ScheduleSpec(cron_string=["99999999999999999999 0 * * *"]),
+    ScheduleSpec(cron_string=["0/99999999999999999999 0 * * *"]),
+    ScheduleSpec(calendar=[CalendarSpec(comment="é" * 101)]),
+    ScheduleSpec(calendar=[CalendarSpec(comment="é" * 100)]),
+    ScheduleSpec(calendar=[CalendarSpec(hour=" 3 ")]),
+    ScheduleSpec(calendar=[CalendarSpec(hour="3, 4")]),
+]
+
+
+@pytest.mark.timeout(300)
+async def test_corner_cases_match_reference(reference: Reference) -> None:
+    outcomes = await compare_all(
+        reference, [(f"corner{i}", spec, *YEAR) for i, spec in enumerate(CORNER_CASES)]
+    )
+    assert sum(o.error is None for o in outcomes) >= 25
+
+
+@pytest.mark.timeout(120)
+async def test_over_excluded_spec_fails_as_reference(reference: Reference) -> None:
+    spec = ScheduleSpec(
+        cron_string=["* * * * *"],
+        exclude_calendar=[CalendarSpec(second="*", minute="*", hour="*")],
+    )
+    svc = reference.client.workflow_service
+    sid = f"excluded-{uuid.uuid4().hex[:8]}"
+    await svc.create_schedule(
+        CreateScheduleRequest(
+            namespace="default", schedule_id=sid, schedule=schedule(spec), request_id=sid
+        )
+    )
+    request = ListScheduleMatchingTimesRequest(
+        namespace="default", schedule_id=sid, start_time=ts(YEAR[0]), end_time=ts(YEAR[1])
+    )
+    with pytest.raises(RPCError) as raised:
+        await svc.list_schedule_matching_times(request)
+    assert raised.value.status == RPCStatusCode.INVALID_ARGUMENT
+    with pytest.raises(SpecError) as ours:
+        matching_times_response(spec, request, jitter_seed=f"{reference.namespace_id}-{sid}")
+    assert str(ours.value) == raised.value.message
 
 
 # Through our own server: the RPC answers from the stored spec with the same jitter.

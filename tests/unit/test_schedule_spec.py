@@ -28,6 +28,7 @@ from pytemporal.scheduler.gotime import parse_temporal_duration
 from pytemporal.scheduler.spec import (
     MAX_MATCHING_TIMES,
     CompiledSpec,
+    ScheduledTime,
     SpecError,
     canonicalize,
     matching_times_response,
@@ -382,6 +383,24 @@ def test_invalid_specs(spec: ScheduleSpec, message: str) -> None:
     assert message in str(raised.value)
     with pytest.raises(SpecError):
         canonicalize(spec)
+
+
+def test_over_excluded_spec_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytemporal.scheduler import spec as spec_module
+
+    # Temporal's bound is 1,209,600 candidates; a smaller one keeps this test fast.
+    monkeypatch.setattr(spec_module, "MAX_ITERATIONS", 500)
+    spec = ScheduleSpec(
+        cron_string=["* * * * *"],
+        exclude_calendar=[CalendarSpec(second="*", minute="*", hour="*", day_of_month="1-20")],
+    )
+    compiled = CompiledSpec(spec)
+    with pytest.raises(SpecError, match="too many exclusions"):
+        compiled.next_time(d(2024, 1, 1))
+    # fewer excluded candidates than the bound: found
+    assert compiled.next_time(d(2024, 1, 20, 23, 50)) == ScheduledTime(
+        d(2024, 1, 21), d(2024, 1, 21)
+    )
 
 
 def test_durations_accept_days() -> None:
