@@ -227,6 +227,12 @@ EDGE_CASES: list[tuple[str, ScheduleSpec, datetime, datetime]] = [
         d(2024, 10, 28),
     ),
     (
+        "berlin-hour-before-fall",
+        cron("0 0,1 * * *", timezone_name="Europe/Berlin"),
+        d(2024, 10, 26),
+        d(2024, 10, 28),
+    ),
+    (
         "berlin-secs",
         cron("*/20 * 1-3 * * * *", timezone_name="Europe/Berlin"),
         d(2024, 10, 26, 22),

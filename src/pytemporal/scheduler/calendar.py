@@ -268,26 +268,34 @@ def clean_ranges(ranges: Iterable[Range]) -> None:
             r.step = 1
 
 
-def _values(ranges: Iterable[Range]) -> set[int]:
-    out: set[int] = set()
+def _spans(ranges: Iterable[Range]) -> Iterable[tuple[int, int, int]]:
     for r in ranges:
         start, end, step = r.start, r.end, r.step or 1
-        if end < start:
-            end = start
-        out.update(range(start, end + 1, step))
-    return out
+        yield start, max(start, end), max(step, 1)
 
 
 def _bit_matcher(ranges: Sequence[Range]) -> Callable[[int], bool]:
-    # Go keeps a 64-bit mask: only 0..63 can ever match.
-    values = frozenset(v for v in _values(ranges) if 0 <= v < 64)
-    return values.__contains__
+    # Go sets bits of a 64-bit mask: values outside 0..63 never match. Exclusions are
+    # not validated, so ranges can be huge; only the 64 useful values are visited.
+    values: set[int] = set()
+    for start, end, step in _spans(ranges):
+        if start < 0:
+            start += -(start // step) * step
+        values.update(range(start, min(end, 63) + 1, step))
+    return frozenset(values).__contains__
 
 
 def _year_matcher(ranges: Sequence[Range]) -> Callable[[int], bool]:
     if not ranges:
         return lambda _y: True
-    return frozenset(_values(ranges)).__contains__
+    # Go keeps the years as int16, wrapping larger values.
+    values: set[int] = set()
+    for start, end, step in _spans(ranges):
+        span = range(start, end + 1, step)
+        if len(span) >= 1 << 16:
+            span = range(start, start + (1 << 16) * step, step)
+        values.update(((v + (1 << 15)) % (1 << 16)) - (1 << 15) for v in span)
+    return frozenset(values).__contains__
 
 
 class CompiledCalendar:
