@@ -488,10 +488,6 @@ async def test_over_excluded_spec_fails_as_reference(reference: Reference) -> No
 
 
 # Through our own server: the RPC answers from the stored spec with the same jitter.
-# Schedules are served on branch sched-core; until it is merged here our server
-# answers UNIMPLEMENTED (the strict xfail turns into a failure once it works, so the
-# marker gets removed with the merge).
-@pytest.mark.xfail(strict=True, raises=RPCError, reason="schedule RPCs land with sched-core")
 @pytest.mark.timeout(300)
 async def test_our_server_lists_the_same_times(client: Client) -> None:
     ns = await client.workflow_service.describe_namespace(

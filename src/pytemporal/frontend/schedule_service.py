@@ -85,7 +85,7 @@ class ScheduleService:
         try:
             out.spec.CopyFrom(canonicalize(schedule.spec))
         except SpecError as e:
-            raise InvalidArgument(f"Invalid schedule spec: {e}") from e
+            raise InvalidArgument(str(e)) from e
         if not out.action.HasField("start_workflow"):
             return out
         nw = out.action.start_workflow
