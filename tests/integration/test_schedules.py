@@ -16,6 +16,11 @@ from typing import Any
 
 import pytest
 from temporalio import workflow
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
 from temporalio.api.workflowservice.v1 import UpdateScheduleRequest
 from temporalio.client import (
     Client,
@@ -34,6 +39,7 @@ from temporalio.client import (
     ScheduleUpdateInput,
     WorkflowExecutionStatus,
 )
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -386,3 +392,75 @@ async def test_pause_on_failure(client: Client, worker: str) -> None:
     assert desc.schedule.state.note == f"paused due to workflow failure: {wid}: boom"
     assert desc.info.recent_actions[0].action.workflow_id == wid  # type: ignore[attr-defined]
     await handle.delete()
+
+
+# -- search attributes and memo ----------------------------------------------------------
+
+TEAM = SearchAttributeKey.for_keyword("ScheduleTeam")
+
+
+async def _register_team(client: Client) -> None:
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={TEAM.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD},
+        )
+    )
+
+    async def registered() -> bool:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+        return TEAM.name in listed.custom_attributes
+
+    await wait_for(registered, message="search attribute registered")
+
+
+async def test_search_attributes_of_schedules_and_their_workflows(
+    client: Client, worker: str
+) -> None:
+    await _register_team(client)
+    team = unique("team")
+    schedule = _schedule(Counter.run, worker)
+    action = schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow)
+    action.typed_search_attributes = TypedSearchAttributes(
+        [SearchAttributePair(TEAM, "wf-" + team)]
+    )
+    action.memo = {"from": "schedule"}
+    handle = await client.create_schedule(
+        unique("sched"),
+        schedule,
+        search_attributes=TypedSearchAttributes([SearchAttributePair(TEAM, team)]),
+    )
+
+    async def listed(query: str) -> list[str]:
+        return [s.id async for s in await client.list_schedules(query=query)]
+
+    await wait_for(lambda: _eq(listed(f"ScheduleTeam = '{team}'"), [handle.id]), message="list")
+    desc = await handle.describe()
+    assert desc.typed_search_attributes.get(TEAM) == team
+
+    await handle.trigger()
+    desc = await _describe_until(handle, lambda d: d.info.num_actions == 1, "one action")
+    wid = desc.info.recent_actions[0].action.workflow_id  # type: ignore[attr-defined]
+    wf = await client.get_workflow_handle(wid).describe()
+    assert wf.typed_search_attributes.get(TEAM) == "wf-" + team
+    assert await wf.memo_value("from") == "schedule"
+
+    other = unique("team")
+
+    def retag(inp: ScheduleUpdateInput) -> ScheduleUpdate:
+        return ScheduleUpdate(
+            schedule=inp.description.schedule,
+            search_attributes=TypedSearchAttributes([SearchAttributePair(TEAM, other)]),
+        )
+
+    await handle.update(retag)
+    await wait_for(lambda: _eq(listed(f"ScheduleTeam = '{other}'"), [handle.id]), message="retag")
+    assert await listed(f"ScheduleTeam = '{team}'") == []
+    await handle.delete()
+
+
+async def _eq(got: Any, expected: Any) -> bool:
+    return bool(await got == expected)
