@@ -152,7 +152,7 @@ class ScheduleService:
             )
             st.ensure_fields()
             self._apply_patch(st, req.initial_patch, now)
-            await sched.run(st)
+            await self._run(st, req.initial_patch, now)
             return rr.CreateScheduleResponse(conflict_token=token_bytes(st.conflict_token))
 
     async def describe(self, req: Any) -> rr.DescribeScheduleResponse:
@@ -214,9 +214,17 @@ class ScheduleService:
         sched = self.scheduler
         async with sched.locked(ns.id, req.schedule_id):
             st = await self._existing(ns, req.schedule_id)
-            self._apply_patch(st, req.patch, sched.clock.now())
-            await sched.run(st)
+            now = sched.clock.now()
+            self._apply_patch(st, req.patch, now)
+            await self._run(st, req.patch, now)
         return rr.PatchScheduleResponse()
+
+    async def _run(self, st: ScheduleState, patch: SchedulePatch, now: float) -> None:
+        if patch.HasField("trigger_immediately") or patch.backfill_request:
+            # Buffered durably before anything starts: if this process dies before the
+            # next commit, the timer (due now) replays these starts with the same ids.
+            await self.scheduler.commit(st, now)
+        await self.scheduler.run(st)
 
     def _apply_patch(self, st: ScheduleState, patch: SchedulePatch, now: float) -> None:
         """workflow.go processPatch."""
