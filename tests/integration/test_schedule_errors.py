@@ -33,7 +33,7 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from .harness import unique
+from .harness import unique, wait_for
 
 NS = "default"
 
@@ -181,3 +181,30 @@ async def test_list_schedules_query_errors_and_workflow_visibility(client: Clien
 async def test_system_info_advertises_schedules(client: Client) -> None:
     info = await client.workflow_service.get_system_info(GetSystemInfoRequest())
     assert info.capabilities.supports_schedules
+
+
+async def test_keep_original_workflow_id_is_stored_and_the_time_still_appended(
+    client: Client,
+) -> None:
+    # As Temporal's server 1.32: the policy round-trips but ids still get the time.
+    svc = client.workflow_service
+    sid = unique("sched")
+    sched = schedule()
+    sched.policies.keep_original_workflow_id = True
+    patch = SchedulePatch()
+    patch.trigger_immediately.SetInParent()
+    await svc.create_schedule(
+        CreateScheduleRequest(
+            namespace=NS, schedule_id=sid, schedule=sched, request_id="r", initial_patch=patch
+        )
+    )
+
+    async def described() -> Any:
+        d = await svc.describe_schedule(DescribeScheduleRequest(namespace=NS, schedule_id=sid))
+        return d if d.info.recent_actions else None
+
+    d = await wait_for(described, message="triggered action")
+    assert d.schedule.policies.keep_original_workflow_id
+    wid = d.info.recent_actions[0].start_workflow_result.workflow_id
+    assert wid.startswith("wf-") and wid.endswith("Z")
+    await svc.delete_schedule(DeleteScheduleRequest(namespace=NS, schedule_id=sid))

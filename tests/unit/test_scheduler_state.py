@@ -172,8 +172,8 @@ def test_workflow_ids_and_request_ids() -> None:
     assert st.workflow_id_for(b) == "wf-2023-11-14T22:13:20Z"
     assert st.request_id_for(b) == st.request_id_for(BufferedStart(T0 + 0.7, T0 + 0.7, 0, False, 4))
     assert st.request_id_for(b) != st.request_id_for(BufferedStart(T0 + 0.7, T0 + 0.7, 0, False, 5))
-    st.schedule.policies.keep_original_workflow_id = True
-    assert st.workflow_id_for(b) == "wf"
+    st.schedule.policies.keep_original_workflow_id = True  # stored, not honoured: as Temporal
+    assert st.workflow_id_for(b) == "wf-2023-11-14T22:13:20Z"
 
 
 def _record(st: ScheduleState, wid: str) -> None:

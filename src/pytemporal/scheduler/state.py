@@ -369,9 +369,9 @@ class ScheduleState:
         return out
 
     def workflow_id_for(self, start: BufferedStart) -> str:
+        # Temporal's server (1.32) stores keep_original_workflow_id but still appends
+        # the time (AlwaysAppendTimestamp); so do we.
         base = self.schedule.action.start_workflow.workflow_id
-        if self.schedule.policies.keep_original_workflow_id:
-            return base
         nominal = datetime.fromtimestamp(int(start.nominal // 1), UTC)
         return f"{base}-{nominal.strftime('%Y-%m-%dT%H:%M:%SZ')}"
 
