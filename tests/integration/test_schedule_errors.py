@@ -183,6 +183,29 @@ async def test_system_info_advertises_schedules(client: Client) -> None:
     assert info.capabilities.supports_schedules
 
 
+async def test_update_and_patch_errors(client: Client) -> None:
+    svc = client.workflow_service
+    sid = unique("sched")
+    await svc.create_schedule(
+        CreateScheduleRequest(namespace=NS, schedule_id=sid, schedule=schedule(), request_id="r")
+    )
+    update = UpdateScheduleRequest(namespace=NS, schedule_id=sid, schedule=schedule())
+    update.memo.fields["a"].data = b'"x"'
+    update.memo.fields["a"].metadata["encoding"] = b"json/plain"
+    assert await error(svc.update_schedule(update)) == (
+        RPCStatusCode.FAILED_PRECONDITION,
+        "memo updates are not supported on workflow-backed schedules",
+    )
+    long_note = PatchScheduleRequest(
+        namespace=NS, schedule_id=sid, patch=SchedulePatch(pause="x" * 1001)
+    )
+    assert await error(svc.patch_schedule(long_note)) == (
+        RPCStatusCode.INVALID_ARGUMENT,
+        "Schedule notes exceeds limit.",
+    )
+    await svc.delete_schedule(DeleteScheduleRequest(namespace=NS, schedule_id=sid))
+
+
 async def test_keep_original_workflow_id_is_stored_and_the_time_still_appended(
     client: Client,
 ) -> None:

@@ -25,7 +25,12 @@ from temporalio.api.schedule.v1 import (
 )
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
-from pytemporal.common.errors import InvalidArgument, NotFound, WorkflowAlreadyStarted
+from pytemporal.common.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    WorkflowAlreadyStarted,
+)
 from pytemporal.common.protoutil import ts, ts_seconds
 from pytemporal.frontend import validation
 from pytemporal.frontend.visibility_service import VisibilityStore, parse_filter
@@ -183,6 +188,9 @@ class ScheduleService:
         schedule = self._schedule(ns, req.schedule)
         if req.HasField("search_attributes"):
             validation.search_attributes(ns, req.search_attributes)
+        if req.HasField("memo"):
+            # Temporal's workflow-backed schedules (its dev server) refuse this too.
+            raise FailedPrecondition("memo updates are not supported on workflow-backed schedules")
         sched = self.scheduler
         async with sched.locked(ns.id, req.schedule_id):
             st = await self._existing(ns, req.schedule_id)
@@ -198,8 +206,6 @@ class ScheduleService:
             st.info.invalid_schedule_error = ""
             if req.HasField("search_attributes"):
                 st.search_attributes.CopyFrom(req.search_attributes)
-            if req.HasField("memo"):
-                st.memo = req.memo
             st.info.update_time.CopyFrom(ts(now))
             st.bump()
             await sched.run(st)
