@@ -84,6 +84,18 @@ class Failing:
         raise ApplicationError("boom", non_retryable=True)
 
 
+@workflow.defn(sandboxed=False)
+class FailOnce:
+    """Fails unless the previous run failed; then reports that failure."""
+
+    @workflow.run
+    async def run(self) -> str:
+        last = workflow.get_last_failure()
+        if last is None:
+            raise ApplicationError("first run fails", non_retryable=True)
+        return f"after: {last.message}"
+
+
 def _schedule(
     workflow_run: Any,
     task_queue: str,
@@ -102,7 +114,7 @@ def _schedule(
 
 @pytest.fixture
 async def worker(client: Client, task_queue: str) -> AsyncIterator[str]:
-    async with running_worker(client, task_queue, workflows=[Blocker, Counter, Failing]):
+    async with running_worker(client, task_queue, workflows=[Blocker, Counter, Failing, FailOnce]):
         yield task_queue
 
 
@@ -212,6 +224,21 @@ async def test_last_completion_result_reaches_the_next_run(client: Client, worke
         # The result is recorded once the schedule hears of the close.
         await _describe_until(handle, lambda d: not d.info.running_actions, "not running")
     assert results == [1, 2, 3]
+    await handle.delete()
+
+
+async def test_continued_failure_reaches_the_next_run(client: Client, worker: str) -> None:
+    handle = await client.create_schedule(unique("sched"), _schedule(FailOnce.run, worker))
+    for n in (1, 2):
+        await handle.trigger()
+        await _describe_until(
+            handle,
+            lambda d, n=n: d.info.num_actions == n and not d.info.running_actions,
+            f"run {n} closed",
+        )
+    desc = await handle.describe()
+    second = desc.info.recent_actions[-1].action.workflow_id  # type: ignore[attr-defined]
+    assert await client.get_workflow_handle(second).result() == "after: first run fails"
     await handle.delete()
 
 
