@@ -105,6 +105,22 @@ def test_times_within_the_catchup_window_are_buffered_older_ones_missed() -> Non
     assert st.info.missed_catchup_window == 6
 
 
+def test_a_long_range_is_scanned_in_slices_with_the_same_result() -> None:
+    whole = state(catchup_window=timedelta(seconds=30))
+    whole.process_time_range(whole.compiled(), T0, T0 + 1000, 0, False)
+    sliced = state(catchup_window=timedelta(seconds=30))
+    start, slices = T0, 0
+    while True:
+        sliced.process_time_range(sliced.compiled(), start, T0 + 1000, 0, False, budget=[7])
+        slices += 1
+        if sliced.scan_stopped is None:
+            break
+        start = sliced.scan_stopped
+    assert slices == 15
+    assert [b.nominal for b in sliced.buffer] == [b.nominal for b in whole.buffer]
+    assert sliced.info.missed_catchup_window == whole.info.missed_catchup_window == 96
+
+
 def test_the_catchup_window_has_a_minimum_and_a_default() -> None:
     assert state(catchup_window=timedelta(seconds=1)).catchup_window() == 10
     st = state()

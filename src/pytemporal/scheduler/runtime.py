@@ -51,6 +51,8 @@ BACKFILLS_PER_WAKE = 100
 # While starts wait for a running workflow to close: how often to look at it, in case
 # its close was not heard (it closed on another process, or before a crash).
 RUNNING_POLL = 5.0
+# Spec times looked at per wake-up (after an outage, the rest at the next one, at once).
+SCAN_BUDGET = 10_000
 # After a start failed for a transient reason.
 RETRY = 1.0
 SCHEDULE_TYPE = "temporal-sys-scheduler-workflow"
@@ -201,8 +203,8 @@ class Scheduler:
         if st.info.running_workflows:
             await self._refresh(st)
         start, end = st.last_processed, max(now, st.last_processed)
-        next_time = st.process_time_range(cspec, start, end, 0, False)
-        st.last_processed = end
+        next_time = st.process_time_range(cspec, start, end, 0, False, budget=[SCAN_BUDGET])
+        st.last_processed = end if st.scan_stopped is None else st.scan_stopped
         st.process_backfills(cspec, BACKFILLS_PER_WAKE)
         retry = False
         for _ in range(BACKFILLS_PER_WAKE):
@@ -213,7 +215,7 @@ class Scheduler:
         deadlines = []
         if next_time is not None and st.can_take_scheduled_action(False, False):
             deadlines.append(next_time)
-        if st.backfills:
+        if st.backfills or st.scan_stopped is not None:
             deadlines.append(now)
         if retry:
             deadlines.append(now + RETRY)

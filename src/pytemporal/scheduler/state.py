@@ -135,6 +135,8 @@ class ScheduleState:
     deleted: bool = False
     # The stored row's version (not part of the encoded state).
     db_version: int = 0
+    # Set by process_time_range when its budget ran out (not stored).
+    scan_stopped: float | None = None
 
     # -- encoding ----------------------------------------------------------------------
 
@@ -255,8 +257,14 @@ class ScheduleState:
         policy: int,
         manual: bool,
         limit: list[int] | None = None,
+        budget: list[int] | None = None,
     ) -> float | None:
-        """Buffer the spec's times in (start, end]; the next time after them (None: none)."""
+        """Buffer the spec's times in (start, end]; the next time after them (None: none).
+
+        With `budget`, at most that many times are looked at: when it runs out,
+        `scan_stopped` is the last time looked at and the rest is left for later
+        (a long outage of a frequent schedule must not hold the event loop)."""
+        self.scan_stopped = None
         if cspec is None:
             return None
         if not self.can_take_scheduled_action(manual, False):
@@ -278,6 +286,11 @@ class ScheduleState:
                     limit[0] -= 1
                     if limit[0] <= 0:
                         return _after(cspec, nxt_t)
+            if budget is not None:
+                budget[0] -= 1
+                if budget[0] <= 0:
+                    self.scan_stopped = actual
+                    return _after(cspec, nxt_t)
             nxt_t = cspec.next_time(nxt_t.actual)
         return None if nxt_t is None else nxt_t.actual.timestamp()
 
