@@ -19,6 +19,7 @@ from pytemporal.config import ServerConfig, internode_auth_problem
 from pytemporal.frontend import ratelimit, routing
 from pytemporal.frontend.authorization import Authorization
 from pytemporal.frontend.operator_service import OperatorService
+from pytemporal.frontend.schedule_service import ScheduleService
 from pytemporal.frontend.workflow_service import FrontendLimits, WorkflowService
 from pytemporal.history.client import LocalHistoryClient
 from pytemporal.history.engine import HistoryEngine, Limits
@@ -34,6 +35,8 @@ from pytemporal.rpc.auth import SecretInterceptor, secret_metadata
 from pytemporal.rpc.redirector import Redirector
 from pytemporal.rpc.remote import Channels
 from pytemporal.rpc.service import InternalService
+from pytemporal.scheduler.actions import Actions
+from pytemporal.scheduler.runtime import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +242,9 @@ async def serve(
     # Public calls are served by this process's history and matching: the interceptor
     # has forwarded those that belong elsewhere.
     public_history = LocalPublicHistory(engine)
+    # Schedules fire from the engine's timer queue; their workflows start on the owner
+    # of each workflow id, here or through the redirector's channels.
+    scheduler = Scheduler(engine, namespaces, Actions(public_history, redirector, store))
     workflow_service = WorkflowService(
         namespaces,
         lifecycle=public_history,
@@ -249,6 +255,7 @@ async def serve(
         runs=store,
         visibility=store,
         limits=FrontendLimits(engine.limits.blob_size, engine.limits.history_long_poll),
+        schedules=ScheduleService(namespaces, scheduler, store, engine.limits.blob_size),
     )
     operator_service = OperatorService(namespaces)
     workflow_grpc.add_WorkflowServiceServicer_to_server(workflow_service, server)
@@ -287,6 +294,7 @@ async def serve(
         await asyncio.gather(*(s.stop(grace=1.0) for s in servers))
         if authorization is not None:
             await authorization.close()
+        await scheduler.close()
         await transfers.close()
         await redirector.close()
         await store.close()
