@@ -31,6 +31,10 @@ from pytemporal.scheduler.gotime import (
 MIN_CALENDAR_YEAR = 2000
 # Temporal stops looking for calendar matches after this year.
 MAX_CALENDAR_YEAR = 2100
+# Unix seconds past which no calendar matches (a day of margin for zone offsets), and
+# before which local times would fall before year 1 (Python's datetime minimum).
+_PAST_LAST_YEAR = 4_133_980_800 + 2 * 86_400  # 2101-01-01T00:00Z + 2 days
+_FIRST_DAYS = -62_135_596_800 + 2 * 86_400  # 0001-01-01T00:00Z + 2 days
 MAX_COMMENT_LEN = 200
 
 _MODE_INT, _MODE_YEAR, _MODE_MONTH, _MODE_DOW = range(4)
@@ -323,6 +327,8 @@ class CompiledCalendar:
         )
 
     def matches(self, unix: int) -> bool:
+        if not _FIRST_DAYS <= unix < _PAST_LAST_YEAR:
+            return False  # outside every calendar's years (and Python's datetime range)
         y, mo, d, h, m, s, wd = local_fields(unix, self.tz)
         return (
             self.year(y)
@@ -336,8 +342,10 @@ class CompiledCalendar:
 
     def next(self, after: int) -> int | None:
         """The first matching unix second after `after` (a unix second), if any."""
-        if self.never:
+        if self.never or after >= _PAST_LAST_YEAR:
             return None
+        # Nothing matches before year 1 either; clamping keeps local times in range.
+        after = max(after, _FIRST_DAYS)
         tz = self.tz
         y, mo, d, h, m, s, _ = local_fields(after, tz)
         # In the second copy of an hour a DST change repeats?
