@@ -105,6 +105,9 @@ class NamespaceRegistry:
             raise NamespaceNotFound(name)
         return ns
 
+    def exists(self, name: str) -> bool:
+        return name in self._by_name
+
     def by_id(self, namespace_id: str) -> Namespace:
         ns = self._by_id.get(namespace_id)
         if ns is None:

@@ -16,9 +16,10 @@ from pytemporal.common import dynamic_config as dc
 from pytemporal.common import tls
 from pytemporal.common.clock import Clock
 from pytemporal.config import ServerConfig, internode_auth_problem
-from pytemporal.frontend import routing
+from pytemporal.frontend import ratelimit, routing
 from pytemporal.frontend.authorization import Authorization
 from pytemporal.frontend.operator_service import OperatorService
+from pytemporal.frontend.schedule_service import ScheduleService
 from pytemporal.frontend.workflow_service import FrontendLimits, WorkflowService
 from pytemporal.history.client import LocalHistoryClient
 from pytemporal.history.engine import HistoryEngine, Limits
@@ -34,13 +35,29 @@ from pytemporal.rpc.auth import SecretInterceptor, secret_metadata
 from pytemporal.rpc.redirector import Redirector
 from pytemporal.rpc.remote import Channels
 from pytemporal.rpc.service import InternalService
+from pytemporal.scheduler.actions import Actions
+from pytemporal.scheduler.runtime import Scheduler
 from pytemporal.timeskipping import service as test_service
 from pytemporal.timeskipping.clock import SkippingClock
 from pytemporal.timeskipping.skipper import Skipper, SkippingInterceptor
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE = 128 * 1024 * 1024
+# Responses: the client's own receive limit applies; pages are bounded upstream.
+MAX_SEND_MESSAGE = 128 * 1024 * 1024
+
+
+def _grpc_options(values: dc.DynamicConfig) -> list[tuple[str, Any]]:
+    return [
+        # gRPC refuses a larger request from its length prefix (RESOURCE_EXHAUSTED).
+        ("grpc.max_receive_message_length", values.get(dc.MAX_RECEIVE_MESSAGE_SIZE)),
+        ("grpc.max_send_message_length", MAX_SEND_MESSAGE),
+        # Without BDP probing the receive windows stay small, so a refused request's
+        # bytes are not buffered first: memory stays flat under oversized requests
+        # (bench/oversized.py).
+        ("grpc.http2.bdp_probe", 0),
+        ("grpc.so_reuseport", 0),
+    ]
 
 
 def _limits(config: ServerConfig) -> Limits:
@@ -218,6 +235,15 @@ async def serve(
     if authorization is not None:
         await authorization.start()
         interceptors.append(authorization.interceptor)
+    # Before routing: a call is counted on the public port it arrives at. Calls that
+    # processes forward to each other reach the internode listener, which has no limiter.
+    values, _ = dc.DynamicConfig.from_values(config.dynamic_config)
+    limiter = ratelimit.FrontendLimiter(
+        ratelimit.RateLimitSettings.from_config(values, dev_server=cluster is None)
+    )
+    interceptors.append(
+        ratelimit.RateLimitInterceptor(limiter, namespaces.exists, values.get(dc.MAX_ID_LENGTH))
+    )
     if skipper is not None:
         interceptors.append(SkippingInterceptor(skipper))
     if cluster is not None:
@@ -225,15 +251,14 @@ async def serve(
     else:
         await engine.recover()
 
-    options = [
-        ("grpc.max_receive_message_length", MAX_MESSAGE),
-        ("grpc.max_send_message_length", MAX_MESSAGE),
-        ("grpc.so_reuseport", 0),
-    ]
+    options = _grpc_options(values)
     server = grpc.aio.server(interceptors=interceptors, options=options)
     # Public calls are served by this process's history and matching: the interceptor
     # has forwarded those that belong elsewhere.
     public_history = LocalPublicHistory(engine)
+    # Schedules fire from the engine's timer queue; their workflows start on the owner
+    # of each workflow id, here or through the redirector's channels.
+    scheduler = Scheduler(engine, namespaces, Actions(public_history, redirector, store))
     workflow_service = WorkflowService(
         namespaces,
         lifecycle=public_history,
@@ -244,6 +269,7 @@ async def serve(
         runs=store,
         visibility=store,
         limits=FrontendLimits(engine.limits.blob_size, engine.limits.history_long_poll),
+        schedules=ScheduleService(namespaces, scheduler, store, engine.limits.blob_size),
     )
     operator_service = OperatorService(namespaces)
     workflow_grpc.add_WorkflowServiceServicer_to_server(workflow_service, server)
@@ -287,6 +313,7 @@ async def serve(
         await asyncio.gather(*(s.stop(grace=1.0) for s in servers))
         if authorization is not None:
             await authorization.close()
+        await scheduler.close()
         await transfers.close()
         await redirector.close()
         await store.close()

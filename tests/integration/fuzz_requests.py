@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.command.v1 import (
     Command,
     RecordMarkerCommandAttributes,
@@ -36,9 +37,11 @@ from temporalio.api.filter.v1 import StartTimeFilter, WorkflowExecutionFilter
 from temporalio.api.namespace.v1 import message_pb2 as nsmsg
 from temporalio.api.operatorservice.v1 import request_response_pb2 as orr
 from temporalio.api.query.v1 import WorkflowQuery
+from temporalio.api.schedule.v1 import message_pb2 as sched
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.update.v1 import Input, Meta, UpdateRef, WaitPolicy
 from temporalio.api.update.v1 import Request as UpdateRequest
+from temporalio.api.workflow.v1 import NewWorkflowExecutionInfo
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 FUZZ_NS, OTHER_NS = "fuzz", "fuzz-other"
@@ -64,6 +67,10 @@ def _payloads(*values: bytes) -> Payloads:
     return Payloads(
         payloads=[Payload(metadata={"encoding": b"json/plain"}, data=v) for v in values]
     )
+
+
+def timestamp(seconds: int) -> Timestamp:
+    return Timestamp(seconds=seconds)
 
 
 def duration(seconds: int) -> Duration:
@@ -142,6 +149,38 @@ def start_request(h: Handles, ns: str = FUZZ_NS) -> rr.StartWorkflowExecutionReq
     )  # fmt: skip
 
 
+def _schedule(h: Handles, i: int) -> sched.Schedule:
+    start = start_request(h)
+    return sched.Schedule(
+        spec=sched.ScheduleSpec(
+            interval=[sched.IntervalSpec(interval=duration(3600), phase=duration(60))],
+            cron_string=["0 9 * * MON-FRI"],
+            calendar=[sched.CalendarSpec(hour="9", day_of_week="1-5")],
+            structured_calendar=[
+                sched.StructuredCalendarSpec(hour=[sched.Range(start=9, end=17, step=2)])
+            ],
+            timezone_name="Europe/Berlin",
+            jitter=duration(5),
+        ),
+        action=sched.ScheduleAction(
+            start_workflow=NewWorkflowExecutionInfo(
+                workflow_id=f"fuzz-sched-wf-{i}",
+                workflow_type=start.workflow_type,
+                task_queue=start.task_queue,
+                input=start.input,
+                workflow_run_timeout=duration(3600),
+            )
+        ),
+        policies=sched.SchedulePolicies(overlap_policy=1, catchup_window=duration(3600)),
+        state=sched.ScheduleState(notes="n", paused=i % 2 == 0),
+    )
+
+
+def _schedule_id(i: int) -> str:
+    # A handful of ids, so that describe/update/patch/delete find some of them.
+    return f"fuzz-schedule-{i % 4}"
+
+
 def _update(h: Handles, i: int) -> rr.UpdateWorkflowExecutionRequest:
     return rr.UpdateWorkflowExecutionRequest(
         namespace=FUZZ_NS,
@@ -177,6 +216,53 @@ def templates(h: Handles) -> dict[str, Callable[[int], Message]]:
             namespace=FUZZ_NS,
             update_info=nsmsg.UpdateNamespaceInfo(description=f"d{i}", owner_email="a@b.c"),
             config=nsmsg.NamespaceConfig(workflow_execution_retention_ttl=duration(86400)),
+        ),
+        "CreateSchedule": lambda i: rr.CreateScheduleRequest(
+            namespace=FUZZ_NS,
+            schedule_id=_schedule_id(i),
+            schedule=_schedule(h, i),
+            identity="fuzzer",
+            request_id=str(uuid.uuid4()),
+        ),
+        "DescribeSchedule": lambda i: rr.DescribeScheduleRequest(
+            namespace=FUZZ_NS, schedule_id=_schedule_id(i)
+        ),
+        "UpdateSchedule": lambda i: rr.UpdateScheduleRequest(
+            namespace=FUZZ_NS,
+            schedule_id=_schedule_id(i),
+            schedule=_schedule(h, i),
+            identity="fuzzer",
+            request_id=str(uuid.uuid4()),
+        ),
+        "PatchSchedule": lambda i: rr.PatchScheduleRequest(
+            namespace=FUZZ_NS,
+            schedule_id=_schedule_id(i),
+            patch=sched.SchedulePatch(
+                trigger_immediately=sched.TriggerImmediatelyRequest(overlap_policy=1),
+                backfill_request=[
+                    sched.BackfillRequest(
+                        start_time=timestamp(1_700_000_000),
+                        end_time=timestamp(1_700_036_000),
+                        overlap_policy=1,
+                    )
+                ],
+                pause="p" if i % 2 else "",
+                unpause="" if i % 2 else "u",
+            ),
+            identity="fuzzer",
+            request_id=str(uuid.uuid4()),
+        ),
+        "DeleteSchedule": lambda i: rr.DeleteScheduleRequest(
+            namespace=FUZZ_NS, schedule_id=_schedule_id(i + 3), identity="fuzzer"
+        ),
+        "ListSchedules": lambda i: rr.ListSchedulesRequest(
+            namespace=FUZZ_NS, maximum_page_size=10, query="ScheduleId = 'fuzz-schedule-1'"
+        ),
+        "ListScheduleMatchingTimes": lambda i: rr.ListScheduleMatchingTimesRequest(
+            namespace=FUZZ_NS,
+            schedule_id=_schedule_id(i),
+            start_time=timestamp(1_700_000_000),
+            end_time=timestamp(1_700_600_000),
         ),
         "StartWorkflowExecution": lambda i: start_request(h),
         "SignalWithStartWorkflowExecution": lambda i: rr.SignalWithStartWorkflowExecutionRequest(

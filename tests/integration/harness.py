@@ -155,7 +155,12 @@ class ServerProcess:
 
     def command(self) -> list[str]:
         if self.kind == PYTEMPORAL_PG:
-            return [sys.executable, "-m", "pytemporal", "server", "start"]
+            # Visibility's production rate limit (10/s per namespace) is below what the
+            # suite's polling needs; raise it as Temporal's dev server does.
+            config = os.path.join(self._log_dir, "config.yaml")
+            with open(config, "w") as fh:
+                fh.write("dynamic_config: {frontend.namespaceRPS.visibility: 100}\n")
+            return [sys.executable, "-m", "pytemporal", "server", "start", "--config", config]
         if self.kind == PYTEMPORAL:
             cmd = [sys.executable, "-m", "pytemporal", "server", "start-dev", "--ip", "127.0.0.1"]
         else:

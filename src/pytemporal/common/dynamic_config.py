@@ -106,7 +106,7 @@ class Setting(Generic[T]):
     key: str
     default: T
     convert: Callable[[object], T]
-    kind: str  # "bool", "int" or "duration", for documentation
+    kind: str  # "bool", "int", "float" or "duration", for documentation
     doc: str = ""
 
     def coerce(self, value: object) -> T:
@@ -133,6 +133,10 @@ def _bool(key: str, default: bool, doc: str) -> Setting[bool]:
 
 def _int(key: str, default: int, doc: str) -> Setting[int]:
     return _define(key, default, _to_int, "int", doc)
+
+
+def _float(key: str, default: float, doc: str) -> Setting[float]:
+    return _define(key, default, _to_float, "float", doc)
 
 
 def _duration(key: str, default: timedelta, doc: str) -> Setting[timedelta]:
@@ -239,6 +243,62 @@ MAX_BUFFERED_QUERY_COUNT = _int(
 )
 VISIBILITY_MAX_PAGE_SIZE = _int(
     "frontend.visibilityMaxPageSize", 1_000, "Largest ListWorkflowExecutions page."
+)
+
+MAX_RECEIVE_MESSAGE_SIZE = _int(
+    "frontend.maxReceiveMessageSize",
+    4 * MIB,
+    "Largest gRPC request accepted, bytes (pytemporal's key: Temporal's frontend has gRPC's "
+    "fixed 4 MiB). A larger one is refused with RESOURCE_EXHAUSTED from its length prefix, "
+    "before it is read.",
+)
+
+# --- Rate limits (frontend/ratelimit.py), Temporal's keys and defaults ------------
+FRONTEND_RPS = _int(
+    "frontend.rps", 2_400, "Requests per second this frontend accepts, all namespaces."
+)
+FRONTEND_RPS_NAMESPACE_REPLICATION_INDUCING = _int(
+    "frontend.rps.namespaceReplicationInducingAPIs",
+    20,
+    "Requests per second, all namespaces, for RegisterNamespace and UpdateNamespace.",
+)
+FRONTEND_NAMESPACE_RPS = _int(
+    "frontend.namespaceRPS", 2_400, "Requests per second per namespace (non-visibility APIs)."
+)
+FRONTEND_NAMESPACE_BURST_RATIO = _float(
+    "frontend.namespaceBurstRatio", 2.0, "Namespace burst as a ratio of frontend.namespaceRPS."
+)
+FRONTEND_NAMESPACE_VISIBILITY_RPS = _int(
+    "frontend.namespaceRPS.visibility",
+    10,
+    "Visibility (List/Scan/Count) requests per second per namespace; start-dev uses 100, "
+    "as Temporal's dev server does.",
+)
+FRONTEND_NAMESPACE_VISIBILITY_BURST_RATIO = _float(
+    "frontend.namespaceBurstRatio.visibility",
+    1.0,
+    "Visibility burst as a ratio of frontend.namespaceRPS.visibility.",
+)
+FRONTEND_NAMESPACE_RPS_NAMESPACE_REPLICATION_INDUCING = _int(
+    "frontend.namespaceRPS.namespaceReplicationInducingAPIs",
+    1,
+    "Per-namespace requests per second for UpdateNamespace.",
+)
+FRONTEND_NAMESPACE_BURST_RATIO_NAMESPACE_REPLICATION_INDUCING = _float(
+    "frontend.namespaceBurstRatio.namespaceReplicationInducingAPIs",
+    10.0,
+    "Burst ratio for frontend.namespaceRPS.namespaceReplicationInducingAPIs.",
+)
+OPERATOR_RPS_RATIO = _float(
+    "system.operatorRPSRatio",
+    0.2,
+    "Share of each rate limit for priority-0 (system) APIs such as DescribeNamespace.",
+)
+FRONTEND_NAMESPACE_COUNT = _int(
+    "frontend.namespaceCount",
+    1_200,
+    "Concurrent long-running requests (polls, queries, updates, history long polls) per "
+    "namespace and per API.",
 )
 
 # --- Timing ------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from pytemporal.history.tokens import decode
 from pytemporal.namespaces import NamespaceRegistry
 from pytemporal.rpc.auth import SECRET_HEADER
 from pytemporal.rpc.redirector import Moving, Redirector
+from pytemporal.scheduler.keys import WORKFLOW_ID_PREFIX as SCHEDULER_PREFIX
 
 # While shards move (a process died, one joined), calls wait for the new owner rather
 # than fail: long enough to cover a lease expiry plus a membership tick.
@@ -49,6 +50,11 @@ def _token(req: Any) -> tuple[str, str]:
     return "id:" + tok.namespace_id, tok.workflow_id
 
 
+def _schedule(req: Any) -> tuple[str, str]:
+    # A schedule lives on the shard of Temporal's scheduler workflow id (scheduler/keys.py).
+    return req.namespace, (SCHEDULER_PREFIX + req.schedule_id if req.schedule_id else "")
+
+
 WORKFLOW_ROUTES: dict[str, Callable[[Any], tuple[str, str]]] = {
     "StartWorkflowExecution": _wf("workflow_id"),
     "SignalWithStartWorkflowExecution": _wf("workflow_id"),
@@ -66,6 +72,12 @@ WORKFLOW_ROUTES: dict[str, Callable[[Any], tuple[str, str]]] = {
         r.namespace,
         r.operations[0].start_workflow.workflow_id if r.operations else "",
     ),
+    "CreateSchedule": _schedule,
+    "DescribeSchedule": _schedule,
+    "UpdateSchedule": _schedule,
+    "PatchSchedule": _schedule,
+    "DeleteSchedule": _schedule,
+    "ListScheduleMatchingTimes": _schedule,
     "RecordActivityTaskHeartbeatById": _wf("workflow_id"),
     "RespondActivityTaskCompletedById": _wf("workflow_id"),
     "RespondActivityTaskFailedById": _wf("workflow_id"),

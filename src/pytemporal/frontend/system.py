@@ -23,7 +23,7 @@ def system_info() -> GetSystemInfoResponse:
         signal_and_query_header=True,
         internal_error_differentiation=True,
         activity_failure_include_heartbeat=True,
-        supports_schedules=False,
+        supports_schedules=True,
         encoded_failure_attributes=True,
         upsert_memo=True,
         eager_workflow_start=False,

@@ -19,9 +19,10 @@ from temporalio.api.enums.v1 import WorkflowExecutionStatus, WorkflowIdConflictP
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 from temporalio.api.workflowservice.v1 import service_pb2_grpc
 
-from pytemporal.common.errors import InvalidArgument, NotFound, Unavailable
+from pytemporal.common.errors import InvalidArgument, NotFound, Unavailable, Unimplemented
 from pytemporal.frontend import system, validation, visibility_service
 from pytemporal.frontend.errors import handled
+from pytemporal.frontend.schedule_service import ScheduleService
 from pytemporal.frontend.visibility_service import VisibilityStore
 from pytemporal.history.client import HistoryRoutes
 from pytemporal.history.public import (
@@ -83,6 +84,7 @@ class WorkflowService(_Base):
         runs: RunLookup,
         visibility: VisibilityStore,
         limits: FrontendLimits,
+        schedules: ScheduleService | None = None,
     ) -> None:
         self.namespaces = namespaces
         # The public calls run in this process: in a cluster, `routing.py` has already
@@ -96,6 +98,7 @@ class WorkflowService(_Base):
         self.runs = runs
         self.visibility = visibility
         self.limits = limits
+        self.schedules = schedules
 
     @property
     def blob_limit(self) -> int:
@@ -550,6 +553,43 @@ class WorkflowService(_Base):
             self.visibility, ns, where, request.maximum_page_size, request.next_page_token
         )
         return rr.ListClosedWorkflowExecutionsResponse(executions=infos, next_page_token=token)
+
+    # -- schedules (frontend/schedule_service.py) ------------------------------------------
+
+    def _schedules(self) -> ScheduleService:
+        if self.schedules is None:
+            raise Unimplemented("schedules are not enabled on this server")
+        return self.schedules
+
+    @handled
+    async def CreateSchedule(self, request: Any, context: Ctx) -> rr.CreateScheduleResponse:
+        return await self._schedules().create(request)
+
+    @handled
+    async def DescribeSchedule(self, request: Any, context: Ctx) -> rr.DescribeScheduleResponse:
+        return await self._schedules().describe(request)
+
+    @handled
+    async def UpdateSchedule(self, request: Any, context: Ctx) -> rr.UpdateScheduleResponse:
+        return await self._schedules().update(request)
+
+    @handled
+    async def PatchSchedule(self, request: Any, context: Ctx) -> rr.PatchScheduleResponse:
+        return await self._schedules().patch(request)
+
+    @handled
+    async def DeleteSchedule(self, request: Any, context: Ctx) -> rr.DeleteScheduleResponse:
+        return await self._schedules().delete(request)
+
+    @handled
+    async def ListSchedules(self, request: Any, context: Ctx) -> rr.ListSchedulesResponse:
+        return await self._schedules().list(request)
+
+    @handled
+    async def ListScheduleMatchingTimes(
+        self, request: Any, context: Ctx
+    ) -> rr.ListScheduleMatchingTimesResponse:
+        return await self._schedules().matching_times(request)
 
 
 def _optional(request: Any, field: str) -> Any:

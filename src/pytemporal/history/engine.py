@@ -47,6 +47,7 @@ from pytemporal.persistence.api import (
     Store,
     TaskRow,
 )
+from pytemporal.scheduler import keys as schedule_keys
 
 __all__ = ["Change", "Entry", "HistoryEngine", "Key", "Limits", "ShardNotOwned"]
 
@@ -73,6 +74,15 @@ def search_attributes_json(ms: MutableState) -> str:
         except ValueError:
             continue
     return json.dumps(out, sort_keys=True)
+
+
+def _closes(ms: MutableState) -> bool:
+    """Whether the run's pending events close it."""
+    return (
+        not ms.is_open
+        and bool(ms.new_events)
+        and any(e.event_id == ms.close_event_id for e in ms.new_events)
+    )
 
 
 @dataclass
@@ -112,6 +122,10 @@ class HistoryEngine:
         self.namespaces: Any = None
         # Set by the server: which process serves a task queue (rpc/redirector.py).
         self.redirector: MatchingRoutes | None = None
+        # Set by the scheduler (scheduler/runtime.py): fires a schedule's timer row, and
+        # hears that a workflow a schedule started closed (namespace id, schedule id).
+        self.system_timers: Callable[[Key], Awaitable[float | None]] | None = None
+        self.on_scheduled_close: Callable[[str, str], None] | None = None
         self.cache = RunCache(
             max_count=self.limits.cache_max_count,
             max_bytes=self.limits.cache_max_bytes,
@@ -164,6 +178,8 @@ class HistoryEngine:
             del self._loading[key]
 
     async def _read(self, key: Key) -> Entry | None:
+        if schedule_keys.is_schedule(key):
+            return None  # a schedule's row: not a run
         row = await self.store.get_execution(*key)
         if row is None:
             return None
@@ -194,6 +210,8 @@ class HistoryEngine:
     # -- mutation ------------------------------------------------------------------
 
     def shard_of(self, key: Key) -> int:
+        if schedule_keys.is_schedule(key):
+            return self.cluster.workflow_shard(*schedule_keys.shard_workflow(key))
         return self.cluster.workflow_shard(key[0], key[1])
 
     def owns(self, key: Key) -> bool:
@@ -261,6 +279,7 @@ class HistoryEngine:
 
     async def commit(self, changes: list[Change]) -> None:
         """Persist the changes atomically, then publish them."""
+        closing = [c.entry for c in changes if _closes(c.entry.ms)]
         mutations = [self._mutation(c) for c in changes]
         try:
             await self.store.commit(mutations)
@@ -285,6 +304,20 @@ class HistoryEngine:
             else:
                 self.cache.resize(entry, len(m.state))
             self._publish(entry)
+        for entry in closing:
+            self._scheduled_closed(entry)
+
+    def _scheduled_closed(self, entry: Entry) -> None:
+        """A run a schedule started closed: tell the scheduler (it reads how)."""
+        payload = entry.ms.started.search_attributes.indexed_fields.get("TemporalScheduledById")
+        if payload is None or self.on_scheduled_close is None:
+            return
+        try:
+            schedule_id = json.loads(payload.data)
+        except ValueError:
+            return
+        if isinstance(schedule_id, str):
+            self.on_scheduled_close(entry.key[0], schedule_id)
 
     async def commit_one(self, entry: Entry) -> None:
         ms = entry.ms
@@ -484,6 +517,8 @@ class HistoryEngine:
 
     async def _fire(self, key: Key) -> float | None:
         """The timer queue's callback: handle what is due; the run's next deadline."""
+        if schedule_keys.is_schedule(key):
+            return None if self.system_timers is None else await self.system_timers(key)
         if not self.owns(key):
             return None  # its new owner reads the row
         try:

@@ -107,6 +107,11 @@ def started_attributes(
         attrs.first_workflow_task_backoff.CopyFrom(req.workflow_start_delay)
     if isinstance(req, StartWorkflowExecutionRequest):
         attrs.completion_callbacks.extend(req.completion_callbacks)
+        # Set by schedules: the previous action's result or failure.
+        if req.HasField("last_completion_result"):
+            attrs.last_completion_result.CopyFrom(req.last_completion_result)
+        if req.HasField("continued_failure"):
+            attrs.continued_failure.CopyFrom(req.continued_failure)
     return attrs
 
 

@@ -1,0 +1,1 @@
+"""Schedules: spec evaluation (spec.py) and the durable scheduler built on it."""
