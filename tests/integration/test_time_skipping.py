@@ -28,7 +28,15 @@ from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.testservice.v1 import request_response_pb2 as ts
 from temporalio.api.testservice.v1 import service_pb2_grpc as ts_grpc
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleIntervalSpec,
+    ScheduleSpec,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+)
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, TimeoutType
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
@@ -476,6 +484,39 @@ async def test_cron_runs_daily_on_the_skipped_clock(ts_env: WorkflowEnvironment)
     assert all(n.hour == 12 and n.minute == 0 for n in noons), noons
     gaps = [b - a for a, b in zip(noons, noons[1:], strict=False)]
     assert all(abs(g - timedelta(days=1)) < timedelta(seconds=1) for g in gaps), gaps
+
+
+async def test_schedule_fires_daily_for_a_simulated_week(ts_env: WorkflowEnvironment) -> None:
+    task_queue = unique("tq")
+    schedule_id = unique("daily")
+    async with running_worker(ts_env.client, task_queue, workflows=[CronTick]):
+        handle = await ts_env.client.create_schedule(
+            schedule_id,
+            Schedule(
+                action=ScheduleActionStartWorkflow(
+                    CronTick.run, id=unique("tick"), task_queue=task_queue
+                ),
+                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(days=1))]),
+            ),
+        )
+        started = time.monotonic()
+        await ts_env.sleep(timedelta(days=7))
+        wall = time.monotonic() - started
+        described = await handle.describe()
+        runs = [
+            r
+            async for r in ts_env.client.list_workflows(f"TemporalScheduledById = '{schedule_id}'")
+        ]
+    print(f"a week of daily schedule actions: {wall:.3f}s of wall time")
+    # Seven days hold seven midnights (UTC: intervals count from the epoch).
+    assert described.info.num_actions == 7
+    assert len(runs) == 7
+    assert all(r.status == WorkflowExecutionStatus.COMPLETED for r in runs)
+    starts = sorted(r.start_time for r in runs)
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert all(abs(g - timedelta(days=1)) < timedelta(seconds=5) for g in gaps), gaps
+    assert wall < WALL_BOUND
+    await handle.delete()
 
 
 async def test_unlocked_server_skips_for_a_plain_client() -> None:
