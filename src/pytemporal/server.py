@@ -259,6 +259,8 @@ async def serve(
     # Schedules fire from the engine's timer queue; their workflows start on the owner
     # of each workflow id, here or through the redirector's channels.
     scheduler = Scheduler(engine, namespaces, Actions(public_history, redirector, store))
+    if skipper is not None:
+        skipper.also_running.append(lambda: scheduler.waking)
     workflow_service = WorkflowService(
         namespaces,
         lifecycle=public_history,

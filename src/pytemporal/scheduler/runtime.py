@@ -164,6 +164,11 @@ class Scheduler:
         else:
             self._spawn(self._wake_owner(namespace_id, schedule_id))
 
+    @property
+    def waking(self) -> int:
+        """Wake-ups in progress (time skipping holds time while there are any)."""
+        return len(self._background)
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
