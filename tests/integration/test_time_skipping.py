@@ -282,6 +282,53 @@ async def test_update_and_result_awaited_together(env: WorkflowEnvironment) -> N
     assert timed_out == []
 
 
+@workflow.defn(sandboxed=False)
+class SignalOrHour:
+    def __init__(self) -> None:
+        self.signalled = False
+
+    @workflow.run
+    async def run(self) -> str:
+        try:
+            await workflow.wait_condition(lambda: self.signalled, timeout=HOUR)
+            return "signal"
+        except TimeoutError:
+            return "timer"
+
+    @workflow.signal
+    def poke(self) -> None:
+        self.signalled = True
+
+
+async def test_sleep_skips_while_a_workflow_task_waits_for_a_worker(
+    env: WorkflowEnvironment,
+) -> None:
+    """result() awaited (the environment's lock released) and env.sleep() (one more
+    unlock, balanced by the workflow task's lock, as in the Java server): time skips
+    while the task waits for a worker, so the signal and the timer land together."""
+    task_queue = unique("tq")
+    # No cache: the next task goes to the normal queue, not this worker's sticky one.
+    async with running_worker(
+        env.client, task_queue, workflows=[SignalOrHour], max_cached_workflows=0
+    ):
+        handle = await env.client.start_workflow(
+            SignalOrHour.run, id=unique("signal-or-hour"), task_queue=task_queue
+        )
+        await env.sleep(30 * 60)  # the worker has started the one-hour timer
+    result = asyncio.create_task(handle.result())
+    await handle.signal(SignalOrHour.poke)
+    started = time.monotonic()
+    before = await env.get_current_time()
+    await env.sleep(2 * HOUR)
+    assert time.monotonic() - started < WALL_BOUND
+    assert await env.get_current_time() - before >= timedelta(hours=2)
+    async with running_worker(env.client, task_queue, workflows=[SignalOrHour]):
+        assert await result in ("signal", "timer")
+    types = [e.event_type for e in await history_events(handle)]
+    assert EventType.EVENT_TYPE_TIMER_FIRED in types
+    assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED in types
+
+
 async def test_get_current_time_and_sleep(
     env: WorkflowEnvironment, stub: ts_grpc.TestServiceStub
 ) -> None:

@@ -60,19 +60,23 @@ _COMPLETED = (
 def runnable(ms: MutableState) -> tuple[int, int]:
     """How many pieces of work the run has in progress or waiting for a worker (as
     opposed to waiting for a point in time or for something outside it), each holding a
-    time lock as in the Java server; and how many of them are started activities."""
-    units = 1 if ms.outbox else 0  # cross-workflow work being delivered
+    time lock as in the Java server; and how many of those an unbalanced client unlock
+    may release: all but a started workflow task (a worker is processing it: its
+    timeout must never be skipped to) and cross-workflow deliveries (the server's)."""
+    outbox = 1 if ms.outbox else 0
     if not ms.is_open:
-        return units, 0
+        return outbox, 0
+    releasable = 0
+    started_wft = 0
     if ms.wft is not None:
-        units += 1
-    started = 0
+        if ms.wft.started_event_id:
+            started_wft = 1
+        else:
+            releasable += 1
     for ai in ms.activities.values():
-        if ai.started:
-            started += 1
-        elif (ai.scheduled_event_id, ai.attempt) in ms.dispatched:
-            units += 1
-    return units + started, started
+        if ai.started or (ai.scheduled_event_id, ai.attempt) in ms.dispatched:
+            releasable += 1
+    return outbox + started_wft + releasable, releasable
 
 
 def waits_for_update_outcome(method: str, request: Any) -> bool:
@@ -88,7 +92,7 @@ class Skipper:
         self._timers = timers
         self._runnable: dict[Key, tuple[int, int]] = {}
         self._units = 0
-        self._started_activities = 0
+        self._releasable = 0
         self.in_flight = 0
         self.jumps = 0
         # More work in progress the server holds time for (the scheduler's wake-ups).
@@ -98,12 +102,12 @@ class Skipper:
     # -- what the engine and the frontend tell us ------------------------------------
 
     def published(self, key: Key, ms: MutableState) -> None:
-        units, started = runnable(ms)
-        units_before, started_before = self._runnable.pop(key, (0, 0))
+        units, releasable = runnable(ms)
+        units_before, releasable_before = self._runnable.pop(key, (0, 0))
         if units:
-            self._runnable[key] = (units, started)
+            self._runnable[key] = (units, releasable)
         self._units += units - units_before
-        self._started_activities += started - started_before
+        self._releasable += releasable - releasable_before
         if units < units_before:
             self.clock.changed.set()
 
@@ -146,12 +150,13 @@ class Skipper:
     def _may_skip(self) -> bool:
         clock = self.clock
         # Client unlocks beyond the client's locks (Java allows them while the server
-        # holds locks) release only the locks of running activities: an activity that
-        # waits for time with UnlockTimeSkippingWithSleep. Never a workflow task's.
+        # holds locks) release the server's: an activity that waits for time with
+        # UnlockTimeSkippingWithSleep, a test sleeping while a workflow task waits for
+        # a worker. Never a started workflow task's (see `runnable`).
         client = clock.locks
         if clock.update_waiters and client > 0:
             client -= 1  # a client waits for an update's outcome: one of its locks
-        explicit = max(client, -self._started_activities)
+        explicit = max(client, -self._releasable)
         return explicit + self.internal_locks() <= 0
 
     async def run(self) -> None:
