@@ -265,7 +265,7 @@ async def serve(
     finally:
         if cluster is not None:
             await cluster.release_all()
-        await asyncio.gather(*(s.stop(grace=1.0) for s in servers))
+        await asyncio.gather(*(s.stop(grace=config.shutdown_grace) for s in servers))
         if authorization is not None:
             await authorization.close()
         await transfers.close()

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 # Seconds to wait for the server to listen, and for it to stop, before giving up.
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 30.0
+# A test's server stops when the test is over: the calls still in flight then are
+# workers' long polls, which would hold the dev server's one-second grace every time.
+SHUTDOWN_GRACE = 0.1
 
 
 class ServerStartError(RuntimeError):
@@ -45,6 +48,7 @@ def make_config(
     namespaces: list[str] | tuple[str, ...] = (),
     search_attributes: dict[str, str] | None = None,
     dynamic_config: dict[str, Any] | None = None,
+    shutdown_grace: float = SHUTDOWN_GRACE,
     **extra: Any,
 ) -> ServerConfig:
     """A dev-server configuration for tests: in-memory SQLite and a free port unless told
@@ -63,6 +67,7 @@ def make_config(
         namespaces=names,
         search_attributes=dict(search_attributes or {}),
         dynamic_config=dict(dynamic_config or {}),
+        shutdown_grace=shutdown_grace,
         **extra,
     )
 
@@ -112,7 +117,9 @@ class InProcessServer:
             await serve(self.config, on_ready=on_ready, stop=self._stop)
         except BaseException as e:
             if not self._ready.done():
-                self._ready.set_exception(ServerStartError(f"server failed to start: {e}"))
+                error = ServerStartError(f"server failed to start: {e}")
+                error.__cause__ = e
+                self._ready.set_exception(error)
             self._done.set_exception(e)
             if not isinstance(e, Exception):
                 raise
@@ -149,9 +156,10 @@ class InProcessServer:
     def _finish(self) -> None:
         if self._thread is not None:
             self._thread.join()
-        self._target = None
+        started, self._target = self._target is not None, None
         exc = self._done.exception(timeout=0)
-        if exc is not None and isinstance(exc, Exception):
+        # A failed start was reported by start() already.
+        if started and exc is not None and isinstance(exc, Exception):
             raise exc
 
     # --- blocking API --------------------------------------------------------------
