@@ -85,6 +85,7 @@ async def test_without_fixtures() -> None:
         async with Worker(
             client, task_queue="tq", workflows=[GreetingWorkflow], activities=[compose_greeting]
         ):
-            assert await client.execute_workflow(
+            result = await client.execute_workflow(
                 GreetingWorkflow.run, "you", id="greet", task_queue="tq"
-            ) == "Hello, you!"
+            )
+    assert result == "Hello, you!"

@@ -43,11 +43,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _server_scope(fixture_name: str, config: pytest.Config) -> Any:
-    scope = str(config.getini(SCOPE_INI) or "session").strip()
+def _configured_scope(config: pytest.Config) -> str:
+    return str(config.getini(SCOPE_INI) or "session").strip()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    scope = _configured_scope(config)
     if scope not in SCOPES:
         raise pytest.UsageError(f"{SCOPE_INI} must be one of {', '.join(SCOPES)}, got {scope!r}")
-    return scope
+
+
+def _server_scope(fixture_name: str, config: pytest.Config) -> Any:
+    # (Evaluated when the plugin registers; a bad value is reported by pytest_configure.)
+    scope = _configured_scope(config)
+    return scope if scope in SCOPES else "session"
 
 
 def _run_server(options: dict[str, Any]) -> Iterator[str]:
@@ -85,18 +94,24 @@ async def _connect(target: str) -> Any:
     return await Client.connect(target)
 
 
-try:
-    import pytest_asyncio
-except ImportError:  # pragma: no cover - exercised only without pytest-asyncio
+def _client_fixture() -> Any:
+    try:
+        import pytest_asyncio
+    except ImportError:  # pragma: no cover - exercised only without pytest-asyncio
 
-    @pytest.fixture
-    def temporal_client(temporal_server: str) -> Any:
-        """A temporalio Client connected to ``temporal_server``."""
-        raise pytest.UsageError("the temporal_client fixture needs pytest-asyncio installed")
+        @pytest.fixture(name="temporal_client")
+        def needs_pytest_asyncio(temporal_server: str) -> Any:
+            """A temporalio Client connected to ``temporal_server``."""
+            raise pytest.UsageError("the temporal_client fixture needs pytest-asyncio installed")
 
-else:
+        return needs_pytest_asyncio
 
-    @pytest_asyncio.fixture
-    async def temporal_client(temporal_server: str) -> AsyncIterator[Any]:
+    @pytest_asyncio.fixture(name="temporal_client")
+    async def connected_client(temporal_server: str) -> AsyncIterator[Any]:
         """A temporalio Client connected to ``temporal_server`` (namespace default)."""
         yield await _connect(temporal_server)
+
+    return connected_client
+
+
+temporal_client = _client_fixture()
