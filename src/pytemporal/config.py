@@ -118,5 +118,12 @@ class ServerConfig:
     # The CLI configures logging from these (pytemporal.common.logging).
     log_level: str = "warn"
     log_format: str = "pretty"
+    # Test server mode (docs/testing.md): serve TestService and skip time when idle.
+    # Starts locked (lock count 1), as Temporal's Java test server when an SDK launches
+    # it: the SDK unlocks while awaiting a result.
+    time_skipping: bool = False
+    # Start unlocked instead (the Java server's --enable-time-skipping): time skips
+    # whenever nothing is runnable, with a plain client.
+    time_skipping_unlocked: bool = False
     # None: every caller may call every API (Temporal's default, the noop authorizer).
     authorization: AuthorizationConfig | None = None

@@ -34,6 +34,9 @@ from pytemporal.rpc.auth import SecretInterceptor, secret_metadata
 from pytemporal.rpc.redirector import Redirector
 from pytemporal.rpc.remote import Channels
 from pytemporal.rpc.service import InternalService
+from pytemporal.timeskipping import service as test_service
+from pytemporal.timeskipping.clock import SkippingClock
+from pytemporal.timeskipping.skipper import Skipper, SkippingInterceptor
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +164,8 @@ async def serve(
 ) -> None:
     """Run the server until `stop` is set."""
     stop = stop or asyncio.Event()
+    if config.cluster and config.time_skipping:
+        raise ClusterConfigError("time skipping needs a single server process (no cluster)")
     if config.cluster:
         problem = internode_auth_problem(config.internode, config.tls)
         if problem is not None:
@@ -175,9 +180,16 @@ async def serve(
         pool_size=config.pool_size,
         create_schema=config.create_schema,
     )
-    clock = Clock()
+    skipping = (
+        SkippingClock(locked=not config.time_skipping_unlocked) if config.time_skipping else None
+    )
+    clock = skipping or Clock()
     matching = Matching(store)
     engine = HistoryEngine(store, matching, clock, _limits(config))
+    skipper = Skipper(skipping, store, engine.timers) if skipping is not None else None
+    if skipper is not None:
+        engine.on_published = skipper.published
+        engine.timers.on_fired = skipper.poke
     namespaces = NamespaceRegistry(store)
     await namespaces.load()
     for name in ["default", *config.namespaces]:
@@ -206,6 +218,8 @@ async def serve(
     if authorization is not None:
         await authorization.start()
         interceptors.append(authorization.interceptor)
+    if skipper is not None:
+        interceptors.append(SkippingInterceptor(skipper))
     if cluster is not None:
         interceptors.append(routing.RoutingInterceptor(router))
     else:
@@ -234,6 +248,8 @@ async def serve(
     operator_service = OperatorService(namespaces)
     workflow_grpc.add_WorkflowServiceServicer_to_server(workflow_service, server)
     operator_grpc.add_OperatorServiceServicer_to_server(operator_service, server)
+    if skipping is not None:
+        test_service.add_to_server(test_service.TestService(skipping), server)
     address = _listen(server, config.ip, config.port, frontend_credentials)
     servers = [server]
     if cluster is not None:
@@ -258,8 +274,11 @@ async def serve(
         async with asyncio.TaskGroup() as tg:
             timers = tg.create_task(engine.run_timers())
             membership = tg.create_task(cluster.run()) if cluster is not None else None
+            skipping_task = tg.create_task(skipper.run()) if skipper is not None else None
             await stop.wait()
             timers.cancel()
+            if skipping_task is not None:
+                skipping_task.cancel()
             if membership is not None:
                 membership.cancel()
     finally:

@@ -14,7 +14,9 @@ def _run(args: argparse.Namespace) -> int:
         return schema.run(args)
     if args.server_command == "start":
         return start.run(args)
-    return start_dev.run(args) if args.server_command == "start-dev" else 2
+    if args.server_command in ("start-dev", "start-time-skipping"):
+        return start_dev.run(args)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> None:

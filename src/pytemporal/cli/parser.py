@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from typing import Any
 
 from pytemporal import __version__
@@ -279,6 +280,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_start_dev_options(start_dev)
     _add_global_options(start_dev)
+    time_skipping = server_commands.add_parser(
+        "start-time-skipping",
+        prog="pytemporal server start-time-skipping",
+        usage="%(prog)s [flags]",
+        help="Run a time-skipping test server (docs/testing.md).",
+        description="Run a development server that also serves Temporal's TestService and"
+        " skips time when nothing is runnable (what `temporal-test-server` does). Takes the"
+        " flags of start-dev. `pytemporal PORT [--enable-time-skipping]`, the test server's"
+        " command line, runs this command.",
+        formatter_class=_formatter,
+    )
+    _add_start_dev_options(time_skipping)
+    time_skipping.add_argument(
+        "--enable-time-skipping",
+        action="store_true",
+        help="Start with time skipping unlocked (default: locked once, as SDKs expect).",
+    )
+    _add_global_options(time_skipping)
     # Imported here: those modules use this one's helpers (search_attribute, port...).
     from pytemporal.cli import schema, start
 
@@ -291,9 +310,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def test_server_argv(argv: list[str]) -> list[str]:
+    """``PORT [flags]`` (how SDKs launch Temporal's test server, e.g.
+    ``WorkflowEnvironment.start_time_skipping(test_server_existing_path=...)``) as
+    ``server start-time-skipping --port PORT --headless [flags]``; other argv unchanged."""
+    if argv and argv[0].isdigit():
+        return ["server", "start-time-skipping", "--port", argv[0], "--headless", *argv[1:]]
+    return argv
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse ``argv``; exits with status 2 and a message on a bad flag or value."""
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(test_server_argv(sys.argv[1:] if argv is None else argv))
     # Which global flags were given, for commands whose config files also set them.
     args.explicit_global_flags = {name for name in GLOBAL_DEFAULTS if hasattr(args, name)}
     for name, default in GLOBAL_DEFAULTS.items():

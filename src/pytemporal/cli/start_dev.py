@@ -89,6 +89,8 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
         log_level=args.log_level,
         log_format=args.log_format,
         tls=TLSConfig(frontend=frontend_tls(args)),
+        time_skipping=getattr(args, "server_command", None) == "start-time-skipping",
+        time_skipping_unlocked=getattr(args, "enable_time_skipping", False),
     )
 
 

@@ -105,6 +105,8 @@ class HistoryEngine:
         self.updates = UpdateRegistry()
         # Set by the transfer processor: delivers cross-workflow work after commits.
         self.on_transfer: Callable[[Key, Transfer], None] | None = None
+        # Set by the time-skipping mode: sees each run's state after every publish.
+        self.on_published: Callable[[Key, MutableState], None] | None = None
         self.cluster: LocalCluster = LocalCluster()
         # Set by the server: lets workflow tasks check search attributes.
         self.namespaces: Any = None
@@ -411,6 +413,8 @@ class HistoryEngine:
             ms.update_effects = []
         if entry.key in self.updates.by_run:
             self._reconcile_updates(entry)
+        if self.on_published is not None:
+            self.on_published(entry.key, ms)
 
     def _reconcile_updates(self, entry: Entry) -> None:
         ms = entry.ms

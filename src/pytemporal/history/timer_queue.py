@@ -70,6 +70,8 @@ class TimerQueue:
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._tasks: set[asyncio.Task[None]] = set()
         self.fired = 0
+        # Called after each firing (the time-skipping mode waits for firings to end).
+        self.on_fired: Callable[[], None] | None = None
 
     # -- what commits tell us --------------------------------------------------------
 
@@ -104,6 +106,10 @@ class TimerQueue:
         self._known = {k: t for k, t in self._known.items() if not lost(k)}
         self._delivering = {k: t for k, t in self._delivering.items() if not lost(k)}
         self._compact()
+
+    @property
+    def firing(self) -> bool:
+        return bool(self._firing)
 
     def stats(self) -> dict[str, int]:
         return {
@@ -227,6 +233,8 @@ class TimerQueue:
         elif nxt is not None:
             self.published(key, nxt, key in self._delivering)
         self._wakeup.set()
+        if self.on_fired is not None:
+            self.on_fired()
 
     async def _sleep(self) -> None:
         now = self._clock.now()

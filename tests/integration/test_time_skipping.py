@@ -1,0 +1,307 @@
+"""Time skipping: the SDK's `WorkflowEnvironment.start_time_skipping` launching
+`pytemporal PORT` (the test server command line), and TestService called raw.
+
+Virtual times are asserted; wall times only against generous bounds (functional
+checks that nothing waited for real hours), and printed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import grpc
+import pytest
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.empty_pb2 import Empty
+from google.protobuf.timestamp_pb2 import Timestamp
+from temporalio import activity, workflow
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.testservice.v1 import request_response_pb2 as ts
+from temporalio.api.testservice.v1 import service_pb2_grpc as ts_grpc
+from temporalio.client import Client
+from temporalio.common import RetryPolicy
+from temporalio.testing import WorkflowEnvironment
+
+from .harness import (
+    ServerProcess,
+    history_events,
+    pytemporal_script,
+    running_worker,
+    unique,
+)
+
+DAY = 24 * 3600.0
+HOUR = 3600.0
+# Nothing here may wait for real hours: a bound that only a real wait would break.
+WALL_BOUND = 30.0
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    environment = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=pytemporal_script()
+    )
+    async with environment:
+        yield environment
+
+
+@pytest.fixture
+async def stub(env: WorkflowEnvironment) -> AsyncIterator[ts_grpc.TestServiceStub]:
+    target = env.client.service_client.config.target_host
+    async with grpc.aio.insecure_channel(target) as channel:
+        yield ts_grpc.TestServiceStub(channel)
+
+
+async def current_time(stub: ts_grpc.TestServiceStub) -> float:
+    response = await stub.GetCurrentTime(Empty())
+    return response.time.ToNanoseconds() / 1e9
+
+
+def duration(seconds: float) -> Duration:
+    d = Duration()
+    d.FromNanoseconds(int(seconds * 1e9))
+    return d
+
+
+@workflow.defn(sandboxed=False)
+class SleepWorkflow:
+    @workflow.run
+    async def run(self, seconds: float) -> list[str]:
+        before = workflow.now()
+        await asyncio.sleep(seconds)
+        return [before.isoformat(), workflow.now().isoformat()]
+
+
+async def test_seven_day_sleep_completes_at_once(env: WorkflowEnvironment) -> None:
+    task_queue = unique("tq")
+    async with running_worker(env.client, task_queue, workflows=[SleepWorkflow]):
+        started = time.monotonic()
+        handle = await env.client.start_workflow(
+            SleepWorkflow.run, 7 * DAY, id=unique("sleep"), task_queue=task_queue
+        )
+        before, after = await handle.result()
+        wall = time.monotonic() - started
+    print(f"7-day sleep: {wall:.3f}s of wall time")
+    slept = datetime.fromisoformat(after) - datetime.fromisoformat(before)
+    assert slept >= timedelta(days=7)
+    assert slept < timedelta(days=7, minutes=1)
+    assert wall < WALL_BOUND
+    # The history carries the skipped clock's times.
+    events = {e.event_type: e for e in await history_events(handle)}
+    fired = events[EventType.EVENT_TYPE_TIMER_FIRED].event_time.ToDatetime()
+    started_at = events[EventType.EVENT_TYPE_TIMER_STARTED].event_time.ToDatetime()
+    assert fired - started_at >= timedelta(days=7)
+    assert await env.get_current_time() >= datetime.fromisoformat(after)
+
+
+attempt_times: list[datetime] = []
+
+
+@activity.defn
+async def flaky() -> int:
+    info = activity.info()
+    attempt_times.append(info.current_attempt_scheduled_time)
+    if info.attempt < 3:
+        raise RuntimeError(f"attempt {info.attempt} fails")
+    return info.attempt
+
+
+@workflow.defn(sandboxed=False)
+class RetryWorkflow:
+    @workflow.run
+    async def run(self) -> int:
+        return await workflow.execute_activity(
+            flaky,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(initial_interval=timedelta(hours=1), backoff_coefficient=1),
+        )
+
+
+async def test_activity_retry_with_one_hour_backoff(env: WorkflowEnvironment) -> None:
+    attempt_times.clear()
+    task_queue = unique("tq")
+    async with running_worker(
+        env.client, task_queue, workflows=[RetryWorkflow], activities=[flaky]
+    ):
+        started = time.monotonic()
+        result = await env.client.execute_workflow(
+            RetryWorkflow.run, id=unique("retry"), task_queue=task_queue
+        )
+        wall = time.monotonic() - started
+    print(f"two one-hour backoffs: {wall:.3f}s of wall time")
+    assert result == 3
+    assert len(attempt_times) == 3
+    gaps = [b - a for a, b in zip(attempt_times, attempt_times[1:], strict=False)]
+    assert all(timedelta(hours=1) <= g < timedelta(hours=1, minutes=1) for g in gaps), gaps
+    assert wall < WALL_BOUND
+
+
+@workflow.defn(sandboxed=False)
+class UpdateWorkflow:
+    def __init__(self) -> None:
+        self.done = False
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.done)
+        return "done"
+
+    @workflow.update
+    async def wait_hours(self, hours: float) -> str:
+        before = workflow.now()
+        await asyncio.sleep(hours * HOUR)
+        return str((workflow.now() - before).total_seconds())
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.done = True
+
+
+async def test_update_awaited_while_time_is_skipped(env: WorkflowEnvironment) -> None:
+    """The environment holds its lock (it unlocks around results only); waiting for an
+    update's outcome releases it, so the handler's two-hour timer is skipped."""
+    task_queue = unique("tq")
+    async with running_worker(env.client, task_queue, workflows=[UpdateWorkflow]):
+        handle = await env.client.start_workflow(
+            UpdateWorkflow.run, id=unique("update"), task_queue=task_queue
+        )
+        before = await env.get_current_time()
+        started = time.monotonic()
+        slept = await handle.execute_update(UpdateWorkflow.wait_hours, 2.0)
+        wall = time.monotonic() - started
+        print(f"update with a two-hour timer: {wall:.3f}s of wall time")
+        assert float(slept) >= 2 * HOUR
+        assert await env.get_current_time() - before >= timedelta(hours=2)
+        # Outside the update wait, the lock is held again: time runs at wall pace.
+        await handle.signal(UpdateWorkflow.finish)
+        assert await handle.result() == "done"
+    assert wall < WALL_BOUND
+
+
+async def test_get_current_time_and_sleep(
+    env: WorkflowEnvironment, stub: ts_grpc.TestServiceStub
+) -> None:
+    wall_now = datetime.now(UTC)
+    first = await env.get_current_time()
+    # Starts at the wall clock's time; locked, it moves at the wall clock's pace.
+    assert abs(first - wall_now) < timedelta(seconds=30)
+    second = await env.get_current_time()
+    assert second >= first
+    # env.sleep is UnlockTimeSkippingWithSleep: nothing runnable, so it jumps.
+    started = time.monotonic()
+    await env.sleep(timedelta(days=3))
+    assert time.monotonic() - started < WALL_BOUND
+    after = await env.get_current_time()
+    assert after - second >= timedelta(days=3)
+    assert after - second < timedelta(days=3, minutes=1)
+    # SleepUntil a past time returns at once; Sleep while locked waits in real time.
+    await stub.SleepUntil(ts.SleepUntilRequest(timestamp=Timestamp(seconds=0)))
+    before_sleep = await current_time(stub)
+    await stub.Sleep(ts.SleepRequest(duration=duration(0.2)))
+    assert await current_time(stub) - before_sleep >= 0.2
+    # Unlocked, Sleep and SleepUntil are deadlines to jump to.
+    await stub.UnlockTimeSkipping(ts.UnlockTimeSkippingRequest())
+    now = await current_time(stub)
+    await stub.Sleep(ts.SleepRequest(duration=duration(HOUR)))
+    assert await current_time(stub) - now >= HOUR
+    target = Timestamp()
+    target.FromNanoseconds(int((await current_time(stub) + DAY) * 1e9))
+    await stub.SleepUntil(ts.SleepUntilRequest(timestamp=target))
+    assert await current_time(stub) >= target.ToNanoseconds() / 1e9
+    await stub.LockTimeSkipping(ts.LockTimeSkippingRequest())
+
+
+async def test_lock_and_unlock_counting(
+    env: WorkflowEnvironment, stub: ts_grpc.TestServiceStub
+) -> None:
+    # Started locked once, as the Java test server when an SDK launches it.
+    await stub.UnlockTimeSkipping(ts.UnlockTimeSkippingRequest())
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.UnlockTimeSkipping(ts.UnlockTimeSkippingRequest())
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert err.value.details() == "Unbalanced lock and unlock calls"
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.UnlockTimeSkippingWithSleep(ts.SleepRequest(duration=duration(DAY)))
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    # Two locks: UnlockTimeSkippingWithSleep releases one, so time is not skipped and
+    # the call waits in real time.
+    await stub.LockTimeSkipping(ts.LockTimeSkippingRequest())
+    await stub.LockTimeSkipping(ts.LockTimeSkippingRequest())
+    before = await current_time(stub)
+    await stub.UnlockTimeSkippingWithSleep(ts.SleepRequest(duration=duration(0.3)))
+    elapsed = await current_time(stub) - before
+    assert 0.3 <= elapsed < 60
+    # Still two locks (the sleep took its lock back): one unlock leaves time locked ...
+    await stub.UnlockTimeSkipping(ts.UnlockTimeSkippingRequest())
+    before = await current_time(stub)
+    await stub.UnlockTimeSkippingWithSleep(ts.SleepRequest(duration=duration(DAY)))
+    # ... and with one lock, the sleep skips a day and relocks.
+    assert await current_time(stub) - before >= DAY
+    await stub.UnlockTimeSkipping(ts.UnlockTimeSkippingRequest())
+    with pytest.raises(grpc.aio.AioRpcError):
+        await stub.UnlockTimeSkipping(ts.UnlockTimeSkippingRequest())
+
+
+async def test_locked_time_does_not_skip_timers(
+    env: WorkflowEnvironment, stub: ts_grpc.TestServiceStub
+) -> None:
+    task_queue = unique("tq")
+    async with running_worker(env.client, task_queue, workflows=[SleepWorkflow]):
+        handle = await env.client.start_workflow(
+            SleepWorkflow.run, HOUR, id=unique("locked"), task_queue=task_queue
+        )
+        with env.auto_time_skipping_disabled(), pytest.raises(TimeoutError):
+            await asyncio.wait_for(handle.result(), 1.0)
+        assert await env.get_current_time() - datetime.now(UTC) < timedelta(minutes=5)
+        before, after = await handle.result()  # the SDK unlocks around this
+    assert datetime.fromisoformat(after) - datetime.fromisoformat(before) >= timedelta(hours=1)
+
+
+@workflow.defn(sandboxed=False)
+class RecordWake:
+    @workflow.run
+    async def run(self, hours: float) -> str:
+        await asyncio.sleep(hours * HOUR)
+        return workflow.now().isoformat()
+
+
+async def test_timers_of_several_workflows_fire_in_order(env: WorkflowEnvironment) -> None:
+    task_queue = unique("tq")
+    async with running_worker(env.client, task_queue, workflows=[RecordWake]):
+        start = await env.get_current_time()
+        handles = {
+            hours: await env.client.start_workflow(
+                RecordWake.run, hours, id=unique(f"wake-{hours}"), task_queue=task_queue
+            )
+            for hours in (3.0, 1.0, 5.0, 2.0)
+        }
+        # One result at a time (the SDK unlocks around each): the longest covers all.
+        woke = {h: datetime.fromisoformat(await handles[h].result()) for h in (5.0, 1.0, 3.0, 2.0)}
+    order = sorted(woke, key=lambda h: woke[h])
+    assert order == [1.0, 2.0, 3.0, 5.0]
+    for hours, when in woke.items():
+        offset = when - start
+        assert timedelta(hours=hours) <= offset < timedelta(hours=hours, minutes=5), (hours, offset)
+
+
+async def test_unlocked_server_skips_for_a_plain_client() -> None:
+    """`--enable-time-skipping`: starts unlocked, so a client without the SDK's
+    environment sees timers skipped."""
+    server = ServerProcess("pytemporal")
+    server.command = lambda: [  # type: ignore[method-assign]
+        pytemporal_script(),
+        str(server.port),
+        "--enable-time-skipping",
+    ]
+    client: Client = await server.start()
+    try:
+        task_queue = unique("tq")
+        async with running_worker(client, task_queue, workflows=[SleepWorkflow]):
+            before, after = await client.execute_workflow(
+                SleepWorkflow.run, DAY, id=unique("plain"), task_queue=task_queue
+            )
+        assert datetime.fromisoformat(after) - datetime.fromisoformat(before) >= timedelta(days=1)
+    finally:
+        server.terminate()
