@@ -27,3 +27,27 @@ class GreetingWorkflow:
     @workflow.query
     def current(self) -> str | None:
         return self.greeting
+
+
+@workflow.defn
+class ReminderWorkflow:
+    """Sends a reminder unless it is confirmed within a week."""
+
+    def __init__(self) -> None:
+        self.confirmed = False
+
+    @workflow.run
+    async def run(self, name: str) -> str:
+        try:
+            await workflow.wait_condition(lambda: self.confirmed, timeout=timedelta(days=7))
+        except TimeoutError:
+            return await workflow.execute_activity(
+                compose_greeting,
+                f"{name}, please confirm",
+                start_to_close_timeout=timedelta(seconds=10),
+            )
+        return "confirmed"
+
+    @workflow.signal
+    def confirm(self) -> None:
+        self.confirmed = True

@@ -2,17 +2,21 @@
 
 Run with ``python -m pytest examples/testing`` (needs pytemporal and pytest-asyncio).
 ``temporal_client`` is connected to an in-process pytemporal server shared by the
-session; ``temporal_fresh_server`` is a server for one test only.
+session; ``temporal_fresh_server`` is a server for one test only; ``temporal_env`` is a
+time-skipping ``WorkflowEnvironment`` for one test.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
+from datetime import timedelta
 
 import pytest
-from greeting import GreetingWorkflow, compose_greeting
+from greeting import GreetingWorkflow, ReminderWorkflow, compose_greeting
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import pytemporal.testing
@@ -89,3 +93,36 @@ async def test_without_fixtures() -> None:
                 GreetingWorkflow.run, "you", id="greet", task_queue="tq"
             )
     assert result == "Hello, you!"
+
+
+async def test_reminder_after_a_week(temporal_env: WorkflowEnvironment) -> None:
+    # Time skips while the client awaits the result: a week passes in milliseconds.
+    began = time.monotonic()
+    start = await temporal_env.get_current_time()
+    async with Worker(
+        temporal_env.client,
+        task_queue="reminders",
+        workflows=[ReminderWorkflow],
+        activities=[compose_greeting],
+    ):
+        result = await temporal_env.client.execute_workflow(
+            ReminderWorkflow.run, "Ada", id="remind-ada", task_queue="reminders"
+        )
+    assert result == "Hello, Ada, please confirm!"
+    assert await temporal_env.get_current_time() - start >= timedelta(days=7)
+    assert time.monotonic() - began < 10
+
+
+async def test_confirmed_reminder(temporal_env: WorkflowEnvironment) -> None:
+    async with Worker(
+        temporal_env.client,
+        task_queue="reminders",
+        workflows=[ReminderWorkflow],
+        activities=[compose_greeting],
+    ):
+        handle = await temporal_env.client.start_workflow(
+            ReminderWorkflow.run, "Ada", id="remind-ada", task_queue="reminders"
+        )
+        await temporal_env.sleep(timedelta(days=3))  # skips three days
+        await handle.signal(ReminderWorkflow.confirm)
+        assert await handle.result() == "confirmed"

@@ -7,9 +7,11 @@ import contextlib
 import socket
 import threading
 import time
+from datetime import timedelta
 
 import grpc
 import pytest
+from temporalio import workflow
 from temporalio.api.workflowservice.v1 import (
     GetSystemInfoRequest,
     ListNamespacesRequest,
@@ -207,3 +209,47 @@ async def test_stops_promptly_with_a_worker_still_polling() -> None:
         with contextlib.suppress(BaseException):
             await asyncio.wait_for(running, 30)
     assert stop_seconds < 0.5
+
+
+@workflow.defn(sandboxed=False)
+class WeekWorkflow:
+    @workflow.run
+    async def run(self) -> str:
+        await asyncio.sleep(7 * 24 * 3600)
+        return "a week later"
+
+
+async def test_time_skipping_environment() -> None:
+    before = len(server_threads())
+    env = await pytemporal.testing.start_time_skipping(namespaces=["extra"])
+    async with env:
+        assert env.supports_time_skipping
+        target = env.client.service_client.config.target_host
+        began_wall, began = time.monotonic(), await env.get_current_time()
+        task_queue = unique("week")
+        async with running_worker(env.client, task_queue, workflows=[WeekWorkflow]):
+            result = await env.client.execute_workflow(
+                WeekWorkflow.run, id=unique("wf"), task_queue=task_queue
+            )
+        assert result == "a week later"
+        assert await env.get_current_time() - began >= timedelta(days=7)
+        assert time.monotonic() - began_wall < 10
+        assert "extra" in await namespace_names(env.client)
+    assert not listening(target)
+    assert len(server_threads()) == before
+
+
+async def test_local_environment_keeps_real_time() -> None:
+    env = await pytemporal.testing.start_local(client_options={"namespace": "default"})
+    async with env:
+        assert not env.supports_time_skipping
+        target = env.client.service_client.config.target_host
+        task_queue = unique("local")
+        async with running_worker(env.client, task_queue, workflows=[HelloWorkflow]):
+            assert (
+                await env.client.execute_workflow(
+                    HelloWorkflow.run, "env", id=unique("wf"), task_queue=task_queue
+                )
+                == "hello env"
+            )
+    assert not listening(target)

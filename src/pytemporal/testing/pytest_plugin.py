@@ -20,6 +20,9 @@ Fixtures:
 ``temporal_client``
     A ``temporalio.client.Client`` connected to ``temporal_server`` (namespace
     ``default``), one per test. Needs pytest-asyncio.
+``temporal_env``
+    A time-skipping ``temporalio.testing.WorkflowEnvironment`` on a server of its own
+    for one test (``temporal_server_options`` apply). Needs pytest-asyncio.
 """
 
 from __future__ import annotations
@@ -94,24 +97,35 @@ async def _connect(target: str) -> Any:
     return await Client.connect(target)
 
 
-def _client_fixture() -> Any:
+def _async_fixtures() -> tuple[Any, Any]:
     try:
         import pytest_asyncio
     except ImportError:  # pragma: no cover - exercised only without pytest-asyncio
 
-        @pytest.fixture(name="temporal_client")
-        def needs_pytest_asyncio(temporal_server: str) -> Any:
-            """A temporalio Client connected to ``temporal_server``."""
-            raise pytest.UsageError("the temporal_client fixture needs pytest-asyncio installed")
+        def needs_pytest_asyncio(name: str) -> Any:
+            @pytest.fixture(name=name)
+            def fixture() -> Any:
+                raise pytest.UsageError(f"the {name} fixture needs pytest-asyncio installed")
 
-        return needs_pytest_asyncio
+            return fixture
+
+        return needs_pytest_asyncio("temporal_client"), needs_pytest_asyncio("temporal_env")
 
     @pytest_asyncio.fixture(name="temporal_client")
     async def connected_client(temporal_server: str) -> AsyncIterator[Any]:
         """A temporalio Client connected to ``temporal_server`` (namespace default)."""
         yield await _connect(temporal_server)
 
-    return connected_client
+    @pytest_asyncio.fixture(name="temporal_env")
+    async def time_skipping_env(temporal_server_options: dict[str, Any]) -> AsyncIterator[Any]:
+        """A time-skipping WorkflowEnvironment on a server of this test's own."""
+        from pytemporal.testing.environment import start_time_skipping
+
+        env = await start_time_skipping(**temporal_server_options)
+        async with env:
+            yield env
+
+    return connected_client, time_skipping_env
 
 
-temporal_client = _client_fixture()
+temporal_client, temporal_env = _async_fixtures()
