@@ -57,7 +57,7 @@ def _time_skipping_environment(client: Client, server: InProcessServer) -> Workf
 async def _start(
     time_skipping: bool, client_options: Mapping[str, Any] | None, options: dict[str, Any]
 ) -> WorkflowEnvironment:
-    server = InProcessServer(make_config(time_skipping=time_skipping, **options))
+    server = InProcessServer(make_config(**{**options, "time_skipping": time_skipping}))
     target = await server.astart()
     try:
         client = await Client.connect(target, **dict(client_options or {}))
