@@ -103,6 +103,7 @@ async def test_serves_while_the_callers_loop_is_blocked() -> None:
 
 async def test_on_the_callers_loop() -> None:
     before = len(server_threads())
+    tasks_before = asyncio.all_tasks()
     async with pytemporal.testing.server(own_thread=False) as target:
         assert len(server_threads()) == before
         client = await Client.connect(target)
@@ -115,6 +116,7 @@ async def test_on_the_callers_loop() -> None:
                 == "hello loop"
             )
     assert not listening(target)
+    assert asyncio.all_tasks() - tasks_before == set()  # nothing left on the loop
 
 
 async def test_options_search_attributes_and_dynamic_config() -> None:
@@ -253,3 +255,16 @@ async def test_local_environment_keeps_real_time() -> None:
                 == "hello env"
             )
     assert not listening(target)
+
+
+@pytest.mark.parametrize("own_thread", [True, False])
+async def test_cancelled_start_stops_the_server(own_thread: bool) -> None:
+    before = len(server_threads())
+    server = InProcessServer(own_thread=own_thread)
+    starting = asyncio.create_task(server.astart())
+    await asyncio.sleep(0)  # let the start begin, then give up on it at once
+    starting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await starting
+    assert not server.running
+    assert len(server_threads()) == before

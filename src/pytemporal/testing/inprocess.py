@@ -90,6 +90,10 @@ class InProcessServer:
         # Resolved when `serve` has returned (or raised).
         self._done: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._task: asyncio.Task[None] | None = None
+        # A stop asked for before the server's loop has its stop event is recorded
+        # here, and applied by _main (the lock orders the two).
+        self._lock = threading.Lock()
+        self._stop_requested = False
 
     @property
     def target(self) -> str:
@@ -106,8 +110,11 @@ class InProcessServer:
     async def _main(self) -> None:
         from pytemporal.server import serve
 
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
+        with self._lock:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            if self._stop_requested:
+                self._stop.set()
 
         def on_ready(address: str) -> None:
             if not self._ready.done():
@@ -144,7 +151,9 @@ class InProcessServer:
             self._task = asyncio.get_running_loop().create_task(self._main())
 
     def _request_stop(self) -> None:
-        loop, stop = self._loop, self._stop
+        with self._lock:
+            self._stop_requested = True
+            loop, stop = self._loop, self._stop
         if loop is None or stop is None or self._done.done():
             return
         if self.own_thread:
@@ -210,8 +219,6 @@ class InProcessServer:
         if self._thread is None and self._task is None:
             return
         self._request_stop()
-        if self._task is not None and self._loop is None:
-            self._task.cancel()  # not yet running: nothing to shut down gracefully
         try:
             async with asyncio.timeout(timeout):
                 await asyncio.wrap_future(self._done)
