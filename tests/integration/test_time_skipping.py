@@ -20,9 +20,15 @@ from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.testservice.v1 import request_response_pb2 as ts
 from temporalio.api.testservice.v1 import service_pb2_grpc as ts_grpc
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, TimeoutType
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 from temporalio.testing import WorkflowEnvironment
+
+from pytemporal.config import ServerConfig
+from pytemporal.server import serve
+from pytemporal.timeskipping.environment import time_skipping_environment
 
 from .harness import (
     ServerProcess,
@@ -286,6 +292,106 @@ async def test_timers_of_several_workflows_fire_in_order(env: WorkflowEnvironmen
         assert timedelta(hours=hours) <= offset < timedelta(hours=hours, minutes=5), (hours, offset)
 
 
+class HeartbeatingActivities:
+    def __init__(self, env: WorkflowEnvironment) -> None:
+        self.env = env
+
+    @activity.defn
+    async def outlive_heartbeat(self) -> str:
+        timeout = activity.info().heartbeat_timeout
+        assert timeout is not None
+        # Releases "its" lock: the activity's own heartbeat timeout is skipped to.
+        await self.env.sleep(timeout * 2)
+        return "survived"
+
+
+@workflow.defn(sandboxed=False)
+class HeartbeatWorkflow:
+    @workflow.run
+    async def run(self) -> str:
+        return await workflow.execute_activity(
+            "outlive_heartbeat",
+            schedule_to_close_timeout=timedelta(hours=1),
+            heartbeat_timeout=timedelta(minutes=10),
+            retry_policy=RetryPolicy(maximum_attempts=1),
+        )
+
+
+async def test_activity_sleeping_past_its_heartbeat_timeout(env: WorkflowEnvironment) -> None:
+    task_queue = unique("tq")
+    activities = HeartbeatingActivities(env)
+    async with running_worker(
+        env.client,
+        task_queue,
+        workflows=[HeartbeatWorkflow],
+        activities=[activities.outlive_heartbeat],
+    ):
+        started = time.monotonic()
+        with pytest.raises(WorkflowFailureError) as err:
+            await env.client.execute_workflow(
+                HeartbeatWorkflow.run, id=unique("heartbeat"), task_queue=task_queue
+            )
+        wall = time.monotonic() - started
+    cause = err.value.cause
+    assert isinstance(cause, ActivityError)
+    assert isinstance(cause.cause, TemporalTimeoutError)
+    assert cause.cause.type == TimeoutType.HEARTBEAT
+    assert wall < WALL_BOUND
+
+
+@workflow.defn(sandboxed=False)
+class WaitForever:
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+
+async def test_run_timeout_on_the_skipped_clock(env: WorkflowEnvironment) -> None:
+    task_queue = unique("tq")
+    async with running_worker(env.client, task_queue, workflows=[WaitForever]):
+        handle = await env.client.start_workflow(
+            WaitForever.run,
+            id=unique("timeout"),
+            task_queue=task_queue,
+            execution_timeout=timedelta(days=30),
+        )
+        with pytest.raises(WorkflowFailureError) as err:
+            await handle.result()
+    assert isinstance(err.value.cause, TemporalTimeoutError)
+    described = await handle.describe()
+    assert described.close_time is not None and described.start_time is not None
+    # (The engine reads the clock for the deadline a moment before the start event.)
+    assert described.close_time - described.start_time >= timedelta(days=30, seconds=-1)
+
+
+@workflow.defn(sandboxed=False)
+class CronTick:
+    @workflow.run
+    async def run(self) -> str:
+        return workflow.now().isoformat()
+
+
+async def test_cron_runs_daily_on_the_skipped_clock(env: WorkflowEnvironment) -> None:
+    task_queue = unique("tq")
+    workflow_id = unique("cron")
+    async with running_worker(env.client, task_queue, workflows=[CronTick]):
+        await env.client.start_workflow(
+            CronTick.run, id=workflow_id, task_queue=task_queue, cron_schedule="0 12 * * *"
+        )
+        await env.sleep(timedelta(days=7))
+        runs = [
+            r
+            async for r in env.client.list_workflows(f"WorkflowId = '{workflow_id}'")
+            if r.status == WorkflowExecutionStatus.COMPLETED
+        ]
+    # Seven simulated days hold six or seven noons (the first depends on the hour now).
+    assert 6 <= len(runs) <= 7, [r.execution_time for r in runs]
+    noons = sorted(r.execution_time for r in runs if r.execution_time is not None)
+    assert all(n.hour == 12 and n.minute == 0 for n in noons), noons
+    gaps = [b - a for a, b in zip(noons, noons[1:], strict=False)]
+    assert all(abs(g - timedelta(days=1)) < timedelta(seconds=1) for g in gaps), gaps
+
+
 async def test_unlocked_server_skips_for_a_plain_client() -> None:
     """`--enable-time-skipping`: starts unlocked, so a client without the SDK's
     environment sees timers skipped."""
@@ -305,3 +411,31 @@ async def test_unlocked_server_skips_for_a_plain_client() -> None:
         assert datetime.fromisoformat(after) - datetime.fromisoformat(before) >= timedelta(days=1)
     finally:
         server.terminate()
+
+
+async def test_in_process_server_with_the_sdk_environment() -> None:
+    """`serve(ServerConfig(time_skipping=True))` in this event loop, with the SDK's
+    time-skipping environment over a plain client (`time_skipping_environment`)."""
+    ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    stop = asyncio.Event()
+    server = asyncio.create_task(
+        serve(ServerConfig(port=0, time_skipping=True), on_ready=ready.set_result, stop=stop)
+    )
+
+    async def shut() -> None:
+        stop.set()
+        await server
+
+    address = await asyncio.wait_for(ready, 30)
+    async with time_skipping_environment(await Client.connect(address), shutdown=shut) as env:
+        assert env.supports_time_skipping
+        task_queue = unique("tq")
+        async with running_worker(env.client, task_queue, workflows=[SleepWorkflow]):
+            before, after = await env.client.execute_workflow(
+                SleepWorkflow.run, 7 * DAY, id=unique("inproc"), task_queue=task_queue
+            )
+        assert datetime.fromisoformat(after) - datetime.fromisoformat(before) >= timedelta(days=7)
+        at = await env.get_current_time()
+        await env.sleep(timedelta(hours=5))
+        assert await env.get_current_time() - at >= timedelta(hours=5)
+    assert server.done()

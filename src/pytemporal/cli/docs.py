@@ -30,6 +30,13 @@ can launch pytemporal instead. Flags marked *ignored* are accepted and logged at
 `info` level, and have no effect. Global flags may come before or after the command.
 Exit status: 0 after a clean shutdown (SIGINT or SIGTERM), 1 when the server cannot
 start (for example, the port is taken), 2 for a bad flag or value.
+
+`pytemporal PORT [--enable-time-skipping] [flags]` is the command line of Temporal's
+Java test server (`temporal-test-server`), as SDKs launch it: it runs `pytemporal
+server start-time-skipping --port PORT --headless [flags]`. So
+`WorkflowEnvironment.start_time_skipping(test_server_existing_path=<path of the
+pytemporal script>)` runs pytemporal as the time-skipping test server (see
+[testing.md](testing.md)).
 """
 
 

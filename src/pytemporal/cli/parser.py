@@ -310,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def test_server_argv(argv: list[str]) -> list[str]:
+def expand_test_server_argv(argv: list[str]) -> list[str]:
     """``PORT [flags]`` (how SDKs launch Temporal's test server, e.g.
     ``WorkflowEnvironment.start_time_skipping(test_server_existing_path=...)``) as
     ``server start-time-skipping --port PORT --headless [flags]``; other argv unchanged."""
@@ -321,7 +321,9 @@ def test_server_argv(argv: list[str]) -> list[str]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse ``argv``; exits with status 2 and a message on a bad flag or value."""
-    args = build_parser().parse_args(test_server_argv(sys.argv[1:] if argv is None else argv))
+    args = build_parser().parse_args(
+        expand_test_server_argv(sys.argv[1:] if argv is None else argv)
+    )
     # Which global flags were given, for commands whose config files also set them.
     args.explicit_global_flags = {name for name in GLOBAL_DEFAULTS if hasattr(args, name)}
     for name, default in GLOBAL_DEFAULTS.items():

@@ -108,8 +108,8 @@ class TimerQueue:
         self._compact()
 
     @property
-    def firing(self) -> bool:
-        return bool(self._firing)
+    def firing(self) -> int:
+        return len(self._firing)
 
     def stats(self) -> dict[str, int]:
         return {

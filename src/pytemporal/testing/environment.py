@@ -17,41 +17,16 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from pytemporal.testing.inprocess import InProcessServer, make_config
-
-
-class _ServerHandle:
-    """What the SDK's environments shut down: here, the in-process server."""
-
-    def __init__(self, server: InProcessServer) -> None:
-        self.server = server
-        self.target = server.target
-
-    async def shutdown(self) -> None:
-        await self.server.astop()
+from pytemporal.timeskipping.environment import time_skipping_environment
 
 
 class _LocalEnvironment(WorkflowEnvironment):
     def __init__(self, client: Client, server: InProcessServer) -> None:
         super().__init__(client)
-        self._handle = _ServerHandle(server)
+        self._server = server
 
     async def shutdown(self) -> None:
-        await self._handle.shutdown()
-
-
-def _time_skipping_environment(client: Client, server: InProcessServer) -> WorkflowEnvironment:
-    # The SDK's own environment for a test server (TestService + the client interceptor
-    # that unlocks time skipping around `handle.result()`); private, hence the check.
-    from temporalio.testing import _workflow
-
-    environment_class = getattr(_workflow, "_V1WorkflowEnvironment", None)
-    if environment_class is None:  # pragma: no cover - another SDK version
-        raise RuntimeError(
-            "this temporalio version has no _V1WorkflowEnvironment; use"
-            " WorkflowEnvironment.start_time_skipping(test_server_existing_path=<pytemporal>)"
-        )
-    environment: WorkflowEnvironment = environment_class(client, _ServerHandle(server))
-    return environment
+        await self._server.astop()
 
 
 async def _start(
@@ -62,7 +37,7 @@ async def _start(
     try:
         client = await Client.connect(target, **dict(client_options or {}))
         if time_skipping:
-            return _time_skipping_environment(client, server)
+            return time_skipping_environment(client, shutdown=server.astop)
         return _LocalEnvironment(client, server)
     except BaseException:
         await server.astop()

@@ -1,14 +1,16 @@
 """When time may jump, and where to.
 
-Temporal's Java test server holds a time lock while anything is runnable: a workflow
-task from schedule to completion, an activity from schedule to completion, each request
-being processed. pytemporal does the same from the run states the history engine
-publishes after every commit (`runnable`), the timers being fired and the requests in
-flight. While the lock count is zero and nothing is runnable, the clock jumps to the
-earliest deadline: the head of the durable timer table (every run's next deadline:
-timers, timeouts, retry backoffs, delayed and cron starts) or a TestService sleep.
+Temporal's Java test server counts time locks: the client's (LockTimeSkipping; the
+SDKs' environment holds one except while awaiting a result) and the server's own, one
+per piece of work runnable or running (a workflow task from schedule to completion, an
+activity from schedule to completion, a request being processed). pytemporal does the
+same: its own locks are counted from the run states the history engine publishes after
+every commit (`runnable`), the timers being fired and the requests in flight. While the
+count is zero, the clock jumps to the earliest deadline: the head of the durable timer
+table (every run's next deadline: timers, timeouts, retry backoffs, delayed and cron
+starts) or a TestService sleep.
 
-Long polls wait for something else to happen and never hold time (a worker polling, a
+Long polls wait for something else to happen and hold no lock (a worker polling, a
 client awaiting a result). A client waiting for an update's outcome releases one lock
 while it waits (the Java server does not; the SDK unlocks only around results).
 """
@@ -55,19 +57,22 @@ _COMPLETED = (
 )
 
 
-def runnable(ms: MutableState) -> bool:
-    """Whether the run has work in progress or waiting for a worker (as opposed to
-    waiting for a point in time or for something outside it)."""
-    if ms.outbox:
-        return True  # cross-workflow work being delivered
+def runnable(ms: MutableState) -> tuple[int, int]:
+    """How many pieces of work the run has in progress or waiting for a worker (as
+    opposed to waiting for a point in time or for something outside it), each holding a
+    time lock as in the Java server; and how many of them are started activities."""
+    units = 1 if ms.outbox else 0  # cross-workflow work being delivered
     if not ms.is_open:
-        return False
+        return units, 0
     if ms.wft is not None:
-        return True
-    return any(
-        ai.started or (ai.scheduled_event_id, ai.attempt) in ms.dispatched
-        for ai in ms.activities.values()
-    )
+        units += 1
+    started = 0
+    for ai in ms.activities.values():
+        if ai.started:
+            started += 1
+        elif (ai.scheduled_event_id, ai.attempt) in ms.dispatched:
+            units += 1
+    return units + started, started
 
 
 def waits_for_update_outcome(method: str, request: Any) -> bool:
@@ -81,24 +86,30 @@ class Skipper:
         self.clock = clock
         self._store = store
         self._timers = timers
-        self._runnable: set[Key] = set()
+        self._runnable: dict[Key, tuple[int, int]] = {}
+        self._units = 0
+        self._started_activities = 0
         self.in_flight = 0
         self.jumps = 0
+        clock.internal_locks = self.internal_locks
 
     # -- what the engine and the frontend tell us ------------------------------------
 
     def published(self, key: Key, ms: MutableState) -> None:
-        if runnable(ms):
-            self._runnable.add(key)
-        elif key in self._runnable:
-            self._runnable.discard(key)
+        units, started = runnable(ms)
+        units_before, started_before = self._runnable.pop(key, (0, 0))
+        if units:
+            self._runnable[key] = (units, started)
+        self._units += units - units_before
+        self._started_activities += started - started_before
+        if units < units_before:
             self.clock.changed.set()
 
     def poke(self) -> None:
         self.clock.changed.set()
 
-    def busy(self) -> bool:
-        return bool(self._runnable) or self.in_flight > 0 or self._timers.firing
+    def internal_locks(self) -> int:
+        return self._units + self.in_flight + self._timers.firing
 
     @contextlib.contextmanager
     def request(self) -> Any:
@@ -130,7 +141,13 @@ class Skipper:
         return min(times) if times else None
 
     def _may_skip(self) -> bool:
-        return self.clock.unlocked() and not self.busy()
+        clock = self.clock
+        # Client unlocks beyond the client's locks (Java allows them while the server
+        # holds locks) release only the locks of running activities: an activity that
+        # waits for time with UnlockTimeSkippingWithSleep. Never a workflow task's.
+        explicit = max(clock.locks, -self._started_activities)
+        released = min(clock.update_waiters, 1)
+        return explicit + self.internal_locks() - released <= 0
 
     async def run(self) -> None:
         clock = self.clock
