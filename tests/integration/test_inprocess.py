@@ -268,3 +268,20 @@ async def test_cancelled_start_stops_the_server(own_thread: bool) -> None:
         await starting
     assert not server.running
     assert len(server_threads()) == before
+
+
+async def test_unlocked_time_skipping_with_a_plain_client() -> None:
+    async with pytemporal.testing.server(time_skipping=True, time_skipping_unlocked=True) as target:
+        client = await Client.connect(target)
+        began = time.monotonic()
+        task_queue = unique("week")
+        async with running_worker(client, task_queue, workflows=[WeekWorkflow]):
+            handle = await client.start_workflow(
+                WeekWorkflow.run, id=unique("wf"), task_queue=task_queue
+            )
+            assert await handle.result() == "a week later"
+        assert time.monotonic() - began < 10
+        history = [e async for e in handle.fetch_history_events()]
+        assert history[-1].event_time.ToDatetime() - history[0].event_time.ToDatetime() >= (
+            timedelta(days=7)
+        )
