@@ -87,6 +87,9 @@ class ServerConfig:
     database_url: str | None = None
     # Most connections the store opens (PostgreSQL).
     pool_size: int = 10
+    # Seconds a stopping server lets calls in flight finish before cancelling them
+    # (long polls never finish by themselves: this bounds every graceful stop).
+    shutdown_grace: float = 1.0
     # True (dev server): an empty database gets the schema. False (`server start`): the
     # schema must exist and be current (`pytemporal schema setup/upgrade`).
     create_schema: bool = True

@@ -17,7 +17,6 @@ from pytemporal.common import tls
 from pytemporal.common.clock import Clock
 from pytemporal.config import ServerConfig, internode_auth_problem
 from pytemporal.frontend import ratelimit, routing
-from pytemporal.frontend.authorization import Authorization
 from pytemporal.frontend.operator_service import OperatorService
 from pytemporal.frontend.schedule_service import ScheduleService
 from pytemporal.frontend.workflow_service import FrontendLimits, WorkflowService
@@ -231,7 +230,12 @@ async def serve(
     router = routing.Router(redirector, namespaces)
     interceptors: list[grpc.aio.ServerInterceptor] = []
     # First, so that a call is authorized before it is routed anywhere.
-    authorization = Authorization(config.authorization) if config.authorization else None
+    authorization = None
+    if config.authorization is not None:
+        # Imported on use: PyJWT and cryptography weigh on every start (start-up time).
+        from pytemporal.frontend.authorization import Authorization
+
+        authorization = Authorization(config.authorization)
     if authorization is not None:
         await authorization.start()
         interceptors.append(authorization.interceptor)
@@ -312,7 +316,7 @@ async def serve(
     finally:
         if cluster is not None:
             await cluster.release_all()
-        await asyncio.gather(*(s.stop(grace=1.0) for s in servers))
+        await asyncio.gather(*(s.stop(grace=config.shutdown_grace) for s in servers))
         if authorization is not None:
             await authorization.close()
         await scheduler.close()

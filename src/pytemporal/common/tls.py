@@ -18,9 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import grpc
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +80,12 @@ def _read_all(paths: Sequence[str]) -> bytes | None:
 def _check_pair(cert: bytes, key: bytes, cert_file: str, key_file: str) -> None:
     """A certificate and a key that do not belong together would fail every handshake;
     refuse them here instead (a rotation caught between the two file writes)."""
+    # Imported here: most servers (and every in-process test server) have no TLS, and
+    # cryptography is a noticeable part of the start-up time.
+    from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+
     try:
         public = x509.load_pem_x509_certificate(cert).public_key()
         private = serialization.load_pem_private_key(key, password=None)

@@ -11,25 +11,34 @@ from __future__ import annotations
 import sqlite3
 
 from pytemporal.common.errors import PersistenceError
-from pytemporal.persistence import schema_tool, urls
+from pytemporal.persistence import urls
 from pytemporal.persistence.api import Store
-from pytemporal.persistence.postgres import PostgresStore
 from pytemporal.persistence.sqlite.store import SqliteStore
 
 
 async def open_store(url: str | None, *, pool_size: int = 10, create_schema: bool) -> Store:
     """Raises DatabaseURLError, SchemaMismatch, or PersistenceError (unreachable)."""
     target = urls.parse(url)
+    if target.dialect == "sqlite" and create_schema:
+        # (SqliteStore creates its own schema when the database has none.) The dev
+        # server's and the test servers' path: asyncpg is not even imported.
+        return _sqlite(target.sqlite_path)
+    from pytemporal.persistence import schema_tool
+
     if create_schema:
-        if target.dialect == "postgresql":
-            await schema_tool.setup(target.url)  # nothing to do when already current
-        # (SqliteStore creates its own schema when the database has none.)
+        await schema_tool.setup(target.url)  # nothing to do when already current
     else:
         await schema_tool.check(target.url)
     if target.dialect == "postgresql":
+        from pytemporal.persistence.postgres import PostgresStore
+
         # Checks the version again itself, so it never serves a schema it does not know.
         return await PostgresStore.connect(target.url, pool_size=pool_size)
+    return _sqlite(target.sqlite_path)
+
+
+def _sqlite(path: str | None) -> Store:
     try:
-        return SqliteStore(target.sqlite_path)
+        return SqliteStore(path)
     except sqlite3.Error as e:
-        raise PersistenceError(f"cannot open SQLite database {target.sqlite_path}: {e}") from e
+        raise PersistenceError(f"cannot open SQLite database {path}: {e}") from e
