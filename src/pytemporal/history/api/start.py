@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -101,7 +102,9 @@ def started_attributes(
     if req.HasField("retry_policy"):
         attrs.retry_policy.CopyFrom(retry.normalize(req.retry_policy))
     if exec_timeout:
-        expiration = round((now + exec_timeout) * 1000) / 1000
+        # Whole milliseconds, rounded up: the run must not time out before the full
+        # timeout has passed since its start event (rounding to nearest fired it early).
+        expiration = math.ceil((now + exec_timeout) * 1000) / 1000
         attrs.workflow_execution_expiration_time.CopyFrom(ts(expiration))
     if req.HasField("workflow_start_delay"):
         attrs.first_workflow_task_backoff.CopyFrom(req.workflow_start_delay)
