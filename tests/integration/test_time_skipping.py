@@ -356,7 +356,9 @@ async def test_get_current_time_and_sleep(
     await stub.Sleep(ts.SleepRequest(duration=duration(HOUR)))
     assert await current_time(stub) - now >= HOUR
     target = Timestamp()
-    target.FromNanoseconds(int((await current_time(stub) + DAY) * 1e9))
+    # Whole milliseconds: the Java server keeps time in milliseconds, and a float's
+    # nanoseconds (…289999872) would put the target just past the time it reports.
+    target.FromMilliseconds(round((await current_time(stub) + DAY) * 1000))
     await stub.SleepUntil(ts.SleepUntilRequest(timestamp=target))
     assert await current_time(stub) >= target.ToNanoseconds() / 1e9
     await stub.LockTimeSkipping(ts.LockTimeSkippingRequest())
