@@ -5,6 +5,7 @@ forwarded client call would make)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -32,7 +33,7 @@ from pytemporal.common.errors import (
     Unavailable,
     WorkflowAlreadyStarted,
 )
-from pytemporal.history.public import WorkflowLifecycle
+from pytemporal.history.public import Key, WorkflowLifecycle
 from pytemporal.history.workflow.state import decode
 from pytemporal.namespaces import Namespace
 from pytemporal.persistence.api import Store
@@ -82,15 +83,14 @@ class Actions:
             reason="cancelled by schedule overlap policy",
             first_execution_run_id=ex.run_id,
         )
-        owner = self.owners.workflow_owner(ns.id, ex.workflow_id)
-        if owner is not None:
-            await self._remote(
-                owner, "RequestCancelWorkflowExecution", req, RequestCancelWorkflowExecutionResponse
-            )
-            return
-        current = await self.store.get_current_run(ns.id, ex.workflow_id)
-        if current is not None:
-            await self.lifecycle.request_cancel((ns.id, ex.workflow_id, current.run_id), req)
+        await self._on_current_run(
+            ns,
+            ex,
+            "RequestCancelWorkflowExecution",
+            req,
+            RequestCancelWorkflowExecutionResponse,
+            self.lifecycle.request_cancel,
+        )
 
     async def terminate(self, ns: Namespace, ex: WorkflowExecution, identity: str) -> None:
         req = TerminateWorkflowExecutionRequest(
@@ -100,15 +100,33 @@ class Actions:
             reason="terminated by schedule overlap policy",
             first_execution_run_id=ex.run_id,
         )
+        await self._on_current_run(
+            ns,
+            ex,
+            "TerminateWorkflowExecution",
+            req,
+            TerminateWorkflowExecutionResponse,
+            self.lifecycle.terminate,
+        )
+
+    async def _on_current_run(
+        self,
+        ns: Namespace,
+        ex: WorkflowExecution,
+        method: str,
+        req: Any,
+        response_type: type[Message],
+        local: Callable[[Key, Any], Awaitable[object]],
+    ) -> None:
+        """Send `req` to the owner of the workflow, or apply it here to its current run
+        (`first_execution_run_id` keeps it to the chain the schedule started)."""
         owner = self.owners.workflow_owner(ns.id, ex.workflow_id)
         if owner is not None:
-            await self._remote(
-                owner, "TerminateWorkflowExecution", req, TerminateWorkflowExecutionResponse
-            )
+            await self._remote(owner, method, req, response_type)
             return
         current = await self.store.get_current_run(ns.id, ex.workflow_id)
         if current is not None:
-            await self.lifecycle.terminate((ns.id, ex.workflow_id, current.run_id), req)
+            await local((ns.id, ex.workflow_id, current.run_id), req)
 
     async def wake_schedule(self, ns: Namespace, schedule_id: str) -> None:
         """Have the owner of a schedule (another process) wake it: an empty patch."""
