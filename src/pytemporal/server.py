@@ -59,10 +59,14 @@ def _grpc_options(values: dc.DynamicConfig) -> list[tuple[str, Any]]:
     ]
 
 
-def _limits(config: ServerConfig) -> Limits:
+def _dynamic_config(config: ServerConfig) -> dc.DynamicConfig:
     values, unknown = dc.DynamicConfig.from_values(config.dynamic_config)
     for key in unknown:
         log.info("ignoring unknown dynamic config key %s", key)
+    return values
+
+
+def _limits(values: dc.DynamicConfig) -> Limits:
     workflow = WorkflowLimits(
         pending_activities=values.get(dc.NUM_PENDING_ACTIVITIES_LIMIT),
         pending_children=values.get(dc.NUM_PENDING_CHILD_EXECUTIONS_LIMIT),
@@ -201,7 +205,8 @@ async def serve(
     )
     clock = skipping or Clock()
     matching = Matching(store)
-    engine = HistoryEngine(store, matching, clock, _limits(config))
+    values = _dynamic_config(config)
+    engine = HistoryEngine(store, matching, clock, _limits(values))
     skipper = Skipper(skipping, store, engine.timers) if skipping is not None else None
     if skipper is not None:
         engine.on_published = skipper.published
@@ -236,12 +241,10 @@ async def serve(
         from pytemporal.frontend.authorization import Authorization
 
         authorization = Authorization(config.authorization)
-    if authorization is not None:
         await authorization.start()
         interceptors.append(authorization.interceptor)
     # Before routing: a call is counted on the public port it arrives at. Calls that
     # processes forward to each other reach the internode listener, which has no limiter.
-    values, _ = dc.DynamicConfig.from_values(config.dynamic_config)
     limiter = ratelimit.FrontendLimiter(
         ratelimit.RateLimitSettings.from_config(values, dev_server=cluster is None)
     )
