@@ -110,10 +110,17 @@ class ServerConfig:
     # Temporal dynamic-config keys -> decoded JSON values. Unknown keys are logged and
     # ignored by the server.
     dynamic_config: dict[str, Any] = field(default_factory=dict)
+    # The web UI (web/ui): off when headless; ui_port None means `port` + 1000.
     headless: bool = True
     ui_port: int | None = None
     # Web UI bind address; None: same as `ip`.
     ui_ip: str | None = None
+    # Temporal's HTTP API (web/http_api.py); None: not served.
+    http_port: int | None = None
+    http_ip: str | None = None
+    # Prometheus /metrics and /health (common/metrics.py); None: not served.
+    metrics_port: int | None = None
+    metrics_ip: str | None = None
     # Temporal CLI names: debug, info, warn, error, fatal, never / pretty, text, json.
     # The CLI configures logging from these (pytemporal.common.logging).
     log_level: str = "warn"
