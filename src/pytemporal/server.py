@@ -15,6 +15,7 @@ from pytemporal.cluster.membership import ClusterConfigError, ShardCluster
 from pytemporal.common import dynamic_config as dc
 from pytemporal.common import tls
 from pytemporal.common.clock import Clock
+from pytemporal.common.health import Health, State
 from pytemporal.config import ServerConfig, internode_auth_problem
 from pytemporal.frontend import ratelimit, routing
 from pytemporal.frontend.operator_service import OperatorService
@@ -181,9 +182,11 @@ async def serve(
     *,
     on_ready: Callable[[str], None] | None = None,
     stop: asyncio.Event | None = None,
+    health: Health | None = None,
 ) -> None:
     """Run the server until `stop` is set."""
     stop = stop or asyncio.Event()
+    health = health or Health()
     if config.cluster and config.time_skipping:
         raise ClusterConfigError("time skipping needs a single server process (no cluster)")
     if config.cluster:
@@ -303,6 +306,7 @@ async def serve(
     if cluster is not None:
         await cluster.check_shard_count()
         await cluster.tick()  # take a first share of the shards before serving
+    health.set(State.SERVING)
     if on_ready is not None:
         on_ready(address)
     try:
@@ -317,6 +321,7 @@ async def serve(
             if membership is not None:
                 membership.cancel()
     finally:
+        health.set(State.DRAINING)
         if cluster is not None:
             await cluster.release_all()
         await asyncio.gather(*(s.stop(grace=config.shutdown_grace) for s in servers))

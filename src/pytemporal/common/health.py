@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 
+from aiohttp import web
+
 
 class State(enum.Enum):
     STARTING = "starting"
@@ -38,3 +40,17 @@ class Health:
     def on_change(self, listener: Callable[[State], None]) -> None:
         """Call `listener` with every later state (the gRPC health service follows it)."""
         self._listeners.append(listener)
+
+
+def http_routes(health: Health) -> list[web.RouteDef]:
+    """``GET /health``: 200 ``{"status": "SERVING"}`` while serving, else 503 with the
+    state; mounted on every HTTP listener (HTTP API, UI, metrics) for Kubernetes probes."""
+
+    async def handle(_request: web.Request) -> web.Response:
+        status = "SERVING" if health.serving else "NOT_SERVING"
+        return web.json_response(
+            {"status": status, "state": health.state.value},
+            status=200 if health.serving else 503,
+        )
+
+    return [web.get("/health", handle)]
