@@ -40,6 +40,7 @@ from pytemporal.scheduler.runtime import Scheduler
 from pytemporal.timeskipping import service as test_service
 from pytemporal.timeskipping.clock import SkippingClock
 from pytemporal.timeskipping.skipper import Skipper, SkippingInterceptor
+from pytemporal.web.channel import Loopback
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,10 @@ def _grpc_options(values: dc.DynamicConfig) -> list[tuple[str, Any]]:
         ("grpc.http2.bdp_probe", 0),
         ("grpc.so_reuseport", 0),
     ]
+
+
+def _has_web(config: ServerConfig) -> bool:
+    return config.http_port is not None or not config.headless
 
 
 def _dynamic_config(config: ServerConfig) -> dc.DynamicConfig:
@@ -183,8 +188,10 @@ async def serve(
     on_ready: Callable[[str], None] | None = None,
     stop: asyncio.Event | None = None,
     health: Health | None = None,
+    endpoints: dict[str, str] | None = None,
 ) -> None:
-    """Run the server until `stop` is set."""
+    """Run the server until `stop` is set. `endpoints` (when given) receives each
+    bound listener's address: "grpc", "http", ..."""
     stop = stop or asyncio.Event()
     health = health or Health()
     if config.cluster and config.time_skipping:
@@ -289,6 +296,14 @@ async def serve(
     if skipping is not None:
         test_service.add_to_server(test_service.TestService(skipping), server)
     address = _listen(server, config.ip, config.port, frontend_credentials)
+    endpoints = {} if endpoints is None else endpoints
+    endpoints["grpc"] = address
+    # The HTTP API (and the UI) call the public server: on its TCP port, or through a
+    # private socket when the port has TLS (web/channel.py).
+    loopback = Loopback()
+    web_address = (
+        loopback.bind(server, address, config.tls.frontend) if _has_web(config) else address
+    )
     servers = [server]
     if cluster is not None:
         internal, cluster.address = _internode_listener(
@@ -303,6 +318,18 @@ async def serve(
         servers.append(internal)
     for s in servers:
         await s.start()
+    http_api = None
+    try:
+        if config.http_port is not None:
+            # Imported on use: aiohttp and the route table weigh on every start.
+            from pytemporal.web.http_api import HttpApiServer
+
+            http_api = await HttpApiServer.start(config, web_address, health)
+            endpoints["http"] = http_api.address
+    except BaseException:
+        await asyncio.gather(*(s.stop(grace=None) for s in servers))
+        loopback.close()
+        raise
     if cluster is not None:
         await cluster.check_shard_count()
         await cluster.tick()  # take a first share of the shards before serving
@@ -324,7 +351,10 @@ async def serve(
         health.set(State.DRAINING)
         if cluster is not None:
             await cluster.release_all()
+        if http_api is not None:
+            await http_api.close()
         await asyncio.gather(*(s.stop(grace=config.shutdown_grace) for s in servers))
+        loopback.close()
         if authorization is not None:
             await authorization.close()
         await scheduler.close()

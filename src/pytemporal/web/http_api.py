@@ -1,0 +1,291 @@
+"""Temporal's HTTP API (`/api/v1/...`): JSON over HTTP for every annotated RPC.
+
+One handler serves every route (web/http_routes.py): it builds the request message
+from the body, the path and the query (web/json_mapping.py, web/http_params.py),
+calls this process's own public gRPC port through `channel` with the caller's
+credentials, and answers the response as JSON. Errors are a `google.rpc.Status` in
+JSON with grpc-gateway's status-to-HTTP mapping, as Temporal's server answers them.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from aiohttp import web
+from google.protobuf.message import Message
+from google.rpc import status_pb2  # type: ignore[import-untyped]
+
+from pytemporal import __version__
+from pytemporal.common import health as health_mod
+from pytemporal.common import tls
+from pytemporal.config import ServerConfig
+from pytemporal.web import http_params, json_mapping
+from pytemporal.web.channel import frontend_channel
+from pytemporal.web.http_routes import Match, MethodNotAllowed, RouteTable, temporal_routes
+
+log = logging.getLogger(__name__)
+
+# Temporal's rpc.MaxHTTPAPIRequestBytes (gRPC's default receive limit).
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
+# The web UI's session cookie: a bearer token, sent on as `authorization`.
+TOKEN_COOKIE = "pytemporal-token"
+CLIENT_NAME = "temporal-server-http"
+
+# grpc-gateway's runtime.HTTPStatusFromCode.
+HTTP_STATUS = {
+    grpc.StatusCode.OK: 200,
+    grpc.StatusCode.CANCELLED: 499,
+    grpc.StatusCode.UNKNOWN: 500,
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.INTERNAL: 500,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DATA_LOSS: 500,
+}
+# Headers Temporal sends on as gRPC metadata besides the authorization header
+# (http_api_server.go defaultForwardedHeaders).
+_FORWARDED = ("authorization-extras", "x-forwarded-for", "client-name", "client-version")
+_METADATA_PREFIX = "grpc-metadata-"  # grpc-gateway: Grpc-Metadata-Foo -> foo
+
+
+@dataclass(frozen=True)
+class Options:
+    # The header the authorizer reads the token from (authorization.authHeaderName).
+    auth_header: str = "authorization"
+
+
+class _Failure(Exception):
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _status_json(code: grpc.StatusCode, message: str, details: bytes | None = None) -> Any:
+    status = status_pb2.Status()
+    if details:
+        try:
+            status.ParseFromString(details)
+        except Exception:  # noqa: BLE001 - a malformed trailer: keep code and message
+            status.Clear()
+    status.code = code.value[0]
+    status.message = message
+    return json_mapping.message_to_json(status, shorthand=False)
+
+
+def _error(
+    code: grpc.StatusCode, message: str, pretty: bool, details: bytes | None = None
+) -> web.Response:
+    body = json_mapping.dumps(_status_json(code, message, details), pretty=pretty)
+    return web.Response(
+        text=body, status=HTTP_STATUS.get(code, 500), content_type="application/json"
+    )
+
+
+def _metadata(request: web.Request, options: Options) -> list[tuple[str, str]]:
+    headers = request.headers
+    metadata: list[tuple[str, str]] = []
+    auth_names = {"authorization", options.auth_header.lower()}
+    for name in auth_names:
+        if name in headers:
+            metadata.append((name, headers[name]))
+    token = request.cookies.get(TOKEN_COOKIE)
+    if token and "authorization" not in headers:
+        value = token if token.lower().startswith("bearer ") else f"Bearer {token}"
+        metadata.append((options.auth_header.lower(), value))
+    for name in _FORWARDED:
+        metadata.extend((name, v) for v in headers.getall(name, []))
+    for name, value in headers.items():
+        lower = name.lower()
+        if lower.startswith(_METADATA_PREFIX) and not lower.endswith("-bin"):
+            metadata.append((lower[len(_METADATA_PREFIX) :], value))
+    given = {k for k, _ in metadata}
+    if "client-name" not in given:
+        metadata.append(("client-name", CLIENT_NAME))
+    if "client-version" not in given:
+        metadata.append(("client-version", __version__))
+    return metadata
+
+
+async def _build_request(request: web.Request, match: Match, shorthand: bool) -> Message:
+    route = match.route
+    message = route.request_type()
+    if route.body:
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise _Failure(
+                grpc.StatusCode.INVALID_ARGUMENT, "http: request body too large"
+            ) from None
+        if body.strip():
+            obj = json_mapping.loads(body)
+            target = message if route.body == "*" else getattr(message, route.body)
+            json_mapping.json_to_message(obj, target, shorthand=shorthand)
+    else:
+        skip = route.path_fields
+        http_params.set_query_params(message, request.query.items(), skip)
+    http_params.set_path_params(message, match.params)
+    return message
+
+
+class HttpApi:
+    def __init__(self, channel: grpc.aio.Channel, options: Options | None = None) -> None:
+        self.channel = channel
+        self.options = options or Options()
+        self.table = RouteTable(temporal_routes())
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._handle(request)
+        except web.HTTPException:
+            raise
+        except Exception:
+            # A bug of ours: still Temporal's error shape, never an HTML page.
+            log.exception("HTTP API %s %s failed", request.method, request.path)
+            return _error(grpc.StatusCode.INTERNAL, "internal error", "pretty" in request.query)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        pretty = "pretty" in request.query
+        shorthand = "noPayloadShorthand" not in request.query
+        try:
+            match = self.table.match(request.method, request.raw_path.split("?", 1)[0])
+        except MethodNotAllowed:
+            return _error(grpc.StatusCode.UNIMPLEMENTED, "Method Not Allowed", pretty)
+        if match is None:
+            return _error(grpc.StatusCode.NOT_FOUND, "Not Found", pretty)
+        try:
+            message = await _build_request(request, match, shorthand)
+        except _Failure as e:
+            return _error(e.code, e.message, pretty)
+        except (json_mapping.JSONMappingError, http_params.ParamError) as e:
+            return _error(grpc.StatusCode.INVALID_ARGUMENT, str(e), pretty)
+        return await self._call(request, match, message, pretty, shorthand)
+
+    async def _call(
+        self,
+        request: web.Request,
+        match: Match,
+        message: Message,
+        pretty: bool,
+        shorthand: bool,
+    ) -> web.Response:
+        route = match.route
+        call = self.channel.unary_unary(
+            route.full_method,
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=route.response_type.FromString,
+        )
+        try:
+            response = await call(message, metadata=_metadata(request, self.options))
+        except grpc.aio.AioRpcError as e:
+            return _error(
+                e.code(), e.details() or "", pretty, _status_details(e.trailing_metadata())
+            )
+        body = json_mapping.dumps(
+            json_mapping.message_to_json(response, shorthand=shorthand), pretty=pretty
+        )
+        return web.Response(text=body, content_type="application/json")
+
+
+def _status_details(trailers: Any) -> bytes | None:
+    for key, value in trailers or ():
+        if key == "grpc-status-details-bin" and isinstance(value, bytes):
+            return value
+    return None
+
+
+def build_app(
+    channel: grpc.aio.Channel,
+    health: health_mod.Health,
+    options: Options | None = None,
+) -> web.Application:
+    api = HttpApi(channel, options)
+    # Over Temporal's limit, so that the handler answers Temporal's error itself.
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app.add_routes(health_mod.http_routes(health))
+    app.router.add_route("*", "/{tail:.*}", api.handle)
+    return app
+
+
+def server_ssl_context(frontend: tls.ServerTLS | None) -> ssl.SSLContext | None:
+    """HTTPS with the frontend's certificate, as Temporal serves its HTTP API; client
+    certificates required when the frontend requires them."""
+    if frontend is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(frontend.cert_file, frontend.key_file)
+        for ca in frontend.client_ca_files:
+            context.load_verify_locations(ca)
+    except (OSError, ssl.SSLError) as e:
+        raise tls.TLSConfigError(f"HTTP API certificate: {e}") from None
+    if frontend.require_client_auth:
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+async def start(
+    app: web.Application,
+    ip: str,
+    port: int,
+    ssl_context: ssl.SSLContext | None,
+) -> tuple[web.AppRunner, str]:
+    """Serve `app`; the runner (cleanup() stops it) and the bound ip:port."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, ip, port, ssl_context=ssl_context, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as e:
+        await runner.cleanup()
+        raise OSError(f"cannot listen on {ip}:{port} (HTTP API): {e}") from e
+    bound = runner.addresses[0][1] if runner.addresses else port
+    return runner, f"{ip}:{bound}"
+
+
+class HttpApiServer:
+    """The HTTP API's listener, as `serve()` runs it."""
+
+    def __init__(self, runner: web.AppRunner, channel: grpc.aio.Channel, address: str) -> None:
+        self._runner = runner
+        self._channel = channel
+        self.address = address
+
+    @classmethod
+    async def start(
+        cls, config: ServerConfig, frontend_address: str, health: health_mod.Health
+    ) -> HttpApiServer:
+        """Listen on config.http_ip (default: the gRPC ip) and config.http_port;
+        `frontend_address` is where to call the frontend (channel.Loopback.bind)."""
+        assert config.http_port is not None
+        auth = config.authorization
+        options = Options(auth_header=auth.auth_header_name if auth else "authorization")
+        context = server_ssl_context(config.tls.frontend)
+        channel = frontend_channel(frontend_address, config.tls.frontend)
+        app = build_app(channel, health, options)
+        try:
+            runner, address = await start(
+                app, config.http_ip or config.ip, config.http_port, context
+            )
+        except BaseException:
+            await channel.close()
+            raise
+        log.info("HTTP API listening on %s", address)
+        return cls(runner, channel, address)
+
+    async def close(self) -> None:
+        await self._runner.cleanup()
+        await self._channel.close()
