@@ -194,6 +194,7 @@ def test_start_local_default_argv_parses() -> None:
         },
         headless=True,
         ui_port=37421,
+        http_port=0,
         log_level="warn",
         log_format="pretty",
     )
@@ -223,7 +224,8 @@ def test_sdk_test_suite_extra_args_parse() -> None:
     config = start_dev.build_config(args)
     assert config.dynamic_config["limit.historyCount.suggestContinueAsNew"] == 50
     assert config.dynamic_config["frontend.enableExecuteMultiOperation"] is True
-    assert ignored_flags_given(args) == ["--http-port (no HTTP API)"]
+    assert config.http_port == 7243
+    assert ignored_flags_given(args) == []
 
 
 @pytest.mark.parametrize("flag", EVERY_TEMPORAL_START_DEV_FLAG, ids=lambda f: f[0])

@@ -25,6 +25,7 @@ docs/pytemporal.example.yaml is a commented example::
     dynamic_config: {limit.blobSize.error: 2097152}
     log_level: info                 # debug, info, warn (default), error, fatal, never
     log_format: json                # pretty (default), text, json
+    http: {ip: 0.0.0.0, port: 7243}  # Temporal's HTTP API (default: not served; ip: listen.ip)
     authorization:                  # JWT authorization (cli/authorization_config.py)
       jwtKeyProvider: {keySourceURIs: [https://idp.internal/.well-known/jwks.json]}
 
@@ -67,6 +68,8 @@ ENVIRONMENT = {
     "PYTEMPORAL_CLUSTER_ADVERTISE_ADDRESS": "cluster_advertise_address",
     "PYTEMPORAL_CLUSTER_SECRET": "cluster_secret",
     "PYTEMPORAL_CLUSTER_INSECURE": "cluster_insecure",
+    "PYTEMPORAL_HTTP_IP": "http_ip",
+    "PYTEMPORAL_HTTP_PORT": "http_port",
 }
 # Where each setting lives in the file: (section, key); section "" is the top level.
 _FILE_KEYS = {
@@ -88,6 +91,8 @@ _FILE_KEYS = {
     ("cluster", "secret"): "cluster_secret",
     ("cluster", "insecure"): "cluster_insecure",
     ("", "tls"): "tls",
+    ("http", "ip"): "http_ip",
+    ("http", "port"): "http_port",
 }
 _SECTIONS = {section for section, _ in _FILE_KEYS if section}
 _DATABASE_KEYS = ("database_url", "sqlite_path")
@@ -176,6 +181,9 @@ def _build(settings: Settings) -> ServerConfig:
             insecure=get("cluster_insecure", _bool, False),
         ),
         tls=get("tls", _tls, TLSConfig()),
+        # Temporal's HTTP API: served only when a port is given (0: any free port).
+        http_ip=get("http_ip", _text, None),
+        http_port=get("http_port", _ranged(0, 65535), None),
     )
     config.database_url, config.db_filename = _database(settings)
     problem = internode_auth_problem(config.internode, config.tls)
