@@ -116,12 +116,12 @@ def set_param(message: Message, path: Sequence[str], values: Sequence[str]) -> b
     leaf = fields[-1]
     name = ".".join(f.name for f in fields)
     if leaf.message_type is not None and leaf.message_type.GetOptions().map_entry:
-        raise ParamError(f"parsing field {name!r}: map fields are not supported in parameters")
+        raise ParamError(f'parsing field "{name}": map fields are not supported in parameters')
     try:
         if leaf.is_repeated:
             value: Any = [_scalar(leaf, v) for v in values]
         elif len(values) > 1:
-            raise ParamError(f"too many values for field {name!r}: {', '.join(values)}")
+            raise ParamError(f'too many values for field "{name}": {", ".join(values)}')
         else:
             value = _scalar(leaf, values[0])
         for field in reversed(fields):
@@ -130,7 +130,7 @@ def set_param(message: Message, path: Sequence[str], values: Sequence[str]) -> b
     except (ValueError, TypeError, json_format.ParseError) as e:
         if isinstance(e, ParamError):
             raise
-        raise ParamError(f"parsing field {name!r}: {e}") from None
+        raise ParamError(f'parsing field "{name}": {e}') from None
     return True
 
 

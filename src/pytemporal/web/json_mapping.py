@@ -258,7 +258,16 @@ def json_to_message(obj: Any, message: Message, *, shorthand: bool = True) -> No
     try:
         json_format.ParseDict(obj, message)
     except (json_format.ParseError, TypeError, ValueError) as e:
-        raise JSONMappingError(str(e)) from None
+        raise JSONMappingError(_message(str(e))) from None
+
+
+_UNKNOWN_FIELD = re.compile(r'has no field named "([^"]*)"')
+
+
+def _message(text: str) -> str:
+    # Temporal's unmarshaler names just the field; json_format lists every other one.
+    unknown = _UNKNOWN_FIELD.search(text)
+    return f'unknown field "{unknown.group(1)}"' if unknown else text
 
 
 def loads(body: bytes) -> Any:
