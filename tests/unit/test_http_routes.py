@@ -12,6 +12,7 @@ from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 from temporalio.api.workflowservice.v1 import (
     GetWorkflowExecutionHistoryRequest,
     ListWorkflowExecutionsRequest,
+    RespondActivityTaskFailedRequest,
     StartWorkflowExecutionRequest,
 )
 
@@ -167,3 +168,15 @@ def test_unknown_fields_and_bad_json_are_refused() -> None:
         json_mapping.json_to_message({"bogus": 1}, StartWorkflowExecutionRequest())
     with pytest.raises(json_mapping.JSONMappingError):
         json_mapping.loads(b"{not json")
+
+
+def test_bodies_that_are_no_object_are_refused() -> None:
+    for body in (b"[1, 2]", b'"x"', b"null", b"[" * 100_000 + b"]" * 100_000):
+        with pytest.raises(json_mapping.JSONMappingError):
+            json_mapping.json_to_message(json_mapping.loads(body), StartWorkflowExecutionRequest())
+    # Failure.cause nests: a body nested past the recursion limit is bad input.
+    deep: dict[str, object] = {"message": "leaf"}
+    for _ in range(5000):
+        deep = {"message": "m", "cause": deep}
+    with pytest.raises(json_mapping.JSONMappingError):
+        json_mapping.json_to_message({"failure": deep}, RespondActivityTaskFailedRequest())

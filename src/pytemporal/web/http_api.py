@@ -103,7 +103,7 @@ def _metadata(request: web.Request, options: Options) -> list[tuple[str, str]]:
         if name in headers:
             metadata.append((name, headers[name]))
     token = request.cookies.get(TOKEN_COOKIE)
-    if token and "authorization" not in headers:
+    if token and not any(name in headers for name in auth_names):
         value = token if token.lower().startswith("bearer ") else f"Bearer {token}"
         metadata.append((options.auth_header.lower(), value))
     for name in _FORWARDED:

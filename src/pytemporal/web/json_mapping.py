@@ -254,11 +254,15 @@ def json_to_message(obj: Any, message: Message, *, shorthand: bool = True) -> No
     """Merge the JSON value `obj` into `message`; JSONMappingError when it does not fit
     (unknown fields included, as Temporal's unmarshaler)."""
     desc = descriptor_of(message)
-    obj = _shorthand_in(desc, obj) if shorthand else _plain_in(desc, obj)
+    if not isinstance(obj, dict):
+        raise JSONMappingError(f"expected a JSON object for {desc.full_name}")
     try:
+        obj = _shorthand_in(desc, obj) if shorthand else _plain_in(desc, obj)
         json_format.ParseDict(obj, message)
-    except (json_format.ParseError, TypeError, ValueError) as e:
+    except (json_format.ParseError, TypeError, ValueError, AttributeError) as e:
         raise JSONMappingError(_message(str(e))) from None
+    except RecursionError:
+        raise JSONMappingError("JSON nested too deeply") from None
 
 
 _UNKNOWN_FIELD = re.compile(r'has no field named "([^"]*)"')
@@ -275,6 +279,8 @@ def loads(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as e:
         raise JSONMappingError(f"invalid JSON: {e}") from None
+    except RecursionError:
+        raise JSONMappingError("invalid JSON: nested too deeply") from None
 
 
 def dumps(value: Any, *, pretty: bool = False) -> str:
