@@ -14,6 +14,7 @@ import asyncio
 import json
 import ssl
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -234,6 +235,26 @@ async def test_errors_have_temporals_status_body(http: httpx.AsyncClient) -> Non
     assert (too_large.status_code, too_large.json()["code"]) == (400, 3)
     pretty = await http.get(f"{NS}/workflows/no-such-workflow?pretty")
     assert pretty.text.startswith('{\n  "code": 5')
+
+
+async def test_grpc_timeout_bounds_a_long_poll(sdk: Client, http: httpx.AsyncClient) -> None:
+    handle = await sdk.start_workflow(
+        ApprovalWorkflow.run, 60, id=unique("w"), task_queue=unique("tq")
+    )
+    path = f"{NS}/workflows/{handle.id}/history"
+    # Waiting for the close event of a run no worker runs: the server answers an empty
+    # page just before the caller's deadline (20 s without one), as Temporal does.
+    params = {
+        "waitNewEvent": "true",
+        "historyEventFilterType": "HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT",
+    }
+    began = time.monotonic()
+    waited = await http.get(path, params=params, headers={"Grpc-Timeout": "1S"})
+    assert time.monotonic() - began < 10
+    assert waited.status_code == 200 and "events" not in waited.json()["history"]
+    bad = await http.get(path, headers={"Grpc-Timeout": "soon"})
+    assert (bad.status_code, bad.json()["code"]) == (400, 3)
+    await handle.terminate("done")
 
 
 async def test_ids_with_slashes_are_percent_encoded(sdk: Client, http: httpx.AsyncClient) -> None:

@@ -180,3 +180,15 @@ def test_bodies_that_are_no_object_are_refused() -> None:
         deep = {"message": "m", "cause": deep}
     with pytest.raises(json_mapping.JSONMappingError):
         json_mapping.json_to_message({"failure": deep}, RespondActivityTaskFailedRequest())
+
+
+def test_grpc_timeout_header() -> None:
+    from pytemporal.web.http_api import grpc_timeout
+
+    assert grpc_timeout(None) is None
+    assert grpc_timeout("10S") == 10
+    assert grpc_timeout("500m") == 0.5
+    assert grpc_timeout("2M") == 120
+    for bad in ("", "S", "10", "1.5S", "10x"):
+        with pytest.raises(ValueError):
+            grpc_timeout(bad)

@@ -183,13 +183,19 @@ class HttpApi:
         shorthand: bool,
     ) -> web.Response:
         route = match.route
-        call = self.channel.unary_unary(
+        stub = self.channel.unary_unary(
             route.full_method,
             request_serializer=lambda m: m.SerializeToString(),
             response_deserializer=route.response_type.FromString,
         )
         try:
-            response = await call(message, metadata=_metadata(request, self.options))
+            timeout = grpc_timeout(request.headers.get("Grpc-Timeout"))
+        except ValueError as e:
+            return _error(grpc.StatusCode.INVALID_ARGUMENT, str(e), pretty)
+        call = stub(message, metadata=_metadata(request, self.options), timeout=timeout)
+        try:
+            response = await call
+            headers = _response_headers(await call.initial_metadata())
         except grpc.aio.AioRpcError as e:
             return _error(
                 e.code(), e.details() or "", pretty, _status_details(e.trailing_metadata())
@@ -197,7 +203,29 @@ class HttpApi:
         body = json_mapping.dumps(
             json_mapping.message_to_json(response, shorthand=shorthand), pretty=pretty
         )
-        return web.Response(text=body, content_type="application/json")
+        return web.Response(text=body, content_type="application/json", headers=headers)
+
+
+_TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
+
+
+def grpc_timeout(value: str | None) -> float | None:
+    """grpc-gateway's `Grpc-Timeout` header (gRPC's form: `10S`, `500m`) in seconds."""
+    if value is None:
+        return None
+    digits, unit = value[:-1], value[-1:]
+    if not digits.isdigit() or unit not in _TIMEOUT_UNITS:
+        raise ValueError(f"invalid Grpc-Timeout: {value!r}")
+    return int(digits) * _TIMEOUT_UNITS[unit]
+
+
+def _response_headers(metadata: Any) -> dict[str, str]:
+    # grpc-gateway's default: the response's header metadata as Grpc-Metadata-<key>.
+    return {
+        f"Grpc-Metadata-{key}": value
+        for key, value in metadata or ()
+        if isinstance(value, str) and not key.startswith(":")
+    }
 
 
 def _status_details(trailers: Any) -> bytes | None:
