@@ -11,6 +11,7 @@ against Temporal's dev server's HTTP API and compares status codes and fields.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import ssl
 import sys
@@ -372,6 +373,7 @@ async def test_http_api_differential() -> None:
         await server.start()
     try:
         await _differential(servers)
+        await _differential_with_workers(servers)
     finally:
         for server in servers:
             server.terminate(timeout=5)
@@ -485,3 +487,51 @@ async def test_every_route_answers_temporals_status_never_an_internal_error(
         if response.status_code != 200:
             assert isinstance(response.json()["code"], int), (route.method, response.text)
     assert len(seen) > 100
+
+
+async def test_in_process_server_reports_its_http_endpoint() -> None:
+    from pytemporal.config import ServerConfig
+    from pytemporal.server import serve
+
+    stop, ready, endpoints = asyncio.Event(), asyncio.Event(), dict[str, str]()
+    config = ServerConfig(port=0, http_port=0)
+    task = asyncio.create_task(
+        serve(config, stop=stop, endpoints=endpoints, on_ready=lambda _: ready.set())
+    )
+    try:
+        await asyncio.wait_for(ready.wait(), timeout=30)
+        assert set(endpoints) == {"grpc", "http"}
+        async with httpx.AsyncClient(base_url=f"http://{endpoints['http']}") as http:
+            assert (await http.get("/health")).json()["status"] == "SERVING"
+            assert (await http.get("/api/v1/system-info")).status_code == 200
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+    with pytest.raises(httpx.ConnectError):
+        async with httpx.AsyncClient() as http:
+            await http.get(f"http://{endpoints['http']}/health")
+
+
+async def _differential_with_workers(servers: list[HttpServer]) -> None:
+    """Start, query and signal over HTTP while an SDK worker runs the workflow on each
+    server: the answers and the resulting histories agree."""
+    wf, task_queue = unique("diff-q"), unique("tq")
+    clients = [await s.connect() for s in servers]
+    async with contextlib.AsyncExitStack() as stack:
+        for client in clients:
+            await stack.enter_async_context(
+                running_worker(client, task_queue, workflows=[ApprovalWorkflow])
+            )
+        body = start_body("ApprovalWorkflow", task_queue, [60])
+        await _same_status(servers, "POST", f"{NS}/workflows/{wf}", json=body)
+        query = await _same_status(servers, "POST", f"{NS}/workflows/{wf}/query/status", json={})
+        assert query[0]["queryResult"] == query[1]["queryResult"] == ["waiting"]
+        unknown = await _same_status(servers, "POST", f"{NS}/workflows/{wf}/query/nope", json={})
+        assert unknown[0]["code"] == unknown[1]["code"]
+        signal = {"input": [{"approved": False, "approver": "diff"}]}
+        await _same_status(servers, "POST", f"{NS}/workflows/{wf}/signal/decide", json=signal)
+        results = [await c.get_workflow_handle(wf).result() for c in clients]
+        assert results == ["rejected by diff"] * 2
+    histories = await _same_status(servers, "GET", f"{NS}/workflows/{wf}/history")
+    events = [[e["eventType"] for e in h["history"]["events"]] for h in histories]
+    assert events[0] == events[1]
