@@ -238,6 +238,15 @@ async def test_errors_have_temporals_status_body(http: httpx.AsyncClient) -> Non
     assert pretty.text.startswith('{\n  "code": 5')
 
 
+async def test_headers_that_cannot_be_grpc_metadata(http: httpx.AsyncClient) -> None:
+    # Passed on: Grpc-Metadata-<key> as <key>; gRPC's own names are dropped.
+    for headers in ({"Grpc-Metadata-Trace": "a b"}, {"Grpc-Metadata-grpc-status": "3"}):
+        assert (await http.get("/api/v1/system-info", headers=headers)).status_code == 200
+    for name in ("Grpc-Metadata-foo", "Authorization"):
+        response = await http.get("/api/v1/system-info", headers={name: "é".encode()})
+        assert (response.status_code, response.json()["code"]) == (400, 3)
+
+
 async def test_grpc_timeout_bounds_a_long_poll(sdk: Client, http: httpx.AsyncClient) -> None:
     handle = await sdk.start_workflow(
         ApprovalWorkflow.run, 60, id=unique("w"), task_queue=unique("tq")

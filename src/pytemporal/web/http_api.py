@@ -10,6 +10,7 @@ JSON with grpc-gateway's status-to-HTTP mapping, as Temporal's server answers th
 from __future__ import annotations
 
 import logging
+import re
 import ssl
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,10 @@ HTTP_STATUS = {
 # (http_api_server.go defaultForwardedHeaders).
 _FORWARDED = ("authorization-extras", "x-forwarded-for", "client-name", "client-version")
 _METADATA_PREFIX = "grpc-metadata-"  # grpc-gateway: Grpc-Metadata-Foo -> foo
+# Metadata gRPC itself owns: sending them is refused by the gRPC core.
+_RESERVED = {"te", "content-type", "user-agent", "host", "connection"}
+_KEY = re.compile(r"[0-9a-z_.-]+")
+_VALUE = re.compile(r"[\x20-\x7e]*")
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,14 @@ def _metadata(request: web.Request, options: Options) -> list[tuple[str, str]]:
         lower = name.lower()
         if lower.startswith(_METADATA_PREFIX) and not lower.endswith("-bin"):
             metadata.append((lower[len(_METADATA_PREFIX) :], value))
+    for key, value in metadata:
+        if not _VALUE.fullmatch(value):
+            raise _Failure(grpc.StatusCode.INVALID_ARGUMENT, f"invalid value of header {key!r}")
+    metadata = [
+        (k, v)
+        for k, v in metadata
+        if _KEY.fullmatch(k) and not k.startswith("grpc-") and k not in _RESERVED
+    ]
     given = {k for k, _ in metadata}
     if "client-name" not in given:
         metadata.append(("client-name", CLIENT_NAME))
@@ -192,7 +205,11 @@ class HttpApi:
             timeout = grpc_timeout(request.headers.get("Grpc-Timeout"))
         except ValueError as e:
             return _error(grpc.StatusCode.INVALID_ARGUMENT, str(e), pretty)
-        call = stub(message, metadata=_metadata(request, self.options), timeout=timeout)
+        try:
+            metadata = _metadata(request, self.options)
+        except _Failure as e:
+            return _error(e.code, e.message, pretty)
+        call = stub(message, metadata=metadata, timeout=timeout)
         try:
             response = await call
             headers = _response_headers(await call.initial_metadata())
