@@ -192,3 +192,40 @@ def test_grpc_timeout_header() -> None:
     for bad in ("", "S", "10", "1.5S", "10x"):
         with pytest.raises(ValueError):
             grpc_timeout(bad)
+
+
+_ODD_JSON: list[object] = [
+    None,
+    True,
+    -1,
+    2**70,
+    1.5,
+    "",
+    "x",
+    "Running",
+    [],
+    [1, "a"],
+    {},
+    {"a": 1},
+]
+_ODD_TEXT = ["", "x", "-1", "1.5", "99999999999999999999999", "true", "1h", "2024-01-01T00:00:00Z"]
+
+
+def test_any_value_for_any_field_builds_a_request_or_is_refused() -> None:
+    """Every field of every routed request, given values of every JSON kind (body) and
+    odd texts (query): the request is built or refused as bad input, nothing else."""
+    for route in TABLE.routes:
+        fields = route.request_type.DESCRIPTOR.fields
+        for field in fields:
+            for value in _ODD_JSON:
+                try:
+                    json_mapping.json_to_message({field.json_name: value}, route.request_type())
+                except json_mapping.JSONMappingError:
+                    pass
+            for text in _ODD_TEXT:
+                try:
+                    http_params.set_query_params(
+                        route.request_type(), [(field.name, text), (field.json_name, text)], set()
+                    )
+                except http_params.ParamError:
+                    pass
