@@ -458,6 +458,7 @@ async def _differential(servers: list[HttpServer]) -> None:
         return all(len(page.get("executions", [])) == 1 for page in lists)
 
     await wait_for(listed, message="the workflow in both lists")
+    await _differential_formats(servers, task_queue)
     await _same_status(servers, "POST", f"{NS}/workflows/{wf}/terminate", json={"reason": "diff"})
     described = await _same_status(servers, "GET", f"{NS}/workflows/{wf}")
     statuses = {d["workflowExecutionInfo"]["status"] for d in described}
@@ -519,6 +520,36 @@ async def test_in_process_server_reports_its_http_endpoint() -> None:
     with pytest.raises(httpx.ConnectError):
         async with httpx.AsyncClient() as http:
             await http.get(f"http://{endpoints['http']}/health")
+
+
+async def _differential_formats(servers: list[HttpServer], task_queue: str) -> None:
+    """The marshaler is picked as grpc-gateway picks it: the body's by Content-Type,
+    the answer's by Accept (which ?pretty and ?noPayloadShorthand set)."""
+    plain = "application/json+no-payload-shorthand"
+    standard = {"payloads": [{"metadata": {"encoding": "anNvbi9wbGFpbg=="}, "data": "MQ=="}]}
+    cases: list[tuple[str, dict[str, Any], Any]] = [
+        ("?noPayloadShorthand", {}, [1]),  # the query changes the answer only
+        ("", {"Content-Type": plain}, standard),
+        ("", {"Content-Type": plain}, [1]),  # a list is no Payloads without shorthand
+        ("", {"Content-Type": "application/json+pretty"}, [1]),
+        ("", {"Accept": plain}, [1]),
+    ]
+    for query, headers, given in cases:
+        wf = unique("fmt")
+        body = json.dumps(start_body("Diff", task_queue, given)).encode()
+        path = f"{NS}/workflows/{wf}{query}"
+        responses = await _both(servers, "POST", path, content=body, headers=headers)
+        assert responses[0].status_code == responses[1].status_code, (headers, responses[0].text)
+        pretty = [r.text.startswith("{\n") for r in responses]
+        assert pretty[0] == pretty[1], headers
+        if responses[0].status_code == 200:
+            path = f"{NS}/workflows/{wf}/history"
+            histories = await _same_status(servers, "GET", path, headers=headers)
+            inputs = [
+                h["history"]["events"][0]["workflowExecutionStartedEventAttributes"]["input"]
+                for h in histories
+            ]
+            assert inputs[0] == inputs[1], headers
 
 
 async def _differential_with_workers(servers: list[HttpServer]) -> None:

@@ -72,6 +72,37 @@ class Options:
     auth_header: str = "authorization"
 
 
+@dataclass(frozen=True)
+class Format:
+    """One of Temporal's four JSON marshalers (http_api_server.go)."""
+
+    pretty: bool = False
+    shorthand: bool = True
+
+
+# By MIME type; any other type is the default (compact, with the payload shorthand).
+_FORMATS = {
+    "application/json+pretty+no-payload-shorthand": Format(pretty=True, shorthand=False),
+    "application/json+no-payload-shorthand": Format(pretty=False, shorthand=False),
+    "application/json+pretty": Format(pretty=True, shorthand=True),
+}
+
+
+def formats(request: web.Request) -> tuple[Format, Format]:
+    """(how the body is read, how the answer is written), as grpc-gateway picks its
+    marshalers: the body's by Content-Type, the answer's by Accept, else the body's.
+    `?pretty` and `?noPayloadShorthand` set the Accept header (Temporal's serveHTTP),
+    so they change the answer only."""
+    suffix = "+pretty" if "pretty" in request.query else ""
+    if "noPayloadShorthand" in request.query:
+        suffix += "+no-payload-shorthand"
+    accepts = [f"application/json{suffix}"] if suffix else request.headers.getall("Accept", [])
+    content_types = [v.split(";", 1)[0].strip() for v in request.headers.getall("Content-Type", [])]
+    inbound = next((_FORMATS[t] for t in content_types if t in _FORMATS), Format())
+    outbound = next((_FORMATS[a] for a in accepts if a in _FORMATS), inbound)
+    return inbound, outbound
+
+
 class _Failure(Exception):
     def __init__(self, code: grpc.StatusCode, message: str) -> None:
         super().__init__(message)
@@ -79,7 +110,9 @@ class _Failure(Exception):
         self.message = message
 
 
-def _status_json(code: grpc.StatusCode, message: str, details: bytes | None = None) -> Any:
+def _status_json(
+    code: grpc.StatusCode, message: str, shorthand: bool, details: bytes | None = None
+) -> Any:
     status = status_pb2.Status()
     if details:
         try:
@@ -88,13 +121,15 @@ def _status_json(code: grpc.StatusCode, message: str, details: bytes | None = No
             status.Clear()
     status.code = code.value[0]
     status.message = message
-    return json_mapping.message_to_json(status, shorthand=False)
+    return json_mapping.message_to_json(status, shorthand=shorthand)
 
 
 def _error(
-    code: grpc.StatusCode, message: str, pretty: bool, details: bytes | None = None
+    code: grpc.StatusCode, message: str, out: Format, details: bytes | None = None
 ) -> web.Response:
-    body = json_mapping.dumps(_status_json(code, message, details), pretty=pretty)
+    body = json_mapping.dumps(
+        _status_json(code, message, out.shorthand, details), pretty=out.pretty
+    )
     return web.Response(
         text=body, status=HTTP_STATUS.get(code, 500), content_type="application/json"
     )
@@ -168,32 +203,30 @@ class HttpApi:
         except Exception:
             # A bug of ours: still Temporal's error shape, never an HTML page.
             log.exception("HTTP API %s %s failed", request.method, request.path)
-            return _error(grpc.StatusCode.INTERNAL, "internal error", "pretty" in request.query)
+            return _error(grpc.StatusCode.INTERNAL, "internal error", formats(request)[1])
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        pretty = "pretty" in request.query
-        shorthand = "noPayloadShorthand" not in request.query
+        inbound, out = formats(request)
         try:
             match = self.table.match(request.method, request.raw_path.split("?", 1)[0])
         except MethodNotAllowed:
-            return _error(grpc.StatusCode.UNIMPLEMENTED, "Method Not Allowed", pretty)
+            return _error(grpc.StatusCode.UNIMPLEMENTED, "Method Not Allowed", out)
         if match is None:
-            return _error(grpc.StatusCode.NOT_FOUND, "Not Found", pretty)
+            return _error(grpc.StatusCode.NOT_FOUND, "Not Found", out)
         try:
-            message = await _build_request(request, match, shorthand)
+            message = await _build_request(request, match, inbound.shorthand)
         except _Failure as e:
-            return _error(e.code, e.message, pretty)
+            return _error(e.code, e.message, out)
         except (json_mapping.JSONMappingError, http_params.ParamError) as e:
-            return _error(grpc.StatusCode.INVALID_ARGUMENT, str(e), pretty)
-        return await self._call(request, match, message, pretty, shorthand)
+            return _error(grpc.StatusCode.INVALID_ARGUMENT, str(e), out)
+        return await self._call(request, match, message, out)
 
     async def _call(
         self,
         request: web.Request,
         match: Match,
         message: Message,
-        pretty: bool,
-        shorthand: bool,
+        out: Format,
     ) -> web.Response:
         route = match.route
         stub = self.channel.unary_unary(
@@ -204,21 +237,19 @@ class HttpApi:
         try:
             timeout = grpc_timeout(request.headers.get("Grpc-Timeout"))
         except ValueError as e:
-            return _error(grpc.StatusCode.INVALID_ARGUMENT, str(e), pretty)
+            return _error(grpc.StatusCode.INVALID_ARGUMENT, str(e), out)
         try:
             metadata = _metadata(request, self.options)
         except _Failure as e:
-            return _error(e.code, e.message, pretty)
+            return _error(e.code, e.message, out)
         call = stub(message, metadata=metadata, timeout=timeout)
         try:
             response = await call
             headers = _response_headers(await call.initial_metadata())
         except grpc.aio.AioRpcError as e:
-            return _error(
-                e.code(), e.details() or "", pretty, _status_details(e.trailing_metadata())
-            )
+            return _error(e.code(), e.details() or "", out, _status_details(e.trailing_metadata()))
         body = json_mapping.dumps(
-            json_mapping.message_to_json(response, shorthand=shorthand), pretty=pretty
+            json_mapping.message_to_json(response, shorthand=out.shorthand), pretty=out.pretty
         )
         return web.Response(text=body, content_type="application/json", headers=headers)
 
