@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import ssl
 import sys
 import time
@@ -332,7 +333,7 @@ async def test_mutual_tls_frontend_serves_https_and_calls_through_its_socket(
 ) -> None:
     from temporalio.client import TLSConfig
 
-    from .test_tls import PKI
+    from .test_tls import PKI, _served_common_name
 
     pki = PKI(tmp_path)
     client_tls = TLSConfig(
@@ -358,6 +359,22 @@ async def test_mutual_tls_frontend_serves_https_and_calls_through_its_socket(
         async with httpx.AsyncClient(verify=without, timeout=30) as http:
             with pytest.raises(httpx.HTTPError):
                 await http.get(url)
+        # A replaced certificate is served to new connections, as on the gRPC port.
+        target = f"127.0.0.1:{server.http_port}"
+        assert await asyncio.to_thread(_served_common_name, target, pki.ca_path) == "server-a"
+        rotated = pki.ca.issue("server-b")
+        for data, path in ((rotated.key, pki.server_key), (rotated.cert, pki.server_cert)):
+            aside = path.with_suffix(".new")
+            aside.write_bytes(data)
+            os.replace(aside, path)
+
+        async def served() -> bool:
+            cn = await asyncio.to_thread(_served_common_name, target, pki.ca_path)
+            return cn == "server-b"
+
+        await wait_for(served, within=15, message="the new certificate served")
+        async with httpx.AsyncClient(verify=with_cert, timeout=30) as http:
+            assert (await http.get(url)).status_code == 200
     finally:
         server.terminate(timeout=5)
 

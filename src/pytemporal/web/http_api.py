@@ -22,9 +22,8 @@ from google.rpc import status_pb2  # type: ignore[import-untyped]
 
 from pytemporal import __version__
 from pytemporal.common import health as health_mod
-from pytemporal.common import tls
 from pytemporal.config import ServerConfig
-from pytemporal.web import http_params, json_mapping
+from pytemporal.web import http_params, https, json_mapping
 from pytemporal.web.channel import frontend_channel
 from pytemporal.web.http_routes import Match, MethodNotAllowed, RouteTable, temporal_routes
 
@@ -296,23 +295,6 @@ def build_app(
     return app
 
 
-def server_ssl_context(frontend: tls.ServerTLS | None) -> ssl.SSLContext | None:
-    """HTTPS with the frontend's certificate, as Temporal serves its HTTP API; client
-    certificates required when the frontend requires them."""
-    if frontend is None:
-        return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    try:
-        context.load_cert_chain(frontend.cert_file, frontend.key_file)
-        for ca in frontend.client_ca_files:
-            context.load_verify_locations(ca)
-    except (OSError, ssl.SSLError) as e:
-        raise tls.TLSConfigError(f"HTTP API certificate: {e}") from None
-    if frontend.require_client_auth:
-        context.verify_mode = ssl.CERT_REQUIRED
-    return context
-
-
 async def start(
     app: web.Application,
     ip: str,
@@ -349,7 +331,7 @@ class HttpApiServer:
         assert config.http_port is not None
         auth = config.authorization
         options = Options(auth_header=auth.auth_header_name if auth else "authorization")
-        context = server_ssl_context(config.tls.frontend)
+        context = https.server_context(config.tls.frontend)
         channel = frontend_channel(frontend_address, config.tls.frontend)
         app = build_app(channel, health, options)
         try:
