@@ -134,23 +134,31 @@ def _error(
     )
 
 
-def _metadata(request: web.Request, options: Options) -> list[tuple[str, str]]:
-    headers = request.headers
-    metadata: list[tuple[str, str]] = []
-    auth_names = {"authorization", options.auth_header.lower()}
-    for name in auth_names:
-        if name in headers:
-            metadata.append((name, headers[name]))
+def _credentials(request: web.Request, options: Options) -> list[tuple[str, str]]:
+    """The caller's token: its authorization header(s), else the UI's session cookie."""
+    names = {"authorization", options.auth_header.lower()}
+    given = [(name, request.headers[name]) for name in sorted(names) if name in request.headers]
     token = request.cookies.get(TOKEN_COOKIE)
-    if token and not any(name in headers for name in auth_names):
-        value = token if token.lower().startswith("bearer ") else f"Bearer {token}"
-        metadata.append((options.auth_header.lower(), value))
-    for name in _FORWARDED:
-        metadata.extend((name, v) for v in headers.getall(name, []))
+    if given or not token:
+        return given
+    value = token if token.lower().startswith("bearer ") else f"Bearer {token}"
+    return [(options.auth_header.lower(), value)]
+
+
+def _forwarded(request: web.Request) -> list[tuple[str, str]]:
+    headers = request.headers
+    out = [(name, v) for name in _FORWARDED for v in headers.getall(name, [])]
     for name, value in headers.items():
         lower = name.lower()
         if lower.startswith(_METADATA_PREFIX) and not lower.endswith("-bin"):
-            metadata.append((lower[len(_METADATA_PREFIX) :], value))
+            out.append((lower[len(_METADATA_PREFIX) :], value))
+    return out
+
+
+def _metadata(request: web.Request, options: Options) -> list[tuple[str, str]]:
+    """What grpc-gateway would send on; gRPC's own names are dropped, and a value gRPC
+    cannot carry (not printable ASCII) is the caller's error."""
+    metadata = [*_credentials(request, options), *_forwarded(request)]
     for key, value in metadata:
         if not _VALUE.fullmatch(value):
             raise _Failure(grpc.StatusCode.INVALID_ARGUMENT, f"invalid value of header {key!r}")
@@ -288,7 +296,7 @@ def build_app(
     options: Options | None = None,
 ) -> web.Application:
     api = HttpApi(channel, options)
-    # Over Temporal's limit, so that the handler answers Temporal's error itself.
+    # Past the limit, reading the body raises, and the handler answers Temporal's 400.
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app.add_routes(health_mod.http_routes(health))
     app.router.add_route("*", "/{tail:.*}", api.handle)
@@ -328,7 +336,8 @@ class HttpApiServer:
     ) -> HttpApiServer:
         """Listen on config.http_ip (default: the gRPC ip) and config.http_port;
         `frontend_address` is where to call the frontend (channel.Loopback.bind)."""
-        assert config.http_port is not None
+        if config.http_port is None:
+            raise ValueError("the HTTP API needs config.http_port")
         auth = config.authorization
         options = Options(auth_header=auth.auth_header_name if auth else "authorization")
         context = https.server_context(config.tls.frontend)
