@@ -57,7 +57,7 @@ HTTP_STATUS = {
 }
 # Headers Temporal sends on as gRPC metadata besides the authorization header
 # (http_api_server.go defaultForwardedHeaders).
-_FORWARDED = ("authorization-extras", "x-forwarded-for", "client-name", "client-version")
+_FORWARDED = ("authorization-extras", "client-name", "client-version")
 _METADATA_PREFIX = "grpc-metadata-"  # grpc-gateway: Grpc-Metadata-Foo -> foo
 # Metadata gRPC itself owns: sending them is refused by the gRPC core.
 _RESERVED = {"te", "content-type", "user-agent", "host", "connection"}
@@ -148,6 +148,12 @@ def _credentials(request: web.Request, options: Options) -> list[tuple[str, str]
 def _forwarded(request: web.Request) -> list[tuple[str, str]]:
     headers = request.headers
     out = [(name, v) for name in _FORWARDED for v in headers.getall(name, [])]
+    # grpc-gateway's annotateContext: where the call came from.
+    host = headers.get("X-Forwarded-Host") or request.host
+    out.append(("x-forwarded-host", host))
+    chain = [v for v in (headers.get("X-Forwarded-For"), request.remote) if v]
+    if chain:
+        out.append(("x-forwarded-for", ", ".join(chain)))
     for name, value in headers.items():
         lower = name.lower()
         if lower.startswith(_METADATA_PREFIX) and not lower.endswith("-bin"):
