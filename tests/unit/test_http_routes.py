@@ -226,3 +226,24 @@ def test_any_value_for_any_field_builds_a_request_or_is_refused() -> None:
                     http_params.set_query_params(
                         route.request_type(), [(field.name, text), (field.json_name, text)], set()
                     )
+
+
+def test_a_rest_of_path_variable_takes_the_remaining_segments() -> None:
+    from pytemporal.web.http_routes import Route
+
+    base = TABLE.routes[0]
+    rest = Route(
+        service=base.service,
+        method="Rest",
+        verb="GET",
+        template="/files/{path=**}",
+        segments=parse_template("/files/{path=**}"),
+        body="",
+        request_type=base.request_type,
+        response_type=base.response_type,
+    )
+    table = RouteTable([*TABLE.routes, rest])
+    match = table.match("GET", "/files/a/b%20c/d")
+    assert match is not None and match.params == {("path",): "a/b c/d"}
+    assert table.match("GET", "/files") is None
+    assert table.match("GET", "/api/v1/system-info") is not None

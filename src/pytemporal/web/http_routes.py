@@ -159,9 +159,20 @@ def _specificity(route: Route) -> tuple[int, ...]:
     return tuple(1 if isinstance(s, str) else 0 for s in route.segments)
 
 
+def _open_ended(route: Route) -> bool:
+    return any(isinstance(s, Variable) and s.rest for s in route.segments)
+
+
 class RouteTable:
     def __init__(self, routes: Iterable[Route]) -> None:
         self._routes = sorted(routes, key=_specificity, reverse=True)
+        # A path is only compared with the templates of its length (and any with a
+        # rest-of-path variable): a tenth of the table.
+        self._by_length: dict[int, list[Route]] = {}
+        self._open_ended = [r for r in self._routes if _open_ended(r)]
+        for route in self._routes:
+            if not _open_ended(route):
+                self._by_length.setdefault(len(route.segments), []).append(route)
 
     @property
     def routes(self) -> list[Route]:
@@ -175,7 +186,8 @@ class RouteTable:
         inside its segment: a workflow id `orders/42` is `orders%2F42` in a path."""
         parts = path[1:].split("/") if path.startswith("/") else path.split("/")
         other_verb = False
-        for route in self._routes:
+        candidates = [*self._by_length.get(len(parts), ()), *self._open_ended]
+        for route in candidates:
             values = _bind(route.segments, parts)
             if values is None:
                 continue
