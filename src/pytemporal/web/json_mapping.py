@@ -100,10 +100,39 @@ def _walk_field(field: FD, value: Any, rewrite: Rewrite) -> Any:
 
 def _walk_value(field: FD, value: Any, rewrite: Rewrite) -> Any:
     if field.type == FD.TYPE_ENUM and field.enum_type is not None:
-        return _enum_value(field.enum_type, value)
+        return _enum_value(field.enum_type, value) if rewrite is not _shorthand_out else value
     if field.type != FD.TYPE_MESSAGE or field.message_type is None:
         return value
+    if not _reaches_rewritten(field.message_type, enums=rewrite is not _shorthand_out):
+        return value
     return rewrite(field.message_type, value)
+
+
+_REACHES: dict[tuple[str, bool], bool] = {}
+
+
+def _reaches_rewritten(desc: descriptor.Descriptor, *, enums: bool) -> bool:
+    """Whether a `desc` message can hold anything a walk rewrites (a payload, an Any,
+    and on input an enum): most responses hold none, and are left as they are."""
+    key = (desc.full_name, enums)
+    if key not in _REACHES:
+        seen: set[str] = set()
+        stack = [desc]
+        found = False
+        while stack and not found:
+            current = stack.pop()
+            if current.full_name in seen:
+                continue
+            seen.add(current.full_name)
+            if current.full_name in (PAYLOAD, PAYLOADS, _ANY):
+                found = True
+            for field in current.fields:
+                if enums and field.type == FD.TYPE_ENUM:
+                    found = True
+                elif field.message_type is not None:
+                    stack.append(field.message_type)
+        _REACHES[key] = found
+    return _REACHES[key]
 
 
 def _walk_any(obj: dict[str, Any], rewrite: Rewrite) -> Any:
@@ -188,7 +217,10 @@ def message_to_json(message: Message, *, shorthand: bool = True) -> Any:
     """The JSON value of `message` (int64 as strings, enums by name, unset fields left
     out, as protojson)."""
     obj = json_format.MessageToDict(message)
-    return _shorthand_out(descriptor_of(message), obj) if shorthand else obj
+    desc = descriptor_of(message)
+    if not shorthand or not _reaches_rewritten(desc, enums=False):
+        return obj
+    return _shorthand_out(desc, obj)
 
 
 # -- JSON -> message ----------------------------------------------------------------
