@@ -528,9 +528,29 @@ async def test_in_process_server_reports_its_http_endpoint() -> None:
     try:
         await asyncio.wait_for(ready.wait(), timeout=30)
         assert set(endpoints) == {"grpc", "http"}
-        async with httpx.AsyncClient(base_url=f"http://{endpoints['http']}") as http:
+        async with httpx.AsyncClient(base_url=f"http://{endpoints['http']}", timeout=60) as http:
             assert (await http.get("/health")).json()["status"] == "SERVING"
             assert (await http.get("/api/v1/system-info")).status_code == 200
+            wf = unique("w")
+            body = start_body("W", unique("tq"), [])
+            assert (await http.post(f"{NS}/workflows/{wf}", json=body)).status_code == 200
+            # A long poll in flight (20 s by itself) does not hold the stop back.
+            params = {
+                "waitNewEvent": "true",
+                "historyEventFilterType": "HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT",
+            }
+            poll = asyncio.create_task(http.get(f"{NS}/workflows/{wf}/history", params=params))
+            # Answered after the poll went out on the open connection: it is in flight.
+            async with httpx.AsyncClient(base_url=http.base_url) as other:
+                assert (await other.get(f"{NS}/workflows/{wf}")).status_code == 200
+            assert not poll.done()
+            began = time.monotonic()
+            stop.set()
+            await asyncio.wait_for(task, timeout=30)
+            assert time.monotonic() - began < 10
+            # Answered (an empty page) or cut off: it had reached the server.
+            outcome = await asyncio.gather(poll, return_exceptions=True)
+            assert isinstance(outcome[0], httpx.Response | httpx.RemoteProtocolError), outcome
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=30)

@@ -314,9 +314,14 @@ async def start(
     ip: str,
     port: int,
     ssl_context: ssl.SSLContext | None,
+    shutdown_grace: float,
 ) -> tuple[web.AppRunner, str]:
-    """Serve `app`; the runner (cleanup() stops it) and the bound ip:port."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    """Serve `app`; the runner (cleanup() stops it, letting requests in flight finish
+    for `shutdown_grace` seconds: long polls never finish by themselves) and the bound
+    ip:port."""
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_grace
+    )
     await runner.setup()
     site = web.TCPSite(runner, ip, port, ssl_context=ssl_context, reuse_address=True)
     try:
@@ -350,9 +355,8 @@ class HttpApiServer:
         channel = frontend_channel(frontend_address, config.tls.frontend)
         app = build_app(channel, health, options)
         try:
-            runner, address = await start(
-                app, config.http_ip or config.ip, config.http_port, context
-            )
+            ip = config.http_ip or config.ip
+            runner, address = await start(app, ip, config.http_port, context, config.shutdown_grace)
         except BaseException:
             await channel.close()
             raise
