@@ -516,6 +516,32 @@ async def test_every_route_answers_temporals_status_never_an_internal_error(
     assert len(seen) > 100
 
 
+async def test_allowed_hosts_refuse_other_host_headers() -> None:
+    from pytemporal.config import ServerConfig
+    from pytemporal.server import serve
+
+    stop, ready, endpoints = asyncio.Event(), asyncio.Event(), dict[str, str]()
+    allowed = {"frontend.httpAllowedHosts": ["127.0.0.1:*"]}
+    config = ServerConfig(port=0, http_port=0, dynamic_config=allowed)
+    task = asyncio.create_task(
+        serve(config, stop=stop, endpoints=endpoints, on_ready=lambda _: ready.set())
+    )
+    try:
+        await asyncio.wait_for(ready.wait(), timeout=30)
+        async with httpx.AsyncClient(base_url=f"http://{endpoints['http']}") as http:
+            assert (await http.get("/api/v1/system-info")).status_code == 200
+            refused = await http.get("/api/v1/system-info", headers={"Host": "evil.example"})
+            assert (refused.status_code, refused.json()) == (
+                403,
+                {"code": 7, "message": "Host not allowed"},
+            )
+            # Health probes and unknown paths are not API routes.
+            assert (await http.get("/health", headers={"Host": "evil.example"})).status_code == 200
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
 async def test_in_process_server_reports_its_http_endpoint() -> None:
     from pytemporal.config import ServerConfig
     from pytemporal.server import serve

@@ -247,3 +247,14 @@ def test_a_rest_of_path_variable_takes_the_remaining_segments() -> None:
     assert match is not None and match.params == {("path",): "a/b c/d"}
     assert table.match("GET", "/files") is None
     assert table.match("GET", "/api/v1/system-info") is not None
+
+
+def test_allowed_hosts_patterns() -> None:
+    from pytemporal.web.http_api import hosts_pattern
+
+    anything = hosts_pattern(("*",))
+    assert anything.match("") and anything.match("evil.example:80")
+    local = hosts_pattern(("localhost:*", "127.0.0.1:7243"))
+    assert local.match("localhost:7243") and local.match("127.0.0.1:7243")
+    assert not local.match("127.0.0.1:7244") and not local.match("evil.localhost:1")
+    assert not hosts_pattern(("a.b",)).match("aXb")  # literal dots

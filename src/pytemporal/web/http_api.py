@@ -21,6 +21,7 @@ from google.protobuf.message import Message
 from google.rpc import status_pb2  # type: ignore[import-untyped]
 
 from pytemporal import __version__
+from pytemporal.common import dynamic_config as dc
 from pytemporal.common import health as health_mod
 from pytemporal.config import ServerConfig
 from pytemporal.web import http_params, https, json_mapping
@@ -69,6 +70,20 @@ _VALUE = re.compile(r"[\x20-\x7e]*")
 class Options:
     # The header the authorizer reads the token from (authorization.authHeaderName).
     auth_header: str = "authorization"
+    # frontend.httpAllowedHosts: wildcard patterns of the Host header.
+    allowed_hosts: tuple[str, ...] = ("*",)
+
+
+def hosts_pattern(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """Temporal's WildCardStringsToRegexp: `*` is any substring, the rest literal."""
+    alternatives = (
+        "(" + ".*".join(re.escape(p) for p in pattern.split("*")) + ")" for pattern in patterns
+    )
+    return re.compile("^(?:" + "|".join(alternatives) + ")$", re.DOTALL)
+
+
+# Written as Temporal's allowedHostsMiddleware writes it, byte for byte.
+_HOST_NOT_ALLOWED = '{"code": 7, "message": "Host not allowed"}'
 
 
 @dataclass(frozen=True)
@@ -207,6 +222,7 @@ class HttpApi:
         self.channel = channel
         self.options = options or Options()
         self.table = RouteTable(temporal_routes())
+        self.allowed_hosts = hosts_pattern(self.options.allowed_hosts)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -226,6 +242,8 @@ class HttpApi:
             return _error(grpc.StatusCode.UNIMPLEMENTED, "Method Not Allowed", out)
         if match is None:
             return _error(grpc.StatusCode.NOT_FOUND, "Not Found", out)
+        if not self.allowed_hosts.match(request.headers.get("Host", "")):
+            return web.Response(status=403, text=_HOST_NOT_ALLOWED)
         try:
             message = await _build_request(request, match, inbound.shorthand)
         except _Failure as e:
@@ -350,7 +368,11 @@ class HttpApiServer:
         if config.http_port is None:
             raise ValueError("the HTTP API needs config.http_port")
         auth = config.authorization
-        options = Options(auth_header=auth.auth_header_name if auth else "authorization")
+        values, _ = dc.DynamicConfig.from_values(config.dynamic_config)
+        options = Options(
+            auth_header=auth.auth_header_name if auth else "authorization",
+            allowed_hosts=values.get(dc.FRONTEND_HTTP_ALLOWED_HOSTS),
+        )
         context = https.server_context(config.tls.frontend)
         channel = frontend_channel(frontend_address, config.tls.frontend)
         app = build_app(channel, health, options)

@@ -10,13 +10,13 @@ refuses more than one. Names that are no field are ignored (`pretty`, ...).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from google.protobuf import descriptor, json_format
 from google.protobuf.message import Message
 
+from pytemporal.common.dynamic_config import parse_duration
 from pytemporal.web.json_mapping import descriptor_of
 
 FD = descriptor.FieldDescriptor
@@ -26,8 +26,6 @@ _WRAPPERS = {
     for name in ("Double", "Float", "Int64", "UInt64", "Int32", "UInt32", "Bool", "String", "Bytes")
 }
 _TEXT_MESSAGES = {"google.protobuf.Timestamp", "google.protobuf.FieldMask"}
-_GO_DURATION = re.compile(r"([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)")
-_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
@@ -38,16 +36,9 @@ class ParamError(ValueError):
 
 def _go_duration(text: str) -> str:
     sign, body = ("-", text[1:]) if text.startswith("-") else ("", text.lstrip("+"))
-    if body == "0":
-        return "0s"
-    pos, seconds = 0, 0.0
-    for m in _GO_DURATION.finditer(body):
-        if m.start() != pos:
-            break
-        seconds += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-        pos = m.end()
-    if pos != len(body) or not body:
+    if not body:
         raise ValueError(f"time: invalid duration {text!r}")
+    seconds = parse_duration(body).total_seconds()
     return f"{sign}{seconds:.9f}".rstrip("0").rstrip(".") + "s"
 
 
