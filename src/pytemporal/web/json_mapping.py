@@ -99,11 +99,13 @@ def _walk_field(field: FD, value: Any, rewrite: Rewrite) -> Any:
 
 
 def _walk_value(field: FD, value: Any, rewrite: Rewrite) -> Any:
+    # Enum names are rewritten on input only (json_format writes canonical ones).
+    reading = rewrite is not _shorthand_out
     if field.type == FD.TYPE_ENUM and field.enum_type is not None:
-        return _enum_value(field.enum_type, value) if rewrite is not _shorthand_out else value
+        return _enum_value(field.enum_type, value) if reading else value
     if field.type != FD.TYPE_MESSAGE or field.message_type is None:
         return value
-    if not _reaches_rewritten(field.message_type, enums=rewrite is not _shorthand_out):
+    if not _reaches_rewritten(field.message_type, enums=reading):
         return value
     return rewrite(field.message_type, value)
 
