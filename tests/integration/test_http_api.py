@@ -443,6 +443,9 @@ async def _differential(servers: list[HttpServer]) -> None:
     body = start_body("Diff", task_queue, [{"a": 1}, "x", None])
     started = await _same_status(servers, "POST", f"{NS}/workflows/{wf}", json=body)
     assert all(s["started"] is True and s["runId"] for s in started)
+    again = await _same_status(servers, "POST", f"{NS}/workflows/{wf}", json=body)
+    assert again[0]["code"] == again[1]["code"] == 6
+    assert set(again[0]["details"][0]) == set(again[1]["details"][0])
     signal = await _same_status(
         servers, "POST", f"{NS}/workflows/{wf}/signal/go", json={"input": [1]}
     )
