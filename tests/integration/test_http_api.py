@@ -321,6 +321,16 @@ async def _check_authorization(base_url: str, key: Any, make_token: Any) -> None
             f"{NS}/workflows/{unique('w')}", json=wf_body, cookies={"pytemporal-token": admin}
         )
         assert cookie.status_code == 200, cookie.text
+        # What another page could make a browser send (no preflight) does not use it.
+        forged = await http.post(
+            f"{NS}/workflows/{unique('w')}",
+            content=json.dumps(wf_body),
+            headers={"Content-Type": "text/plain"},
+            cookies={"pytemporal-token": admin},
+        )
+        assert forged.status_code == 403
+        reading = await http.get(f"{NS}/workflows", cookies={"pytemporal-token": reader})
+        assert reading.status_code == 200
         bad = await http.get(f"{NS}/workflows", headers={"Authorization": "Bearer not-a-jwt"})
         assert bad.status_code == 403
 

@@ -149,12 +149,23 @@ def _error(
     )
 
 
+def _cookie_usable(request: web.Request) -> bool:
+    """Whether a request may be authorized by the UI's cookie, which the browser adds
+    by itself: not to a POST another page on this host could send without a CORS
+    preflight (a form or text/plain), so that no such page acts with the operator's
+    token. A JSON body needs a preflight, which this API never grants."""
+    if request.method in ("GET", "HEAD"):
+        return True
+    media_type = request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    return media_type.startswith("application/json")
+
+
 def _credentials(request: web.Request, options: Options) -> list[tuple[str, str]]:
     """The caller's token: its authorization header(s), else the UI's session cookie."""
     names = {"authorization", options.auth_header.lower()}
     given = [(name, request.headers[name]) for name in sorted(names) if name in request.headers]
     token = request.cookies.get(TOKEN_COOKIE)
-    if given or not token:
+    if given or not token or not _cookie_usable(request):
         return given
     value = token if token.lower().startswith("bearer ") else f"Bearer {token}"
     return [(options.auth_header.lower(), value)]
