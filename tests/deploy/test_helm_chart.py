@@ -1,11 +1,9 @@
-"""The Helm chart in deploy/helm/pytemporal, rendered by Helm's own engine.
+"""The Helm chart in deploy/helm/pytemporal, rendered by Helm's own engine (helmchart.py).
 
-The engine is Helm's Go SDK (v4) in `helm-python-sdk` (a dev extra: a wheel bundling
-the compiled library), so these tests run wherever `pip install -e '.[dev]'` ran and
-never skip for want of a `helm` binary. Every rendered manifest is checked against
-Kubernetes' schemas with `kubernetes-validate` (strict: unknown fields are errors); the ServiceMonitor, a
-custom resource it has no schema for, against SERVICE_MONITOR below (the fields of
-monitoring.coreos.com/v1 the chart uses, closed to others). The server's config file in
+Every rendered manifest is checked against Kubernetes' schemas with
+`kubernetes-validate` (strict: unknown fields are errors); the ServiceMonitor, a custom
+resource it has no schema for, against SERVICE_MONITOR below (the fields of
+monitoring.coreos.com/v1 that the chart uses, closed to others). The server's config file in
 the ConfigMap is loaded by the server's own config loader.
 """
 
@@ -15,27 +13,32 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-import helm_python as helm
 import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
 
+from helmchart import (
+    AGREED_LISTENERS,
+    CHART,
+    NAMESPACE,
+    PRODUCTION,
+    HelmError,
+    Manifest,
+    config_of,
+    env_of,
+    lint,
+    one,
+    render,
+    server_container,
+)
 from pytemporal.cli import config_file
 from pytemporal.cli.config_file import load_server_config
 from pytemporal.cli.parser import parse_args
 
-CHART = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "pytemporal"
-PRODUCTION = yaml.safe_load((CHART / "ci" / "production-values.yaml").read_text())
 # The oldest Kubernetes the chart declares (Chart.yaml kubeVersion) and the newest
 # kubernetes-validate knows.
 KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
-RELEASE, NAMESPACE = "temporal", "prod"
-# Sections of the config file that the server's loader learns in other branches of
-# issues 10/11 (HTTP API, UI, metrics): checked here by shape until it knows them.
-AGREED_LISTENERS = {"http": {"ip", "port"}, "ui": {"enabled", "ip", "port"}, "metrics": {"ip", "port"}}
-
-Manifest = dict[str, Any]
 
 
 def _closed(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -83,42 +86,6 @@ SERVICE_MONITOR = _closed(
     },
     ("apiVersion", "kind", "metadata", "spec"),
 )
-
-
-def render(values: dict[str, Any] | None = None, *, upgrade: bool = False) -> list[Manifest]:
-    with helm.Chart.load(str(CHART)) as chart:
-        files = chart.render(
-            values or {},
-            name=RELEASE,
-            namespace=NAMESPACE,
-            is_install=not upgrade,
-            is_upgrade=upgrade,
-        )
-    docs = []
-    for path, text in sorted(files.items()):
-        if path.endswith(".yaml"):
-            docs.extend(doc for doc in yaml.safe_load_all(text) if doc)
-    return docs
-
-
-def one(docs: list[Manifest], kind: str, suffix: str = "") -> Manifest:
-    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"].endswith(suffix)]
-    assert len(found) == 1, f"expected one {kind} *{suffix}, got {[d['metadata'] for d in found]}"
-    return found[0]
-
-
-def server_container(docs: list[Manifest]) -> Manifest:
-    containers = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
-    assert [c["name"] for c in containers] == ["server"]
-    return containers[0]
-
-
-def config_of(docs: list[Manifest]) -> dict[str, Any]:
-    return yaml.safe_load(one(docs, "ConfigMap")["data"]["config.yaml"])
-
-
-def env_of(container: Manifest) -> dict[str, Manifest]:
-    return {e["name"]: e for e in container.get("env", [])}
 
 
 @pytest.fixture(scope="module")
@@ -281,7 +248,11 @@ def test_secrets_are_referenced_never_inlined(production_docs: list[Manifest]) -
         "name": "pytemporal-cluster",
         "key": "secret",
     }
-    assert all("value" not in e for name, e in env.items() if name != "PYTEMPORAL_CLUSTER_ADVERTISE_ADDRESS")
+    assert all(
+        "value" not in e
+        for name, e in env.items()
+        if name != "PYTEMPORAL_CLUSTER_ADVERTISE_ADDRESS"
+    )
     pod = one(production_docs, "Deployment")["spec"]["template"]["spec"]
     secrets = {v["name"]: v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
     assert secrets == {
@@ -296,7 +267,7 @@ def test_secrets_are_referenced_never_inlined(production_docs: list[Manifest]) -
 
 
 def test_a_password_in_the_database_url_is_refused() -> None:
-    with pytest.raises(helm.HelmError, match="must not contain a password"):
+    with pytest.raises(HelmError, match="must not contain a password"):
         render({"database": {"url": "postgresql://u:hunter2@db:5432/t"}})
 
 
@@ -312,7 +283,7 @@ def test_a_password_in_the_database_url_is_refused() -> None:
     ],
 )
 def test_incomplete_values_are_refused(values: dict[str, Any], message: str) -> None:
-    with pytest.raises(helm.HelmError, match=message):
+    with pytest.raises(HelmError, match=message):
         render(values)
 
 
@@ -348,7 +319,7 @@ def test_config_change_rolls_the_pods() -> None:
 
 
 def test_helm_lint_is_clean() -> None:
-    report = helm.lint(str(CHART), PRODUCTION, strict=True, namespace=NAMESPACE)
+    report = lint(PRODUCTION)
     problems = [m for m in report["messages"] if m["severity"] >= 2]
     assert not problems and not report["errors"], report
 
