@@ -106,6 +106,7 @@ def test_every_manifest_is_valid_kubernetes(values: str, request: pytest.Fixture
         "ConfigMap",
         "Deployment",
         "Job",
+        "NetworkPolicy",
         "PodDisruptionBudget",
         "Service",
         "Service",
@@ -308,6 +309,27 @@ def test_replicas_pdb_and_rolling_update(production_docs: list[Manifest]) -> Non
     pod = deployment["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert server_container(production_docs)["securityContext"]["readOnlyRootFilesystem"]
+
+
+def test_network_policy_keeps_the_internode_port_to_the_servers(
+    production_docs: list[Manifest],
+) -> None:
+    policy = one(production_docs, "NetworkPolicy")["spec"]
+    pod_labels = one(production_docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    named = {p["name"] for p in server_container(production_docs)["ports"]}
+    by_port = {}
+    for rule in policy["ingress"]:
+        for port in rule["ports"]:
+            assert port["port"] in named
+            by_port[port["port"]] = rule.get("from")
+    assert set(by_port) == named
+    [peer] = by_port["internode"]
+    assert peer["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert all(by_port[name] is None for name in named - {"internode"})
+    assert not [
+        d for d in render({"networkPolicy": {"enabled": False}}) if d["kind"] == "NetworkPolicy"
+    ]
 
 
 def test_config_change_rolls_the_pods() -> None:
