@@ -9,6 +9,7 @@ the ConfigMap is loaded by the server's own config loader.
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from helmchart import (
 from pytemporal.cli import config_file
 from pytemporal.cli.config_file import load_server_config
 from pytemporal.cli.parser import parse_args
+from pytemporal.common.logging import LOG_FORMATS, LOG_LEVELS
 
 # The oldest Kubernetes the chart declares (Chart.yaml kubeVersion) and the newest
 # kubernetes-validate knows.
@@ -280,7 +282,13 @@ def test_a_password_in_the_database_url_is_refused() -> None:
             {"tls": {"internode": {"enabled": True, "secretName": "s"}}},
             "tls.internode.serverName is required",
         ),
-        ({"database": {"url": "sqlite:////data/db"}}, "the chart runs PostgreSQL"),
+        ({"database": {"url": "sqlite:////data/db"}}, "/database/url"),
+        # values.schema.json: misspelt keys and bad values fail before anything renders.
+        ({"replicas": 3}, "additional properties 'replicas' not allowed"),
+        ({"server": {"numHistoryShard": 8}}, "additional properties 'numHistoryShard'"),
+        ({"server": {"numHistoryShards": 0}}, "/server/numHistoryShards"),
+        ({"server": {"logLevel": "loud"}}, "/server/logLevel"),
+        ({"ports": {"grpc": "7233"}}, "/ports/grpc"),
     ],
 )
 def test_incomplete_values_are_refused(values: dict[str, Any], message: str) -> None:
@@ -344,6 +352,19 @@ def test_helm_lint_is_clean() -> None:
     report = lint(PRODUCTION)
     problems = [m for m in report["messages"] if m["severity"] >= 2]
     assert not problems and not report["errors"], report
+
+
+def test_values_schema_follows_the_values_and_the_server() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert set(schema["properties"]) - {"global"} == set(values)
+    for key, sub in schema["properties"].items():
+        if sub.get("additionalProperties") is False:
+            assert set(sub["properties"]) >= set(values[key]), key
+    server = schema["properties"]["server"]["properties"]
+    assert tuple(server["logLevel"]["enum"]) == LOG_LEVELS
+    assert tuple(server["logFormat"]["enum"]) == LOG_FORMATS
+    assert server["numHistoryShards"]["maximum"] == config_file.MAX_SHARDS
 
 
 def test_values_file_is_documented_line_by_line() -> None:
