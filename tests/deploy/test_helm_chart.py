@@ -338,6 +338,12 @@ def test_network_policy_keeps_the_internode_port_to_the_servers(
     assert not [
         d for d in render({"networkPolicy": {"enabled": False}}) if d["kind"] == "NetworkPolicy"
     ]
+    peers = [{"namespaceSelector": {"matchLabels": {"team": "orders"}}}]
+    narrowed = one(render({"networkPolicy": {"apiFrom": peers}}), "NetworkPolicy")
+    kubernetes_validate.validate(narrowed, KUBERNETES_VERSIONS[-1], strict=True)
+    rules = {p["port"]: r.get("from") for r in narrowed["spec"]["ingress"] for p in r["ports"]}
+    assert rules["grpc"] == rules["http"] == rules["ui"] == peers
+    assert rules["metrics"] is None and rules["internode"] != peers
 
 
 def test_config_change_rolls_the_pods() -> None:
