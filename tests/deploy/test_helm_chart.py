@@ -311,6 +311,8 @@ def test_replicas_pdb_and_rolling_update(production_docs: list[Manifest]) -> Non
     pdb = one(production_docs, "PodDisruptionBudget")
     assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
     assert pdb["spec"]["maxUnavailable"] == 1
+    frontend = one(production_docs, "Service", "-frontend")["spec"]["ports"]
+    assert {p["name"]: p["appProtocol"] for p in frontend} == {"grpc": "grpc", "http": "https"}
     for name in ("-frontend", "-web", "-metrics"):
         selector = one(production_docs, "Service", name)["spec"]["selector"]
         assert selector.items() <= pod_labels.items()
