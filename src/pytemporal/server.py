@@ -373,7 +373,8 @@ async def serve(
         health.set(State.DRAINING)
         # The public listener stays open while its calls finish, so health checks get
         # NOT_SERVING (not a refused connection) for the grace period.
-        grace = await gate.drain(config.shutdown_grace)
+        drain = values.get(dc.SHUTDOWN_DRAIN_DURATION).total_seconds()
+        grace = await gate.drain(drain or config.shutdown_grace)
         if cluster is not None:
             await cluster.release_all()
         await asyncio.gather(*(s.stop(grace=grace) for s in servers))

@@ -576,7 +576,7 @@ STUB_LAUNCHER = textwrap.dedent(
         },
     )
 
-    async def serve(config, *, on_ready=None, stop=None):
+    async def serve(config, *, on_ready=None, stop=None, endpoints=None):
         server = grpc.aio.server()
         server.add_generic_rpc_handlers([HANDLER])
         port = server.add_insecure_port(f"{config.ip}:{config.port}")

@@ -13,6 +13,8 @@ from typing import Any
 
 import grpc
 
+from pytemporal.common import logcontext
+
 log = logging.getLogger(__name__)
 
 
@@ -24,7 +26,8 @@ def _unimplemented(service: str, method: str) -> Any:
     text = message(service, method)
 
     async def answer(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        log.warning("%s", text, extra={"grpc-method": f"{service}/{method}"})
+        with logcontext.request_tagged(request):
+            log.warning("%s", text, extra={"grpc-method": f"{service}/{method}"})
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, text)
 
     return answer
