@@ -364,13 +364,15 @@ async def serve(
             membership = tg.create_task(cluster.run()) if cluster is not None else None
             skipping_task = tg.create_task(skipper.run()) if skipper is not None else None
             await stop.wait()
+            health.set(State.DRAINING)  # first: health checks fail from the stop's start
             timers.cancel()
             if skipping_task is not None:
                 skipping_task.cancel()
             if membership is not None:
                 membership.cancel()
     finally:
-        health.set(State.DRAINING)
+        if health.state is not State.DRAINING:  # stopped by an error
+            health.set(State.DRAINING)
         # The public listener stays open while its calls finish, so health checks get
         # NOT_SERVING (not a refused connection) for the grace period.
         drain = values.get(dc.SHUTDOWN_DRAIN_DURATION).total_seconds()

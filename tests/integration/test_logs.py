@@ -18,7 +18,7 @@ import grpc
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionRequest,
-    PauseActivityRequest,
+    PollNexusTaskQueueRequest,
     service_pb2_grpc,
 )
 from temporalio.client import Client
@@ -90,14 +90,16 @@ async def call(address: str, rpc: str, request: Any) -> grpc.aio.AioRpcError:
 
 async def test_unimplemented_call_logs_one_line(tmp_path: Path) -> None:
     async with server(tmp_path, *start_dev("--log-format", "json")) as s:
-        error = await call(s.address, "PauseActivity", PauseActivityRequest(namespace="default"))
+        error = await call(
+            s.address, "PollNexusTaskQueue", PollNexusTaskQueueRequest(namespace="default")
+        )
         assert error.code() == grpc.StatusCode.UNIMPLEMENTED
-        assert error.details() == "Method WorkflowService/PauseActivity is not implemented"
+        assert error.details() == "Method WorkflowService/PollNexusTaskQueue is not implemented"
         await wait_for(lambda: s.lines(), message="a log line")
     # At the default level (warn): the call, and nothing else (no traceback).
     [record] = s.records()
     assert record["level"] == "WARN"
-    assert record["msg"] == "Method WorkflowService/PauseActivity is not implemented"
+    assert record["msg"] == "Method WorkflowService/PollNexusTaskQueue is not implemented"
     assert record["wf-namespace"] == "default"
     assert "error" not in record
 
@@ -154,10 +156,12 @@ async def test_text_format_and_level_in_server_start(tmp_path: Path) -> None:
     )
     await _schema_setup(tmp_path / "db.sqlite")
     async with server(tmp_path, "server", "start", "--config", str(config)) as s:
-        error = await call(s.address, "PauseActivity", PauseActivityRequest(namespace="default"))
+        error = await call(
+            s.address, "PollNexusTaskQueue", PollNexusTaskQueueRequest(namespace="default")
+        )
         assert error.code() == grpc.StatusCode.UNIMPLEMENTED
-        await wait_for(lambda: _mentions(s, "PauseActivity"), message="the UNIMPLEMENTED line")
-    [line] = _mentions(s, "PauseActivity")
+        await wait_for(lambda: _mentions(s, "PollNexusTaskQueue"), message="the UNIMPLEMENTED line")
+    [line] = _mentions(s, "PollNexusTaskQueue")
     assert line.startswith("time=") and " level=WARN " in line and "wf-namespace=default" in line
 
 
@@ -171,12 +175,14 @@ async def test_json_flag_overrides_server_start_config(tmp_path: Path) -> None:
     await _schema_setup(tmp_path / "db.sqlite")
     args = ("server", "start", "--config", str(config), "--log-format", "json")
     async with server(tmp_path, *args, "--log-level", "info") as s:
-        error = await call(s.address, "PauseActivity", PauseActivityRequest(namespace="default"))
+        error = await call(
+            s.address, "PollNexusTaskQueue", PollNexusTaskQueueRequest(namespace="default")
+        )
         assert error.code() == grpc.StatusCode.UNIMPLEMENTED
-        await wait_for(lambda: _mentions(s, "PauseActivity"), message="the UNIMPLEMENTED line")
+        await wait_for(lambda: _mentions(s, "PollNexusTaskQueue"), message="the UNIMPLEMENTED line")
     records = s.records()  # every line is JSON
-    assert [r["msg"] for r in records if "PauseActivity" in r["msg"]] == [
-        "Method WorkflowService/PauseActivity is not implemented"
+    assert [r["msg"] for r in records if "PollNexusTaskQueue" in r["msg"]] == [
+        "Method WorkflowService/PollNexusTaskQueue is not implemented"
     ]
 
 
