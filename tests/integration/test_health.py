@@ -35,7 +35,7 @@ from jwtkeys import SigningKey, jwks
 from pytemporal.config import AuthorizationConfig, ServerConfig
 from pytemporal.server import serve
 
-from .harness import free_port, wait_for
+from .harness import PYTEMPORAL, REFERENCE, ServerProcess, free_port, wait_for
 
 WORKFLOW_SERVICE = "temporal.api.workflowservice.v1.WorkflowService"
 OPERATOR_SERVICE = "temporal.api.operatorservice.v1.OperatorService"
@@ -97,6 +97,27 @@ async def test_health_answers_serving_for_the_server_and_each_service() -> None:
         with pytest.raises(grpc.aio.AioRpcError) as unknown:
             await check(address, "no.such.Service")
         assert unknown.value.code() == grpc.StatusCode.NOT_FOUND  # as Temporal's
+
+
+@pytest.mark.reference
+async def test_the_answers_match_temporals() -> None:
+    """Check's statuses and codes, and reflection's public services, as Temporal's."""
+    seen = {}
+    for kind in (PYTEMPORAL, REFERENCE):
+        process = ServerProcess(kind)
+        await process.start()
+        try:
+            statuses = []
+            for service in ("", WORKFLOW_SERVICE, OPERATOR_SERVICE, "grpc.health.v1.Health", "x"):
+                try:
+                    statuses.append(await check(process.target, service))
+                except grpc.aio.AioRpcError as e:
+                    statuses.append(e.code())
+            names = await asyncio.to_thread(_reflected_services, process.target)
+            seen[kind] = (statuses, {n for n in names if n.startswith("temporal.api.")})
+        finally:
+            process.terminate()
+    assert seen[PYTEMPORAL] == seen[REFERENCE]
 
 
 async def test_not_serving_while_starting_then_serving_watch_sees_both() -> None:
