@@ -1,19 +1,23 @@
 """The workflow a log line concerns, attached to every line logged while handling it.
 
 The frontend (``frontend/errors.handled``) and history (the engine's run lock, the timer
-and transfer queues) set the tags for the task they run in; :class:`WorkflowTagsFilter`
-copies them onto each record, so ``json`` output has them as fields and ``pretty``/
-``text`` append them. The names are Temporal's log tags (``common/log/tag/tags.go``):
-``wf-namespace``, ``wf-namespace-id``, ``wf-id``, ``wf-run-id``.
+and transfer queues) push what they work on -- the request, the run key -- for the
+task they run in; :class:`WorkflowTagsFilter` turns that into tags on each record, so
+``json`` output has them as fields and ``pretty``/``text`` append them. The names are
+Temporal's log tags (``common/log/tag/tags.go``): ``wf-namespace``,
+``wf-namespace-id``, ``wf-id``, ``wf-run-id``.
+
+Tags are computed only when a line is logged: on the hot path (every call, every run
+lock) a push is one context-variable set, so tagging costs next to nothing while the
+log is quiet.
 """
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import logging
-from collections.abc import Iterator, Mapping
-from types import MappingProxyType
+from collections.abc import Mapping
+from types import TracebackType
 from typing import Any
 
 NAMESPACE = "wf-namespace"
@@ -21,36 +25,77 @@ NAMESPACE_ID = "wf-namespace-id"
 WORKFLOW_ID = "wf-id"
 RUN_ID = "wf-run-id"
 
-_tags: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
-    "pytemporal_workflow_tags", default=MappingProxyType({})
+# What the current task works on, innermost last: requests (protobuf messages), run
+# keys (namespace id, workflow id, run id) and tag dicts.
+_sources: contextvars.ContextVar[tuple[Any, ...]] = contextvars.ContextVar(
+    "pytemporal_log_sources", default=()
 )
+Token = contextvars.Token
 
 
-def current() -> Mapping[str, str]:
-    return _tags.get()
+def push(source: Any) -> Token[tuple[Any, ...]]:
+    """Add `source` (a request, a run key or a dict of tags) until :func:`pop`."""
+    return _sources.set((*_sources.get(), source))
 
 
-@contextlib.contextmanager
-def _with(tags: Mapping[str, str]) -> Iterator[None]:
-    if not tags:
-        yield
-        return
-    token = _tags.set({**_tags.get(), **tags})
-    try:
-        yield
-    finally:
-        _tags.reset(token)
+def pop(token: Token[tuple[Any, ...]]) -> None:
+    _sources.reset(token)
 
 
-def tagged(**tags: str) -> contextlib.AbstractContextManager[None]:
+class _Pushed:
+    """``with``: push on entry, pop on exit (a class: cheaper than a generator)."""
+
+    __slots__ = ("_source", "_token")
+
+    def __init__(self, source: Any) -> None:
+        self._source = source
+
+    def __enter__(self) -> None:
+        self._token = push(self._source)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        pop(self._token)
+
+
+def tagged(**tags: str) -> _Pushed:
     """Add the non-empty `tags` (keyword names use ``_`` for ``-``) for the block."""
-    return _with({k.replace("_", "-"): v for k, v in tags.items() if v})
+    return _Pushed({k.replace("_", "-"): v for k, v in tags.items() if v})
 
 
-def run_tags(key: tuple[str, str, str]) -> contextlib.AbstractContextManager[None]:
-    """The tags of a history run key (namespace id, workflow id, run id)."""
-    namespace_id, workflow_id, run_id = key
-    return tagged(wf_namespace_id=namespace_id, wf_id=workflow_id, wf_run_id=run_id)
+def run_tags(key: tuple[str, str, str]) -> _Pushed:
+    """Tag the block with a history run key (namespace id, workflow id, run id)."""
+    return _Pushed(key)
+
+
+def request_tagged(request: Any) -> _Pushed:
+    """Tag the block with what a public request names."""
+    return _Pushed(request)
+
+
+def current() -> dict[str, str]:
+    """The tags of the current task (later sources win)."""
+    tags: dict[str, str] = {}
+    for source in _sources.get():
+        tags.update(_tags_of(source))
+    return tags
+
+
+def _tags_of(source: Any) -> Mapping[str, str]:
+    if isinstance(source, dict):
+        return source
+    if isinstance(source, tuple):
+        namespace_id, workflow_id, run_id = source
+        return _non_empty({NAMESPACE_ID: namespace_id, WORKFLOW_ID: workflow_id, RUN_ID: run_id})
+    return request_tags(source)
+
+
+def _non_empty(tags: dict[str, Any]) -> dict[str, str]:
+    return {k: v for k, v in tags.items() if isinstance(v, str) and v}
 
 
 def _execution(request: Any) -> Any:
@@ -63,24 +108,18 @@ def _execution(request: Any) -> Any:
 
 def request_tags(request: Any) -> dict[str, str]:
     """The namespace, workflow id and run id a public request names, if any."""
-    tags: dict[str, str] = {}
-    namespace = getattr(request, "namespace", None)
-    if isinstance(namespace, str) and namespace:
-        tags[NAMESPACE] = namespace
-    execution = _execution(request)
     workflow_id = getattr(request, "workflow_id", None)
     run_id = getattr(request, "run_id", None)
+    execution = _execution(request)
     if execution is not None:
         workflow_id, run_id = execution.workflow_id, execution.run_id
-    if isinstance(workflow_id, str) and workflow_id:
-        tags[WORKFLOW_ID] = workflow_id
-    if isinstance(run_id, str) and run_id:
-        tags[RUN_ID] = run_id
-    return tags
-
-
-def request_tagged(request: Any) -> contextlib.AbstractContextManager[None]:
-    return _with(request_tags(request))
+    return _non_empty(
+        {
+            NAMESPACE: getattr(request, "namespace", None),
+            WORKFLOW_ID: workflow_id,
+            RUN_ID: run_id,
+        }
+    )
 
 
 class WorkflowTagsFilter(logging.Filter):
@@ -88,7 +127,8 @@ class WorkflowTagsFilter(logging.Filter):
     wins)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for name, value in _tags.get().items():
-            if name not in record.__dict__:
-                record.__dict__[name] = value
+        if _sources.get():
+            for name, value in current().items():
+                if name not in record.__dict__:
+                    record.__dict__[name] = value
         return True

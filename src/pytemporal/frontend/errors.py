@@ -111,18 +111,20 @@ def handled(fn: F) -> F:
 
     @functools.wraps(fn)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        with logcontext.request_tagged(request):
-            try:
-                return await fn(self, request, context)
-            except e.ServiceError as err:
-                if log.isEnabledFor(logging.DEBUG):
-                    code = status_of(err)[0]
-                    log.debug("%s: %s %s", fn.__name__, code.name, err.message)
-                await abort(context, err)
-            except (grpc.aio.AbortError, GeneratorExit):
-                raise
-            except Exception:
-                log.exception("internal error in %s", fn.__name__)
-                await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {fn.__name__}")
+        tagged = logcontext.push(request)
+        try:
+            return await fn(self, request, context)
+        except e.ServiceError as err:
+            if log.isEnabledFor(logging.DEBUG):
+                code = status_of(err)[0]
+                log.debug("%s: %s %s", fn.__name__, code.name, err.message)
+            await abort(context, err)
+        except (grpc.aio.AbortError, GeneratorExit):
+            raise
+        except Exception:
+            log.exception("internal error in %s", fn.__name__)
+            await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {fn.__name__}")
+        finally:
+            logcontext.pop(tagged)
 
     return wrapper  # type: ignore[return-value]
