@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+from temporalio.api.operatorservice.v1 import service_pb2 as operator_pb
 from temporalio.api.operatorservice.v1 import service_pb2_grpc as operator_grpc
+from temporalio.api.testservice.v1 import service_pb2 as test_pb
+from temporalio.api.workflowservice.v1 import service_pb2 as workflow_pb
 from temporalio.api.workflowservice.v1 import service_pb2_grpc as workflow_grpc
 
 from pytemporal.cluster.membership import ClusterConfigError, ShardCluster
@@ -17,7 +20,9 @@ from pytemporal.common import tls
 from pytemporal.common.clock import Clock
 from pytemporal.common.health import Health, State
 from pytemporal.config import ServerConfig, internode_auth_problem
-from pytemporal.frontend import ratelimit, routing
+from pytemporal.frontend import ratelimit, routing, unimplemented
+from pytemporal.frontend.cluster_rpcs import ClusterInfo, cluster_id, store_name
+from pytemporal.frontend.health_service import HealthService, ServingGate, enable_reflection
 from pytemporal.frontend.operator_service import OperatorService
 from pytemporal.frontend.schedule_service import ScheduleService
 from pytemporal.frontend.workflow_service import FrontendLimits, WorkflowService
@@ -29,6 +34,7 @@ from pytemporal.history.workflow.limits import WorkflowLimits
 from pytemporal.matching.client import LocalMatchingClient
 from pytemporal.matching.queues import Matching
 from pytemporal.namespaces import NamespaceRegistry
+from pytemporal.persistence import urls
 from pytemporal.persistence.factory import open_store
 from pytemporal.persistence.urls import sqlite_url
 from pytemporal.rpc.auth import SecretInterceptor, secret_metadata
@@ -42,6 +48,10 @@ from pytemporal.timeskipping.clock import SkippingClock
 from pytemporal.timeskipping.skipper import Skipper, SkippingInterceptor
 
 log = logging.getLogger(__name__)
+
+WORKFLOW_SERVICE = workflow_pb.DESCRIPTOR.services_by_name["WorkflowService"].full_name
+OPERATOR_SERVICE = operator_pb.DESCRIPTOR.services_by_name["OperatorService"].full_name
+TEST_SERVICE = test_pb.DESCRIPTOR.services_by_name["TestService"].full_name
 
 # Responses: the client's own receive limit applies; pages are bounded upstream.
 MAX_SEND_MESSAGE = 128 * 1024 * 1024
@@ -156,6 +166,21 @@ def _internode_listener(
     return server, node.advertise_address or f"{host}:{port}"
 
 
+def _cluster_info(config: ServerConfig, namespaces: NamespaceRegistry) -> ClusterInfo:
+    dialect = store_name(urls.parse(config.database_url or sqlite_url(config.db_filename)).dialect)
+    return ClusterInfo(
+        cluster_id=cluster_id(namespaces.get("default").id),
+        history_shard_count=config.num_history_shards if config.cluster else 1,
+        persistence_store=dialect,
+        visibility_store=dialect,
+    )
+
+
+def _fill_unimplemented(workflow: WorkflowService, operator: OperatorService) -> None:
+    unimplemented.fill(workflow, workflow_grpc.WorkflowServiceServicer, "WorkflowService")
+    unimplemented.fill(operator, operator_grpc.OperatorServiceServicer, "OperatorService")
+
+
 def _callbacks(engine: HistoryEngine, cluster: ShardCluster, namespaces: NamespaceRegistry) -> None:
     background: set[asyncio.Task[object]] = set()
 
@@ -183,10 +208,20 @@ async def serve(
     on_ready: Callable[[str], None] | None = None,
     stop: asyncio.Event | None = None,
     health: Health | None = None,
+    endpoints: dict[str, str] | None = None,
+    before_serving: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """Run the server until `stop` is set."""
+    """Run the server until `stop` is set.
+
+    `endpoints` (when given) is filled with each listener's bound address -- keys
+    "grpc", "http", "ui", "metrics" -- before `on_ready` is called with the gRPC one
+    (the CLI's start banner prints them all). `before_serving` is awaited once the
+    listeners are up and before the server reports SERVING: the health service answers
+    NOT_SERVING meanwhile (an embedder's warm-up; tests observe STARTING).
+    """
     stop = stop or asyncio.Event()
     health = health or Health()
+    endpoints = endpoints if endpoints is not None else {}
     if config.cluster and config.time_skipping:
         raise ClusterConfigError("time skipping needs a single server process (no cluster)")
     if config.cluster:
@@ -236,8 +271,11 @@ async def serve(
     engine.redirector = redirector
     transfers = TransferProcessor(engine, namespaces, redirector)
     router = routing.Router(redirector, namespaces)
-    interceptors: list[grpc.aio.ServerInterceptor] = []
-    # First, so that a call is authorized before it is routed anywhere.
+    # Outermost: nothing reaches Temporal's services unless SERVING, and a stop waits
+    # for the calls it counts.
+    gate = ServingGate(health)
+    interceptors: list[grpc.aio.ServerInterceptor] = [gate]
+    # Then authorization, so that a call is authorized before it is routed anywhere.
     authorization = None
     if config.authorization is not None:
         # Imported on use: PyJWT and cryptography weigh on every start (start-up time).
@@ -284,11 +322,19 @@ async def serve(
         schedules=ScheduleService(namespaces, scheduler, store, engine.limits.blob_size),
     )
     operator_service = OperatorService(namespaces)
+    _fill_unimplemented(workflow_service, operator_service)
+    cluster_info = _cluster_info(config, namespaces)
+    workflow_service.cluster_info = operator_service.cluster_info = cluster_info
     workflow_grpc.add_WorkflowServiceServicer_to_server(workflow_service, server)
     operator_grpc.add_OperatorServiceServicer_to_server(operator_service, server)
+    public_services = [WORKFLOW_SERVICE, OPERATOR_SERVICE]
     if skipping is not None:
         test_service.add_to_server(test_service.TestService(skipping), server)
+        public_services.append(TEST_SERVICE)
+    HealthService(health, public_services).add_to_server(server)
+    enable_reflection(server, public_services)
     address = _listen(server, config.ip, config.port, frontend_credentials)
+    endpoints["grpc"] = cluster_info.address = address
     servers = [server]
     if cluster is not None:
         internal, cluster.address = _internode_listener(
@@ -306,6 +352,9 @@ async def serve(
     if cluster is not None:
         await cluster.check_shard_count()
         await cluster.tick()  # take a first share of the shards before serving
+    cluster_info.http_address = endpoints.get("http", "")
+    if before_serving is not None:
+        await before_serving()
     health.set(State.SERVING)
     if on_ready is not None:
         on_ready(address)
@@ -315,16 +364,22 @@ async def serve(
             membership = tg.create_task(cluster.run()) if cluster is not None else None
             skipping_task = tg.create_task(skipper.run()) if skipper is not None else None
             await stop.wait()
+            health.set(State.DRAINING)  # first: health checks fail from the stop's start
             timers.cancel()
             if skipping_task is not None:
                 skipping_task.cancel()
             if membership is not None:
                 membership.cancel()
     finally:
-        health.set(State.DRAINING)
+        if health.state is not State.DRAINING:  # stopped by an error
+            health.set(State.DRAINING)
+        # The public listener stays open while its calls finish, so health checks get
+        # NOT_SERVING (not a refused connection) for the grace period.
+        drain = values.get(dc.SHUTDOWN_DRAIN_DURATION).total_seconds()
+        grace = await gate.drain(drain or config.shutdown_grace)
         if cluster is not None:
             await cluster.release_all()
-        await asyncio.gather(*(s.stop(grace=config.shutdown_grace) for s in servers))
+        await asyncio.gather(*(s.stop(grace=grace) for s in servers))
         if authorization is not None:
             await authorization.close()
         await scheduler.close()

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from temporalio.api.history.v1 import History, HistoryEvent
 
 from pytemporal.cluster.membership import LocalCluster
+from pytemporal.common import logcontext
 from pytemporal.common.clock import Clock
 from pytemporal.common.errors import NotFound, ResourceExhausted, ServiceError, Unavailable
 from pytemporal.history.api.queries_registry import PendingQuery, QueryRegistry
@@ -232,7 +233,8 @@ class HistoryEngine:
         entry = await self._acquire(key)
         try:
             entry.ms.begin(self.clock.now())
-            yield entry
+            with logcontext.run_tags(key):  # every line logged while changing the run
+                yield entry
         except BaseException:
             ms = entry.ms
             if ms.new_events or ms.tasks or ms.dirty:

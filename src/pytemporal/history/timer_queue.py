@@ -22,6 +22,7 @@ import heapq
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from pytemporal.common import logcontext
 from pytemporal.common.clock import Clock
 from pytemporal.persistence.api import Store, TimerRow
 
@@ -208,6 +209,10 @@ class TimerQueue:
             task.add_done_callback(self._tasks.discard)
 
     async def _fire(self, key: Key, when: float) -> None:
+        with logcontext.run_tags(key):
+            await self._fire_tagged(key, when)
+
+    async def _fire_tagged(self, key: Key, when: float) -> None:
         failed = False
         nxt: float | None = None
         async with self._slots:
