@@ -156,6 +156,31 @@ def _internode_listener(
     return server, node.advertise_address or f"{host}:{port}"
 
 
+async def _start_ui(config: ServerConfig, address: str, health: Health) -> tuple[Any, str] | None:
+    """The web UI's listener (docs/ui.md) and its address, unless headless."""
+    if config.headless:
+        return None
+    if config.tls.frontend is not None:
+        log.warning("the web UI is not served: it cannot yet call a TLS frontend")
+        return None
+    # Imported on use: jinja2 and the pages weigh on every headless start.
+    from pytemporal.web.ui import UIServer
+
+    auth = config.authorization
+    ui = UIServer(
+        address,
+        health,
+        auth_required=auth is not None,
+        auth_header=auth.auth_header_name if auth is not None else "authorization",
+    )
+    port = config.ui_port
+    if port is None:
+        port = config.port + 1000 if 0 < config.port <= 65535 - 1000 else 0
+    bound = await ui.start(config.ui_ip or config.ip, port)
+    log.info("web UI on http://%s", bound)
+    return ui, bound
+
+
 def _callbacks(engine: HistoryEngine, cluster: ShardCluster, namespaces: NamespaceRegistry) -> None:
     background: set[asyncio.Task[object]] = set()
 
@@ -306,10 +331,15 @@ async def serve(
     if cluster is not None:
         await cluster.check_shard_count()
         await cluster.tick()  # take a first share of the shards before serving
-    health.set(State.SERVING)
-    if on_ready is not None:
-        on_ready(address)
+    endpoints: dict[str, str] = {"grpc": address}
+    ui: Any = None
     try:
+        started_ui = await _start_ui(config, address, health)
+        if started_ui is not None:
+            ui, endpoints["ui"] = started_ui
+        health.set(State.SERVING)
+        if on_ready is not None:
+            on_ready(address)
         async with asyncio.TaskGroup() as tg:
             timers = tg.create_task(engine.run_timers())
             membership = tg.create_task(cluster.run()) if cluster is not None else None
@@ -322,6 +352,8 @@ async def serve(
                 membership.cancel()
     finally:
         health.set(State.DRAINING)
+        if ui is not None:
+            await ui.close()
         if cluster is not None:
             await cluster.release_all()
         await asyncio.gather(*(s.stop(grace=config.shutdown_grace) for s in servers))
