@@ -139,6 +139,10 @@ def _outcome(view: history_view.HistoryView) -> dict[str, str] | None:
     """How the run ended, for the panel beside the input."""
     if not view.close_type:
         return None
+    return {"message": "", "type": "", "stack": "", **_ending(view)}
+
+
+def _ending(view: history_view.HistoryView) -> dict[str, str]:
     close = view.close
     if view.close_type == "WorkflowExecutionCompleted":
         return {"title": "Result", "json": decode.pretty(close.get("result"))}
