@@ -153,7 +153,10 @@ def _ending(view: history_view.HistoryView) -> dict[str, str]:
             "message": str(failure.get("message", "")),
             "type": str(failure.get("applicationFailureInfo", {}).get("type", "")),
             "stack": str(failure.get("stackTrace", "")),
-            "json": decode.pretty(close),
+            # The stack trace has its own panel; causes and retry state stay here.
+            "json": decode.pretty(
+                {**close, "failure": {k: v for k, v in failure.items() if k != "stackTrace"}}
+            ),
         }
     if view.close_type == "WorkflowExecutionTerminated":
         return {
