@@ -8,20 +8,26 @@ saved as PNG files in DIR (docs/ui/ in the repository).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from jwtkeys import jwks
 from pytemporal.testing import InProcessServer, make_config
 
 from .harness import free_port, running_worker, unique, wait_for
+from .test_authorization import AUDIENCE, RSA, AuthorizedServer
 from .ui_scenario import ACTIVITIES, WORKFLOWS, Scenario, populate
 
 CHROMIUM = os.environ.get("PYTEMPORAL_CHROMIUM", "/usr/bin/chromium")
@@ -74,7 +80,7 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
 
 async def shot(page: Page, name: str) -> None:
     if SCREENSHOTS:
-        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(Path(SCREENSHOTS).mkdir, parents=True, exist_ok=True)
         await page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
 
 
@@ -97,12 +103,12 @@ async def test_filter_the_list_by_a_query(
         await expect(page.locator(f'tr[data-workflow-id="{wid}"]')).to_be_visible()
     # The query is in the URL (a saved query), and the chips count what it matches.
     assert "query=WorkflowType" in page.url
-    await expect(page.locator('.chip[data-status="Running"] b')).to_have_text(
-        re.compile(r"^[1-9]")
-    )
+    await expect(page.locator('.chip[data-status="Running"] b')).to_have_text(re.compile(r"^[1-9]"))
     await expect(page.locator('.chip[data-status="Failed"] b')).to_have_text("0")
     # A status chip narrows the list further, keeping the query.
-    await page.goto(f"{ui_server[1]}/namespaces/default/workflows?query=TaskQueue+%3D+%27{s.task_queue}%27")
+    await page.goto(
+        f"{ui_server[1]}/namespaces/default/workflows?query=TaskQueue+%3D+%27{s.task_queue}%27"
+    )
     await page.locator('.chip[data-status="Failed"]').click()
     await expect(rows(page)).to_have_count(1)
     assert s.failed is not None
@@ -141,7 +147,9 @@ async def test_open_a_workflow_read_events_and_signal_it(
 ) -> None:
     client, s = scenario
     handle = s.approvals[0]
-    await page.goto(f"{ui_server[1]}/namespaces/default/workflows?query=WorkflowId+%3D+%27{handle.id}%27")
+    await page.goto(
+        f"{ui_server[1]}/namespaces/default/workflows?query=WorkflowId+%3D+%27{handle.id}%27"
+    )
     await page.get_by_role("link", name=handle.id).click()
     await expect(page.locator("#workflow-id")).to_have_text(handle.id)
     await expect(page.locator("#status")).to_have_text("Running")
@@ -169,8 +177,13 @@ async def test_open_a_workflow_read_events_and_signal_it(
     await expect(page.locator("#result")).to_contain_text("approved by alice")
     assert await handle.result() == "order A-0 approved by alice"
     history = await handle.fetch_history()
-    signaled = [e for e in history.events if e.HasField("workflow_execution_signaled_event_attributes")]
-    assert "approved in the browser test" in signaled[0].workflow_execution_signaled_event_attributes.identity
+    signaled = [
+        e for e in history.events if e.HasField("workflow_execution_signaled_event_attributes")
+    ]
+    assert (
+        "approved in the browser test"
+        in signaled[0].workflow_execution_signaled_event_attributes.identity
+    )
 
 
 async def test_terminate_a_workflow_and_see_its_status_change(
@@ -254,7 +267,9 @@ async def test_reset_starts_a_new_run(
 ) -> None:
     client, s = scenario
     handle = s.greetings[0]
-    await page.goto(f"{ui_server[1]}/namespaces/default/workflows/{handle.id}/{handle.result_run_id}")
+    await page.goto(
+        f"{ui_server[1]}/namespaces/default/workflows/{handle.id}/{handle.result_run_id}"
+    )
     await page.locator('[data-action="reset"]').click()
     await page.get_by_label("Reason").fill("replay after fix")
     await page.locator("#confirm").click()
@@ -321,3 +336,86 @@ async def test_task_queue_and_search_attribute_pages(
     await page.goto(f"{ui_server[1]}/namespaces")
     await expect(page.get_by_role("link", name="default")).to_be_visible()
     await shot(page, "namespaces")
+
+
+# --- authorization: the same token, from the cookie or the header ---------------------
+
+
+@pytest.fixture(scope="module")
+def auth_ui_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory with a SQLite database whose schema is set up."""
+    tmp = tmp_path_factory.mktemp("ui-auth")
+    setup = subprocess.run(
+        [sys.executable, "-m", "pytemporal", "schema", "setup", "--db", f"sqlite:///{tmp}/pt.db"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert setup.returncode == 0, setup.stderr
+    return tmp
+
+
+@pytest.fixture(scope="module")
+async def auth_ui(auth_ui_dir: Path) -> AsyncIterator[tuple[Client, str]]:
+    """`server start` with JWT authorization and `ui.enabled`; (admin client, UI URL)."""
+    tmp = auth_ui_dir
+    db = tmp / "pt.db"
+    key_file = tmp / "jwks.json"
+    key_file.write_bytes(jwks(RSA))
+    port, ui_port = free_port(), free_port()
+    config = tmp / "pytemporal.yaml"
+    config.write_text(
+        f"persistence: {{sqlite_path: '{db}'}}\n"
+        f"listen: {{ip: 127.0.0.1, port: {port}}}\n"
+        f"ui: {{enabled: true, port: {ui_port}}}\n"
+        "authorization:\n"
+        f"  jwtKeyProvider: {{keySourceURIs: ['{key_file.as_uri()}']}}\n"
+        f"  audience: {AUDIENCE}\n"
+    )
+    server = AuthorizedServer(config, port)
+    client = await server.start()
+    try:
+        yield client, f"http://127.0.0.1:{ui_port}"
+    finally:
+        server.terminate(timeout=5)
+
+
+async def test_token_cookie_flow_and_permissions(page: Page, auth_ui: tuple[Client, str]) -> None:
+    client, url = auth_ui
+    handle = await client.start_workflow("Unserved", id=unique("authz"), task_queue=unique("none"))
+    reader = RSA.token(["default:read"], aud=AUDIENCE, sub="reader")
+    # Without a token every page leads to the token page, then back.
+    await page.goto(f"{url}/namespaces/default/workflows/{handle.id}")
+    await expect(page).to_have_url(re.compile(r"/login\?next="))
+    await shot(page, "token")
+    await page.get_by_label("Token").fill(reader)
+    await page.get_by_role("button", name="Use this token").click()
+    await expect(page.locator("#workflow-id")).to_have_text(handle.id)
+    # A reader may look but not terminate: the frontend's answer, shown as a page.
+    await page.locator('[data-action="terminate"]').click()
+    await page.get_by_label("Reason").fill("not allowed")
+    await page.locator("#confirm").click()
+    await expect(page.locator("h1")).to_have_text("Permission denied")
+    await expect(page.locator("#error-message")).to_have_text("Request unauthorized.")
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    await shot(page, "error-permission-denied")
+    # Forgetting the token leads back to the token page.
+    await page.goto(f"{url}/namespaces/default/workflows")
+    await page.get_by_role("button", name="Forget token").click()
+    await expect(page).to_have_url(re.compile(r"/login$"))
+    # A token the server refuses is a clear page too.
+    await page.get_by_label("Token").fill("not-a-jwt")
+    await page.get_by_role("button", name="Use this token").click()
+    await expect(page.locator("h1")).to_have_text("Permission denied")
+    # The header works as well as the cookie (scripts, proxies that inject it).
+    writer = RSA.token(["default:write"], aud=AUDIENCE, sub="writer")
+    async with httpx.AsyncClient(base_url=url) as http:
+        listed = await http.get(
+            "/namespaces/default/workflows", headers={"Authorization": f"Bearer {writer}"}
+        )
+        assert listed.status_code == 200 and handle.id in listed.text
+        anonymous = await http.get("/namespaces/default/workflows")
+        assert anonymous.status_code == 302 and anonymous.headers["location"].startswith("/login")
+        healthy = await http.get("/health")
+        assert healthy.status_code == 200
+    await handle.terminate("test over")

@@ -150,9 +150,7 @@ async def populate(client: Client, task_queue: str, approvals: int = 3) -> Scena
     )
     for handle in [*s.greetings, s.parent]:
         await handle.result()
-    await asyncio.gather(
-        _closed(s.failed), _closed(s.counter), _attempts(s.retrying, at_least=2)
-    )
+    await asyncio.gather(_closed(s.failed), _closed(s.counter), _attempts(s.retrying, at_least=2))
     return s
 
 

@@ -70,7 +70,7 @@ class ListState:
         if sort not in SORTS:
             raise UIError(400, "Bad request", f"Unknown sort order {sort!r}.")
         try:
-            token = base64.urlsafe_b64decode(request.query.get("next", ""))
+            token = base64.b64decode(request.query.get("next", ""), altchars=b"-_", validate=True)
             offset = int(request.query.get("offset", "0"))
         except (binascii.Error, ValueError):
             raise UIError(400, "Bad request", "The page link is damaged.") from None
