@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from temporalio.api.operatorservice.v1 import service_pb2_grpc as operator_grpc
@@ -40,6 +40,9 @@ from pytemporal.scheduler.runtime import Scheduler
 from pytemporal.timeskipping import service as test_service
 from pytemporal.timeskipping.clock import SkippingClock
 from pytemporal.timeskipping.skipper import Skipper, SkippingInterceptor
+
+if TYPE_CHECKING:
+    from pytemporal.web.ui import UIServer
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +159,9 @@ def _internode_listener(
     return server, node.advertise_address or f"{host}:{port}"
 
 
-async def _start_ui(config: ServerConfig, address: str, health: Health) -> tuple[Any, str] | None:
+async def _start_ui(
+    config: ServerConfig, address: str, health: Health
+) -> tuple[UIServer, str] | None:
     """The web UI's listener (docs/ui.md) and its address, unless headless."""
     if config.headless:
         return None
@@ -332,7 +337,7 @@ async def serve(
         await cluster.check_shard_count()
         await cluster.tick()  # take a first share of the shards before serving
     endpoints: dict[str, str] = {"grpc": address}
-    ui: Any = None
+    ui: UIServer | None = None
     try:
         started_ui = await _start_ui(config, address, health)
         if started_ui is not None:

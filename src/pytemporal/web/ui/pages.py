@@ -84,7 +84,7 @@ async def task_queue(request: web.Request) -> web.Response:
     ns, name = request.match_info["namespace"], request.match_info["name"]
     c = calls(request)
     pollers = []
-    unimplemented = ""
+    unimplemented = False
     for label, kind in _TYPES:
         try:
             reply = await c.wf(
@@ -98,7 +98,7 @@ async def task_queue(request: web.Request) -> web.Response:
         except grpc.aio.AioRpcError as e:
             if e.code() != grpc.StatusCode.UNIMPLEMENTED:
                 raise
-            unimplemented = e.details() or "DescribeTaskQueue is not implemented"
+            unimplemented = True
             break
         for p in reply.pollers:
             pollers.append(
