@@ -334,7 +334,7 @@ async def test_task_queue_and_search_attribute_pages(
     await page.goto(f"{ui_server[1]}/namespaces/default/search-attributes")
     await expect(page.locator("#system-attributes")).to_contain_text("WorkflowType")
     await page.goto(f"{ui_server[1]}/namespaces")
-    await expect(page.get_by_role("link", name="default")).to_be_visible()
+    await expect(page.get_by_role("table").get_by_role("link", name="default")).to_be_visible()
     await shot(page, "namespaces")
 
 
