@@ -48,6 +48,7 @@ SORTS = {
     "close-asc": "Close time, oldest first",
 }
 PAGE_SIZE = 20
+MAX_PAGE_SIZE = 200
 SORT_WINDOW = 1000
 
 
@@ -60,6 +61,7 @@ class ListState:
     sort: str
     token: bytes
     offset: int
+    size: int = PAGE_SIZE
 
     @classmethod
     def of(cls, request: web.Request) -> ListState:
@@ -72,9 +74,13 @@ class ListState:
         try:
             token = base64.b64decode(request.query.get("next", ""), altchars=b"-_", validate=True)
             offset = int(request.query.get("offset", "0"))
+            size = int(request.query.get("size", str(PAGE_SIZE)))
         except (binascii.Error, ValueError):
             raise UIError(400, "Bad request", "The page link is damaged.") from None
-        return cls(request.query.get("query", "").strip(), status, sort, token, max(offset, 0))
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise UIError(400, "Bad request", f"The page size must be 1 to {MAX_PAGE_SIZE}.")
+        query = request.query.get("query", "").strip()
+        return cls(query, status, sort, token, max(offset, 0), size)
 
     def effective(self) -> str:
         if not self.status:
@@ -83,7 +89,8 @@ class ListState:
         return f"({self.query}) AND {condition}" if self.query else condition
 
     def url(self, base: str, **changes: Any) -> str:
-        params = {"query": self.query, "status": self.status, "sort": self.sort}
+        params: dict[str, Any] = {"query": self.query, "status": self.status, "sort": self.sort}
+        params["size"] = "" if self.size == PAGE_SIZE else self.size
         params.update(changes)
         kept = {k: v for k, v in params.items() if v not in ("", None, 0)}
         return f"{base}?{urlencode(kept)}" if kept else base
@@ -150,8 +157,8 @@ async def _sorted_page(
     found.sort(key=_sort_key(state.sort), reverse=state.sort.endswith("desc"))
     if state.sort == "close-desc":  # open runs (no close time) last, not first
         found.sort(key=lambda i: decode.when(i.close_time) is None)
-    page = found[state.offset : state.offset + PAGE_SIZE]
-    return page, state.offset + PAGE_SIZE < len(found), cut
+    page = found[state.offset : state.offset + state.size]
+    return page, state.offset + state.size < len(found), cut
 
 
 @routes.get("/namespaces/{namespace}/workflows")
@@ -169,14 +176,14 @@ async def workflow_list(request: web.Request) -> web.Response:
         counts = await _counts(c, namespace, state.query)
         if state.sort:
             page, more, cut = await _sorted_page(c, namespace, state)
-            next_url = state.url(base, offset=state.offset + PAGE_SIZE) if more else ""
+            next_url = state.url(base, offset=state.offset + state.size) if more else ""
         else:
             reply = await c.wf(
                 "ListWorkflowExecutions",
                 ListWorkflowExecutionsRequest(
                     namespace=namespace,
                     query=state.effective(),
-                    page_size=PAGE_SIZE,
+                    page_size=state.size,
                     next_page_token=state.token,
                 ),
             )
@@ -201,6 +208,7 @@ async def workflow_list(request: web.Request) -> web.Response:
         total=sum(counts.values()),
         statuses=STATUSES,
         sorts=SORTS,
+        default_size=PAGE_SIZE,
         error=error,
         next_url=next_url,
         first_url=state.url(base) if paged else "",
