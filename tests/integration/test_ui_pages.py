@@ -20,7 +20,7 @@ from pytemporal.web.channel import frontend_channel
 from pytemporal.web.ui import create_app
 from pytemporal.web.ui.backend import Frontend
 
-from .harness import free_port, running_worker, unique, wait_for
+from .harness import REFERENCE, ServerProcess, free_port, running_worker, unique, wait_for
 from .ui_scenario import ACTIVITIES, WORKFLOWS, UIApproval
 
 
@@ -169,3 +169,46 @@ async def test_start_dev_serves_the_ui_unless_headless() -> None:
         headless.wait(timeout=10)
         if headless.stdout is not None:
             headless.stdout.close()
+
+
+@pytest.mark.reference
+async def test_pages_read_temporals_own_replies() -> None:
+    """The UI is a plain client of the API: pointed at Temporal's Go dev server, its pages
+    read Temporal's replies, including the pollers of DescribeTaskQueue."""
+    reference = ServerProcess(REFERENCE)
+    client = await reference.start()
+    health = Health()
+    health.set(State.SERVING)
+    frontend = Frontend(frontend_channel(reference.target, None))
+    task_queue = unique("ui-ref")
+    try:
+        async with (
+            TestClient(TestServer(create_app(frontend, health))) as ui,
+            running_worker(client, task_queue, workflows=WORKFLOWS, activities=ACTIVITIES),
+        ):
+            handle = await client.start_workflow(
+                UIApproval.run, {"id": "R-1"}, id=unique("ref"), task_queue=task_queue
+            )
+
+            async def polled() -> bool:
+                page = await ui.get(f"/namespaces/default/task-queues/{task_queue}")
+                body = await page.text()
+                return (
+                    page.status == 200
+                    and "<td>Workflow</td>" in body
+                    and "<td>Activity</td>" in body
+                )
+
+            await wait_for(polled, within=20, message="pollers listed")
+            page = await ui.get(f"/namespaces/default/workflows/{handle.id}")
+            body = await page.text()
+            assert page.status == 200 and "WorkflowExecutionStarted" in body, body
+            listed = await ui.get(
+                f"/namespaces/default/workflows?query=WorkflowId%3D%27{handle.id}%27"
+            )
+            assert handle.id in await listed.text()
+            assert (await ui.get("/namespaces/default/search-attributes")).status == 200
+            await handle.terminate("done")
+    finally:
+        await frontend.close()
+        reference.terminate()
