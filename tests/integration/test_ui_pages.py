@@ -4,9 +4,11 @@ calling a real in-process server; and `start-dev`'s --ui-port/--headless."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from urllib.parse import quote
 
 import aiohttp
@@ -15,11 +17,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from temporalio.client import Client
 
 from pytemporal.common.health import Health, State
+from pytemporal.common.tls import ServerTLS, TLSConfig
 from pytemporal.testing import InProcessServer, make_config
 from pytemporal.web.channel import frontend_channel
 from pytemporal.web.ui import create_app
 from pytemporal.web.ui.backend import Frontend
 
+from .certs import CA
 from .harness import REFERENCE, ServerProcess, free_port, running_worker, unique, wait_for
 from .ui_scenario import ACTIVITIES, WORKFLOWS, UIApproval
 
@@ -212,3 +216,24 @@ async def test_pages_read_temporals_own_replies() -> None:
     finally:
         await frontend.close()
         reference.terminate()
+
+
+async def test_a_tls_frontend_starts_without_the_ui(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The UI's loopback channel has no TLS credentials yet: the server still starts
+    (a Helm release with frontend TLS keeps its default ui.enabled), says why, and no
+    UI port is open."""
+    cert, key = CA().issue("localhost").write(tmp_path, "frontend")
+    ui_port = free_port()
+    config = make_config(
+        headless=False,
+        ui_port=ui_port,
+        tls=TLSConfig(frontend=ServerTLS(cert_file=str(cert), key_file=str(key))),
+    )
+    with caplog.at_level(logging.WARNING, logger="pytemporal.server"):
+        async with InProcessServer(config, own_thread=False):
+            with pytest.raises(aiohttp.ClientConnectionError):
+                async with aiohttp.ClientSession() as session:
+                    await session.get(f"http://127.0.0.1:{ui_port}/health")
+    assert "the web UI is not served" in caplog.text

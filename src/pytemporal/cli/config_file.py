@@ -195,11 +195,6 @@ def _build(settings: Settings) -> ServerConfig:
     problem = internode_auth_problem(config.internode, config.tls)
     if problem is not None:
         raise ConfigError(problem)
-    if not config.headless and config.tls.frontend is not None:
-        raise ConfigError(
-            f"{settings['ui_enabled'][1]}: the web UI cannot yet call a TLS frontend"
-            " (tls.frontend); turn one of them off"
-        )
     return config
 
 
