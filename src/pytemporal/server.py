@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from temporalio.api.operatorservice.v1 import service_pb2 as operator_pb
@@ -46,6 +46,9 @@ from pytemporal.scheduler.runtime import Scheduler
 from pytemporal.timeskipping import service as test_service
 from pytemporal.timeskipping.clock import SkippingClock
 from pytemporal.timeskipping.skipper import Skipper, SkippingInterceptor
+
+if TYPE_CHECKING:
+    from pytemporal.web.ui import UIServer
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +182,33 @@ def _cluster_info(config: ServerConfig, namespaces: NamespaceRegistry) -> Cluste
 def _fill_unimplemented(workflow: WorkflowService, operator: OperatorService) -> None:
     unimplemented.fill(workflow, workflow_grpc.WorkflowServiceServicer, "WorkflowService")
     unimplemented.fill(operator, operator_grpc.OperatorServiceServicer, "OperatorService")
+
+
+async def _start_ui(
+    config: ServerConfig, address: str, health: Health
+) -> tuple[UIServer, str] | None:
+    """The web UI's listener (docs/ui.md) and its address, unless headless."""
+    if config.headless:
+        return None
+    if config.tls.frontend is not None:
+        log.warning("the web UI is not served: it cannot yet call a TLS frontend")
+        return None
+    # Imported on use: jinja2 and the pages weigh on every headless start.
+    from pytemporal.web.ui import UIServer
+
+    auth = config.authorization
+    ui = UIServer(
+        address,
+        health,
+        auth_required=auth is not None,
+        auth_header=auth.auth_header_name if auth is not None else "authorization",
+    )
+    port = config.ui_port
+    if port is None:
+        port = config.port + 1000 if 0 < config.port <= 65535 - 1000 else 0
+    bound = await ui.start(config.ui_ip or config.ip, port)
+    log.info("web UI on http://%s", bound)
+    return ui, bound
 
 
 def _callbacks(engine: HistoryEngine, cluster: ShardCluster, namespaces: NamespaceRegistry) -> None:
@@ -352,13 +382,17 @@ async def serve(
     if cluster is not None:
         await cluster.check_shard_count()
         await cluster.tick()  # take a first share of the shards before serving
-    cluster_info.http_address = endpoints.get("http", "")
-    if before_serving is not None:
-        await before_serving()
-    health.set(State.SERVING)
-    if on_ready is not None:
-        on_ready(address)
+    ui: UIServer | None = None
     try:
+        started_ui = await _start_ui(config, address, health)
+        if started_ui is not None:
+            ui, endpoints["ui"] = started_ui
+        cluster_info.http_address = endpoints.get("http", "")
+        if before_serving is not None:
+            await before_serving()
+        health.set(State.SERVING)
+        if on_ready is not None:
+            on_ready(address)
         async with asyncio.TaskGroup() as tg:
             timers = tg.create_task(engine.run_timers())
             membership = tg.create_task(cluster.run()) if cluster is not None else None
@@ -377,6 +411,8 @@ async def serve(
         # NOT_SERVING (not a refused connection) for the grace period.
         drain = values.get(dc.SHUTDOWN_DRAIN_DURATION).total_seconds()
         grace = await gate.drain(drain or config.shutdown_grace)
+        if ui is not None:
+            await ui.close()
         if cluster is not None:
             await cluster.release_all()
         await asyncio.gather(*(s.stop(grace=grace) for s in servers))
