@@ -15,6 +15,7 @@ from pytemporal.cluster.membership import ClusterConfigError, ShardCluster
 from pytemporal.common import dynamic_config as dc
 from pytemporal.common import tls
 from pytemporal.common.clock import Clock
+from pytemporal.common.errors import NamespaceNotFound
 from pytemporal.common.health import Health, State
 from pytemporal.config import ServerConfig, internode_auth_problem
 from pytemporal.frontend import ratelimit, routing
@@ -28,6 +29,10 @@ from pytemporal.history.transfer import TransferProcessor
 from pytemporal.history.workflow.limits import WorkflowLimits
 from pytemporal.matching.client import LocalMatchingClient
 from pytemporal.matching.queues import Matching
+from pytemporal.metrics import Metrics
+from pytemporal.metrics.families import UNKNOWN_NAMESPACE
+from pytemporal.metrics.interceptor import ServiceMetricsInterceptor
+from pytemporal.metrics.store import metered
 from pytemporal.namespaces import NamespaceRegistry
 from pytemporal.persistence.factory import open_store
 from pytemporal.persistence.urls import sqlite_url
@@ -177,6 +182,36 @@ def _callbacks(engine: HistoryEngine, cluster: ShardCluster, namespaces: Namespa
     cluster.on_ring_changed = lambda: spawn(ring_changed())
 
 
+def _instrument(
+    metrics: Metrics,
+    engine: HistoryEngine,
+    matching: Matching,
+    namespaces: NamespaceRegistry,
+    scheduler: Scheduler,
+    cluster: ShardCluster | None,
+) -> None:
+    """Hand each role its metrics hooks (docs/metrics.md)."""
+
+    def namespace_name(namespace_id: str) -> str:
+        try:
+            return namespaces.by_id(namespace_id).name
+        except NamespaceNotFound:
+            return UNKNOWN_NAMESPACE
+
+    engine.metrics = metrics
+    engine.timers.on_lag = metrics.timer_lag
+    matching.on_unpolled = lambda ns_id, queue, kind: metrics.task_without_poller(
+        namespace_name(ns_id), queue, kind
+    )
+    metrics.read_queues(matching.queues, namespace_name)
+    scheduler.actions.on_start = metrics.schedule_action
+    if cluster is not None:
+        cluster.metrics = metrics
+        metrics.read_shards(lambda: len(cluster.owned))
+    else:
+        metrics.read_shards(lambda: 1)  # the dev server owns its one shard
+
+
 async def serve(
     config: ServerConfig,
     *,
@@ -207,6 +242,10 @@ async def serve(
         SkippingClock(locked=not config.time_skipping_unlocked) if config.time_skipping else None
     )
     clock = skipping or Clock()
+    # None when metrics are off: no hook runs and nothing is counted.
+    metrics = Metrics() if config.metrics_port is not None else None
+    if metrics is not None:
+        store = metered(store, metrics)
     matching = Matching(store)
     values = _dynamic_config(config)
     engine = HistoryEngine(store, matching, clock, _limits(values))
@@ -237,6 +276,9 @@ async def serve(
     transfers = TransferProcessor(engine, namespaces, redirector)
     router = routing.Router(redirector, namespaces)
     interceptors: list[grpc.aio.ServerInterceptor] = []
+    if metrics is not None:
+        # Outermost: refused calls (authorization, rate limits) are counted too.
+        interceptors.append(ServiceMetricsInterceptor(metrics, namespaces.exists))
     # First, so that a call is authorized before it is routed anywhere.
     authorization = None
     if config.authorization is not None:
@@ -271,6 +313,8 @@ async def serve(
     scheduler = Scheduler(engine, namespaces, Actions(public_history, redirector, store))
     if skipper is not None:
         skipper.also_running.append(lambda: scheduler.waking)
+    if metrics is not None:
+        _instrument(metrics, engine, matching, namespaces, scheduler, cluster)
     workflow_service = WorkflowService(
         namespaces,
         lifecycle=public_history,
@@ -289,6 +333,8 @@ async def serve(
     if skipping is not None:
         test_service.add_to_server(test_service.TestService(skipping), server)
     address = _listen(server, config.ip, config.port, frontend_credentials)
+    # Every listener's bound address, by kind ("grpc", "http", "ui", "metrics").
+    endpoints: dict[str, str] = {"grpc": address}
     servers = [server]
     if cluster is not None:
         internal, cluster.address = _internode_listener(
@@ -301,6 +347,16 @@ async def serve(
             InternalService(local_history, engine.accept_task),
         )
         servers.append(internal)
+    runners = []
+    if metrics is not None:
+        # Imported on use: aiohttp weighs on the start of a server without metrics.
+        from pytemporal.metrics import http as metrics_http
+
+        ip = config.metrics_ip or config.ip
+        runner, endpoints["metrics"] = await metrics_http.start(
+            metrics, health, ip, config.metrics_port or 0
+        )
+        runners.append(runner)
     for s in servers:
         await s.start()
     if cluster is not None:
@@ -325,6 +381,8 @@ async def serve(
         if cluster is not None:
             await cluster.release_all()
         await asyncio.gather(*(s.stop(grace=config.shutdown_grace) for s in servers))
+        for runner in runners:
+            await runner.cleanup()
         if authorization is not None:
             await authorization.close()
         await scheduler.close()

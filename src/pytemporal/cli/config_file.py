@@ -25,6 +25,9 @@ docs/pytemporal.example.yaml is a commented example::
     dynamic_config: {limit.blobSize.error: 2097152}
     log_level: info                 # debug, info, warn (default), error, fatal, never
     log_format: json                # pretty (default), text, json
+    metrics:                        # Prometheus /metrics and /health (docs/metrics.md)
+      ip: 0.0.0.0                   # default: listen.ip
+      port: 9090                    # no port: no metrics endpoint; 0: any free port
     authorization:                  # JWT authorization (cli/authorization_config.py)
       jwtKeyProvider: {keySourceURIs: [https://idp.internal/.well-known/jwks.json]}
 
@@ -67,6 +70,8 @@ ENVIRONMENT = {
     "PYTEMPORAL_CLUSTER_ADVERTISE_ADDRESS": "cluster_advertise_address",
     "PYTEMPORAL_CLUSTER_SECRET": "cluster_secret",
     "PYTEMPORAL_CLUSTER_INSECURE": "cluster_insecure",
+    "PYTEMPORAL_METRICS_IP": "metrics_ip",
+    "PYTEMPORAL_METRICS_PORT": "metrics_port",
 }
 # Where each setting lives in the file: (section, key); section "" is the top level.
 _FILE_KEYS = {
@@ -88,6 +93,8 @@ _FILE_KEYS = {
     ("cluster", "secret"): "cluster_secret",
     ("cluster", "insecure"): "cluster_insecure",
     ("", "tls"): "tls",
+    ("metrics", "ip"): "metrics_ip",
+    ("metrics", "port"): "metrics_port",
 }
 _SECTIONS = {section for section, _ in _FILE_KEYS if section}
 _DATABASE_KEYS = ("database_url", "sqlite_path")
@@ -176,6 +183,8 @@ def _build(settings: Settings) -> ServerConfig:
             insecure=get("cluster_insecure", _bool, False),
         ),
         tls=get("tls", _tls, TLSConfig()),
+        metrics_ip=get("metrics_ip", _text, None),
+        metrics_port=get("metrics_port", _ranged(0, 65535), None),
     )
     config.database_url, config.db_filename = _database(settings)
     problem = internode_auth_problem(config.internode, config.tls)

@@ -86,6 +86,8 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
         headless=args.headless,
         ui_port=ui_port,
         ui_ip=args.ui_ip,
+        # Temporal's dev server always serves metrics; without the flag, on a free port.
+        metrics_port=args.metrics_port if args.metrics_port is not None else 0,
         log_level=args.log_level,
         log_format=args.log_format,
         tls=TLSConfig(frontend=frontend_tls(args)),
