@@ -14,7 +14,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from pytemporal.common.errors import ConditionFailed, NotFound, ShardOwnershipLost
+from pytemporal.common.errors import (
+    ConditionFailed,
+    PersistenceError,
+    ServiceError,
+    ShardOwnershipLost,
+)
 from pytemporal.metrics.families import Metrics
 from pytemporal.persistence.api import Store
 
@@ -39,8 +44,18 @@ OPERATIONS = {
     "release_shard": "UpdateShard",
 }
 # Outcomes Temporal does not count as failures of the database (persistence_errors):
-# the caller asked for something absent, or lost a race it is built to lose.
-_EXPECTED = (NotFound, ConditionFailed, ShardOwnershipLost)
+# lost races the callers are built to lose, and answers about the data (absent,
+# already exists, invalid). A PersistenceError otherwise, or any foreign exception,
+# is the database failing.
+_LOST_RACES = (ConditionFailed, ShardOwnershipLost)
+
+
+def _unexpected(e: Exception) -> bool:
+    if isinstance(e, _LOST_RACES):
+        return False
+    return isinstance(e, PersistenceError) or not isinstance(e, ServiceError)
+
+
 _NOT_MEASURED = {"close"}
 
 
@@ -53,6 +68,8 @@ def _measure(
 ) -> Callable[..., Awaitable[Any]]:
     requests = metrics.persistence_requests.labels(operation)
     latency = metrics.persistence_latency.labels(operation)
+    # Created up front: "0 errors" then reads as 0 in a query, not as no data.
+    errors = metrics.persistence_errors.labels(operation)
     clock = time.perf_counter
 
     @functools.wraps(method)
@@ -63,8 +80,8 @@ def _measure(
             return await method(*args, **kwargs)
         except Exception as e:
             metrics.persistence_error_with_type.labels(operation, type(e).__name__).inc()
-            if not isinstance(e, _EXPECTED):
-                metrics.persistence_errors.labels(operation).inc()
+            if _unexpected(e):
+                errors.inc()
             raise
         finally:
             latency.observe(clock() - start)
