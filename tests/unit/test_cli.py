@@ -532,6 +532,10 @@ def test_metrics_port_is_served_not_ignored() -> None:
     args = parse_args(start_dev_args("--metrics-port", "9090"))
     assert start_dev.build_config(args).metrics_port == 9090
     assert "metrics" not in " ".join(ignored_flags_given(args))
+    assert start_dev.build_config(parse_args(start_dev_args())).metrics_port == 0
+    assert start_dev.build_config(parse_args(start_dev_args("--no-metrics"))).metrics_port is None
+    with pytest.raises(start_dev.UsageError, match="exclude each other"):
+        start_dev.build_config(parse_args(start_dev_args("--no-metrics", "--metrics-port", "1")))
 
 
 def test_describe_names_every_namespace_and_the_database() -> None:

@@ -219,6 +219,12 @@ def _add_start_dev_options(parser: argparse.ArgumentParser) -> None:
         help="Port of the Prometheus /metrics endpoint (and /health), on --ip"
         " (default: a free port, as Temporal's dev server).",
     )
+    add(
+        "--no-metrics",
+        action="store_true",
+        help="Serve no metrics endpoint and count nothing (pytemporal's; Temporal's dev"
+        " server always serves metrics).",
+    )
     add("--log-config", action="store_true", help="Print the server config to stderr.")
     add(
         "--tls-cert-path",
