@@ -45,7 +45,6 @@ from pytemporal.persistence.api import NamespaceRecord
 from pytemporal.persistence.sqlite.store import SqliteStore
 from pytemporal.server import serve
 
-
 ROUNDS = 5
 
 
