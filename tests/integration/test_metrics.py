@@ -214,7 +214,14 @@ WORKFLOWS = [MetricsOk, MetricsFail, MetricsWait, MetricsChain]
 
 
 async def run_workload(client: Client, task_queue: str, unpolled_queue: str) -> None:
-    async with running_worker(client, task_queue, workflows=WORKFLOWS, activities=[metrics_echo]):
+    # Without eager activities: the activity's start goes through matching (timed).
+    async with running_worker(
+        client,
+        task_queue,
+        workflows=WORKFLOWS,
+        activities=[metrics_echo],
+        disable_eager_activity_execution=True,
+    ):
         assert (
             await client.execute_workflow(MetricsOk.run, id=unique("ok"), task_queue=task_queue)
             == "ok"
@@ -486,5 +493,5 @@ async def test_shard_ownership_on_postgres(cluster: list[ClusterMetricsServer]) 
         return s if s.total("numshards_gauge") == SHARDS else None
 
     after = await wait_for(took_over, within=60, interval=0.2, message="survivor owns all")
-    assert after.total("sharditem_created_count") == before + SHARDS / 2
+    assert after.total("sharditem_created_count") >= before + SHARDS / 2
     assert after.total("membership_changed_count") > scrapes[0].total("membership_changed_count")

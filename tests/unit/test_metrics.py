@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import re
 
+import grpc
 import pytest
+from google.protobuf.message import Message
+from temporalio.api.common.v1 import GrpcStatus
+from temporalio.api.enums.v1 import ResourceExhaustedCause, ResourceExhaustedScope
 from temporalio.api.enums.v1 import WorkflowExecutionStatus as S
+from temporalio.api.errordetails.v1 import (
+    ResourceExhaustedFailure,
+    WorkflowExecutionAlreadyStartedFailure,
+)
 
 from pytemporal.common.errors import NamespaceAlreadyExists
 from pytemporal.metrics import Metrics, core
+from pytemporal.metrics.interceptor import ServiceMetricsInterceptor
 from pytemporal.metrics.store import metered
 from pytemporal.persistence.api import NamespaceRecord
 from pytemporal.persistence.sqlite.store import SqliteStore
@@ -113,3 +122,48 @@ async def test_metered_store_counts_calls_and_classifies_errors() -> None:
     }
     # An answer about the data, not a failing database.
     assert samples(text, "persistence_errors")['{operation="CreateNamespace"}'] == 0.0
+
+
+def _status_with(detail: Message) -> GrpcStatus:
+    status = GrpcStatus()
+    status.details.add().Pack(detail)
+    return status
+
+
+def test_service_errors_are_classified_as_temporal_does() -> None:
+    m = Metrics()
+    interceptor = ServiceMetricsInterceptor(m, lambda name: True)
+    op = ("StartWorkflowExecution", "default")
+    namespace_limit = ResourceExhaustedFailure(
+        cause=ResourceExhaustedCause.RESOURCE_EXHAUSTED_CAUSE_RPS_LIMIT,
+        scope=ResourceExhaustedScope.RESOURCE_EXHAUSTED_SCOPE_NAMESPACE,
+    )
+    system_limit = ResourceExhaustedFailure(
+        cause=ResourceExhaustedCause.RESOURCE_EXHAUSTED_CAUSE_RPS_LIMIT,
+        scope=ResourceExhaustedScope.RESOURCE_EXHAUSTED_SCOPE_SYSTEM,
+    )
+    started = WorkflowExecutionAlreadyStartedFailure(run_id="r")
+    interceptor._error(*op, grpc.StatusCode.RESOURCE_EXHAUSTED, _status_with(namespace_limit))
+    interceptor._error(*op, grpc.StatusCode.RESOURCE_EXHAUSTED, _status_with(system_limit))
+    interceptor._error(*op, grpc.StatusCode.ALREADY_EXISTS, _status_with(started))
+    interceptor._error(*op, grpc.StatusCode.NOT_FOUND, None)
+    interceptor._error(*op, grpc.StatusCode.INTERNAL, None)
+    text = m.render()
+    by_type = {
+        re.search(r'error_type="(\w+)"', k).group(1): v  # type: ignore[union-attr]
+        for k, v in samples(text, "service_error_with_type").items()
+    }
+    assert by_type == {
+        "serviceerror_ResourceExhausted": 2.0,
+        "serviceerror_WorkflowExecutionAlreadyStarted": 1.0,
+        "serviceerror_NotFound": 1.0,
+        "serviceerror_Internal": 1.0,
+    }
+    exhausted = samples(text, "service_errors_resource_exhausted")
+    assert sorted(re.search(r'scope="(\w+)"', k).group(1) for k in exhausted) == [  # type: ignore[union-attr]
+        "RESOURCE_EXHAUSTED_SCOPE_NAMESPACE",
+        "RESOURCE_EXHAUSTED_SCOPE_SYSTEM",
+    ]
+    # Unexpected: the instance's own limit and INTERNAL; a namespace's limit, an
+    # existing workflow and NOT_FOUND are the caller's doing.
+    assert list(samples(text, "service_errors").values()) == [2.0]
