@@ -157,6 +157,28 @@ def families_used(types: dict[str, str]) -> set[str]:
     return used
 
 
+def _balanced(expr: str) -> bool:
+    closing = {")": "(", "]": "[", "}": "{"}
+    stack: list[str] = []
+    for ch in re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr):
+        if ch in "([{":
+            stack.append(ch)
+        elif ch in closing and (not stack or stack.pop() != closing[ch]):
+            return False
+    return not stack
+
+
+def test_every_expression_is_well_formed() -> None:
+    """No promtool here: at least the brackets match, and each alert is complete."""
+    exprs = dashboard_exprs() + alert_exprs()
+    assert len(exprs) > 30
+    assert all(_balanced(e) for e in exprs), [e for e in exprs if not _balanced(e)]
+    for group in yaml.safe_load(ALERTS.read_text())["groups"]:
+        for rule in group["rules"]:
+            assert {"alert", "expr", "for", "labels", "annotations"} <= set(rule), rule
+            assert rule["labels"]["severity"] in ("warning", "critical")
+
+
 def test_names_are_extracted_from_promql() -> None:
     expr = (
         "histogram_quantile(0.95, sum by (operation, le) (rate(service_latency_bucket"
