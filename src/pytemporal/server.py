@@ -18,6 +18,7 @@ from pytemporal.cluster.membership import ClusterConfigError, ShardCluster
 from pytemporal.common import dynamic_config as dc
 from pytemporal.common import tls
 from pytemporal.common.clock import Clock
+from pytemporal.common.errors import NamespaceNotFound
 from pytemporal.common.health import Health, State
 from pytemporal.config import ServerConfig, internode_auth_problem
 from pytemporal.frontend import ratelimit, routing, unimplemented
@@ -33,6 +34,10 @@ from pytemporal.history.transfer import TransferProcessor
 from pytemporal.history.workflow.limits import WorkflowLimits
 from pytemporal.matching.client import LocalMatchingClient
 from pytemporal.matching.queues import Matching
+from pytemporal.metrics import Metrics
+from pytemporal.metrics.families import UNKNOWN_NAMESPACE
+from pytemporal.metrics.interceptor import ServiceMetricsInterceptor
+from pytemporal.metrics.store import metered
 from pytemporal.namespaces import NamespaceRegistry
 from pytemporal.persistence import urls
 from pytemporal.persistence.factory import open_store
@@ -232,6 +237,36 @@ def _callbacks(engine: HistoryEngine, cluster: ShardCluster, namespaces: Namespa
     cluster.on_ring_changed = lambda: spawn(ring_changed())
 
 
+def _instrument(
+    metrics: Metrics,
+    engine: HistoryEngine,
+    matching: Matching,
+    namespaces: NamespaceRegistry,
+    scheduler: Scheduler,
+    cluster: ShardCluster | None,
+) -> None:
+    """Hand each role its metrics hooks (docs/metrics.md)."""
+
+    def namespace_name(namespace_id: str) -> str:
+        try:
+            return namespaces.by_id(namespace_id).name
+        except NamespaceNotFound:
+            return UNKNOWN_NAMESPACE
+
+    engine.metrics = metrics
+    engine.timers.on_lag = metrics.timer_lag
+    matching.on_unpolled = lambda ns_id, queue, kind: metrics.task_without_poller(
+        namespace_name(ns_id), queue, kind
+    )
+    metrics.read_queues(matching.queues, namespace_name)
+    scheduler.actions.on_start = metrics.schedule_action
+    if cluster is not None:
+        cluster.metrics = metrics
+        metrics.read_shards(lambda: len(cluster.owned))
+    else:
+        metrics.read_shards(lambda: 1)  # the dev server owns its one shard
+
+
 async def serve(
     config: ServerConfig,
     *,
@@ -272,6 +307,10 @@ async def serve(
         SkippingClock(locked=not config.time_skipping_unlocked) if config.time_skipping else None
     )
     clock = skipping or Clock()
+    # None when metrics are off: no hook runs and nothing is counted.
+    metrics = Metrics() if config.metrics_port is not None else None
+    if metrics is not None:
+        store = metered(store, metrics)
     matching = Matching(store)
     values = _dynamic_config(config)
     engine = HistoryEngine(store, matching, clock, _limits(values))
@@ -301,10 +340,14 @@ async def serve(
     engine.redirector = redirector
     transfers = TransferProcessor(engine, namespaces, redirector)
     router = routing.Router(redirector, namespaces)
-    # Outermost: nothing reaches Temporal's services unless SERVING, and a stop waits
-    # for the calls it counts.
+    interceptors: list[grpc.aio.ServerInterceptor] = []
+    if metrics is not None:
+        # Outermost: refused calls (not serving, authorization, rate limits) are counted too.
+        interceptors.append(ServiceMetricsInterceptor(metrics, namespaces.exists))
+    # Then nothing reaches Temporal's services unless SERVING, and a stop waits for the
+    # calls the gate counts.
     gate = ServingGate(health)
-    interceptors: list[grpc.aio.ServerInterceptor] = [gate]
+    interceptors.append(gate)
     # Then authorization, so that a call is authorized before it is routed anywhere.
     authorization = None
     if config.authorization is not None:
@@ -339,6 +382,8 @@ async def serve(
     scheduler = Scheduler(engine, namespaces, Actions(public_history, redirector, store))
     if skipper is not None:
         skipper.also_running.append(lambda: scheduler.waking)
+    if metrics is not None:
+        _instrument(metrics, engine, matching, namespaces, scheduler, cluster)
     workflow_service = WorkflowService(
         namespaces,
         lifecycle=public_history,
@@ -377,6 +422,16 @@ async def serve(
             InternalService(local_history, engine.accept_task),
         )
         servers.append(internal)
+    runners = []
+    if metrics is not None:
+        # Imported on use: aiohttp weighs on the start of a server without metrics.
+        from pytemporal.metrics import http as metrics_http
+
+        ip = config.metrics_ip or config.ip
+        runner, endpoints["metrics"] = await metrics_http.start(
+            metrics, health, ip, config.metrics_port or 0
+        )
+        runners.append(runner)
     for s in servers:
         await s.start()
     if cluster is not None:
@@ -416,6 +471,8 @@ async def serve(
         if cluster is not None:
             await cluster.release_all()
         await asyncio.gather(*(s.stop(grace=grace) for s in servers))
+        for runner in runners:
+            await runner.cleanup()
         if authorization is not None:
             await authorization.close()
         await scheduler.close()

@@ -194,6 +194,7 @@ def test_start_local_default_argv_parses() -> None:
         },
         headless=True,
         ui_port=37421,
+        metrics_port=0,  # Temporal's dev server serves metrics on a free port
         log_level="warn",
         log_format="pretty",
     )
@@ -524,10 +525,20 @@ def test_ignored_flags_are_logged_at_info(capsys: pytest.CaptureFixture[str]) ->
         os.kill(os.getpid(), signal.SIGTERM)
         await asyncio.wait_for(stop.wait(), timeout=10)
 
-    flags = ("--log-level", "info", "--metrics-port", "9090", "--ui-asset-path", "/x")
+    flags = ("--log-level", "info", "--sqlite-pragma", "journal_mode=WAL", "--ui-asset-path", "/x")
     run_start_dev(stub_serve(body), *flags)
     err = capsys.readouterr().err
-    assert "accepted and ignored: --metrics-port (no metrics endpoint), --ui-asset-path" in err
+    assert "accepted and ignored: --sqlite-pragma, --ui-asset-path" in err
+
+
+def test_metrics_port_is_served_not_ignored() -> None:
+    args = parse_args(start_dev_args("--metrics-port", "9090"))
+    assert start_dev.build_config(args).metrics_port == 9090
+    assert "metrics" not in " ".join(ignored_flags_given(args))
+    assert start_dev.build_config(parse_args(start_dev_args())).metrics_port == 0
+    assert start_dev.build_config(parse_args(start_dev_args("--no-metrics"))).metrics_port is None
+    with pytest.raises(start_dev.UsageError, match="exclude each other"):
+        start_dev.build_config(parse_args(start_dev_args("--no-metrics", "--metrics-port", "1")))
 
 
 def test_describe_names_every_namespace_and_the_database() -> None:

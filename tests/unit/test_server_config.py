@@ -118,6 +118,8 @@ def test_every_documented_variable_maps_to_a_setting() -> None:
         "PYTEMPORAL_UI_ENABLED",
         "PYTEMPORAL_UI_IP",
         "PYTEMPORAL_UI_PORT",
+        "PYTEMPORAL_METRICS_IP",
+        "PYTEMPORAL_METRICS_PORT",
     }
 
 
@@ -150,6 +152,22 @@ def test_the_ui_is_off_unless_enabled(tmp_path: Path) -> None:
 def test_bad_ui_settings_are_refused(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_server_config(None, {"PYTEMPORAL_DATABASE_URL": PG, **env})
+
+
+def test_metrics_listener_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, f"persistence: {{database_url: {PG}}}\nmetrics: {{ip: 0.0.0.0, port: 9090}}"
+    )
+    config = load_server_config(path, {})
+    assert (config.metrics_ip, config.metrics_port) == ("0.0.0.0", 9090)
+    config = load_server_config(path, {"PYTEMPORAL_METRICS_PORT": "9091"})
+    assert config.metrics_port == 9091
+    # Without the key a production server serves no metrics.
+    assert load_server_config(None, {"PYTEMPORAL_DATABASE_URL": PG}).metrics_port is None
+    with pytest.raises(ConfigError, match="metrics.port"):
+        load_server_config(
+            write(tmp_path, f"persistence: {{database_url: {PG}}}\nmetrics: {{port: x}}"), {}
+        )
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,9 @@ docs/pytemporal.example.yaml is a commented example::
     dynamic_config: {limit.blobSize.error: 2097152}
     log_level: info                 # debug, info, warn (default), error, fatal, never
     log_format: json                # pretty (default), text, json
+    metrics:                        # Prometheus /metrics and /health (docs/metrics.md)
+      ip: 0.0.0.0                   # default: listen.ip
+      port: 9090                    # no port: no metrics endpoint; 0: any free port
     authorization:                  # JWT authorization (cli/authorization_config.py)
       jwtKeyProvider: {keySourceURIs: [https://idp.internal/.well-known/jwks.json]}
     ui:                             # the web UI (docs/ui.md)
@@ -74,6 +77,8 @@ ENVIRONMENT = {
     "PYTEMPORAL_UI_ENABLED": "ui_enabled",
     "PYTEMPORAL_UI_IP": "ui_ip",
     "PYTEMPORAL_UI_PORT": "ui_port",
+    "PYTEMPORAL_METRICS_IP": "metrics_ip",
+    "PYTEMPORAL_METRICS_PORT": "metrics_port",
 }
 # Where each setting lives in the file: (section, key); section "" is the top level.
 _FILE_KEYS = {
@@ -98,6 +103,8 @@ _FILE_KEYS = {
     ("ui", "enabled"): "ui_enabled",
     ("ui", "ip"): "ui_ip",
     ("ui", "port"): "ui_port",
+    ("metrics", "ip"): "metrics_ip",
+    ("metrics", "port"): "metrics_port",
 }
 _SECTIONS = {section for section, _ in _FILE_KEYS if section}
 _DATABASE_KEYS = ("database_url", "sqlite_path")
@@ -190,6 +197,8 @@ def _build(settings: Settings) -> ServerConfig:
             insecure=get("cluster_insecure", _bool, False),
         ),
         tls=get("tls", _tls, TLSConfig()),
+        metrics_ip=get("metrics_ip", _text, None),
+        metrics_port=get("metrics_port", _ranged(0, 65535), None),
     )
     config.database_url, config.db_filename = _database(settings)
     problem = internode_auth_problem(config.internode, config.tls)

@@ -87,12 +87,22 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
         headless=args.headless,
         ui_port=ui_port,
         ui_ip=args.ui_ip,
+        metrics_port=_metrics_port(args),
         log_level=args.log_level,
         log_format=args.log_format,
         tls=TLSConfig(frontend=frontend_tls(args)),
         time_skipping=getattr(args, "server_command", None) == "start-time-skipping",
         time_skipping_unlocked=getattr(args, "enable_time_skipping", False),
     )
+
+
+def _metrics_port(args: argparse.Namespace) -> int | None:
+    if args.no_metrics:
+        if args.metrics_port is not None:
+            raise UsageError("--metrics-port and --no-metrics exclude each other")
+        return None
+    # Temporal's dev server always serves metrics; without the flag, on a free port.
+    return args.metrics_port if args.metrics_port is not None else 0
 
 
 # The start banner's endpoint lines: (key in serve()'s `endpoints`, label, URL form).

@@ -73,6 +73,8 @@ class TimerQueue:
         self.fired = 0
         # Called after each firing (the time-skipping mode waits for firings to end).
         self.on_fired: Callable[[], None] | None = None
+        # Set when metrics are on: hears how late each due deadline is fired (seconds).
+        self.on_lag: Callable[[float], None] | None = None
 
     # -- what commits tell us --------------------------------------------------------
 
@@ -216,6 +218,8 @@ class TimerQueue:
         failed = False
         nxt: float | None = None
         async with self._slots:
+            if self.on_lag is not None:
+                self.on_lag(self._clock.now() - when)
             try:
                 nxt = await self._fire_run(key)
             except Exception:
