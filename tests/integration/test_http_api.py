@@ -87,6 +87,13 @@ def start_body(workflow_type: str, task_queue: str, args: list[Any]) -> dict[str
     }
 
 
+async def test_list_clusters_names_the_http_api(http_server: HttpServer, sdk: Client) -> None:
+    from temporalio.api.operatorservice.v1 import ListClustersRequest
+
+    [cluster] = (await sdk.operator_service.list_clusters(ListClustersRequest())).clusters
+    assert cluster.http_address == f"127.0.0.1:{http_server.http_port}"
+
+
 async def test_system_info_namespaces_and_health(http: httpx.AsyncClient) -> None:
     info = await http.get("/api/v1/system-info")
     assert info.status_code == 200 and "capabilities" in info.json()

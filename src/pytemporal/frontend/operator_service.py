@@ -10,6 +10,7 @@ from temporalio.api.operatorservice.v1 import request_response_pb2 as rr
 from temporalio.api.operatorservice.v1 import service_pb2_grpc
 
 from pytemporal.common.errors import InvalidArgument
+from pytemporal.frontend.cluster_rpcs import ListClustersRpcs
 from pytemporal.frontend.errors import handled
 from pytemporal.namespaces import NamespaceRegistry
 
@@ -56,7 +57,7 @@ _KNOWN_TYPES = frozenset(IndexedValueType.values())
 _Base: Any = service_pb2_grpc.OperatorServiceServicer
 
 
-class OperatorService(_Base):
+class OperatorService(ListClustersRpcs, _Base):
     def __init__(self, namespaces: NamespaceRegistry) -> None:
         self.namespaces = namespaces
 
