@@ -196,21 +196,20 @@ def _fill_unimplemented(workflow: WorkflowService, operator: OperatorService) ->
 
 
 async def _start_ui(
-    config: ServerConfig, address: str, health: Health
+    config: ServerConfig, frontend_address: str, health: Health
 ) -> tuple[UIServer, str] | None:
-    """The web UI's listener (docs/ui.md) and its address, unless headless."""
+    """The web UI's listener (docs/ui.md) and its address, unless headless.
+    `frontend_address` is where it calls the frontend (web.channel.Loopback)."""
     if config.headless:
-        return None
-    if config.tls.frontend is not None:
-        log.warning("the web UI is not served: it cannot yet call a TLS frontend")
         return None
     # Imported on use: jinja2 and the pages weigh on every headless start.
     from pytemporal.web.ui import UIServer
 
     auth = config.authorization
     ui = UIServer(
-        address,
+        frontend_address,
         health,
+        frontend_tls=config.tls.frontend,
         auth_required=auth is not None,
         auth_header=auth.auth_header_name if auth is not None else "authorization",
     )
@@ -458,7 +457,7 @@ async def serve(
 
             http_api = await HttpApiServer.start(config, web_address, health)
             endpoints["http"] = http_api.address
-        started_ui = await _start_ui(config, address, health)
+        started_ui = await _start_ui(config, web_address, health)
         if started_ui is not None:
             ui, endpoints["ui"] = started_ui
         cluster_info.http_address = endpoints.get("http", "")
