@@ -25,6 +25,7 @@ from pytemporal.cli.docs import render_markdown
 from pytemporal.cli.main import main
 from pytemporal.cli.parser import ignored_flags_given, parse_args
 from pytemporal.common.logging import configure_logging
+from pytemporal.common.tls import ServerTLS, TLSConfig
 from pytemporal.config import ServerConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -564,6 +565,9 @@ def test_the_banner_lists_every_endpoint_and_hides_the_password() -> None:
         "  Database: postgresql://temporal:***@db:5432/temporal",
     ]
     assert "s3cret" not in banner
+    tls = ServerConfig(tls=TLSConfig(frontend=ServerTLS(cert_file="c", key_file="k")))
+    https = start_dev.describe(tls, "127.0.0.1:7233", {"http": "127.0.0.1:7243"})
+    assert "  HTTP API: https://127.0.0.1:7243" in https.splitlines()
 
 
 # --- The real launcher: temporalio's start_local ------------------------------------

@@ -131,6 +131,8 @@ def describe(config: ServerConfig, address: str, endpoints: Mapping[str, str] | 
     listening = {"grpc": address, **(endpoints or {})}
     for key, name, form in _ENDPOINT_LINES:
         if listening.get(key):
+            if key == "http" and config.tls.frontend is not None:
+                form = "https://{}"  # the HTTP API serves the frontend's TLS
             lines.append(f"  {name + ':':<10}{form.format(listening[key])}")
     lines.append(f"  {'Database:':<10}{database}")
     return "\n".join(lines)
