@@ -24,6 +24,7 @@ from pytemporal.frontend.workflow_service import FrontendLimits, WorkflowService
 from pytemporal.history.client import LocalHistoryClient
 from pytemporal.history.engine import HistoryEngine, Limits
 from pytemporal.history.public import LocalPublicHistory
+from pytemporal.history.public_admin import LocalWorkflowAdmin
 from pytemporal.history.transfer import TransferProcessor
 from pytemporal.history.workflow.limits import WorkflowLimits
 from pytemporal.matching.client import LocalMatchingClient
@@ -210,6 +211,8 @@ async def serve(
     matching = Matching(store)
     values = _dynamic_config(config)
     engine = HistoryEngine(store, matching, clock, _limits(values))
+    # Retention would make the skipping clock jump to each closed run's deletion.
+    engine.retention = skipping is None
     skipper = Skipper(skipping, store, engine.timers) if skipping is not None else None
     if skipper is not None:
         engine.on_published = skipper.published
@@ -282,6 +285,7 @@ async def serve(
         visibility=store,
         limits=FrontendLimits(engine.limits.blob_size, engine.limits.history_long_poll),
         schedules=ScheduleService(namespaces, scheduler, store, engine.limits.blob_size),
+        admin=LocalWorkflowAdmin(engine),
     )
     operator_service = OperatorService(namespaces)
     workflow_grpc.add_WorkflowServiceServicer_to_server(workflow_service, server)

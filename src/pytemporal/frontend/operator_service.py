@@ -1,4 +1,4 @@
-"""OperatorService: search-attribute registration (namespace-level metadata)."""
+"""OperatorService: search-attribute registration and removal, namespace deletion."""
 
 from __future__ import annotations
 
@@ -10,32 +10,16 @@ from temporalio.api.operatorservice.v1 import request_response_pb2 as rr
 from temporalio.api.operatorservice.v1 import service_pb2_grpc
 
 from pytemporal.common.errors import InvalidArgument
+from pytemporal.frontend import validation
 from pytemporal.frontend.errors import handled
 from pytemporal.namespaces import NamespaceRegistry
+from pytemporal.visibility import attributes
 
 Ctx: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
-SYSTEM_ATTRIBUTES = {
-    "WorkflowId": "Keyword",
-    "RunId": "Keyword",
-    "WorkflowType": "Keyword",
-    "TaskQueue": "Keyword",
-    "ExecutionStatus": "Keyword",
-    "StartTime": "Datetime",
-    "ExecutionTime": "Datetime",
-    "CloseTime": "Datetime",
-    "HistoryLength": "Int",
-    "HistorySizeBytes": "Int",
-    "StateTransitionCount": "Int",
-    "ExecutionDuration": "Int",
-    "ParentWorkflowId": "Keyword",
-    "ParentRunId": "Keyword",
-    "RootWorkflowId": "Keyword",
-    "RootRunId": "Keyword",
-    "TemporalChangeVersion": "KeywordList",
-    "BinaryChecksums": "KeywordList",
-    "BuildIds": "KeywordList",
-}
+# What ListSearchAttributes calls system attributes, as Temporal lists them: the
+# columns every record has and the predefined ones workflows and the server set.
+SYSTEM_ATTRIBUTES = {**attributes.SYSTEM, **attributes.PREDEFINED}
 RESERVED = {"NamespaceId", "Memo", "MemoEncoding", "VisibilityTaskKey"}
 
 
@@ -83,3 +67,24 @@ class OperatorService(_Base):
             ns.search_attributes.setdefault(name, _type_name(typ))
         await self.namespaces.update(ns)
         return rr.AddSearchAttributesResponse()
+
+    @handled
+    async def RemoveSearchAttributes(
+        self, request: Any, context: Ctx
+    ) -> rr.RemoveSearchAttributesResponse:
+        validation.require(request.namespace, "Namespace")
+        ns = self.namespaces.get(request.namespace)
+        if not request.search_attributes:
+            raise InvalidArgument("SearchAttributes are not set on request.")
+        system = [n for n in request.search_attributes if n not in ns.search_attributes]
+        system = [n for n in system if n in SYSTEM_ATTRIBUTES or n in RESERVED]
+        if system:
+            raise InvalidArgument(
+                f"Unable to remove non-custom search attributes: {', '.join(system)}."
+            )
+        # As Temporal's SQL visibility: removing a name that is not registered is a
+        # no-op. The values already stored stay in the rows, unreachable by queries.
+        for name in request.search_attributes:
+            ns.search_attributes.pop(name, None)
+        await self.namespaces.update(ns)
+        return rr.RemoveSearchAttributesResponse()

@@ -21,6 +21,7 @@ from temporalio.api.workflowservice.v1 import service_pb2_grpc
 
 from pytemporal.common.errors import InvalidArgument, NotFound, Unavailable, Unimplemented
 from pytemporal.frontend import system, validation, visibility_service
+from pytemporal.frontend.admin_rpcs import WorkflowAdminRpcs
 from pytemporal.frontend.errors import handled
 from pytemporal.frontend.schedule_service import ScheduleService
 from pytemporal.frontend.visibility_service import VisibilityStore
@@ -33,6 +34,7 @@ from pytemporal.history.public import (
     WorkflowLifecycle,
     WorkflowReads,
 )
+from pytemporal.history.public_admin import WorkflowAdmin
 from pytemporal.matching.client import TaskQueuePolls
 from pytemporal.matching.queues import TaskRef
 from pytemporal.namespaces import Namespace, NamespaceRegistry
@@ -71,7 +73,7 @@ def _remaining(context: Ctx, cap: float) -> float:
 _Base: Any = service_pb2_grpc.WorkflowServiceServicer
 
 
-class WorkflowService(_Base):
+class WorkflowService(WorkflowAdminRpcs, _Base):
     def __init__(
         self,
         namespaces: NamespaceRegistry,
@@ -85,6 +87,7 @@ class WorkflowService(_Base):
         visibility: VisibilityStore,
         limits: FrontendLimits,
         schedules: ScheduleService | None = None,
+        admin: WorkflowAdmin | None = None,
     ) -> None:
         self.namespaces = namespaces
         # The public calls run in this process: in a cluster, `routing.py` has already
@@ -99,6 +102,7 @@ class WorkflowService(_Base):
         self.visibility = visibility
         self.limits = limits
         self.schedules = schedules
+        self.admin = admin
 
     @property
     def blob_limit(self) -> int:

@@ -138,6 +138,10 @@ class HistoryEngine:
         # Runs whose last commit failed in an unknown way: on reload, offer their tasks
         # and publish their deadline again, in case it did commit.
         self._suspect: dict[Key, None] = {}
+        # Closed runs are deleted after their namespace's retention (off in the
+        # time-skipping mode, whose clock would jump to those deletions).
+        self.retention = True
+        self.deleted = 0
 
     def _pinned(self, entry: Entry) -> bool:
         # In-flight queries and updates live in memory beside the entry and are
@@ -280,6 +284,8 @@ class HistoryEngine:
     async def commit(self, changes: list[Change]) -> None:
         """Persist the changes atomically, then publish them."""
         closing = [c.entry for c in changes if _closes(c.entry.ms)]
+        for entry in closing:
+            self._schedule_deletion(entry.ms)
         mutations = [self._mutation(c) for c in changes]
         try:
             await self.store.commit(mutations)
@@ -306,6 +312,19 @@ class HistoryEngine:
             self._publish(entry)
         for entry in closing:
             self._scheduled_closed(entry)
+
+    def _schedule_deletion(self, ms: MutableState) -> None:
+        """As Temporal's DeleteHistoryEventTask, created at close: the run and its
+        history and visibility are deleted once the namespace's retention has passed,
+        by the run's timer row (`_fire`)."""
+        if ms.delete_after or not self.retention or self.namespaces is None:
+            return
+        try:
+            retention = self.namespaces.by_id(ms.namespace_id).retention_seconds
+        except NotFound:
+            return
+        if retention > 0:
+            ms.delete_after = (ms.close_time or ms.now) + retention
 
     def _scheduled_closed(self, entry: Entry) -> None:
         """A run a schedule started closed: tell the scheduler (it reads how)."""
@@ -523,12 +542,23 @@ class HistoryEngine:
             return None  # its new owner reads the row
         try:
             async with self.locked(key) as entry:
-                if entry.ms.is_open:
-                    deadlines.fire_due(entry.ms)
+                ms = entry.ms
+                if ms.is_open:
+                    deadlines.fire_due(ms)
+                elif deadlines.deletion_due(ms):
+                    await self._delete(entry)
+                    return None
                 await self.commit_one(entry)
                 return deadlines.next_deadline(entry.ms)
         except (NotFound, ShardNotOwned):
             return None
+
+    async def _delete(self, entry: Entry) -> None:
+        """Delete a closed run (under its lock): its row, history, visibility, timer
+        and backlog rows, and the current-run pointer if it names the run."""
+        await self.store.delete_execution(*entry.key)
+        self.deleted += 1
+        self._invalidate(entry)
 
     # -- recovery ------------------------------------------------------------------
 

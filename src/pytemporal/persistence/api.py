@@ -222,6 +222,17 @@ class Store(Protocol):
     async def commit(self, mutations: Sequence[Mutation]) -> None:
         """Apply all or nothing. Raises ConditionFailed on a version or current-run race."""
 
+    async def delete_execution(self, namespace_id: str, workflow_id: str, run_id: str) -> None:
+        """Delete a run: its row (and so its visibility record), history, timer and
+        backlog rows, and the current-run pointer if it names this run. Idempotent."""
+
+    async def delete_namespace_data(self, namespace_id: str, schedules_id: str) -> None:
+        """Delete every run, history, timer, backlog row and current-run pointer of a
+        namespace and of its schedules' rows (`schedules_id`). Idempotent."""
+
+    async def delete_namespace(self, namespace_id: str) -> None:
+        """Delete the namespace record. Idempotent."""
+
     async def list_executions(
         self,
         namespace_id: str,

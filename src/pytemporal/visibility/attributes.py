@@ -60,6 +60,8 @@ PREDEFINED: dict[str, str] = {
     "TemporalWorkflowVersioningBehavior": KEYWORD,
     "TemporalScheduledStartTime": DATETIME,
     "TemporalSchedulePaused": BOOL,
+    "TemporalExternalPayloadCount": INT,
+    "TemporalExternalPayloadSizeBytes": INT,
 }
 
 ALIASES = {"ScheduleId": "WorkflowId"}

@@ -31,7 +31,7 @@ from pytemporal.common.errors import (
     PersistenceError,
     ShardOwnershipLost,
 )
-from pytemporal.persistence import urls
+from pytemporal.persistence import deletion, urls
 from pytemporal.persistence.api import (
     CurrentRun,
     ExecutionRow,
@@ -199,6 +199,26 @@ class PostgresStore:
             )
 
         await self._write_namespace(update, ns)
+
+    async def delete_namespace(self, namespace_id: str) -> None:
+        await self._delete(["DELETE FROM namespaces WHERE id = $1"], (namespace_id,))
+
+    async def delete_execution(self, namespace_id: str, workflow_id: str, run_id: str) -> None:
+        params = (namespace_id, workflow_id, run_id)
+        await self._delete(deletion.run_statements("postgres"), params)
+
+    async def delete_namespace_data(self, namespace_id: str, schedules_id: str) -> None:
+        params = (namespace_id, schedules_id)
+        await self._delete(deletion.namespace_statements("postgres"), params)
+
+    async def _delete(self, statements: list[str], params: tuple[str, ...]) -> None:
+        async def work(conn: Any) -> None:
+            async with conn.transaction():
+                for sql in statements:
+                    await conn.execute(sql, *params)
+
+        # Deletes are idempotent: retried like reads.
+        await self._read(work, "delete")
 
     async def _write_namespace(
         self, work: Callable[[Any], Awaitable[None]], ns: NamespaceRecord

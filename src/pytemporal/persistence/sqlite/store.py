@@ -17,6 +17,7 @@ from pytemporal.common.errors import (
     PersistenceError,
     ShardOwnershipLost,
 )
+from pytemporal.persistence import deletion
 from pytemporal.persistence.api import (
     CurrentMode,
     CurrentRun,
@@ -121,6 +122,30 @@ class SqliteStore:
     async def list_namespaces(self) -> list[NamespaceRecord]:
         rows = self._db.execute("SELECT id, name, data FROM namespaces ORDER BY name").fetchall()
         return [NamespaceRecord(*r) for r in rows]
+
+    async def delete_namespace(self, namespace_id: str) -> None:
+        self._delete(["DELETE FROM namespaces WHERE id = ?"], (namespace_id,))
+
+    # -- deletion -----------------------------------------------------------------
+
+    async def delete_execution(self, namespace_id: str, workflow_id: str, run_id: str) -> None:
+        self._delete(deletion.run_statements("sqlite"), (namespace_id, workflow_id, run_id))
+
+    async def delete_namespace_data(self, namespace_id: str, schedules_id: str) -> None:
+        self._delete(deletion.namespace_statements("sqlite"), (namespace_id, schedules_id))
+
+    def _delete(self, statements: list[str], params: tuple[str, ...]) -> None:
+        if self._closed:
+            raise PersistenceError("the store is closed")
+        if self._pending:
+            self._flush()  # commits requested before this delete land before it
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                for sql in statements:
+                    self._db.execute(sql, params)
+        except sqlite3.Error as e:
+            raise PersistenceError(f"sqlite delete failed: {e}") from e
 
     # -- executions ---------------------------------------------------------------
 
