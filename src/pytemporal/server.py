@@ -29,6 +29,7 @@ from pytemporal.history.transfer import TransferProcessor
 from pytemporal.history.workflow.limits import WorkflowLimits
 from pytemporal.matching.client import LocalMatchingClient
 from pytemporal.matching.queues import Matching
+from pytemporal.namespace_deletion import NamespaceDeleter
 from pytemporal.namespaces import NamespaceRegistry
 from pytemporal.persistence.factory import open_store
 from pytemporal.persistence.urls import sqlite_url
@@ -287,7 +288,8 @@ async def serve(
         schedules=ScheduleService(namespaces, scheduler, store, engine.limits.blob_size),
         admin=LocalWorkflowAdmin(engine),
     )
-    operator_service = OperatorService(namespaces)
+    deleter = NamespaceDeleter(namespaces, store, clock, engine.forget_namespace)
+    operator_service = OperatorService(namespaces, deleter)
     workflow_grpc.add_WorkflowServiceServicer_to_server(workflow_service, server)
     operator_grpc.add_OperatorServiceServicer_to_server(operator_service, server)
     if skipping is not None:
@@ -316,10 +318,12 @@ async def serve(
     try:
         async with asyncio.TaskGroup() as tg:
             timers = tg.create_task(engine.run_timers())
+            deleting = tg.create_task(deleter.run())
             membership = tg.create_task(cluster.run()) if cluster is not None else None
             skipping_task = tg.create_task(skipper.run()) if skipper is not None else None
             await stop.wait()
             timers.cancel()
+            deleting.cancel()
             if skipping_task is not None:
                 skipping_task.cancel()
             if membership is not None:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 import grpc
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import request_response_pb2 as rr
 from temporalio.api.operatorservice.v1 import service_pb2_grpc
 
-from pytemporal.common.errors import InvalidArgument
+from pytemporal.common.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NamespaceNotFound,
+    Unimplemented,
+)
+from pytemporal.common.protoutil import dur_seconds
 from pytemporal.frontend import validation
 from pytemporal.frontend.errors import handled
-from pytemporal.namespaces import NamespaceRegistry
+from pytemporal.namespaces import DELETED, Namespace, NamespaceRegistry
 from pytemporal.visibility import attributes
 
 Ctx: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
@@ -40,9 +46,40 @@ _KNOWN_TYPES = frozenset(IndexedValueType.values())
 _Base: Any = service_pb2_grpc.OperatorServiceServicer
 
 
+SYSTEM_NAMESPACE = "temporal-system"
+
+
+class NamespaceDeletion(Protocol):
+    async def delete(self, ns: Namespace, delay: float) -> str:
+        """Mark the namespace deleted; its data goes in the background. Its new name."""
+
+
 class OperatorService(_Base):
-    def __init__(self, namespaces: NamespaceRegistry) -> None:
+    def __init__(
+        self, namespaces: NamespaceRegistry, deletion: NamespaceDeletion | None = None
+    ) -> None:
         self.namespaces = namespaces
+        self.deletion = deletion
+
+    @handled
+    async def DeleteNamespace(self, request: Any, context: Ctx) -> rr.DeleteNamespaceResponse:
+        if request.namespace_id:
+            ns = self.namespaces.by_id(request.namespace_id)
+        elif request.namespace:
+            ns = self.namespaces.get(request.namespace)
+        else:
+            raise InvalidArgument("Namespace not set on request.")
+        if ns.name == SYSTEM_NAMESPACE:
+            raise FailedPrecondition("unable to delete system namespace")
+        if ns.state == DELETED:
+            raise NamespaceNotFound(ns.name)
+        if self.deletion is None:
+            raise Unimplemented("DeleteNamespace is not enabled on this server")
+        delay = dur_seconds(request.namespace_delete_delay)
+        if delay < 0:
+            raise InvalidArgument("NamespaceDeleteDelay must not be negative.")
+        name = await self.deletion.delete(ns, delay)
+        return rr.DeleteNamespaceResponse(deleted_namespace=name)
 
     @handled
     async def ListSearchAttributes(

@@ -8,7 +8,6 @@ current-run pointer, visibility).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
@@ -23,6 +22,7 @@ from pytemporal.common.errors import InvalidArgument, NotFound, Unavailable, Uni
 from pytemporal.frontend import system, validation, visibility_service
 from pytemporal.frontend.admin_rpcs import WorkflowAdminRpcs
 from pytemporal.frontend.errors import handled
+from pytemporal.frontend.namespace_rpcs import NamespaceRpcs
 from pytemporal.frontend.schedule_service import ScheduleService
 from pytemporal.frontend.visibility_service import VisibilityStore
 from pytemporal.history.client import HistoryRoutes
@@ -37,7 +37,7 @@ from pytemporal.history.public import (
 from pytemporal.history.public_admin import WorkflowAdmin
 from pytemporal.matching.client import TaskQueuePolls
 from pytemporal.matching.queues import TaskRef
-from pytemporal.namespaces import Namespace, NamespaceRegistry
+from pytemporal.namespaces import DELETED, Namespace, NamespaceRegistry
 from pytemporal.persistence.api import CurrentRun
 
 POLL_TIMEOUT = 60.0
@@ -73,7 +73,7 @@ def _remaining(context: Ctx, cap: float) -> float:
 _Base: Any = service_pb2_grpc.WorkflowServiceServicer
 
 
-class WorkflowService(WorkflowAdminRpcs, _Base):
+class WorkflowService(WorkflowAdminRpcs, NamespaceRpcs, _Base):
     def __init__(
         self,
         namespaces: NamespaceRegistry,
@@ -143,9 +143,13 @@ class WorkflowService(WorkflowAdminRpcs, _Base):
 
     @handled
     async def ListNamespaces(self, request: Any, context: Ctx) -> rr.ListNamespacesResponse:
+        # As Temporal: deleted namespaces only on request.
+        deleted = request.namespace_filter.include_deleted
         return rr.ListNamespacesResponse(
             namespaces=[
-                system.describe_namespace(ns, self.blob_limit) for ns in self.namespaces.all()
+                system.describe_namespace(ns, self.blob_limit)
+                for ns in self.namespaces.all()
+                if deleted or ns.state != DELETED
             ]
         )
 
@@ -161,29 +165,6 @@ class WorkflowService(WorkflowAdminRpcs, _Base):
         }
         await self.namespaces.create(request.namespace, **kwargs)
         return rr.RegisterNamespaceResponse()
-
-    @handled
-    async def UpdateNamespace(self, request: Any, context: Ctx) -> rr.UpdateNamespaceResponse:
-        """Description, owner and retention; other settings are not supported here."""
-        ns = self.namespaces.get(request.namespace)
-        changes: dict[str, Any] = {}
-        # As in Temporal, an empty field leaves the setting as it is.
-        if request.update_info.description:
-            changes["description"] = request.update_info.description
-        if request.update_info.owner_email:
-            changes["owner_email"] = request.update_info.owner_email
-        config = request.config
-        if request.HasField("config") and config.HasField("workflow_execution_retention_ttl"):
-            changes["retention_seconds"] = validation.retention(
-                config, "workflow_execution_retention_ttl"
-            )
-        if changes:
-            ns = dataclasses.replace(ns, **changes)
-            await self.namespaces.update(ns)
-        described = system.describe_namespace(ns, self.blob_limit)
-        return rr.UpdateNamespaceResponse(
-            namespace_info=described.namespace_info, config=described.config
-        )
 
     # -- workflow lifecycle ------------------------------------------------------------
 

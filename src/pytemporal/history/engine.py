@@ -593,6 +593,13 @@ class HistoryEngine:
             for t in outbox:
                 self.on_transfer(entry.key, t)
 
+    def forget_namespace(self, namespace_id: str) -> None:
+        """A deleted namespace's runs are going: drop them from the cache and the timer
+        queue's memory (their rows are deleted by the caller)."""
+        for entry in [e for e in self.cache if e.key[0] == namespace_id]:
+            self._invalidate(entry)
+        self.timers.forget(lambda key: key[0] == namespace_id)
+
     def drop_shards(self, shards: list[int]) -> None:
         """Forget the runs of shards this process no longer owns."""
         lost = set(shards)

@@ -22,11 +22,11 @@ from temporalio.api.workflowservice.v1 import (
 )
 
 from pytemporal.common.errors import InvalidArgument, NotFound
-from pytemporal.common.protoutil import ts
 from pytemporal.history.engine import HistoryEngine, Key
 from pytemporal.history.workflow.state import MutableState
 
 _CLOSED = "workflow execution already completed"
+_APPLYING = "error applying update_options: "
 _OVERRIDE = "versioningOverride"
 _TOGETHER = ("versioningOverride.deployment", "versioningOverride.behavior")
 _PRIORITY_FIELDS = {
@@ -58,11 +58,11 @@ def merge(
     paths = {_camel(p) for p in mask.paths}
     together = [p for p in _TOGETHER if p in paths]
     if len(together) == 1:
-        raise InvalidArgument("versioning_override fields must be updated together")
+        raise InvalidArgument(f"{_APPLYING}versioning_override fields must be updated together")
     if _OVERRIDE in paths or together:
         _replace(merged, src, "versioning_override")
     if any(p.startswith(_OVERRIDE + ".") and p not in _TOGETHER for p in paths):
-        raise InvalidArgument("versioning_override doesn't support partial updates")
+        raise InvalidArgument(f"{_APPLYING}versioning_override doesn't support partial updates")
     if "priority" in paths:
         _replace(merged, src, "priority")
     for path, field in _PRIORITY_FIELDS.items():
@@ -73,7 +73,7 @@ def merge(
     if "timeSkippingConfig" in paths:
         _replace(merged, src, "time_skipping_config")
     if any(p.startswith("timeSkippingConfig.") for p in paths):
-        raise InvalidArgument("time_skipping_config doesn't support partial update")
+        raise InvalidArgument(f"{_APPLYING}time_skipping_config doesn't support partial update")
     return merged
 
 
@@ -113,5 +113,4 @@ async def update_options(
         ms.execution_options = merged.SerializeToString()
         ms.dirty = True
         await engine.commit_one(entry)
-        resp.update_time.CopyFrom(ts(ms.now))
         return resp

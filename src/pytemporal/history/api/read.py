@@ -13,6 +13,7 @@ from temporalio.api.enums.v1 import (
     PendingActivityState,
     PendingWorkflowTaskState,
     TaskQueueKind,
+    VersioningBehavior,
 )
 from temporalio.api.history.v1 import (
     History,
@@ -206,7 +207,13 @@ def _describe(ms: MutableState) -> DescribeWorkflowExecutionResponse:
     if ms.execution_options:
         opts = WorkflowExecutionOptions.FromString(ms.execution_options)
         if opts.HasField("versioning_override"):
-            info.versioning_info.versioning_override.CopyFrom(opts.versioning_override)
+            override = info.versioning_info.versioning_override
+            override.CopyFrom(opts.versioning_override)
+            # Temporal fills the deprecated behavior field in for older clients.
+            if override.auto_upgrade:
+                override.behavior = VersioningBehavior.VERSIONING_BEHAVIOR_AUTO_UPGRADE
+            elif override.HasField("pinned"):
+                override.behavior = VersioningBehavior.VERSIONING_BEHAVIOR_PINNED
         if opts.HasField("priority"):
             info.priority.CopyFrom(opts.priority)
     if ms.last_reset_time:
