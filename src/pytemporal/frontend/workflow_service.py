@@ -159,6 +159,7 @@ class WorkflowService(WorkflowAdminRpcs, NamespaceRpcs, _Base):
         kwargs: dict[str, Any] = {
             "description": request.description,
             "owner_email": request.owner_email,
+            "data": dict(request.data),
             "retention_seconds": validation.retention(
                 request, "workflow_execution_retention_period"
             ),
