@@ -134,7 +134,7 @@ class Target:
     operator: osvc.OperatorServiceStub
 
     def method(self, rpc: str) -> Callable[..., Any]:
-        stub = self.operator if rpc in ("ListSearchAttributes", "AddSearchAttributes") else None
+        stub = self.operator if rpc in implemented_rpcs()["OperatorService"] else None
         return getattr(stub or self.workflow, rpc)
 
 
