@@ -76,6 +76,20 @@ def search_attributes_json(ms: MutableState) -> str:
     return json.dumps(out, sort_keys=True)
 
 
+def _lineage(ms: MutableState) -> dict[str, Any]:
+    """The run's parent and root, as visibility columns (a run with no parent is its
+    own root)."""
+    s = ms.started
+    parent = s.parent_workflow_execution if s.HasField("parent_workflow_execution") else None
+    root = s.root_workflow_execution if s.HasField("root_workflow_execution") else None
+    return {
+        "parent_workflow_id": parent.workflow_id if parent is not None else None,
+        "parent_run_id": parent.run_id if parent is not None else None,
+        "root_workflow_id": root.workflow_id if root is not None else ms.workflow_id,
+        "root_run_id": root.run_id if root is not None else ms.run_id,
+    }
+
+
 def _closes(ms: MutableState) -> bool:
     """Whether the run's pending events close it."""
     return (
@@ -436,6 +450,8 @@ class HistoryEngine:
             task_queue=ms.task_queue,
             execution_time=ms.execution_time,
             search_attributes=search_attributes_json(ms),
+            **_lineage(ms),
+            history_size_bytes=ms.history_size_bytes,
             batches=batches,
             current=current,
             set_timer=timer != entry.timer,

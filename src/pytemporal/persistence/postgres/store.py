@@ -59,7 +59,7 @@ from pytemporal.persistence.postgres.errors import (
 from pytemporal.persistence.postgres.group_commit import Batch, GroupCommit
 from pytemporal.persistence.postgres.schema import SCHEMA_VERSION, read_version
 from pytemporal.visibility import sql as visibility_sql
-from pytemporal.visibility.query import Expr
+from pytemporal.visibility.query import Expr, OrderItem
 
 T = TypeVar("T")
 
@@ -470,10 +470,17 @@ class PostgresStore:
         *,
         page_size: int,
         after: VisibilityCursor | None = None,
+        order_by: Sequence[OrderItem] = (),
     ) -> list[VisibilityRow]:
         key = None if after is None else (after.close_time, after.start_time, after.run_id)
         sql, params = visibility_sql.select_page(
-            "postgres", namespace_id, where, limit=page_size, after=key
+            "postgres",
+            namespace_id,
+            where,
+            limit=page_size,
+            after=key,
+            order_by=order_by,
+            offset=after.offset if after is not None else 0,
         )
         rows = await self._read(lambda c: c.fetch(sql, *params), "visibility list")
         return [VisibilityRow(*r) for r in rows]

@@ -37,7 +37,7 @@ from pytemporal.persistence.errors import SchemaMismatch
 from pytemporal.persistence.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from pytemporal.visibility import sql as visibility_sql
 from pytemporal.visibility.attributes import InvalidQuery
-from pytemporal.visibility.query import Expr
+from pytemporal.visibility.query import Expr, OrderItem
 
 _TOO_COMPLEX = frozenset({"parser stack overflow"})
 
@@ -230,10 +230,17 @@ class SqliteStore:
         *,
         page_size: int,
         after: VisibilityCursor | None = None,
+        order_by: Sequence[OrderItem] = (),
     ) -> list[VisibilityRow]:
         key = None if after is None else (after.close_time, after.start_time, after.run_id)
         sql, params = visibility_sql.select_page(
-            "sqlite", namespace_id, where, limit=page_size, after=key
+            "sqlite",
+            namespace_id,
+            where,
+            limit=page_size,
+            after=key,
+            order_by=order_by,
+            offset=after.offset if after is not None else 0,
         )
         return [VisibilityRow(*r) for r in self._visibility_query(sql, params)]
 
@@ -403,8 +410,10 @@ class SqliteStore:
             db.execute(
                 "INSERT INTO executions (namespace_id, workflow_id, run_id, db_version,"
                 " next_event_id, status, workflow_type, start_time, close_time, active, state,"
-                " task_queue, execution_time, history_length, search_attributes, shard_id)"
-                " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " task_queue, execution_time, history_length, search_attributes, shard_id,"
+                " parent_workflow_id, parent_run_id, root_workflow_id, root_run_id,"
+                " history_size_bytes, state_transition_count)"
+                " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
                 (
                     *key,
                     m.next_event_id,
@@ -419,13 +428,22 @@ class SqliteStore:
                     m.next_event_id - 1,
                     m.search_attributes,
                     m.shard_id,
+                    m.parent_workflow_id,
+                    m.parent_run_id,
+                    m.root_workflow_id,
+                    m.root_run_id,
+                    m.history_size_bytes,
                 ),
             )
         else:
             cur = db.execute(
                 "UPDATE executions SET db_version = ?, next_event_id = ?, status = ?,"
                 " close_time = ?, active = ?, state = ?, history_length = ?,"
-                " search_attributes = ?"
+                " search_attributes = ?, history_size_bytes = ?, state_transition_count = ?,"
+                # Parent and root never change, but are written again: rows from before
+                # schema version 3 get them at their next commit.
+                " parent_workflow_id = ?, parent_run_id = ?, root_workflow_id = ?,"
+                " root_run_id = ?"
                 " WHERE namespace_id = ? AND workflow_id = ? AND run_id = ? AND db_version = ?",
                 (
                     m.db_version,
@@ -436,6 +454,12 @@ class SqliteStore:
                     m.state,
                     m.next_event_id - 1,
                     m.search_attributes,
+                    m.history_size_bytes,
+                    m.db_version,
+                    m.parent_workflow_id,
+                    m.parent_run_id,
+                    m.root_workflow_id,
+                    m.root_run_id,
                     *key,
                     m.db_version - 1,
                 ),
