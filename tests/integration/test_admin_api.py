@@ -406,6 +406,15 @@ async def test_update_workflow_execution_options(client: Client) -> None:
 # --- namespaces ----------------------------------------------------------------------------
 
 
+async def _started_in(client: Client) -> WorkflowExecution | None:
+    try:
+        return await start_idle(client)
+    except RPCError as e:
+        if e.status == RPCStatusCode.NOT_FOUND:
+            return None  # a new namespace takes a moment to reach every cache
+        raise
+
+
 async def test_update_namespace(client: Client) -> None:
     ws = client.workflow_service
     name = unique("upd")
@@ -444,6 +453,10 @@ async def test_update_namespace(client: Client) -> None:
     for request, expected in errors:
         status, message = await rpc_error(ws.update_namespace(request))
         assert (status, message) == (RPCStatusCode.INVALID_ARGUMENT, expected)
+    inside = await Client.connect(client.service_client.config.target_host, namespace=name)
+    execution = await wait_for(
+        lambda: _started_in(inside), within=30, message="a workflow in the new namespace"
+    )
     deprecated = await ws.update_namespace(
         UpdateNamespaceRequest(
             namespace=name,
@@ -451,6 +464,20 @@ async def test_update_namespace(client: Client) -> None:
         )
     )
     assert deprecated.namespace_info.state == NamespaceState.NAMESPACE_STATE_DEPRECATED
+
+    async def refused() -> tuple[RPCStatusCode, str] | None:
+        try:
+            await start_idle(inside)
+        except RPCError as e:
+            return e.status, e.message
+        return None  # Temporal's namespace cache has not seen the change yet
+
+    # A deprecated namespace starts nothing new; its running workflows carry on.
+    assert await wait_for(refused, within=30, message="starts refused") == (
+        RPCStatusCode.FAILED_PRECONDITION,
+        "Namespace has invalid state: Deprecated. Must be Registered.",
+    )
+    await inside.get_workflow_handle(execution.workflow_id).signal("still-open")
     status, message = await rpc_error(
         ws.update_namespace(
             UpdateNamespaceRequest(

@@ -9,7 +9,7 @@ from typing import Any
 
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
-from pytemporal.common.errors import InvalidArgument
+from pytemporal.common.errors import InvalidArgument, NamespaceInvalidState
 from pytemporal.frontend import system, validation
 from pytemporal.frontend.errors import handled
 from pytemporal.namespaces import DELETED, DEPRECATED, REGISTERED, Namespace, NamespaceRegistry
@@ -20,6 +20,13 @@ _STATE_CHANGES = {
     DEPRECATED: {DEPRECATED, DELETED},
     DELETED: {DELETED},
 }
+
+
+def require_registered(ns: Namespace) -> None:
+    """As Temporal's namespace validator for StartWorkflowExecution and
+    SignalWithStartWorkflowExecution: a deprecated namespace starts nothing new."""
+    if ns.state != REGISTERED:
+        raise NamespaceInvalidState(ns.name, ns.state, [REGISTERED])
 
 
 def apply_update(ns: Namespace, request: Any, now: float) -> Namespace:

@@ -22,7 +22,7 @@ from pytemporal.common.errors import InvalidArgument, NotFound, Unavailable, Uni
 from pytemporal.frontend import system, validation, visibility_service
 from pytemporal.frontend.admin_rpcs import WorkflowAdminRpcs
 from pytemporal.frontend.errors import handled
-from pytemporal.frontend.namespace_rpcs import NamespaceRpcs
+from pytemporal.frontend.namespace_rpcs import NamespaceRpcs, require_registered
 from pytemporal.frontend.schedule_service import ScheduleService
 from pytemporal.frontend.visibility_service import VisibilityStore
 from pytemporal.history.client import HistoryRoutes
@@ -174,6 +174,7 @@ class WorkflowService(WorkflowAdminRpcs, NamespaceRpcs, _Base):
         self, request: Any, context: Ctx
     ) -> rr.StartWorkflowExecutionResponse:
         ns = self.namespaces.get(request.namespace)
+        require_registered(ns)
         validation.start_request(request, self.blob_limit)
         validation.search_attributes(ns, request.search_attributes)
         _check_policies(request, signal_with_start=False)
@@ -190,6 +191,7 @@ class WorkflowService(WorkflowAdminRpcs, NamespaceRpcs, _Base):
         self, request: Any, context: Ctx
     ) -> rr.SignalWithStartWorkflowExecutionResponse:
         ns = self.namespaces.get(request.namespace)
+        require_registered(ns)
         validation.start_request(request, self.blob_limit)
         validation.search_attributes(ns, request.search_attributes)
         validation.require(request.signal_name, "SignalName")
