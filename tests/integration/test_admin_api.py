@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.field_mask_pb2 import FieldMask
+from temporalio import workflow
 from temporalio.api.common.v1 import Priority, WorkflowExecution
 from temporalio.api.enums.v1 import EventType, IndexedValueType, NamespaceState
 from temporalio.api.namespace.v1 import NamespaceConfig, UpdateNamespaceInfo
@@ -323,6 +324,34 @@ async def test_auto_reset_points(client: Client, task_queue: str) -> None:
     assert point.resettable
     assert point.build_id or point.binary_checksum
     assert point.create_time.seconds > 0
+
+
+@workflow.defn
+class ContinueOnce:
+    @workflow.run
+    async def run(self, more: int) -> str:
+        if more:
+            workflow.continue_as_new(more - 1)
+        return "done"
+
+
+async def test_reset_points_roll_over_to_the_next_run(client: Client, task_queue: str) -> None:
+    async with running_worker(client, task_queue, workflows=[ContinueOnce]):
+        handle = await client.start_workflow(
+            ContinueOnce.run, 1, id=unique("roll-over"), task_queue=task_queue
+        )
+        await handle.result()
+    latest = await client.get_workflow_handle(handle.id).describe()
+    assert latest.run_id != handle.result_run_id
+    info = latest.raw_description.workflow_execution_info
+    # The first run's point, expiring a retention after the next run started; the next
+    # run's own completion is by the same build, so it adds none.
+    [point] = info.auto_reset_points.points
+    assert point.run_id == handle.result_run_id
+    assert point.expire_time.seconds - info.start_time.seconds == 86400
+    started = [e async for e in client.get_workflow_handle(handle.id).fetch_history_events()][0]
+    prev = started.workflow_execution_started_event_attributes.prev_auto_reset_points
+    assert [p.run_id for p in prev.points] == [handle.result_run_id]
 
 
 async def test_update_workflow_execution_options(client: Client) -> None:

@@ -33,7 +33,7 @@ from pytemporal.history.api.updates_registry import UpdateRegistry
 from pytemporal.history.cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, Entry, Key, RunCache
 from pytemporal.history.dispatch import TaskDispatcher, pending_task_rows
 from pytemporal.history.timer_queue import TimerQueue
-from pytemporal.history.workflow import deadlines
+from pytemporal.history.workflow import deadlines, reset_points
 from pytemporal.history.workflow import updates as upd
 from pytemporal.history.workflow.limits import WorkflowLimits
 from pytemporal.history.workflow.state import MutableState, Transfer, decode
@@ -331,14 +331,20 @@ class HistoryEngine:
         """As Temporal's DeleteHistoryEventTask, created at close: the run and its
         history and visibility are deleted once the namespace's retention has passed,
         by the run's timer row (`_fire`)."""
-        if ms.delete_after or not self.retention or self.namespaces is None:
+        if ms.delete_after or not self.retention:
             return
-        try:
-            retention = self.namespaces.by_id(ms.namespace_id).retention_seconds
-        except NotFound:
-            return
+        retention = self._retention(ms.namespace_id)
         if retention > 0:
             ms.delete_after = (ms.close_time or ms.now) + retention
+
+    def _retention(self, namespace_id: str) -> float:
+        """The namespace's retention in seconds (0: unknown)."""
+        if self.namespaces is None:
+            return 0.0
+        try:
+            return float(self.namespaces.by_id(namespace_id).retention_seconds)
+        except NotFound:
+            return 0.0
 
     def _scheduled_closed(self, entry: Entry) -> None:
         """A run a schedule started closed: tell the scheduler (it reads how)."""
@@ -357,6 +363,7 @@ class HistoryEngine:
         if ms.new_run is not None:
             # The chain's next run replaces this one as the workflow id's current run.
             nxt = ms.new_run
+            reset_points.roll_over(nxt, self._retention(nxt.namespace_id))
             current = CurrentUpdate(
                 CurrentMode.REPLACE,
                 nxt.start_request_id,

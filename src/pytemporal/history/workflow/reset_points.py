@@ -22,6 +22,25 @@ def points(ms: MutableState) -> ResetPoints:
     return ResetPoints.FromString(ms.auto_reset_points)
 
 
+def roll_over(ms: MutableState, retention: float) -> None:
+    """A new run of a chain (continue-as-new, retry, cron) keeps the previous runs'
+    unexpired points; those of the run it continues expire after the retention from
+    now (Temporal's rolloverAutoResetPointsWithExpiringTime)."""
+    s = ms.started
+    if not s.HasField("prev_auto_reset_points"):
+        return
+    kept = []
+    for p in s.prev_auto_reset_points.points:
+        if p.HasField("expire_time") and p.expire_time.ToNanoseconds() / 1e9 < ms.start_time:
+            continue
+        point = ResetPointInfo()
+        point.CopyFrom(p)
+        if point.run_id == s.continued_execution_run_id:
+            point.expire_time.CopyFrom(ts(ms.start_time + retention))
+        kept.append(point)
+    ms.auto_reset_points = ResetPoints(points=kept).SerializeToString() if kept else b""
+
+
 def record(ms: MutableState, binary_checksum: str, build_id: str, event_id: int) -> bool:
     """Add a point for this completion if its build is new to the run."""
     current = points(ms)
