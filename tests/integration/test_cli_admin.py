@@ -146,3 +146,47 @@ async def test_namespace_update_and_delete(server: ServerProcess) -> None:
         return name not in listed.stdout
 
     await wait_for(gone, within=60, message="the deleted namespace gone from the list")
+
+
+async def test_workflow_update_options(server: ServerProcess, client: Client) -> None:
+    wid = unique("cli-options")
+    handle = await client.start_workflow("Idle", id=wid, task_queue="cli-options-queue")
+    done = await cli(
+        server,
+        "workflow",
+        "update-options",
+        "-w",
+        wid,
+        "--versioning-override-behavior",
+        "auto_upgrade",
+    )
+    assert "Update workflow options succeeded" in done.stdout
+    described = await handle.describe()
+    override = described.raw_description.workflow_execution_info.versioning_info
+    assert override.versioning_override.auto_upgrade
+    # No worker deployment has this version (pytemporal has none at all).
+    pinned = await asyncio.to_thread(
+        _cli,
+        server,
+        *("workflow", "update-options", "-w", wid, "--versioning-override-behavior", "pinned"),
+        *("--versioning-override-deployment-name", "dep"),
+        *("--versioning-override-build-id", "b1"),
+    )
+    assert pinned.returncode != 0
+    assert (
+        "Pinned version 'dep:b1' is not present in task queue 'cli-options-queue' of type"
+        " 'Workflow'" in pinned.stderr
+    )
+    await cli(
+        server,
+        "workflow",
+        "update-options",
+        "-w",
+        wid,
+        "--versioning-override-behavior",
+        "unspecified",
+    )
+    described = await handle.describe()
+    info = described.raw_description.workflow_execution_info
+    assert not info.versioning_info.HasField("versioning_override")
+    await handle.terminate()

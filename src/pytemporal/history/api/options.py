@@ -21,7 +21,7 @@ from temporalio.api.workflowservice.v1 import (
     UpdateWorkflowExecutionOptionsResponse,
 )
 
-from pytemporal.common.errors import InvalidArgument, NotFound
+from pytemporal.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from pytemporal.history.engine import HistoryEngine, Key
 from pytemporal.history.workflow.state import MutableState
 
@@ -80,6 +80,33 @@ def merge(
 _Field = Literal["versioning_override", "priority", "time_skipping_config"]
 
 
+def _check_versions(ms: MutableState, requested: WorkflowExecutionOptions) -> None:
+    """Temporal checks that an override's version is present in the workflow's task
+    queue. pytemporal has no worker deployments, so no version ever is."""
+    if not requested.HasField("versioning_override"):
+        return
+    override = requested.versioning_override
+    if override.HasField("pinned"):
+        pinned = override.pinned
+        if not pinned.HasField("version"):
+            if pinned.behavior:
+                raise FailedPrecondition(
+                    "must specify a specific pinned override version because workflow with"
+                    f" id {ms.workflow_id} has behavior VERSIONING_BEHAVIOR_UNSPECIFIED and is"
+                    " not yet pinned to any version"
+                )
+            return
+        version = pinned.version
+    elif override.HasField("one_time"):
+        version = override.one_time.target_deployment_version
+    else:
+        return
+    raise FailedPrecondition(
+        f"Pinned version '{version.deployment_name}:{version.build_id}' is not present in"
+        f" task queue '{ms.task_queue}' of type 'Workflow'"
+    )
+
+
 def _replace(into: WorkflowExecutionOptions, src: WorkflowExecutionOptions, field: _Field) -> None:
     if src.HasField(field):
         getattr(into, field).CopyFrom(getattr(src, field))
@@ -94,6 +121,7 @@ async def update_options(
         ms = entry.ms
         if not ms.is_open:
             raise NotFound(_CLOSED)
+        _check_versions(ms, req.workflow_execution_options)
         before = current_options(ms)
         merged = merge(before, req.workflow_execution_options, req.update_mask)
         resp = UpdateWorkflowExecutionOptionsResponse(workflow_execution_options=merged)
