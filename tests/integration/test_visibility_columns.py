@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from .harness import ServerProcess, is_pytemporal, running_worker, unique, wait_for
 from .workflows_v3 import FanOutChildrenWorkflow, GreetChildWorkflow
@@ -90,3 +91,20 @@ async def test_order_by_and_relative_times(
         if not token:
             break
     assert seen == ids[::-1]
+    # A token of the default order does not continue a sorted list.
+    unsorted = await client.workflow_service.list_workflow_executions(
+        ListWorkflowExecutionsRequest(namespace=client.namespace, query=base, page_size=2)
+    )
+    with pytest.raises(RPCError) as info:
+        await client.workflow_service.list_workflow_executions(
+            ListWorkflowExecutionsRequest(
+                namespace=client.namespace,
+                query=f"{base} ORDER BY WorkflowId",
+                page_size=2,
+                next_page_token=unsorted.next_page_token,
+            )
+        )
+    assert (info.value.status, info.value.message) == (
+        RPCStatusCode.INVALID_ARGUMENT,
+        "Invalid NextPageToken.",
+    )

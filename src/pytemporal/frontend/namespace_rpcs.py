@@ -24,7 +24,8 @@ _STATE_CHANGES = {
 
 def require_registered(ns: Namespace) -> None:
     """As Temporal's namespace validator for StartWorkflowExecution and
-    SignalWithStartWorkflowExecution: a deprecated namespace starts nothing new."""
+    SignalWithStartWorkflowExecution: a deprecated namespace (or a deleted one, still
+    known by its new name until purged) starts nothing new."""
     if ns.state != REGISTERED:
         raise NamespaceInvalidState(ns.name, ns.state, [REGISTERED])
 

@@ -71,6 +71,8 @@ async def list_page(
     """One page of runs matching `where`, and the token of the next page (b"" if none)."""
     size = page_size if 0 < page_size <= MAX_PAGE_SIZE else MAX_PAGE_SIZE
     after = _parse_token(token) if token else None
+    if after is not None and bool(after.offset) != bool(order_by):
+        raise InvalidArgument("Invalid NextPageToken.")  # a token of another kind of list
     rows = await store.list_executions(
         ns.id, where, page_size=size + 1, after=after, order_by=order_by
     )
@@ -140,7 +142,7 @@ def _parse_token(data: bytes) -> VisibilityCursor:
         d = json.loads(data)
         if "offset" in d:
             offset = int(d["offset"])
-            if offset < 0:
+            if offset <= 0:
                 raise ValueError
             return VisibilityCursor(None, 0.0, "", offset=offset)
         close = None if d["close"] is None else float(d["close"])
