@@ -33,6 +33,7 @@ from temporalio.api.workflowservice.v1 import (
     GetWorkflowExecutionHistoryReverseRequest,
     ListNamespacesRequest,
     RegisterNamespaceRequest,
+    ResetWorkflowExecutionRequest,
     UpdateNamespaceRequest,
     UpdateWorkflowExecutionOptionsRequest,
 )
@@ -324,6 +325,47 @@ async def test_auto_reset_points(client: Client, task_queue: str) -> None:
     assert point.resettable
     assert point.build_id or point.binary_checksum
     assert point.create_time.seconds > 0
+
+
+async def test_a_reset_run_records_its_own_reset_points(client: Client, task_queue: str) -> None:
+    async with running_worker(client, task_queue, workflows=[ApprovalWorkflow]):
+        handle = await client.start_workflow(
+            ApprovalWorkflow.run, 60.0, id=unique("reset-run-points"), task_queue=task_queue
+        )
+
+        async def completions(run_id: str) -> list[int]:
+            h = client.get_workflow_handle(handle.id, run_id=run_id)
+            return [
+                e.event_id
+                async for e in h.fetch_history_events()
+                if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+            ]
+
+        first_run = handle.result_run_id or ""
+        [completed] = await wait_for(
+            lambda: completions(first_run), within=30, message="the first task completed"
+        )
+        reset = await client.workflow_service.reset_workflow_execution(
+            ResetWorkflowExecutionRequest(
+                namespace=client.namespace,
+                workflow_execution=WorkflowExecution(workflow_id=handle.id, run_id=first_run),
+                reason="test",
+                workflow_task_finish_event_id=completed,
+                request_id=str(uuid.uuid4()),
+            )
+        )
+
+        async def new_completion() -> list[int]:
+            return [i for i in await completions(reset.run_id) if i > completed]
+
+        [own] = await wait_for(new_completion, within=30, message="the new run's own task")
+        described = await client.get_workflow_handle(handle.id).describe()
+        # As Temporal: the copied prefix adds no point; the new run's own completion does.
+        points = described.raw_description.workflow_execution_info.auto_reset_points.points
+        assert [(p.run_id, p.first_workflow_task_completed_id) for p in points] == [
+            (reset.run_id, own)
+        ]
+        await client.get_workflow_handle(handle.id).terminate()
 
 
 @workflow.defn
