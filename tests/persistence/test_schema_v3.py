@@ -10,8 +10,10 @@ import asyncpg
 import pytest
 
 from pytemporal.persistence import schema_tool, urls
+from pytemporal.persistence.errors import SchemaMismatch
 from pytemporal.persistence.postgres import schema as pg_schema
 from pytemporal.persistence.sqlite import schema as sqlite_schema
+from pytemporal.persistence.sqlite.store import SqliteStore
 
 V2_ROW = (
     "INSERT INTO executions (namespace_id, workflow_id, run_id, db_version, next_event_id,"
@@ -63,6 +65,11 @@ async def test_a_version_2_database_upgrades_to_3(db: str, monkeypatch: pytest.M
         db,
         V2_ROW.format(false="0" if sqlite else "false", blob="x''" if sqlite else "''::bytea"),
     )
+    if sqlite:
+        # The dev server on an older file names the fix.
+        path = urls.parse(db).sqlite_path or ""
+        with pytest.raises(SchemaMismatch, match=f"run `pytemporal schema upgrade --db {db}`"):
+            SqliteStore(path)
     change = await schema_tool.upgrade(db)
     assert (change.before, change.after) == (2, 3)
     await schema_tool.check(db)

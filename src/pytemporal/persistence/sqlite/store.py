@@ -7,6 +7,7 @@ writer thread.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -78,9 +79,9 @@ class SqliteStore:
             return
         (version,) = self._db.execute("SELECT version FROM schema_version").fetchone()
         if version != SCHEMA_VERSION:
-            raise SchemaMismatch(
-                f"database schema version {version}, this server expects {SCHEMA_VERSION}"
-            )
+            # Name the fix: an older dev-server file upgrades in place.
+            db = f"sqlite:///{os.path.abspath(self.path)}" if self.path else "sqlite://"
+            raise SchemaMismatch.for_versions(version, SCHEMA_VERSION, db)
 
     async def close(self) -> None:
         if self._pending:
