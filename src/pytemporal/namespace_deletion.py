@@ -44,6 +44,8 @@ class NamespaceDeleter:
         self._forget_runs = forget_runs
         self._wakeup = asyncio.Event()
         self.purged = 0
+        # Passes over the namespaces so far (tests wait for one to see it did nothing).
+        self.passes = 0
 
     async def delete(self, ns: Namespace, delay: float) -> str:
         """Mark the namespace deleted (renamed); its data goes after `delay` seconds."""
@@ -61,6 +63,7 @@ class NamespaceDeleter:
         while True:
             self._wakeup.clear()
             wake = await self._purge_due()
+            self.passes += 1
             await self._clock.wait(self._wakeup, wake)
 
     async def _purge_due(self) -> float:

@@ -621,3 +621,29 @@ async def test_delete_namespace(client: Client) -> None:
         return counted.count == 0
 
     await wait_for(empty, within=30, message="an empty namespace under the old name")
+
+
+async def test_delete_namespace_after_a_delay(client: Client) -> None:
+    ws = client.workflow_service
+    name = unique("del-later")
+    await ws.register_namespace(
+        RegisterNamespaceRequest(namespace=name, workflow_execution_retention_period=DAY)
+    )
+    resp = await client.operator_service.delete_namespace(
+        DeleteNamespaceRequest(namespace=name, namespace_delete_delay=Duration(seconds=3600))
+    )
+    # Renamed and DELETED at once; listed only on request until its data goes.
+    described = await ws.describe_namespace(
+        DescribeNamespaceRequest(namespace=resp.deleted_namespace)
+    )
+    assert described.namespace_info.state == NamespaceState.NAMESPACE_STATE_DELETED
+
+    async def names(include_deleted: bool) -> set[str]:
+        request = ListNamespacesRequest()
+        request.namespace_filter.include_deleted = include_deleted
+        listed = await ws.list_namespaces(request)
+        return {n.namespace_info.name for n in listed.namespaces}
+
+    assert resp.deleted_namespace in await names(True)
+    assert resp.deleted_namespace not in await names(False)
+    assert name not in await names(True)
