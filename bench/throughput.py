@@ -17,7 +17,8 @@ Servers:
 Usage::
 
     python bench/throughput.py [--servers pytemporal,reference] [--workflows N]
-                               [--concurrency C] [--repeat R] [--json OUT]
+                               [--concurrency C] [--repeat R] [--metrics on|off]
+                               [--json OUT]
 
 See bench/RESULTS.md for the figures and how to read them.
 """
@@ -149,7 +150,8 @@ def temporal_binary() -> str:
     return found
 
 
-def reference_command(port: int, db_file: Path) -> list[str]:
+def reference_command(port: int, db_file: Path, metrics: bool = True) -> list[str]:
+    # Temporal's dev server always serves metrics (on a free port): `metrics` is ours.
     return [
         temporal_binary(), "server", "start-dev",
         "--ip", "127.0.0.1", "--port", str(port),
@@ -160,23 +162,27 @@ def reference_command(port: int, db_file: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def pytemporal_command(port: int, db_file: Path) -> list[str]:
+def pytemporal_command(port: int, db_file: Path, metrics: bool = True) -> list[str]:
     return [
         sys.executable, "-m", "pytemporal", "server", "start-dev",
         "--ip", "127.0.0.1", "--port", str(port),
         "--headless", "--log-level", "warn",
         "--db-filename", str(db_file),
+        # On: the dev server's default (a free port, as Temporal's); off: no hooks at all.
+        *([] if metrics else ["--no-metrics"]),
     ]  # fmt: skip
 
 
-DEV_COMMANDS: dict[str, Callable[[int, Path], list[str]]] = {
+DEV_COMMANDS: dict[str, Callable[[int, Path, bool], list[str]]] = {
     "pytemporal": pytemporal_command,
     "reference": reference_command,
 }
 PG_START_COMMAND = [sys.executable, "-m", "pytemporal", "server", "start"]
 
 
-def pg_environment(database_url: str, port: int, shards: int) -> dict[str, str]:
+def pg_environment(
+    database_url: str, port: int, shards: int, metrics: bool = True
+) -> dict[str, str]:
     """This process's environment without PYTEMPORAL_*, plus the PG server's settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEMPORAL_")}
     env.update(
@@ -186,6 +192,8 @@ def pg_environment(database_url: str, port: int, shards: int) -> dict[str, str]:
         PYTEMPORAL_NUM_HISTORY_SHARDS=str(shards),
         PYTEMPORAL_LOG_LEVEL="warn",
     )
+    if metrics:
+        env["PYTEMPORAL_METRICS_PORT"] = "0"  # a free port; never scraped by the bench
     return env
 
 
@@ -384,14 +392,17 @@ class Deployment:
         if name in DEV_COMMANDS:
             make = DEV_COMMANDS[name]
             db_file = workdir / "bench.db"
-            self.processes = [ServerProcess(name, workdir, lambda port: make(port, db_file))]
+            metrics = args.metrics == "on"
+            self.processes = [
+                ServerProcess(name, workdir, lambda port: make(port, db_file, metrics))
+            ]
             return
         database = PgDatabase(args.pg_admin_url)
         shards = args.pg_shards or DEFAULT_PG_SHARDS[name]
         count = 2 if name == "pytemporal-pg-x2" else 1
 
         def env(port: int) -> dict[str, str]:
-            return pg_environment(database.url, port, shards)
+            return pg_environment(database.url, port, shards, args.metrics == "on")
 
         self.database = database
         self.history_shards = shards
@@ -805,6 +816,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default=None,
         help="PYTEMPORAL_NUM_HISTORY_SHARDS for every PG mode (default: pytemporal-pg 1,"
         " pytemporal-pg-x2 8)",
+    )
+    parser.add_argument(
+        "--metrics",
+        choices=("on", "off"),
+        default="on",
+        help="pytemporal's Prometheus metrics (default on: start-dev's default; off:"
+        " --no-metrics, nothing counted); Temporal's dev server always has them",
     )
     parser.add_argument("--timeout", type=float, default=600.0, help="max seconds per load phase")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT")

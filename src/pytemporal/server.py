@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import grpc
+from temporalio.api.operatorservice.v1 import service_pb2 as operator_pb
 from temporalio.api.operatorservice.v1 import service_pb2_grpc as operator_grpc
+from temporalio.api.testservice.v1 import service_pb2 as test_pb
+from temporalio.api.workflowservice.v1 import service_pb2 as workflow_pb
 from temporalio.api.workflowservice.v1 import service_pb2_grpc as workflow_grpc
 
 from pytemporal.cluster.membership import ClusterConfigError, ShardCluster
 from pytemporal.common import dynamic_config as dc
 from pytemporal.common import tls
 from pytemporal.common.clock import Clock
+from pytemporal.common.errors import NamespaceNotFound
 from pytemporal.common.health import Health, State
 from pytemporal.config import ServerConfig, internode_auth_problem
-from pytemporal.frontend import ratelimit, routing
+from pytemporal.frontend import ratelimit, routing, unimplemented
+from pytemporal.frontend.cluster_rpcs import ClusterInfo, cluster_id, store_name
+from pytemporal.frontend.health_service import HealthService, ServingGate, enable_reflection
 from pytemporal.frontend.operator_service import OperatorService
 from pytemporal.frontend.schedule_service import ScheduleService
 from pytemporal.frontend.workflow_service import FrontendLimits, WorkflowService
@@ -29,8 +35,13 @@ from pytemporal.history.transfer import TransferProcessor
 from pytemporal.history.workflow.limits import WorkflowLimits
 from pytemporal.matching.client import LocalMatchingClient
 from pytemporal.matching.queues import Matching
+from pytemporal.metrics import Metrics
+from pytemporal.metrics.families import UNKNOWN_NAMESPACE
+from pytemporal.metrics.interceptor import ServiceMetricsInterceptor
+from pytemporal.metrics.store import metered
 from pytemporal.namespace_deletion import NamespaceDeleter
 from pytemporal.namespaces import NamespaceRegistry
+from pytemporal.persistence import urls
 from pytemporal.persistence.factory import open_store
 from pytemporal.persistence.urls import sqlite_url
 from pytemporal.rpc.auth import SecretInterceptor, secret_metadata
@@ -43,7 +54,14 @@ from pytemporal.timeskipping import service as test_service
 from pytemporal.timeskipping.clock import SkippingClock
 from pytemporal.timeskipping.skipper import Skipper, SkippingInterceptor
 
+if TYPE_CHECKING:
+    from pytemporal.web.ui import UIServer
+
 log = logging.getLogger(__name__)
+
+WORKFLOW_SERVICE = workflow_pb.DESCRIPTOR.services_by_name["WorkflowService"].full_name
+OPERATOR_SERVICE = operator_pb.DESCRIPTOR.services_by_name["OperatorService"].full_name
+TEST_SERVICE = test_pb.DESCRIPTOR.services_by_name["TestService"].full_name
 
 # Responses: the client's own receive limit applies; pages are bounded upstream.
 MAX_SEND_MESSAGE = 128 * 1024 * 1024
@@ -158,6 +176,48 @@ def _internode_listener(
     return server, node.advertise_address or f"{host}:{port}"
 
 
+def _cluster_info(config: ServerConfig, namespaces: NamespaceRegistry) -> ClusterInfo:
+    dialect = store_name(urls.parse(config.database_url or sqlite_url(config.db_filename)).dialect)
+    return ClusterInfo(
+        cluster_id=cluster_id(namespaces.get("default").id),
+        history_shard_count=config.num_history_shards if config.cluster else 1,
+        persistence_store=dialect,
+        visibility_store=dialect,
+    )
+
+
+def _fill_unimplemented(workflow: WorkflowService, operator: OperatorService) -> None:
+    unimplemented.fill(workflow, workflow_grpc.WorkflowServiceServicer, "WorkflowService")
+    unimplemented.fill(operator, operator_grpc.OperatorServiceServicer, "OperatorService")
+
+
+async def _start_ui(
+    config: ServerConfig, address: str, health: Health
+) -> tuple[UIServer, str] | None:
+    """The web UI's listener (docs/ui.md) and its address, unless headless."""
+    if config.headless:
+        return None
+    if config.tls.frontend is not None:
+        log.warning("the web UI is not served: it cannot yet call a TLS frontend")
+        return None
+    # Imported on use: jinja2 and the pages weigh on every headless start.
+    from pytemporal.web.ui import UIServer
+
+    auth = config.authorization
+    ui = UIServer(
+        address,
+        health,
+        auth_required=auth is not None,
+        auth_header=auth.auth_header_name if auth is not None else "authorization",
+    )
+    port = config.ui_port
+    if port is None:
+        port = config.port + 1000 if 0 < config.port <= 65535 - 1000 else 0
+    bound = await ui.start(config.ui_ip or config.ip, port)
+    log.info("web UI on http://%s", bound)
+    return ui, bound
+
+
 def _callbacks(engine: HistoryEngine, cluster: ShardCluster, namespaces: NamespaceRegistry) -> None:
     background: set[asyncio.Task[object]] = set()
 
@@ -179,16 +239,56 @@ def _callbacks(engine: HistoryEngine, cluster: ShardCluster, namespaces: Namespa
     cluster.on_ring_changed = lambda: spawn(ring_changed())
 
 
+def _instrument(
+    metrics: Metrics,
+    engine: HistoryEngine,
+    matching: Matching,
+    namespaces: NamespaceRegistry,
+    scheduler: Scheduler,
+    cluster: ShardCluster | None,
+) -> None:
+    """Hand each role its metrics hooks (docs/metrics.md)."""
+
+    def namespace_name(namespace_id: str) -> str:
+        try:
+            return namespaces.by_id(namespace_id).name
+        except NamespaceNotFound:
+            return UNKNOWN_NAMESPACE
+
+    engine.metrics = metrics
+    engine.timers.on_lag = metrics.timer_lag
+    matching.on_unpolled = lambda ns_id, queue, kind: metrics.task_without_poller(
+        namespace_name(ns_id), queue, kind
+    )
+    metrics.read_queues(matching.queues, namespace_name)
+    scheduler.actions.on_start = metrics.schedule_action
+    if cluster is not None:
+        cluster.metrics = metrics
+        metrics.read_shards(lambda: len(cluster.owned))
+    else:
+        metrics.read_shards(lambda: 1)  # the dev server owns its one shard
+
+
 async def serve(
     config: ServerConfig,
     *,
     on_ready: Callable[[str], None] | None = None,
     stop: asyncio.Event | None = None,
     health: Health | None = None,
+    endpoints: dict[str, str] | None = None,
+    before_serving: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """Run the server until `stop` is set."""
+    """Run the server until `stop` is set.
+
+    `endpoints` (when given) is filled with each listener's bound address -- keys
+    "grpc", "http", "ui", "metrics" -- before `on_ready` is called with the gRPC one
+    (the CLI's start banner prints them all). `before_serving` is awaited once the
+    listeners are up and before the server reports SERVING: the health service answers
+    NOT_SERVING meanwhile (an embedder's warm-up; tests observe STARTING).
+    """
     stop = stop or asyncio.Event()
     health = health or Health()
+    endpoints = endpoints if endpoints is not None else {}
     if config.cluster and config.time_skipping:
         raise ClusterConfigError("time skipping needs a single server process (no cluster)")
     if config.cluster:
@@ -209,6 +309,10 @@ async def serve(
         SkippingClock(locked=not config.time_skipping_unlocked) if config.time_skipping else None
     )
     clock = skipping or Clock()
+    # None when metrics are off: no hook runs and nothing is counted.
+    metrics = Metrics() if config.metrics_port is not None else None
+    if metrics is not None:
+        store = metered(store, metrics)
     matching = Matching(store)
     values = _dynamic_config(config)
     engine = HistoryEngine(store, matching, clock, _limits(values))
@@ -241,7 +345,14 @@ async def serve(
     transfers = TransferProcessor(engine, namespaces, redirector)
     router = routing.Router(redirector, namespaces)
     interceptors: list[grpc.aio.ServerInterceptor] = []
-    # First, so that a call is authorized before it is routed anywhere.
+    if metrics is not None:
+        # Outermost: refused calls (not serving, authorization, rate limits) are counted too.
+        interceptors.append(ServiceMetricsInterceptor(metrics, namespaces.exists))
+    # Then nothing reaches Temporal's services unless SERVING, and a stop waits for the
+    # calls the gate counts.
+    gate = ServingGate(health)
+    interceptors.append(gate)
+    # Then authorization, so that a call is authorized before it is routed anywhere.
     authorization = None
     if config.authorization is not None:
         # Imported on use: PyJWT and cryptography weigh on every start (start-up time).
@@ -275,6 +386,8 @@ async def serve(
     scheduler = Scheduler(engine, namespaces, Actions(public_history, redirector, store))
     if skipper is not None:
         skipper.also_running.append(lambda: scheduler.waking)
+    if metrics is not None:
+        _instrument(metrics, engine, matching, namespaces, scheduler, cluster)
     workflow_service = WorkflowService(
         namespaces,
         lifecycle=public_history,
@@ -290,11 +403,19 @@ async def serve(
     )
     deleter = NamespaceDeleter(namespaces, store, clock, engine.forget_namespace)
     operator_service = OperatorService(namespaces, deleter)
+    _fill_unimplemented(workflow_service, operator_service)
+    cluster_info = _cluster_info(config, namespaces)
+    workflow_service.cluster_info = operator_service.cluster_info = cluster_info
     workflow_grpc.add_WorkflowServiceServicer_to_server(workflow_service, server)
     operator_grpc.add_OperatorServiceServicer_to_server(operator_service, server)
+    public_services = [WORKFLOW_SERVICE, OPERATOR_SERVICE]
     if skipping is not None:
         test_service.add_to_server(test_service.TestService(skipping), server)
+        public_services.append(TEST_SERVICE)
+    HealthService(health, public_services).add_to_server(server)
+    enable_reflection(server, public_services)
     address = _listen(server, config.ip, config.port, frontend_credentials)
+    endpoints["grpc"] = cluster_info.address = address
     servers = [server]
     if cluster is not None:
         internal, cluster.address = _internode_listener(
@@ -307,21 +428,39 @@ async def serve(
             InternalService(local_history, engine.accept_task),
         )
         servers.append(internal)
+    runners = []
+    if metrics is not None:
+        # Imported on use: aiohttp weighs on the start of a server without metrics.
+        from pytemporal.metrics import http as metrics_http
+
+        ip = config.metrics_ip or config.ip
+        runner, endpoints["metrics"] = await metrics_http.start(
+            metrics, health, ip, config.metrics_port or 0
+        )
+        runners.append(runner)
     for s in servers:
         await s.start()
     if cluster is not None:
         await cluster.check_shard_count()
         await cluster.tick()  # take a first share of the shards before serving
-    health.set(State.SERVING)
-    if on_ready is not None:
-        on_ready(address)
+    ui: UIServer | None = None
     try:
+        started_ui = await _start_ui(config, address, health)
+        if started_ui is not None:
+            ui, endpoints["ui"] = started_ui
+        cluster_info.http_address = endpoints.get("http", "")
+        if before_serving is not None:
+            await before_serving()
+        health.set(State.SERVING)
+        if on_ready is not None:
+            on_ready(address)
         async with asyncio.TaskGroup() as tg:
             timers = tg.create_task(engine.run_timers())
             deleting = tg.create_task(deleter.run())
             membership = tg.create_task(cluster.run()) if cluster is not None else None
             skipping_task = tg.create_task(skipper.run()) if skipper is not None else None
             await stop.wait()
+            health.set(State.DRAINING)  # first: health checks fail from the stop's start
             timers.cancel()
             deleting.cancel()
             if skipping_task is not None:
@@ -329,10 +468,19 @@ async def serve(
             if membership is not None:
                 membership.cancel()
     finally:
-        health.set(State.DRAINING)
+        if health.state is not State.DRAINING:  # stopped by an error
+            health.set(State.DRAINING)
+        # The public listener stays open while its calls finish, so health checks get
+        # NOT_SERVING (not a refused connection) for the grace period.
+        drain = values.get(dc.SHUTDOWN_DRAIN_DURATION).total_seconds()
+        grace = await gate.drain(drain or config.shutdown_grace)
+        if ui is not None:
+            await ui.close()
         if cluster is not None:
             await cluster.release_all()
-        await asyncio.gather(*(s.stop(grace=config.shutdown_grace) for s in servers))
+        await asyncio.gather(*(s.stop(grace=grace) for s in servers))
+        for runner in runners:
+            await runner.cleanup()
         if authorization is not None:
             await authorization.close()
         await scheduler.close()

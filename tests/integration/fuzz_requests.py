@@ -206,6 +206,7 @@ def templates(h: Handles) -> dict[str, Callable[[int], Message]]:
     tq = TaskQueue(name=h.task_queue)
     return {
         "GetSystemInfo": lambda i: rr.GetSystemInfoRequest(),
+        "GetClusterInfo": lambda i: rr.GetClusterInfoRequest(),
         "DescribeNamespace": lambda i: rr.DescribeNamespaceRequest(namespace=FUZZ_NS),
         "ListNamespaces": lambda i: rr.ListNamespacesRequest(page_size=10),
         "RegisterNamespace": lambda i: rr.RegisterNamespaceRequest(
@@ -409,6 +410,7 @@ def templates(h: Handles) -> dict[str, Callable[[int], Message]]:
             namespace=FUZZ_NS, maximum_page_size=5, start_time_filter=StartTimeFilter()
         ),
         "ListSearchAttributes": lambda i: orr.ListSearchAttributesRequest(namespace=FUZZ_NS),
+        "ListClusters": lambda i: orr.ListClustersRequest(page_size=5),
         "AddSearchAttributes": lambda i: orr.AddSearchAttributesRequest(
             namespace=FUZZ_NS,
             search_attributes={f"FuzzAttr{i}": IndexedValueType.INDEXED_VALUE_TYPE_INT},

@@ -38,6 +38,7 @@ from temporalio.api.common.v1 import (
 )
 from temporalio.api.enums.v1 import EventType, IndexedValueType
 from temporalio.api.operatorservice.v1 import request_response_pb2 as orr
+from temporalio.api.operatorservice.v1 import service_pb2 as osvc_pb
 from temporalio.api.operatorservice.v1 import service_pb2_grpc as osvc
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
@@ -110,6 +111,9 @@ WAITING_RPCS = {
 PENDING_ELSEWHERE: list[tuple[str, str]] = []
 
 
+OPERATOR_RPCS = frozenset(osvc_pb.DESCRIPTOR.services_by_name["OperatorService"].methods_by_name)
+
+
 def implemented_rpcs() -> dict[str, list[str]]:
     """The RPCs our services override (the generated base answers UNIMPLEMENTED)."""
     out: dict[str, list[str]] = {}
@@ -134,7 +138,7 @@ class Target:
     operator: osvc.OperatorServiceStub
 
     def method(self, rpc: str) -> Callable[..., Any]:
-        stub = self.operator if rpc in implemented_rpcs()["OperatorService"] else None
+        stub = self.operator if rpc in OPERATOR_RPCS else None
         return getattr(stub or self.workflow, rpc)
 
 

@@ -170,6 +170,7 @@ def test_stop_is_idempotent_and_start_once() -> None:
     server.stop()  # never started: nothing to do
     target = server.start()
     assert server.running and server.target == target
+    assert server.endpoints["grpc"] == target
     server.stop()
     server.stop()
     assert not server.running

@@ -194,6 +194,7 @@ def test_start_local_default_argv_parses() -> None:
         },
         headless=True,
         ui_port=37421,
+        metrics_port=0,  # Temporal's dev server serves metrics on a free port
         log_level="warn",
         log_format="pretty",
     )
@@ -402,6 +403,7 @@ def stub_serve(
         *,
         on_ready: Callable[[str], None] | None = None,
         stop: asyncio.Event | None = None,
+        endpoints: dict[str, str] | None = None,
     ) -> None:
         assert on_ready is not None and stop is not None
         result = body(config, on_ready, stop)
@@ -432,6 +434,8 @@ def test_sigterm_stops_the_server_cleanly(capsys: pytest.CaptureFixture[str]) ->
     assert capsys.readouterr().out == (
         "pytemporal server listening on 127.0.0.1:45678 "
         "(namespaces default, ns1, database state.db)\n"
+        "  gRPC:     127.0.0.1:45678\n"
+        "  Database: state.db\n"
     )
 
 
@@ -521,17 +525,43 @@ def test_ignored_flags_are_logged_at_info(capsys: pytest.CaptureFixture[str]) ->
         os.kill(os.getpid(), signal.SIGTERM)
         await asyncio.wait_for(stop.wait(), timeout=10)
 
-    flags = ("--log-level", "info", "--metrics-port", "9090", "--ui-asset-path", "/x")
+    flags = ("--log-level", "info", "--sqlite-pragma", "journal_mode=WAL", "--ui-asset-path", "/x")
     run_start_dev(stub_serve(body), *flags)
     err = capsys.readouterr().err
-    assert "accepted and ignored: --metrics-port (no metrics endpoint), --ui-asset-path" in err
+    assert "accepted and ignored: --sqlite-pragma, --ui-asset-path" in err
+
+
+def test_metrics_port_is_served_not_ignored() -> None:
+    args = parse_args(start_dev_args("--metrics-port", "9090"))
+    assert start_dev.build_config(args).metrics_port == 9090
+    assert "metrics" not in " ".join(ignored_flags_given(args))
+    assert start_dev.build_config(parse_args(start_dev_args())).metrics_port == 0
+    assert start_dev.build_config(parse_args(start_dev_args("--no-metrics"))).metrics_port is None
+    with pytest.raises(start_dev.UsageError, match="exclude each other"):
+        start_dev.build_config(parse_args(start_dev_args("--no-metrics", "--metrics-port", "1")))
 
 
 def test_describe_names_every_namespace_and_the_database() -> None:
     config = ServerConfig(namespaces=["a", "b"], db_filename="/var/x.db")
     assert start_dev.describe(config, "0.0.0.0:7233") == (
-        "pytemporal server listening on 0.0.0.0:7233 (namespaces default, a, b, database /var/x.db)"
+        "pytemporal server listening on 0.0.0.0:7233 (namespaces default, a, b, database /var/x.db)\n"
+        "  gRPC:     0.0.0.0:7233\n"
+        "  Database: /var/x.db"
     )
+
+
+def test_the_banner_lists_every_endpoint_and_hides_the_password() -> None:
+    config = ServerConfig(database_url="postgresql://temporal:s3cret@db:5432/temporal")
+    endpoints = {"http": "127.0.0.1:7243", "ui": "127.0.0.1:8233", "metrics": "0.0.0.0:9090"}
+    banner = start_dev.describe(config, "127.0.0.1:7233", endpoints)
+    assert banner.splitlines()[1:] == [
+        "  gRPC:     127.0.0.1:7233",
+        "  HTTP API: http://127.0.0.1:7243",
+        "  Web UI:   http://127.0.0.1:8233",
+        "  Metrics:  http://0.0.0.0:9090/metrics",
+        "  Database: postgresql://temporal:***@db:5432/temporal",
+    ]
+    assert "s3cret" not in banner
 
 
 # --- The real launcher: temporalio's start_local ------------------------------------
@@ -557,7 +587,7 @@ STUB_LAUNCHER = textwrap.dedent(
         },
     )
 
-    async def serve(config, *, on_ready=None, stop=None):
+    async def serve(config, *, on_ready=None, stop=None, endpoints=None):
         server = grpc.aio.server()
         server.add_generic_rpc_handlers([HANDLER])
         port = server.add_insecure_port(f"{config.ip}:{config.port}")

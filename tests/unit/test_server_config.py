@@ -115,7 +115,59 @@ def test_every_documented_variable_maps_to_a_setting() -> None:
         "PYTEMPORAL_CLUSTER_ADVERTISE_ADDRESS",
         "PYTEMPORAL_CLUSTER_SECRET",
         "PYTEMPORAL_CLUSTER_INSECURE",
+        "PYTEMPORAL_UI_ENABLED",
+        "PYTEMPORAL_UI_IP",
+        "PYTEMPORAL_UI_PORT",
+        "PYTEMPORAL_METRICS_IP",
+        "PYTEMPORAL_METRICS_PORT",
     }
+
+
+def test_the_ui_is_off_unless_enabled(tmp_path: Path) -> None:
+    config = load_server_config(None, {"PYTEMPORAL_DATABASE_URL": PG})
+    assert (config.headless, config.ui_port, config.ui_ip) == (True, 8233, None)
+    path = tmp_path / "ui.yaml"
+    path.write_text("ui: {enabled: true, ip: 0.0.0.0, port: 9000}\n")
+    config = load_server_config(str(path), {"PYTEMPORAL_DATABASE_URL": PG})
+    assert (config.headless, config.ui_port, config.ui_ip) == (False, 9000, "0.0.0.0")
+    env = {
+        "PYTEMPORAL_DATABASE_URL": PG,
+        "PYTEMPORAL_UI_ENABLED": "false",
+        "PYTEMPORAL_UI_PORT": "0",
+    }
+    config = load_server_config(str(path), env)
+    assert (config.headless, config.ui_port) == (True, 0)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PYTEMPORAL_UI_ENABLED": "yes"}, "PYTEMPORAL_UI_ENABLED: expected true or false"),
+        (
+            {"PYTEMPORAL_UI_PORT": "70000"},
+            "PYTEMPORAL_UI_PORT: expected an integer from 0 to 65535",
+        ),
+    ],
+)
+def test_bad_ui_settings_are_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_server_config(None, {"PYTEMPORAL_DATABASE_URL": PG, **env})
+
+
+def test_metrics_listener_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, f"persistence: {{database_url: {PG}}}\nmetrics: {{ip: 0.0.0.0, port: 9090}}"
+    )
+    config = load_server_config(path, {})
+    assert (config.metrics_ip, config.metrics_port) == ("0.0.0.0", 9090)
+    config = load_server_config(path, {"PYTEMPORAL_METRICS_PORT": "9091"})
+    assert config.metrics_port == 9091
+    # Without the key a production server serves no metrics.
+    assert load_server_config(None, {"PYTEMPORAL_DATABASE_URL": PG}).metrics_port is None
+    with pytest.raises(ConfigError, match="metrics.port"):
+        load_server_config(
+            write(tmp_path, f"persistence: {{database_url: {PG}}}\nmetrics: {{port: x}}"), {}
+        )
 
 
 @pytest.mark.parametrize(

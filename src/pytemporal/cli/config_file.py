@@ -25,8 +25,15 @@ docs/pytemporal.example.yaml is a commented example::
     dynamic_config: {limit.blobSize.error: 2097152}
     log_level: info                 # debug, info, warn (default), error, fatal, never
     log_format: json                # pretty (default), text, json
+    metrics:                        # Prometheus /metrics and /health (docs/metrics.md)
+      ip: 0.0.0.0                   # default: listen.ip
+      port: 9090                    # no port: no metrics endpoint; 0: any free port
     authorization:                  # JWT authorization (cli/authorization_config.py)
       jwtKeyProvider: {keySourceURIs: [https://idp.internal/.well-known/jwks.json]}
+    ui:                             # the web UI (docs/ui.md)
+      enabled: true                 # default false
+      ip: 0.0.0.0                   # default: listen.ip
+      port: 8233                    # default 8233
 
 Precedence, lowest first: defaults, the file, the environment, then the global
 ``--log-level``/``--log-format`` flags when given on the command line. Environment
@@ -67,6 +74,11 @@ ENVIRONMENT = {
     "PYTEMPORAL_CLUSTER_ADVERTISE_ADDRESS": "cluster_advertise_address",
     "PYTEMPORAL_CLUSTER_SECRET": "cluster_secret",
     "PYTEMPORAL_CLUSTER_INSECURE": "cluster_insecure",
+    "PYTEMPORAL_UI_ENABLED": "ui_enabled",
+    "PYTEMPORAL_UI_IP": "ui_ip",
+    "PYTEMPORAL_UI_PORT": "ui_port",
+    "PYTEMPORAL_METRICS_IP": "metrics_ip",
+    "PYTEMPORAL_METRICS_PORT": "metrics_port",
 }
 # Where each setting lives in the file: (section, key); section "" is the top level.
 _FILE_KEYS = {
@@ -88,10 +100,17 @@ _FILE_KEYS = {
     ("cluster", "secret"): "cluster_secret",
     ("cluster", "insecure"): "cluster_insecure",
     ("", "tls"): "tls",
+    ("ui", "enabled"): "ui_enabled",
+    ("ui", "ip"): "ui_ip",
+    ("ui", "port"): "ui_port",
+    ("metrics", "ip"): "metrics_ip",
+    ("metrics", "port"): "metrics_port",
 }
 _SECTIONS = {section for section, _ in _FILE_KEYS if section}
 _DATABASE_KEYS = ("database_url", "sqlite_path")
 MAX_SHARDS = 16384
+# The web UI's port in `server start` (the Helm chart's; start-dev uses --port + 1000).
+DEFAULT_UI_PORT = 8233
 
 
 class ConfigError(ValueError):
@@ -167,7 +186,9 @@ def _build(settings: Settings) -> ServerConfig:
         authorization=get("authorization", parse_authorization, None),
         create_schema=False,
         cluster=True,
-        headless=True,
+        headless=not get("ui_enabled", _bool, False),
+        ui_ip=get("ui_ip", _text, None),
+        ui_port=get("ui_port", _ranged(0, 65535), DEFAULT_UI_PORT),
         internode=InternodeConfig(
             ip=get("cluster_ip", _text, "127.0.0.1"),
             port=get("cluster_port", _ranged(0, 65535), 0),
@@ -176,6 +197,8 @@ def _build(settings: Settings) -> ServerConfig:
             insecure=get("cluster_insecure", _bool, False),
         ),
         tls=get("tls", _tls, TLSConfig()),
+        metrics_ip=get("metrics_ip", _text, None),
+        metrics_port=get("metrics_port", _ranged(0, 65535), None),
     )
     config.database_url, config.db_filename = _database(settings)
     problem = internode_auth_problem(config.internode, config.tls)

@@ -17,7 +17,7 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from pytemporal.cli.parser import ignored_flags_given
@@ -43,6 +43,7 @@ class Serve(Protocol):
         *,
         on_ready: Callable[[str], None] | None = None,
         stop: asyncio.Event | None = None,
+        endpoints: dict[str, str] | None = None,
     ) -> None: ...
 
 
@@ -86,6 +87,7 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
         headless=args.headless,
         ui_port=ui_port,
         ui_ip=args.ui_ip,
+        metrics_port=_metrics_port(args),
         log_level=args.log_level,
         log_format=args.log_format,
         tls=TLSConfig(frontend=frontend_tls(args)),
@@ -94,12 +96,39 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
     )
 
 
-def describe(config: ServerConfig, address: str) -> str:
-    """The line printed once the server listens."""
+def _metrics_port(args: argparse.Namespace) -> int | None:
+    if args.no_metrics:
+        if args.metrics_port is not None:
+            raise UsageError("--metrics-port and --no-metrics exclude each other")
+        return None
+    # Temporal's dev server always serves metrics; without the flag, on a free port.
+    return args.metrics_port if args.metrics_port is not None else 0
+
+
+# The start banner's endpoint lines: (key in serve()'s `endpoints`, label, URL form).
+_ENDPOINT_LINES = (
+    ("grpc", "gRPC", "{}"),
+    ("http", "HTTP API", "http://{}"),
+    ("ui", "Web UI", "http://{}"),
+    ("metrics", "Metrics", "http://{}/metrics"),
+)
+
+
+def describe(config: ServerConfig, address: str, endpoints: Mapping[str, str] | None = None) -> str:
+    """The banner printed once the server serves: a first line (which tools wait for),
+    then one line per endpoint and the database, its password left out."""
     names = ["default", *config.namespaces]
     label = "namespace" if len(names) == 1 else "namespaces"
     database = redact(config.database_url or "") or config.db_filename or "in-memory"
-    return f"pytemporal server listening on {address} ({label} {', '.join(names)}, database {database})"
+    lines = [
+        f"pytemporal server listening on {address} ({label} {', '.join(names)}, database {database})"
+    ]
+    listening = {"grpc": address, **(endpoints or {})}
+    for key, name, form in _ENDPOINT_LINES:
+        if listening.get(key):
+            lines.append(f"  {name + ':':<10}{form.format(listening[key])}")
+    lines.append(f"  {'Database:':<10}{database}")
+    return "\n".join(lines)
 
 
 def port_unavailable(ip: str, port: int) -> str | None:
@@ -137,14 +166,16 @@ async def serve_until_signal(serve: Serve, config: ServerConfig) -> bool:
         logger.info("received %s, shutting down", sig.name)
         stop.set()
 
+    endpoints: dict[str, str] = {}
+
     def on_ready(address: str) -> None:
-        print(describe(config, address), flush=True)
+        print(describe(config, address, endpoints), flush=True)
 
     signals = (signal.SIGINT, signal.SIGTERM)
     for sig in signals:
         loop.add_signal_handler(sig, on_signal, sig)
     try:
-        await serve(config, on_ready=on_ready, stop=stop)
+        await serve(config, on_ready=on_ready, stop=stop, endpoints=endpoints)
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)

@@ -19,6 +19,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable
+from typing import Protocol
 
 from pytemporal.cluster import ring
 from pytemporal.persistence.api import Store
@@ -66,6 +67,18 @@ class LocalCluster:
         return None
 
 
+class ClusterMetrics(Protocol):
+    """What membership reports (pytemporal.metrics.Metrics implements it)."""
+
+    def shards_changed(self, acquired: int, removed: int) -> None: ...
+
+    def leases_renewed(self, count: int) -> None: ...
+
+    def lease_renewal_failed(self) -> None: ...
+
+    def membership_changed(self) -> None: ...
+
+
 class ShardCluster(LocalCluster):
     def __init__(self, store: Store, *, address: str, num_shards: int) -> None:
         self.store = store
@@ -80,6 +93,9 @@ class ShardCluster(LocalCluster):
         self.ttl = LEASE_TTL
         self.interval = TICK_INTERVAL
         self._ticks = 0
+        self._members: set[str] = set()
+        # Set by the server when metrics are on.
+        self.metrics: ClusterMetrics | None = None
 
     def workflow_shard(self, namespace_id: str, workflow_id: str) -> int:
         return ring.workflow_shard(namespace_id, workflow_id, self.num_shards)
@@ -111,6 +127,8 @@ class ShardCluster(LocalCluster):
         owned, self.owned = self.owned, {}
         if owned:
             self.on_lost(list(owned))
+            if self.metrics is not None:
+                self.metrics.shards_changed(0, len(owned))
         for shard, range_id in owned.items():
             try:
                 await self.store.release_shard(shard, self.member_id, range_id)
@@ -144,8 +162,16 @@ class ShardCluster(LocalCluster):
     async def tick(self) -> None:
         now = time.time()
         await self.store.heartbeat_member(self.member_id, self.address, now)
-        kept = await self.store.renew_shards(self.member_id, dict(self.owned), now, self.ttl)
+        try:
+            kept = await self.store.renew_shards(self.member_id, dict(self.owned), now, self.ttl)
+        except Exception:
+            if self.metrics is not None:
+                self.metrics.lease_renewal_failed()
+            raise
         lost = [s for s in self.owned if s not in kept]
+        if self.metrics is not None:
+            self.metrics.leases_renewed(len(self.owned) - len(lost))
+            self.metrics.shards_changed(0, len(lost))
         for s in lost:
             del self.owned[s]
         if lost:
@@ -156,12 +182,17 @@ class ShardCluster(LocalCluster):
             for m in await self.store.list_members()
             if m.heartbeat > now - self.ttl
         }
+        if self.metrics is not None and set(members) != self._members:
+            self.metrics.membership_changed()
+        self._members = set(members)
         target = math.ceil(self.num_shards / max(1, len(members)))
         await self._release_extra(target)
         acquired = await self._acquire_up_to(target, now)
         if acquired:
             log.info("acquired shards %s", acquired)
             self.on_acquired(acquired)
+            if self.metrics is not None:
+                self.metrics.shards_changed(len(acquired), 0)
         self._ticks += 1
         periodic = self._ticks % REOFFER_EVERY == 0
         await self._refresh_routes(members, now, changed=bool(lost or acquired) or periodic)
@@ -173,6 +204,8 @@ class ShardCluster(LocalCluster):
         for s in extra:
             range_id = self.owned.pop(s)
             self.on_lost([s])
+            if self.metrics is not None:
+                self.metrics.shards_changed(0, 1)
             await self.store.release_shard(s, self.member_id, range_id)
         log.info("released shards %s to rebalance", extra)
 

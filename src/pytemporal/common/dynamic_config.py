@@ -313,6 +313,13 @@ KEEP_ALIVE_MAX_CONNECTION_AGE = _duration(
     "gRPC connections are closed (gracefully) after this age.",
 )
 
+SHUTDOWN_DRAIN_DURATION = _duration(
+    "frontend.shutdownDrainDuration",
+    timedelta(0),
+    "How long a stop waits for the calls in flight while health checks answer "
+    "NOT_SERVING (0: the server's shutdown grace, 1s for the dev server).",
+)
+
 
 @dataclass(frozen=True)
 class DynamicConfig:

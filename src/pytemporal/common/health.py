@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from aiohttp import web
+if TYPE_CHECKING:
+    from aiohttp import web
 
 
 class State(enum.Enum):
@@ -45,6 +47,8 @@ class Health:
 def http_routes(health: Health) -> list[web.RouteDef]:
     """``GET /health``: 200 ``{"status": "SERVING"}`` while serving, else 503 with the
     state; mounted on every HTTP listener (HTTP API, UI, metrics) for Kubernetes probes."""
+    # Imported on use: aiohttp weighs on every start, and most dev servers serve no HTTP.
+    from aiohttp import web
 
     async def handle(_request: web.Request) -> web.Response:
         status = "SERVING" if health.serving else "NOT_SERVING"

@@ -7,7 +7,9 @@ Levels are Temporal's names (``debug``, ``info``, ``warn``, ``error``, ``never``
 * ``text``   -- logfmt, like Temporal's: ``time=... level=WARN logger=... msg="..."``
 * ``json``   -- one JSON object per line
 
-``extra={...}`` fields on a log call are appended (pretty, text) or included (json).
+``extra={...}`` fields on a log call are appended (pretty, text) or included (json),
+and so are the tags of the workflow a line concerns (``common/logcontext.py``:
+``wf-namespace``, ``wf-id``, ``wf-run-id``, as Temporal names them).
 Everything goes to stderr; stdout is left for the CLI's own messages.
 """
 
@@ -18,6 +20,8 @@ import logging
 import sys
 from datetime import datetime
 from typing import Any, TextIO
+
+from pytemporal.common.logcontext import WorkflowTagsFilter
 
 LOG_LEVELS = ("debug", "info", "warn", "error", "fatal", "never")
 LOG_FORMATS = ("pretty", "text", "json")
@@ -131,5 +135,6 @@ def configure_logging(
         old.close()
     handler = _OurHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(_FORMATTERS[fmt]())
+    handler.addFilter(WorkflowTagsFilter())
     root.addHandler(handler)
     root.setLevel(_LEVELS[level])

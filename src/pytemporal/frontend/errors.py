@@ -24,6 +24,7 @@ from temporalio.api.errordetails.v1 import (
 )
 
 from pytemporal.common import errors as e
+from pytemporal.common import logcontext
 
 log = logging.getLogger(__name__)
 
@@ -111,18 +112,26 @@ F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
 def handled(fn: F) -> F:
-    """Wrap an RPC: domain errors → status + details; anything else → INTERNAL, logged."""
+    """Wrap an RPC: domain errors → status + details, logged in one line at DEBUG (they
+    are the caller's business); anything else → INTERNAL, logged with its traceback.
+    Every line logged while the call runs carries the workflow it names."""
 
     @functools.wraps(fn)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        tagged = logcontext.push(request)
         try:
             return await fn(self, request, context)
         except e.ServiceError as err:
+            if log.isEnabledFor(logging.DEBUG):
+                code = status_of(err)[0]
+                log.debug("%s: %s %s", fn.__name__, code.name, err.message)
             await abort(context, err)
         except (grpc.aio.AbortError, GeneratorExit):
             raise
         except Exception:
             log.exception("internal error in %s", fn.__name__)
             await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {fn.__name__}")
+        finally:
+            logcontext.pop(tagged)
 
     return wrapper  # type: ignore[return-value]

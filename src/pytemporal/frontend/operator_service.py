@@ -17,6 +17,7 @@ from pytemporal.common.errors import (
 )
 from pytemporal.common.protoutil import dur_seconds
 from pytemporal.frontend import validation
+from pytemporal.frontend.cluster_rpcs import ListClustersRpcs
 from pytemporal.frontend.errors import handled
 from pytemporal.namespaces import DELETED, Namespace, NamespaceRegistry
 from pytemporal.visibility import attributes
@@ -54,7 +55,7 @@ class NamespaceDeletion(Protocol):
         """Mark the namespace deleted; its data goes in the background. Its new name."""
 
 
-class OperatorService(_Base):
+class OperatorService(ListClustersRpcs, _Base):
     def __init__(
         self, namespaces: NamespaceRegistry, deletion: NamespaceDeletion | None = None
     ) -> None:

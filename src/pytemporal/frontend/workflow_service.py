@@ -21,6 +21,7 @@ from temporalio.api.workflowservice.v1 import service_pb2_grpc
 from pytemporal.common.errors import InvalidArgument, NotFound, Unavailable, Unimplemented
 from pytemporal.frontend import system, validation, visibility_service
 from pytemporal.frontend.admin_rpcs import WorkflowAdminRpcs
+from pytemporal.frontend.cluster_rpcs import ClusterInfoRpcs
 from pytemporal.frontend.errors import handled
 from pytemporal.frontend.namespace_rpcs import NamespaceRpcs, require_registered
 from pytemporal.frontend.schedule_service import ScheduleService
@@ -73,7 +74,7 @@ def _remaining(context: Ctx, cap: float) -> float:
 _Base: Any = service_pb2_grpc.WorkflowServiceServicer
 
 
-class WorkflowService(WorkflowAdminRpcs, NamespaceRpcs, _Base):
+class WorkflowService(WorkflowAdminRpcs, NamespaceRpcs, ClusterInfoRpcs, _Base):
     def __init__(
         self,
         namespaces: NamespaceRegistry,

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from temporalio.api.history.v1 import History, HistoryEvent
 
 from pytemporal.cluster.membership import LocalCluster
+from pytemporal.common import logcontext
 from pytemporal.common.clock import Clock
 from pytemporal.common.errors import NotFound, ResourceExhausted, ServiceError, Unavailable
 from pytemporal.history.api.queries_registry import PendingQuery, QueryRegistry
@@ -39,6 +40,7 @@ from pytemporal.history.workflow.limits import WorkflowLimits
 from pytemporal.history.workflow.state import MutableState, Transfer, decode
 from pytemporal.matching.client import MatchingRoutes
 from pytemporal.matching.queues import Matching, TaskRef
+from pytemporal.metrics import Metrics
 from pytemporal.persistence.api import (
     CurrentMode,
     CurrentUpdate,
@@ -140,6 +142,8 @@ class HistoryEngine:
         # hears that a workflow a schedule started closed (namespace id, schedule id).
         self.system_timers: Callable[[Key], Awaitable[float | None]] | None = None
         self.on_scheduled_close: Callable[[str, str], None] | None = None
+        # Set by the server when metrics are on: counts closes, times task starts.
+        self.metrics: Metrics | None = None
         self.cache = RunCache(
             max_count=self.limits.cache_max_count,
             max_bytes=self.limits.cache_max_bytes,
@@ -250,7 +254,8 @@ class HistoryEngine:
         entry = await self._acquire(key)
         try:
             entry.ms.begin(self.clock.now())
-            yield entry
+            with logcontext.run_tags(key):  # every line logged while changing the run
+                yield entry
         except BaseException:
             ms = entry.ms
             if ms.new_events or ms.tasks or ms.dirty:
@@ -326,6 +331,16 @@ class HistoryEngine:
             self._publish(entry)
         for entry in closing:
             self._scheduled_closed(entry)
+            if self.metrics is not None:
+                ms = entry.ms
+                self.metrics.workflow_closed(
+                    ms.namespace,
+                    ms.task_queue,
+                    ms.workflow_type,
+                    ms.status,
+                    ms.history_size_bytes,
+                    ms.next_event_id - 1,
+                )
 
     def _schedule_deletion(self, ms: MutableState) -> None:
         """As Temporal's DeleteHistoryEventTask, created at close: the run and its

@@ -22,6 +22,7 @@ import heapq
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from pytemporal.common import logcontext
 from pytemporal.common.clock import Clock
 from pytemporal.persistence.api import Store, TimerRow
 
@@ -72,6 +73,8 @@ class TimerQueue:
         self.fired = 0
         # Called after each firing (the time-skipping mode waits for firings to end).
         self.on_fired: Callable[[], None] | None = None
+        # Set when metrics are on: hears how late each due deadline is fired (seconds).
+        self.on_lag: Callable[[float], None] | None = None
 
     # -- what commits tell us --------------------------------------------------------
 
@@ -208,9 +211,15 @@ class TimerQueue:
             task.add_done_callback(self._tasks.discard)
 
     async def _fire(self, key: Key, when: float) -> None:
+        with logcontext.run_tags(key):
+            await self._fire_tagged(key, when)
+
+    async def _fire_tagged(self, key: Key, when: float) -> None:
         failed = False
         nxt: float | None = None
         async with self._slots:
+            if self.on_lag is not None:
+                self.on_lag(self._clock.now() - when)
             try:
                 nxt = await self._fire_run(key)
             except Exception:

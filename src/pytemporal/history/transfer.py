@@ -22,6 +22,7 @@ from temporalio.api.enums.v1 import (
 )
 from temporalio.api.workflowservice.v1 import StartWorkflowExecutionRequest
 
+from pytemporal.common import logcontext
 from pytemporal.common.errors import NamespaceNotFound, NotFound, WorkflowAlreadyStarted
 from pytemporal.history.api.start import ParentRef
 from pytemporal.history.client import HistoryRoutes
@@ -62,6 +63,10 @@ class TransferProcessor:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _run(self, key: Key, t: Transfer) -> None:
+        with logcontext.run_tags(key):
+            await self._run_tagged(key, t)
+
+    async def _run_tagged(self, key: Key, t: Transfer) -> None:
         try:
             while True:
                 try:

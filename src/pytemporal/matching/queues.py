@@ -33,6 +33,8 @@ RECHECK = 2.0
 STALE_READ = 10.0
 # A row handed out this recently is skipped by a re-read: its start is probably in flight.
 RECENT = 10.0
+# A task added to a queue polled less recently than this counts in `no_poller_tasks`.
+NO_POLLER_AFTER = 60.0
 
 
 class TaskSource(Protocol):
@@ -92,6 +94,9 @@ class Matching:
         self._recent: collections.OrderedDict[tuple[str, str, str, str, int, int], float] = (
             collections.OrderedDict()
         )
+        # Set by the server when metrics are on: hears of tasks no poller is waiting for,
+        # as (namespace id, task queue, kind).
+        self.on_unpolled: Callable[[str, str, str], None] | None = None
 
     def _queue(self, namespace_id: str, name: str, kind: str) -> _Queue:
         key = (namespace_id, name, kind)
@@ -109,10 +114,21 @@ class Matching:
     def add_workflow_task(self, task: TaskRef, queue: str, sticky: bool) -> None:
         if sticky and not self._sticky_alive(task.namespace_id, queue):
             queue = task.normal_queue
-        self._queue(task.namespace_id, queue, "workflow").offer(task, durable=True)
+        q = self._queue(task.namespace_id, queue, "workflow")
+        if self.on_unpolled is not None:
+            self._check_pollers(q, task.namespace_id, queue, "workflow")
+        q.offer(task, durable=True)
 
     def add_activity_task(self, task: TaskRef, queue: str) -> None:
-        self._queue(task.namespace_id, queue, "activity").offer(task, durable=True)
+        q = self._queue(task.namespace_id, queue, "activity")
+        if self.on_unpolled is not None:
+            self._check_pollers(q, task.namespace_id, queue, "activity")
+        q.offer(task, durable=True)
+
+    def _check_pollers(self, q: _Queue, namespace_id: str, queue: str, kind: str) -> None:
+        if not q.pollers and time.monotonic() - q.last_poll > NO_POLLER_AFTER:
+            assert self.on_unpolled is not None
+            self.on_unpolled(namespace_id, queue, kind)
 
     def add_query_task(self, task: TaskRef, sticky_queue: str) -> None:
         queue = task.normal_queue
@@ -267,6 +283,10 @@ class Matching:
                     moved.append((task, name, kind))
             q.tasks = staying
         return moved
+
+    def queues(self) -> list[tuple[str, str, str, int, int]]:
+        """(namespace id, task queue, kind, tasks in memory, waiting polls) of each queue."""
+        return [(k[0], k[1], k[2], len(q.tasks), len(q.pollers)) for k, q in self._queues.items()]
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -64,9 +64,22 @@ class Actions:
         self.lifecycle = lifecycle
         self.owners = owners
         self.store = store
+        # Set by the server when metrics are on: hears (namespace, started) per start.
+        self.on_start: Callable[[str, bool], None] | None = None
 
     async def start(self, ns: Namespace, req: StartWorkflowExecutionRequest) -> str:
         """Start the workflow; its run id. Raises WorkflowAlreadyStarted."""
+        if self.on_start is None:
+            return await self._start(ns, req)
+        try:
+            run_id = await self._start(ns, req)
+        except Exception:
+            self.on_start(ns.name, False)
+            raise
+        self.on_start(ns.name, True)
+        return run_id
+
+    async def _start(self, ns: Namespace, req: StartWorkflowExecutionRequest) -> str:
         owner = self.owners.workflow_owner(ns.id, req.workflow_id)
         if owner is None:
             return (await self.lifecycle.start(ns, req)).run_id

@@ -76,12 +76,15 @@ class InProcessServer:
     """A pytemporal server in this process. ``start()``/``stop()`` (blocking) or
     ``astart()``/``astop()``, or use it as a (async) context manager.
 
-    ``target`` is the ``host:port`` to give ``Client.connect`` once started."""
+    ``target`` is the ``host:port`` to give ``Client.connect`` once started;
+    ``endpoints`` has every listener's address then (keys "grpc", "http", "ui",
+    "metrics", as configured)."""
 
     def __init__(self, config: ServerConfig | None = None, *, own_thread: bool = True) -> None:
         self.config = config if config is not None else make_config()
         self.own_thread = own_thread
         self._target: str | None = None
+        self.endpoints: dict[str, str] = {}
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -121,7 +124,7 @@ class InProcessServer:
                 self._ready.set_result(address)
 
         try:
-            await serve(self.config, on_ready=on_ready, stop=self._stop)
+            await serve(self.config, on_ready=on_ready, stop=self._stop, endpoints=self.endpoints)
         except BaseException as e:
             if not self._ready.done():
                 error = ServerStartError(f"server failed to start: {e}")

@@ -40,6 +40,9 @@ async def record_started(
             activities.start(
                 ms, ai, request_id=ref.request_id or str(uuid.uuid4()), identity=req.identity
             )
+            if engine.metrics is not None:
+                latency = engine.clock.now() - ai.attempt_scheduled_time
+                engine.metrics.task_started(ms.namespace, ai.task_queue, "activity", latency)
             await engine.commit_one(entry)
             return _response(entry, ai)
     except NotFound:

@@ -59,6 +59,9 @@ async def record_started(
                     return None
             else:
                 _start(engine, entry, req.identity, ref.request_id)
+                if engine.metrics is not None:
+                    latency = engine.clock.now() - wft.scheduled_time
+                    engine.metrics.task_started(ms.namespace, ms.task_queue, "workflow", latency)
             await engine.commit_one(entry)
             sticky = req.task_queue.kind == TaskQueueKind.TASK_QUEUE_KIND_STICKY
             return await build_response(engine, entry, sticky=sticky)
