@@ -30,6 +30,7 @@ from pytemporal.frontend.workflow_service import FrontendLimits, WorkflowService
 from pytemporal.history.client import LocalHistoryClient
 from pytemporal.history.engine import HistoryEngine, Limits
 from pytemporal.history.public import LocalPublicHistory
+from pytemporal.history.public_admin import LocalWorkflowAdmin
 from pytemporal.history.transfer import TransferProcessor
 from pytemporal.history.workflow.limits import WorkflowLimits
 from pytemporal.matching.client import LocalMatchingClient
@@ -38,6 +39,7 @@ from pytemporal.metrics import Metrics
 from pytemporal.metrics.families import UNKNOWN_NAMESPACE
 from pytemporal.metrics.interceptor import ServiceMetricsInterceptor
 from pytemporal.metrics.store import metered
+from pytemporal.namespace_deletion import NamespaceDeleter
 from pytemporal.namespaces import NamespaceRegistry
 from pytemporal.persistence import urls
 from pytemporal.persistence.factory import open_store
@@ -319,6 +321,8 @@ async def serve(
     matching = Matching(store)
     values = _dynamic_config(config)
     engine = HistoryEngine(store, matching, clock, _limits(values))
+    # Retention would make the skipping clock jump to each closed run's deletion.
+    engine.retention = skipping is None
     skipper = Skipper(skipping, store, engine.timers) if skipping is not None else None
     if skipper is not None:
         engine.on_published = skipper.published
@@ -400,8 +404,10 @@ async def serve(
         visibility=store,
         limits=FrontendLimits(engine.limits.blob_size, engine.limits.history_long_poll),
         schedules=ScheduleService(namespaces, scheduler, store, engine.limits.blob_size),
+        admin=LocalWorkflowAdmin(engine),
     )
-    operator_service = OperatorService(namespaces)
+    deleter = NamespaceDeleter(namespaces, store, clock, engine.forget_namespace)
+    operator_service = OperatorService(namespaces, deleter)
     _fill_unimplemented(workflow_service, operator_service)
     cluster_info = _cluster_info(config, namespaces)
     workflow_service.cluster_info = operator_service.cluster_info = cluster_info
@@ -468,11 +474,13 @@ async def serve(
             on_ready(address)
         async with asyncio.TaskGroup() as tg:
             timers = tg.create_task(engine.run_timers())
+            deleting = tg.create_task(deleter.run())
             membership = tg.create_task(cluster.run()) if cluster is not None else None
             skipping_task = tg.create_task(skipper.run()) if skipper is not None else None
             await stop.wait()
             health.set(State.DRAINING)  # first: health checks fail from the stop's start
             timers.cancel()
+            deleting.cancel()
             if skipping_task is not None:
                 skipping_task.cancel()
             if membership is not None:

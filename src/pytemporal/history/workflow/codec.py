@@ -108,6 +108,8 @@ def encode(ms: st.MutableState) -> bytes:
             pb.UpdateInfo(update_id=uid, accepted_event_id=ids[0], completed_event_id=ids[1])
             for uid, ids in ms.updates.items()
         ],
+        auto_reset_points=ms.auto_reset_points,
+        execution_options=ms.execution_options,
         **_copy(ms, _MS),
     )
     return msg.SerializeToString()
@@ -186,6 +188,8 @@ def _decode(msg: pb.MutableState) -> st.MutableState:
         },
         outbox=[_decode_transfer(t) for t in msg.outbox],
         updates={u.update_id: [u.accepted_event_id, u.completed_event_id] for u in msg.updates},
+        auto_reset_points=msg.auto_reset_points,
+        execution_options=msg.execution_options,
         **_copy(msg, _MS),
     )
 
