@@ -22,6 +22,7 @@ from temporalio.api.workflowservice.v1 import (
 )
 
 from pytemporal.common.errors import WorkflowAlreadyStarted
+from pytemporal.common.ids import uuid7
 from pytemporal.common.protoutil import dur, dur_seconds, ts
 from pytemporal.history.engine import Change, Entry, HistoryEngine
 from pytemporal.history.workflow import cron, durations, lifecycle, retry
@@ -86,8 +87,6 @@ def started_attributes(
         workflow_type=req.workflow_type,
         task_queue=TaskQueue(name=req.task_queue.name, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
         input=req.input,
-        workflow_execution_timeout=req.workflow_execution_timeout,
-        workflow_run_timeout=dur(run_timeout),
         workflow_task_timeout=dur(task_timeout),
         identity=req.identity,
         original_execution_run_id=run_id,
@@ -99,6 +98,12 @@ def started_attributes(
         header=req.header,
         priority=req.priority,
     )
+    # Temporal leaves an unset timeout unset (the SDK's `workflow.info()` then reports
+    # None, not zero); the run timeout is the execution timeout when only that is set.
+    if exec_timeout:
+        attrs.workflow_execution_timeout.CopyFrom(req.workflow_execution_timeout)
+    if run_timeout:
+        attrs.workflow_run_timeout.CopyFrom(dur(run_timeout))
     if req.HasField("retry_policy"):
         attrs.retry_policy.CopyFrom(retry.normalize(req.retry_policy))
     if exec_timeout:
@@ -228,8 +233,8 @@ async def _create(
     on_new_run: Callable[[Entry], None] | None,
     terminate: Entry | None,
 ) -> StartResult:
-    run_id = str(uuid.uuid4())
     now = engine.clock.now()
+    run_id = uuid7(now)
     attrs = started_attributes(req, run_id, now)
     if parent is not None:
         attrs.parent_workflow_namespace = parent.namespace

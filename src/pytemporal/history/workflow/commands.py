@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from temporalio.api.command.v1 import Command
 from temporalio.api.enums.v1 import CommandType, EventType, WorkflowTaskFailedCause
 from temporalio.api.history.v1 import (
+    HistoryEvent,
     ActivityTaskCancelRequestedEventAttributes,
     MarkerRecordedEventAttributes,
     TimerCanceledEventAttributes,
@@ -145,8 +146,12 @@ def complete(
             command_checker.check(cmd, ms.namespace)
             if cmd.command_type == C.COMMAND_TYPE_PROTOCOL_MESSAGE:
                 _protocol_message(ms, cmd, by_id, completed.event_id)
-            elif _apply(ms, cmd, completed.event_id, req.identity, limits):
+                continue
+            first = len(ms.new_events)
+            if _apply(ms, cmd, completed.event_id, req.identity, limits):
                 out.new_wft = True
+            if cmd.HasField("user_metadata") and len(ms.new_events) > first:
+                _set_user_metadata(ms, ms.new_events[first], cmd)
         for m in by_id.values():
             # Messages no command referred to are handled after all commands.
             if ms.is_open:
@@ -233,6 +238,14 @@ def _apply(
     else:
         raise UnsupportedCommand(f"command type {_name(t)} is not supported by this server yet")
     return False
+
+
+def _set_user_metadata(ms: MutableState, ev: HistoryEvent, cmd: Command) -> None:
+    # The command's summary/details go on the event the command produced (Temporal's
+    # workflow_task_completed_handler.go copies them to the handler's one event).
+    size = ev.ByteSize()
+    ev.user_metadata.CopyFrom(cmd.user_metadata)
+    ms.history_size_bytes += ev.ByteSize() - size
 
 
 def _protocol_message(
