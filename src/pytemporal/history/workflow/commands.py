@@ -19,7 +19,7 @@ from temporalio.api.history.v1 import (
 from temporalio.api.protocol.v1 import Message
 from temporalio.api.workflowservice.v1 import RespondWorkflowTaskCompletedRequest
 
-from pytemporal.common.protoutil import dur_seconds
+from pytemporal.common.protoutil import copy_present, dur_seconds
 from pytemporal.history.workflow import (
     activities,
     children,
@@ -182,16 +182,11 @@ def _apply(
         _cancel_timer(ms, cmd, wft_id, identity)
     elif t == C.COMMAND_TYPE_RECORD_MARKER:
         a = cmd.record_marker_command_attributes
-        ms.add_event(
-            EventType.EVENT_TYPE_MARKER_RECORDED,
-            MarkerRecordedEventAttributes(
-                marker_name=a.marker_name,
-                details=a.details,
-                workflow_task_completed_event_id=wft_id,
-                header=a.header,
-                failure=a.failure,
-            ),
+        marker = MarkerRecordedEventAttributes(
+            marker_name=a.marker_name, details=a.details, workflow_task_completed_event_id=wft_id
         )
+        copy_present(marker, a, "header", "failure")
+        ms.add_event(EventType.EVENT_TYPE_MARKER_RECORDED, marker)
     elif t == C.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
         sa = cmd.upsert_workflow_search_attributes_command_attributes.search_attributes
         if limits.check_search_attribute is not None:
