@@ -79,6 +79,8 @@ def _limits(values: dc.DynamicConfig) -> Limits:
         history_size_warn=values.get(dc.HISTORY_SIZE_LIMIT_WARN),
         suggest_can_events=values.get(dc.HISTORY_COUNT_SUGGEST_CONTINUE_AS_NEW),
         suggest_can_bytes=values.get(dc.HISTORY_SIZE_SUGGEST_CONTINUE_AS_NEW),
+        blob_size_error=values.get(dc.BLOB_SIZE_LIMIT_ERROR),
+        blob_size_warn=values.get(dc.BLOB_SIZE_LIMIT_WARN),
     )
     return Limits(
         blob_size=values.get(dc.BLOB_SIZE_LIMIT_ERROR),

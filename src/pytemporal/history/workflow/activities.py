@@ -26,10 +26,12 @@ from pytemporal.history.workflow.state import BUFFERED_ID, ActivityInfo, Mutable
 class BadCommand(Exception):
     """A command the workflow task cannot apply; the task fails with `cause`."""
 
-    def __init__(self, cause: int, message: str) -> None:
+    def __init__(self, cause: int, message: str, *, terminate: bool = False) -> None:
         super().__init__(message)
         self.cause = cause
         self.message = message
+        # Temporal terminates the run as well when retrying the task cannot help.
+        self.terminate = terminate
 
 
 _BAD_ATTRS = Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES

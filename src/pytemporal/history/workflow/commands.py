@@ -26,6 +26,7 @@ from pytemporal.history.workflow import (
     command_checker,
     durations,
     lifecycle,
+    size_checks,
     updates,
 )
 from pytemporal.history.workflow import workflow_task as wt
@@ -144,6 +145,7 @@ def complete(
             if not ms.is_open:
                 break
             command_checker.check(cmd, ms.namespace)
+            size_checks.check(cmd, limits)
             if cmd.command_type == C.COMMAND_TYPE_PROTOCOL_MESSAGE:
                 _protocol_message(ms, cmd, by_id, completed.event_id)
                 continue
