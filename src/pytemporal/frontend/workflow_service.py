@@ -24,6 +24,7 @@ from pytemporal.frontend import system, validation, visibility_service
 from pytemporal.frontend.errors import handled
 from pytemporal.frontend.schedule_service import ScheduleService
 from pytemporal.frontend.visibility_service import VisibilityStore
+from pytemporal.frontend.worker_polls import WorkerPolls
 from pytemporal.history.client import HistoryRoutes
 from pytemporal.history.public import (
     ActivityById,
@@ -95,6 +96,7 @@ class WorkflowService(_Base):
         # A polled task is started on its workflow's owner, here or remotely.
         self.routes = routes
         self.matching = matching
+        self.worker_polls = WorkerPolls()
         self.runs = runs
         self.visibility = visibility
         self.limits = limits
@@ -323,7 +325,11 @@ class WorkflowService(_Base):
         validation.require(request.task_queue.name, "TaskQueue")
         end = time.monotonic() + _remaining(context, POLL_TIMEOUT)
         while (left := end - time.monotonic()) > 0:
-            ref = await self.matching.poll(ns.id, request.task_queue.name, "workflow", left)
+            ref = await self.worker_polls.run(
+                ns.id,
+                request.worker_instance_key,
+                self.matching.poll(ns.id, request.task_queue.name, "workflow", left),
+            )
             if ref is None:
                 break
             try:
@@ -391,6 +397,8 @@ class WorkflowService(_Base):
         ns = self.namespaces.get(request.namespace)
         if request.sticky_task_queue:
             self.matching.unload_sticky(ns.id, request.sticky_task_queue)
+        if request.worker_instance_key:
+            self.worker_polls.end(ns.id, request.worker_instance_key)
         return rr.ShutdownWorkerResponse()
 
     # -- activity tasks ------------------------------------------------------------------
@@ -403,7 +411,11 @@ class WorkflowService(_Base):
         validation.require(request.task_queue.name, "TaskQueue")
         end = time.monotonic() + _remaining(context, POLL_TIMEOUT)
         while (left := end - time.monotonic()) > 0:
-            ref = await self.matching.poll(ns.id, request.task_queue.name, "activity", left)
+            ref = await self.worker_polls.run(
+                ns.id,
+                request.worker_instance_key,
+                self.matching.poll(ns.id, request.task_queue.name, "activity", left),
+            )
             if ref is None:
                 break
             try:
