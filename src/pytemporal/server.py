@@ -282,7 +282,11 @@ async def serve(
         matching=local_matching,
         runs=store,
         visibility=store,
-        limits=FrontendLimits(engine.limits.blob_size, engine.limits.history_long_poll),
+        limits=FrontendLimits(
+            engine.limits.blob_size,
+            engine.limits.history_long_poll,
+            values.get(dc.ENABLE_CANCEL_WORKER_POLLS_ON_SHUTDOWN),
+        ),
         schedules=ScheduleService(namespaces, scheduler, store, engine.limits.blob_size),
     )
     operator_service = OperatorService(namespaces)

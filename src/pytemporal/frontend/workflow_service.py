@@ -51,6 +51,7 @@ class FrontendLimits:
 
     blob_size: int
     history_long_poll: float
+    cancel_polls_on_shutdown: bool = True
 
 
 class RunLookup(Protocol):
@@ -397,7 +398,13 @@ class WorkflowService(_Base):
         ns = self.namespaces.get(request.namespace)
         if request.sticky_task_queue:
             self.matching.unload_sticky(ns.id, request.sticky_task_queue)
-        if request.worker_instance_key:
+        # Temporal needs the task queue to find the matching hosts; it then ends every
+        # poll of that worker instance there, whatever their queue.
+        if (
+            request.worker_instance_key
+            and request.task_queue
+            and self.limits.cancel_polls_on_shutdown
+        ):
             self.worker_polls.end(ns.id, request.worker_instance_key)
         return rr.ShutdownWorkerResponse()
 

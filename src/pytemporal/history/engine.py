@@ -34,10 +34,10 @@ from pytemporal.common.errors import (
     ServiceError,
     Unavailable,
 )
+from pytemporal.history import outgoing
 from pytemporal.history.api.queries_registry import PendingQuery, QueryRegistry
 from pytemporal.history.api.updates_registry import UpdateRegistry
 from pytemporal.history.cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, Entry, Key, RunCache
-from pytemporal.history import outgoing
 from pytemporal.history.dispatch import TaskDispatcher, pending_task_rows
 from pytemporal.history.timer_queue import TimerQueue
 from pytemporal.history.workflow import deadlines

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from temporalio.api.command.v1 import Command
 from temporalio.api.enums.v1 import CommandType, EventType, WorkflowTaskFailedCause
 from temporalio.api.history.v1 import (
-    HistoryEvent,
     ActivityTaskCancelRequestedEventAttributes,
+    HistoryEvent,
     MarkerRecordedEventAttributes,
     TimerCanceledEventAttributes,
     TimerStartedEventAttributes,

@@ -24,39 +24,53 @@ def _sized(cmd: Command) -> tuple[int, int, str] | None:
     t = cmd.command_type
     if t == C.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK:
         size = cmd.schedule_activity_task_command_attributes.input.ByteSize()
-        return size, Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES, (
-            "ScheduleActivityTaskCommandAttributes.Input exceeds size limit."
+        return (
+            size,
+            Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES,
+            ("ScheduleActivityTaskCommandAttributes.Input exceeds size limit."),
         )
     if t == C.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION:
         size = cmd.complete_workflow_execution_command_attributes.result.ByteSize()
-        return size, Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES, (
-            "CompleteWorkflowExecutionCommandAttributes.Result exceeds size limit."
+        return (
+            size,
+            Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES,
+            ("CompleteWorkflowExecutionCommandAttributes.Result exceeds size limit."),
         )
     if t == C.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
         size = cmd.fail_workflow_execution_command_attributes.failure.ByteSize()
-        return size, Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_FAIL_WORKFLOW_EXECUTION_ATTRIBUTES, (
-            "FailWorkflowExecutionCommandAttributes.Failure exceeds size limit."
+        return (
+            size,
+            Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_FAIL_WORKFLOW_EXECUTION_ATTRIBUTES,
+            ("FailWorkflowExecutionCommandAttributes.Failure exceeds size limit."),
         )
     if t == C.COMMAND_TYPE_RECORD_MARKER:
         details = cmd.record_marker_command_attributes.details
         size = sum(len(k) + v.ByteSize() for k, v in details.items())
-        return size, Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_RECORD_MARKER_ATTRIBUTES, (
-            "RecordMarkerCommandAttributes.Details exceeds size limit."
+        return (
+            size,
+            Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_RECORD_MARKER_ATTRIBUTES,
+            ("RecordMarkerCommandAttributes.Details exceeds size limit."),
         )
     if t == C.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION:
         size = cmd.continue_as_new_workflow_execution_command_attributes.input.ByteSize()
-        return size, Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES, (
-            "ContinueAsNewWorkflowExecutionCommandAttributes. Input exceeds size limit."
+        return (
+            size,
+            Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES,
+            ("ContinueAsNewWorkflowExecutionCommandAttributes. Input exceeds size limit."),
         )
     if t == C.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION:
         size = cmd.start_child_workflow_execution_command_attributes.input.ByteSize()
-        return size, Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_CHILD_EXECUTION_ATTRIBUTES, (
-            "StartChildWorkflowExecutionCommandAttributes. Input exceeds size limit."
+        return (
+            size,
+            Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_CHILD_EXECUTION_ATTRIBUTES,
+            ("StartChildWorkflowExecutionCommandAttributes. Input exceeds size limit."),
         )
     if t == C.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION:
         size = cmd.signal_external_workflow_execution_command_attributes.input.ByteSize()
-        return size, Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES, (
-            "SignalExternalWorkflowExecutionCommandAttributes.Input exceeds size limit."
+        return (
+            size,
+            Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES,
+            ("SignalExternalWorkflowExecutionCommandAttributes.Input exceeds size limit."),
         )
     return None
 
