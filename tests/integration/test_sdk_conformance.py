@@ -31,7 +31,8 @@ from temporalio.api.workflowservice.v1 import (
     PollWorkflowTaskQueueRequest,
     ShutdownWorkerRequest,
 )
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowFailureError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.converter import PayloadConverter
 from temporalio.exceptions import TerminatedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -358,3 +359,63 @@ async def test_shutdown_worker_ends_its_polls(cancel_polls_client: Client, task_
         assert not (await poll).task_token
     finally:
         poll.cancel()
+
+
+@workflow.defn(sandboxed=False)
+class CartWorkflow:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.done = False
+
+    @workflow.run
+    async def run(self, finish: bool) -> list[str]:
+        await workflow.wait_condition(lambda: self.done or (finish and bool(self.items)))
+        return self.items
+
+    @workflow.update
+    def add(self, item: str) -> int:
+        self.items.append(item)
+        return len(self.items)
+
+    @workflow.signal
+    def close(self) -> None:
+        self.done = True
+
+
+@pytest.mark.parametrize("finish", [False, True], ids=["running", "closed"])
+async def test_update_with_start_attaches_to_a_completed_update_whatever_the_policies(
+    client: Client, task_queue: str, finish: bool
+) -> None:
+    """Conflict policy FAIL and reuse policy REJECT_DUPLICATE would refuse a second
+    start; an update-with-start naming an update the run already completed attaches to
+    it instead, whether the run is still open or has closed."""
+    workflow_id = unique("uws")
+
+    def start_op() -> WithStartWorkflowOperation[CartWorkflow, list[str]]:
+        return WithStartWorkflowOperation(
+            CartWorkflow.run,
+            finish,
+            id=workflow_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+
+    async with running_worker(client, task_queue, workflows=[CartWorkflow]):
+        first_op = start_op()
+        first = await client.execute_update_with_start_workflow(
+            CartWorkflow.add, "apple", id="add-apple", start_workflow_operation=first_op
+        )
+        first_handle = await first_op.workflow_handle()
+        if finish:
+            assert await first_handle.result() == ["apple"]
+        second_op = start_op()
+        second = await client.execute_update_with_start_workflow(
+            CartWorkflow.add, "pear", id="add-apple", start_workflow_operation=second_op
+        )
+        second_handle = await second_op.workflow_handle()
+        assert second == first == 1
+        assert second_handle.first_execution_run_id == first_handle.first_execution_run_id
+        if not finish:
+            await first_handle.signal(CartWorkflow.close)
+            assert await first_handle.result() == ["apple"]

@@ -35,6 +35,12 @@ async def _from_history(
     return upd.ACCEPTED, None
 
 
+async def known_stage(engine: HistoryEngine, entry: Entry, update_id: str) -> int | None:
+    """The stage history records for the update (ACCEPTED or COMPLETED), if any."""
+    known = await _from_history(engine, entry, update_id)
+    return None if known is None else known[0]
+
+
 def admit(engine: HistoryEngine, entry: Entry, request: Request) -> InFlightUpdate:
     """Register an update on an open run (the caller holds the run's lock)."""
     ms = entry.ms
