@@ -31,8 +31,16 @@ from temporalio.api.workflowservice.v1 import (
     PollWorkflowTaskQueueRequest,
     ShutdownWorkerRequest,
 )
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowFailureError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleSpec,
+    ScheduleState,
+    WithStartWorkflowOperation,
+    WorkflowFailureError,
+)
+from temporalio.common import SearchAttributeKey, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.converter import PayloadConverter
 from temporalio.exceptions import TerminatedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -419,3 +427,26 @@ async def test_update_with_start_attaches_to_a_completed_update_whatever_the_pol
         if not finish:
             await first_handle.signal(CartWorkflow.close)
             assert await first_handle.result() == ["apple"]
+
+
+async def test_schedule_action_search_attributes_come_back_typed(
+    client: Client, task_queue: str
+) -> None:
+    await _register_datetime_attribute(client)
+    when = datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
+    action = ScheduleActionStartWorkflow(
+        "SomeWorkflow", id=unique("scheduled"), task_queue=task_queue
+    )
+    action.untyped_search_attributes = {DATETIME_ATTRIBUTE: [when]}
+    handle = await client.create_schedule(
+        unique("schedule"),
+        Schedule(action=action, spec=ScheduleSpec(), state=ScheduleState(paused=True)),
+    )
+    try:
+        described = await handle.describe()
+        assert isinstance(described.schedule.action, ScheduleActionStartWorkflow)
+        typed = described.schedule.action.typed_search_attributes
+        key = SearchAttributeKey.for_datetime(DATETIME_ATTRIBUTE)
+        assert typed[key] == when
+    finally:
+        await handle.delete()
