@@ -25,6 +25,7 @@ from pytemporal.frontend.workflow_service import FrontendLimits, WorkflowService
 from pytemporal.history.client import LocalHistoryClient
 from pytemporal.history.engine import HistoryEngine, Limits
 from pytemporal.history.public import LocalPublicHistory
+from pytemporal.history.public_activities import LocalActivityExecutions
 from pytemporal.history.transfer import TransferProcessor
 from pytemporal.history.workflow.limits import WorkflowLimits
 from pytemporal.matching.client import LocalMatchingClient
@@ -304,6 +305,7 @@ async def serve(
         ),
         schedules=ScheduleService(namespaces, scheduler, store, engine.limits.blob_size),
     )
+    workflow_service.activity_executions = LocalActivityExecutions(engine)
     operator_service = OperatorService(namespaces)
     workflow_grpc.add_WorkflowServiceServicer_to_server(workflow_service, server)
     operator_grpc.add_OperatorServiceServicer_to_server(operator_service, server)

@@ -21,6 +21,7 @@ from temporalio.api.workflowservice.v1 import service_pb2_grpc
 
 from pytemporal.common.errors import InvalidArgument, NotFound, Unavailable, Unimplemented
 from pytemporal.frontend import system, validation, visibility_service
+from pytemporal.frontend.activity_execution_rpcs import ActivityExecutionRPCs
 from pytemporal.frontend.errors import handled
 from pytemporal.frontend.schedule_service import ScheduleService
 from pytemporal.frontend.visibility_service import VisibilityStore
@@ -73,7 +74,7 @@ def _remaining(context: Ctx, cap: float) -> float:
 _Base: Any = service_pb2_grpc.WorkflowServiceServicer
 
 
-class WorkflowService(_Base):
+class WorkflowService(ActivityExecutionRPCs, _Base):
     def __init__(
         self,
         namespaces: NamespaceRegistry,
@@ -421,7 +422,7 @@ class WorkflowService(_Base):
             ref = await self.worker_polls.run(
                 ns.id,
                 request.worker_instance_key,
-                self.matching.poll(ns.id, request.task_queue.name, "activity", left),
+                self._poll_activity(ns.id, request.task_queue.name, left),
             )
             if ref is None:
                 break
@@ -443,6 +444,11 @@ class WorkflowService(_Base):
             token: bytes = request.task_token
             return token
         ns = self.namespaces.get(request.namespace)
+        if not request.workflow_id and self.activity_executions is not None:
+            # No workflow: a standalone activity, named by its id and run id.
+            validation.run_id(request.run_id, validation.RUN_ID_NOT_UUID)
+            key = await self.activity_executions.key(ns, request.activity_id, request.run_id)
+            return ActivityById(key, request.activity_id)
         execution = WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id)
         key = await self._key(ns, execution, validation.RUN_ID_NOT_UUID)
         return ActivityById(key, request.activity_id)

@@ -18,7 +18,7 @@ from temporalio.api.history.v1 import (
 from temporalio.api.taskqueue.v1 import TaskQueue
 
 from pytemporal.common.protoutil import dur, dur_seconds
-from pytemporal.history.workflow import durations, retry
+from pytemporal.history.workflow import durations, retry, standalone
 from pytemporal.history.workflow import workflow_task as wt
 from pytemporal.history.workflow.state import BUFFERED_ID, ActivityInfo, MutableState, Task
 
@@ -174,6 +174,9 @@ def _write_started(ms: MutableState, ai: ActivityInfo) -> int:
 def _close(ms: MutableState, ai: ActivityInfo) -> None:
     del ms.activities[ai.scheduled_event_id]
     ms.activity_ids.pop(ai.activity_id, None)
+    if standalone.is_standalone(ms):
+        standalone.finish(ms)  # no workflow to tell: the activity's run ends with it
+        return
     wt.schedule(ms)
 
 
