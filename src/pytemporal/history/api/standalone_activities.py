@@ -9,6 +9,7 @@ of a workflow task.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.activity.v1 import ActivityExecutionInfo, ActivityExecutionOutcome
@@ -57,7 +58,7 @@ def _start_request(req: StartActivityExecutionRequest) -> StartWorkflowExecution
     return out
 
 
-def _schedule(req: StartActivityExecutionRequest) -> object:
+def _schedule(req: StartActivityExecutionRequest) -> Callable[[MutableState], None]:
     attrs = ScheduleActivityTaskCommandAttributes(
         activity_id=req.activity_id,
         activity_type=req.activity_type,
