@@ -20,7 +20,6 @@ from pytemporal.config import ServerConfig, internode_auth_problem
 from pytemporal.frontend import ratelimit, routing
 from pytemporal.frontend.operator_service import OperatorService
 from pytemporal.frontend.schedule_service import ScheduleService
-from pytemporal.frontend.unimplemented import UnimplementedInterceptor, unserved
 from pytemporal.frontend.workflow_service import FrontendLimits, WorkflowService
 from pytemporal.history.client import LocalHistoryClient
 from pytemporal.history.engine import HistoryEngine, Limits
@@ -90,19 +89,6 @@ def _limits(values: dc.DynamicConfig) -> Limits:
         workflow=workflow,
         cache_max_count=values.get(dc.HISTORY_CACHE_MAX_SIZE),
         cache_max_bytes=values.get(dc.HISTORY_CACHE_MAX_SIZE_BYTES),
-    )
-
-
-WORKFLOW_SERVICE = "temporal.api.workflowservice.v1.WorkflowService"
-OPERATOR_SERVICE = "temporal.api.operatorservice.v1.OperatorService"
-
-
-def _unserved() -> frozenset[str]:
-    return unserved(
-        [
-            (WorkflowService, workflow_grpc.WorkflowServiceServicer, WORKFLOW_SERVICE),
-            (OperatorService, operator_grpc.OperatorServiceServicer, OPERATOR_SERVICE),
-        ]
     )
 
 
@@ -263,7 +249,6 @@ async def serve(
         authorization = Authorization(config.authorization)
         await authorization.start()
         interceptors.append(authorization.interceptor)
-    interceptors.append(UnimplementedInterceptor(_unserved()))
     # Before routing: a call is counted on the public port it arrives at. Calls that
     # processes forward to each other reach the internode listener, which has no limiter.
     limiter = ratelimit.FrontendLimiter(

@@ -27,7 +27,6 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.update.v1 import UpdateRef
 from temporalio.api.workflowservice.v1 import (
-    CreateWorkflowRuleRequest,
     PollWorkflowExecutionUpdateRequest,
     PollWorkflowTaskQueueRequest,
     ShutdownWorkerRequest,
@@ -451,14 +450,3 @@ async def test_schedule_action_search_attributes_come_back_typed(
         assert typed[key] == when
     finally:
         await handle.delete()
-
-
-async def test_an_unsupported_method_is_unimplemented_and_named(client: Client) -> None:
-    """Workflow rules are off in Temporal's dev server and absent here: both answer
-    UNIMPLEMENTED with a one-line message naming the method."""
-    with pytest.raises(RPCError) as err:
-        await client.workflow_service.create_workflow_rule(
-            CreateWorkflowRuleRequest(namespace=client.namespace)
-        )
-    assert err.value.status == RPCStatusCode.UNIMPLEMENTED
-    assert err.value.message == "method CreateWorkflowRule not supported"
