@@ -54,6 +54,9 @@ class Namespace:
                 return str(name)
         return None
 
+    def search_attribute_type(self, name: str) -> str | None:
+        return self.search_attributes.get(name) or PREDEFINED_SEARCH_ATTRIBUTES.get(name)
+
     def no_mapping(self, attribute: str) -> str:
         return f"Namespace {self.name} has no mapping defined for search attribute {attribute}"
 

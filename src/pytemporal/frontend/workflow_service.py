@@ -20,12 +20,14 @@ from temporalio.api.workflowservice.v1 import service_pb2_grpc
 
 from pytemporal.common.errors import InvalidArgument, NotFound, Unavailable, Unimplemented
 from pytemporal.frontend import system, validation, visibility_service
+from pytemporal.frontend.activity_execution_rpcs import ActivityExecutionRPCs
 from pytemporal.frontend.admin_rpcs import WorkflowAdminRpcs
 from pytemporal.frontend.cluster_rpcs import ClusterInfoRpcs
 from pytemporal.frontend.errors import handled
 from pytemporal.frontend.namespace_rpcs import NamespaceRpcs, require_registered
 from pytemporal.frontend.schedule_service import ScheduleService
 from pytemporal.frontend.visibility_service import VisibilityStore
+from pytemporal.frontend.worker_polls import WorkerPolls
 from pytemporal.history.client import HistoryRoutes
 from pytemporal.history.public import (
     ActivityById,
@@ -53,6 +55,7 @@ class FrontendLimits:
 
     blob_size: int
     history_long_poll: float
+    cancel_polls_on_shutdown: bool = True
 
 
 class RunLookup(Protocol):
@@ -74,7 +77,9 @@ def _remaining(context: Ctx, cap: float) -> float:
 _Base: Any = service_pb2_grpc.WorkflowServiceServicer
 
 
-class WorkflowService(WorkflowAdminRpcs, NamespaceRpcs, ClusterInfoRpcs, _Base):
+class WorkflowService(
+    ActivityExecutionRPCs, WorkflowAdminRpcs, NamespaceRpcs, ClusterInfoRpcs, _Base
+):
     def __init__(
         self,
         namespaces: NamespaceRegistry,
@@ -99,6 +104,7 @@ class WorkflowService(WorkflowAdminRpcs, NamespaceRpcs, ClusterInfoRpcs, _Base):
         # A polled task is started on its workflow's owner, here or remotely.
         self.routes = routes
         self.matching = matching
+        self.worker_polls = WorkerPolls()
         self.runs = runs
         self.visibility = visibility
         self.limits = limits
@@ -312,7 +318,11 @@ class WorkflowService(WorkflowAdminRpcs, NamespaceRpcs, ClusterInfoRpcs, _Base):
         validation.require(request.task_queue.name, "TaskQueue")
         end = time.monotonic() + _remaining(context, POLL_TIMEOUT)
         while (left := end - time.monotonic()) > 0:
-            ref = await self.matching.poll(ns.id, request.task_queue.name, "workflow", left)
+            ref = await self.worker_polls.run(
+                ns.id,
+                request.worker_instance_key,
+                self.matching.poll(ns.id, request.task_queue.name, "workflow", left),
+            )
             if ref is None:
                 break
             try:
@@ -380,6 +390,14 @@ class WorkflowService(WorkflowAdminRpcs, NamespaceRpcs, ClusterInfoRpcs, _Base):
         ns = self.namespaces.get(request.namespace)
         if request.sticky_task_queue:
             self.matching.unload_sticky(ns.id, request.sticky_task_queue)
+        # Temporal needs the task queue to find the matching hosts; it then ends every
+        # poll of that worker instance there, whatever their queue.
+        if (
+            request.worker_instance_key
+            and request.task_queue
+            and self.limits.cancel_polls_on_shutdown
+        ):
+            self.worker_polls.end(ns.id, request.worker_instance_key)
         return rr.ShutdownWorkerResponse()
 
     # -- activity tasks ------------------------------------------------------------------
@@ -392,7 +410,11 @@ class WorkflowService(WorkflowAdminRpcs, NamespaceRpcs, ClusterInfoRpcs, _Base):
         validation.require(request.task_queue.name, "TaskQueue")
         end = time.monotonic() + _remaining(context, POLL_TIMEOUT)
         while (left := end - time.monotonic()) > 0:
-            ref = await self.matching.poll(ns.id, request.task_queue.name, "activity", left)
+            ref = await self.worker_polls.run(
+                ns.id,
+                request.worker_instance_key,
+                self._poll_activity(ns.id, request.task_queue.name, left),
+            )
             if ref is None:
                 break
             try:
@@ -413,6 +435,11 @@ class WorkflowService(WorkflowAdminRpcs, NamespaceRpcs, ClusterInfoRpcs, _Base):
             token: bytes = request.task_token
             return token
         ns = self.namespaces.get(request.namespace)
+        if not request.workflow_id and self.activity_executions is not None:
+            # No workflow: a standalone activity, named by its id and run id.
+            validation.run_id(request.run_id, validation.RUN_ID_NOT_UUID)
+            key = await self.activity_executions.key(ns, request.activity_id, request.run_id)
+            return ActivityById(key, request.activity_id)
         execution = WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id)
         key = await self._key(ns, execution, validation.RUN_ID_NOT_UUID)
         return ActivityById(key, request.activity_id)

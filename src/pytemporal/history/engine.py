@@ -28,7 +28,14 @@ from temporalio.api.history.v1 import History, HistoryEvent
 from pytemporal.cluster.membership import LocalCluster
 from pytemporal.common import logcontext
 from pytemporal.common.clock import Clock
-from pytemporal.common.errors import NotFound, ResourceExhausted, ServiceError, Unavailable
+from pytemporal.common.errors import (
+    NamespaceNotFound,
+    NotFound,
+    ResourceExhausted,
+    ServiceError,
+    Unavailable,
+)
+from pytemporal.history import outgoing
 from pytemporal.history.api.queries_registry import PendingQuery, QueryRegistry
 from pytemporal.history.api.updates_registry import UpdateRegistry
 from pytemporal.history.cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, Entry, Key, RunCache
@@ -218,7 +225,20 @@ class HistoryEngine:
             for ev in History.FromString(batch.data).events:
                 if ev.event_id >= first and (last is None or ev.event_id <= last):
                     events.append(ev)
+        type_of = self.search_attribute_types(key[0])
+        if type_of is not None:
+            outgoing.apply_types_to_events(events, type_of)
         return events
+
+    def search_attribute_types(self, namespace_id: str) -> outgoing.TypeOf | None:
+        if self.namespaces is None:
+            return None
+        try:
+            ns = self.namespaces.by_id(namespace_id)
+        except NamespaceNotFound:
+            return None
+        type_of: outgoing.TypeOf = ns.search_attribute_type
+        return type_of
 
     async def read_event(self, key: Key, event_id: int) -> HistoryEvent:
         events = await self.read_events(key, event_id, event_id)
