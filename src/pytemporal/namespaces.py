@@ -10,6 +10,19 @@ from pytemporal.common.errors import NamespaceAlreadyExists, NamespaceNotFound
 from pytemporal.persistence.api import NamespaceRecord, Store
 
 DEFAULT_RETENTION_DAYS = 1
+
+# A namespace's schedules and standalone activities are hidden rows of `executions`
+# under its id plus these suffixes (scheduler/keys.py, history/workflow/standalone.py),
+# so that workflow visibility never sees them.
+SCHEDULES_SUFFIX = "/schedules"
+ACTIVITIES_SUFFIX = "/activities"
+
+
+def hidden_namespace_ids(namespace_id: str) -> list[str]:
+    """Every namespace id a namespace's rows are stored under."""
+    return [namespace_id, namespace_id + SCHEDULES_SUFFIX, namespace_id + ACTIVITIES_SUFFIX]
+
+
 # Predefined attributes workflows and the server may set without registering them.
 PREDEFINED_SEARCH_ATTRIBUTES = {
     "TemporalChangeVersion": "KeywordList",

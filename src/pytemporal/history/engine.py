@@ -48,6 +48,7 @@ from pytemporal.history.workflow.state import MutableState, Transfer, decode
 from pytemporal.matching.client import MatchingRoutes
 from pytemporal.matching.queues import Matching, TaskRef
 from pytemporal.metrics import Metrics
+from pytemporal.namespaces import hidden_namespace_ids
 from pytemporal.persistence.api import (
     CurrentMode,
     CurrentUpdate,
@@ -654,9 +655,10 @@ class HistoryEngine:
     def forget_namespace(self, namespace_id: str) -> None:
         """A deleted namespace's runs are going: drop them from the cache and the timer
         queue's memory (their rows are deleted by the caller)."""
-        for entry in [e for e in self.cache if e.key[0] == namespace_id]:
+        ids = set(hidden_namespace_ids(namespace_id))
+        for entry in [e for e in self.cache if e.key[0] in ids]:
             self._invalidate(entry)
-        self.timers.forget(lambda key: key[0] == namespace_id)
+        self.timers.forget(lambda key: key[0] in ids)
 
     def drop_shards(self, shards: list[int]) -> None:
         """Forget the runs of shards this process no longer owns."""

@@ -24,8 +24,9 @@ from temporalio.api.enums.v1 import (
 from temporalio.api.failure.v1 import Failure
 
 from pytemporal.history.workflow.state import MutableState
+from pytemporal.namespaces import ACTIVITIES_SUFFIX
 
-NAMESPACE_SUFFIX = "/activities"
+NAMESPACE_SUFFIX = ACTIVITIES_SUFFIX
 
 S = WorkflowExecutionStatus
 A = ActivityExecutionStatus
