@@ -289,6 +289,7 @@ async def serve(
     if skipping is not None:
         test_service.add_to_server(test_service.TestService(skipping), server)
     address = _listen(server, config.ip, config.port, frontend_credentials)
+    workflow_service.host_address = address
     servers = [server]
     if cluster is not None:
         internal, cluster.address = _internode_listener(
@@ -301,6 +302,7 @@ async def serve(
             InternalService(local_history, engine.accept_task),
         )
         servers.append(internal)
+        workflow_service.host_address = cluster.address
     for s in servers:
         await s.start()
     if cluster is not None:

@@ -94,6 +94,8 @@ QUEUE_ROUTES: dict[str, Callable[[Any], tuple[str, str]]] = {
     "PollWorkflowTaskQueue": lambda r: (r.namespace, r.task_queue.normal_name or r.task_queue.name),
     "PollActivityTaskQueue": lambda r: (r.namespace, r.task_queue.name),
     "ShutdownWorker": lambda r: (r.namespace, r.task_queue),
+    "DescribeTaskQueue": lambda r: (r.namespace, r.task_queue.normal_name or r.task_queue.name),
+    "ListTaskQueuePartitions": lambda r: (r.namespace, r.task_queue.name),
 }
 
 

@@ -23,6 +23,7 @@ from pytemporal.common.errors import InvalidArgument, NotFound, Unavailable, Uni
 from pytemporal.frontend import system, validation, visibility_service
 from pytemporal.frontend.errors import handled
 from pytemporal.frontend.schedule_service import ScheduleService
+from pytemporal.frontend.task_queue_rpcs import TaskQueueRpcs, poller_of
 from pytemporal.frontend.visibility_service import VisibilityStore
 from pytemporal.history.client import HistoryRoutes
 from pytemporal.history.public import (
@@ -71,7 +72,7 @@ def _remaining(context: Ctx, cap: float) -> float:
 _Base: Any = service_pb2_grpc.WorkflowServiceServicer
 
 
-class WorkflowService(_Base):
+class WorkflowService(TaskQueueRpcs, _Base):
     def __init__(
         self,
         namespaces: NamespaceRegistry,
@@ -322,8 +323,9 @@ class WorkflowService(_Base):
         ns = self.namespaces.get(request.namespace)
         validation.require(request.task_queue.name, "TaskQueue")
         end = time.monotonic() + _remaining(context, POLL_TIMEOUT)
+        poller = poller_of(request)
         while (left := end - time.monotonic()) > 0:
-            ref = await self.matching.poll(ns.id, request.task_queue.name, "workflow", left)
+            ref = await self.matching.poll(ns.id, request.task_queue.name, "workflow", left, poller)
             if ref is None:
                 break
             try:
@@ -402,8 +404,9 @@ class WorkflowService(_Base):
         ns = self.namespaces.get(request.namespace)
         validation.require(request.task_queue.name, "TaskQueue")
         end = time.monotonic() + _remaining(context, POLL_TIMEOUT)
+        poller = poller_of(request)
         while (left := end - time.monotonic()) > 0:
-            ref = await self.matching.poll(ns.id, request.task_queue.name, "activity", left)
+            ref = await self.matching.poll(ns.id, request.task_queue.name, "activity", left, poller)
             if ref is None:
                 break
             try:
