@@ -43,9 +43,9 @@ class Rate:
     constant memory, however busy the queue. A queue younger than the window is
     averaged over its age, as Temporal does."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: float | None = None) -> None:
         self._buckets: collections.deque[list[int]] = collections.deque()
-        self._since = time.monotonic()
+        self._since = now if now is not None else time.monotonic()
 
     def add(self, now: float | None = None, n: int = 1) -> None:
         second = int(now if now is not None else time.monotonic())
