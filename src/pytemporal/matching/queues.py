@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pytemporal.matching.stats import Poller, PollerHistory, QueueStats, Rate
+from pytemporal.matching.stats import Poller, PollerHistory, QueueStats, Rate, wall_now
 from pytemporal.persistence.api import TaskRow
 
 STICKY_LIVENESS = 10.0
@@ -86,7 +86,7 @@ class _Queue:
             self.must_read = True  # its row is in the table; read when memory drains
             return
         if not task.enqueued_at:
-            task = dataclasses.replace(task, enqueued_at=time.time())
+            task = dataclasses.replace(task, enqueued_at=wall_now())
         if front:
             self.tasks.appendleft(task)
         else:
@@ -297,7 +297,7 @@ class Matching:
         if self._source is not None:
             # A queue no one has polled since a restart has its backlog only in the table.
             await self._refill(q, namespace_id, name, kind)
-        now = time.time()
+        now = wall_now()
         oldest = min((t.enqueued_at for t in q.tasks if t.enqueued_at), default=now)
         return QueueStats(
             pollers=q.history.recent(now),

@@ -21,6 +21,11 @@ RATE_WINDOW = 30
 DEFAULT_POLLER_RATE = 100000.0
 
 
+def wall_now() -> float:
+    """Wall-clock seconds: what DescribeTaskQueue reports times in."""
+    return time.time()
+
+
 @dataclass(frozen=True)
 class Poller:
     """Who polls: the worker's identity, its build id and its dispatch-rate limit."""
