@@ -21,6 +21,7 @@ from temporalio.api.workflowservice.v1 import service_pb2_grpc
 
 from pytemporal.common.errors import InvalidArgument, NotFound, Unavailable, Unimplemented
 from pytemporal.frontend import system, validation, visibility_service
+from pytemporal.frontend.activity_rpcs import ActivityRpcs
 from pytemporal.frontend.errors import handled
 from pytemporal.frontend.schedule_service import ScheduleService
 from pytemporal.frontend.task_queue_rpcs import TaskQueueRpcs, poller_of
@@ -28,7 +29,9 @@ from pytemporal.frontend.visibility_service import VisibilityStore
 from pytemporal.history.client import HistoryRoutes
 from pytemporal.history.public import (
     ActivityById,
+    ActivityControl,
     ActivityRef,
+    HeartbeatReply,
     Key,
     WorkerTasks,
     WorkflowLifecycle,
@@ -72,7 +75,7 @@ def _remaining(context: Ctx, cap: float) -> float:
 _Base: Any = service_pb2_grpc.WorkflowServiceServicer
 
 
-class WorkflowService(TaskQueueRpcs, _Base):
+class WorkflowService(ActivityRpcs, TaskQueueRpcs, _Base):
     def __init__(
         self,
         namespaces: NamespaceRegistry,
@@ -86,6 +89,7 @@ class WorkflowService(TaskQueueRpcs, _Base):
         visibility: VisibilityStore,
         limits: FrontendLimits,
         schedules: ScheduleService | None = None,
+        activities: ActivityControl | None = None,
     ) -> None:
         self.namespaces = namespaces
         # The public calls run in this process: in a cluster, `routing.py` has already
@@ -100,6 +104,7 @@ class WorkflowService(TaskQueueRpcs, _Base):
         self.visibility = visibility
         self.limits = limits
         self.schedules = schedules
+        self.activities = activities
 
     @property
     def blob_limit(self) -> int:
@@ -431,7 +436,7 @@ class WorkflowService(TaskQueueRpcs, _Base):
         key = await self._key(ns, execution, validation.RUN_ID_NOT_UUID)
         return ActivityById(key, request.activity_id)
 
-    async def _heartbeat(self, request: Any) -> bool:
+    async def _heartbeat(self, request: Any) -> HeartbeatReply:
         validation.blob(request.details, self.blob_limit)
         activity = await self._activity(request)
         return await self.tasks.heartbeat_activity(activity, _optional(request, "details"))
@@ -457,15 +462,23 @@ class WorkflowService(TaskQueueRpcs, _Base):
     async def RecordActivityTaskHeartbeat(
         self, request: Any, context: Ctx
     ) -> rr.RecordActivityTaskHeartbeatResponse:
-        cancel = await self._heartbeat(request)
-        return rr.RecordActivityTaskHeartbeatResponse(cancel_requested=cancel)
+        reply = await self._heartbeat(request)
+        return rr.RecordActivityTaskHeartbeatResponse(
+            cancel_requested=reply.cancel_requested,
+            activity_paused=reply.activity_paused,
+            activity_reset=reply.activity_reset,
+        )
 
     @handled
     async def RecordActivityTaskHeartbeatById(
         self, request: Any, context: Ctx
     ) -> rr.RecordActivityTaskHeartbeatByIdResponse:
-        cancel = await self._heartbeat(request)
-        return rr.RecordActivityTaskHeartbeatByIdResponse(cancel_requested=cancel)
+        reply = await self._heartbeat(request)
+        return rr.RecordActivityTaskHeartbeatByIdResponse(
+            cancel_requested=reply.cancel_requested,
+            activity_paused=reply.activity_paused,
+            activity_reset=reply.activity_reset,
+        )
 
     @handled
     async def RespondActivityTaskCompleted(
