@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from pytemporal.common.errors import InvalidArgument, Unimplemented
@@ -66,3 +67,108 @@ class ActivityRpcs:
         key = await self._target(request)
         options = await self._control().update_activity_options(key, request)
         return rr.UpdateActivityOptionsResponse(activity_options=options)
+
+    # -- the *ActivityExecution forms ------------------------------------------------
+    # Temporal's CLI (`temporal activity pause -w ... -a ...`) sends these. With a
+    # workflow id they name a workflow's activity and Temporal serves them as the four
+    # calls above (`chasm/lib/activity/handler.go`); without one they name a
+    # standalone activity, which this mixin does not serve.
+
+    async def _execution_target(self, request: Any, method: str) -> Key:
+        if not request.workflow_id:
+            raise Unimplemented(f"{method} for a standalone activity is not implemented")
+        if not request.activity_id:
+            raise InvalidArgument("activity ID is required")
+        if request.run_id:
+            validation.run_id(request.run_id, "invalid run id: must be a valid UUID")
+        ns = self.namespaces.get(request.namespace)
+        return await self._key(
+            ns, WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id)
+        )
+
+    @staticmethod
+    def _execution(request: Any) -> WorkflowExecution:
+        return WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id)
+
+    @handled
+    async def PauseActivityExecution(
+        self, request: Any, context: Any
+    ) -> rr.PauseActivityExecutionResponse:
+        key = await self._execution_target(request, "PauseActivityExecution")
+        await self._control().pause_activity(
+            key,
+            rr.PauseActivityRequest(
+                namespace=request.namespace,
+                execution=self._execution(request),
+                id=request.activity_id,
+                identity=request.identity,
+                reason=request.reason,
+                request_id=request.request_id,
+            ),
+        )
+        return rr.PauseActivityExecutionResponse()
+
+    @handled
+    async def UnpauseActivityExecution(
+        self, request: Any, context: Any
+    ) -> rr.UnpauseActivityExecutionResponse:
+        key = await self._execution_target(request, "UnpauseActivityExecution")
+        await self._control().unpause_activity(
+            key,
+            rr.UnpauseActivityRequest(
+                namespace=request.namespace,
+                execution=self._execution(request),
+                id=request.activity_id,
+                identity=request.identity,
+                jitter=request.jitter if request.HasField("jitter") else None,
+            ),
+        )
+        return rr.UnpauseActivityExecutionResponse()
+
+    @handled
+    async def ResetActivityExecution(
+        self, request: Any, context: Any
+    ) -> rr.ResetActivityExecutionResponse:
+        key = await self._execution_target(request, "ResetActivityExecution")
+        await self._control().reset_activity(
+            key,
+            rr.ResetActivityRequest(
+                namespace=request.namespace,
+                execution=self._execution(request),
+                id=request.activity_id,
+                identity=request.identity,
+                reset_heartbeat=request.reset_heartbeat,
+                keep_paused=request.keep_paused,
+                restore_original_options=request.restore_original_options,
+                jitter=request.jitter if request.HasField("jitter") else None,
+            ),
+        )
+        return rr.ResetActivityExecutionResponse()
+
+    @handled
+    async def UpdateActivityExecutionOptions(
+        self, request: Any, context: Any
+    ) -> rr.UpdateActivityExecutionOptionsResponse:
+        key = await self._execution_target(request, "UpdateActivityExecutionOptions")
+        if request.restore_original and request.update_mask.paths:
+            raise InvalidArgument("Both UpdateMask and RestoreOriginal are provided")
+        if not request.restore_original:
+            if not request.HasField("activity_options"):
+                raise InvalidArgument("ActivityOptions are not provided")
+            if not request.update_mask.paths:
+                raise InvalidArgument("UpdateMask must specify at least one path")
+        options = await self._control().update_activity_options(
+            key,
+            rr.UpdateActivityOptionsRequest(
+                namespace=request.namespace,
+                execution=self._execution(request),
+                id=request.activity_id,
+                identity=request.identity,
+                activity_options=request.activity_options
+                if request.HasField("activity_options")
+                else None,
+                update_mask=request.update_mask if request.HasField("update_mask") else None,
+                restore_original=request.restore_original,
+            ),
+        )
+        return rr.UpdateActivityExecutionOptionsResponse(activity_options=options)
