@@ -203,6 +203,7 @@ class WorkflowService(ActivityRpcs, TaskQueueRpcs, _Base):
             first_execution_run_id=res.first_execution_run_id,
             started=res.started,
             status=WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING,
+            eager_workflow_task=res.eager_task,
         )
 
     @handled

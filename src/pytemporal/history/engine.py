@@ -94,6 +94,8 @@ class Limits:
     # The mutable-state cache's bounds (history.hostLevelCacheMaxSize / ...Bytes).
     cache_max_count: int = DEFAULT_MAX_COUNT
     cache_max_bytes: int = DEFAULT_MAX_BYTES
+    # system.enableEagerWorkflowStart: a start may hand back its first workflow task.
+    eager_workflow_start: bool = True
 
 
 @dataclass

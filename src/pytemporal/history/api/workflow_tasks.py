@@ -67,8 +67,14 @@ async def record_started(
 
 
 def _start(engine: HistoryEngine, entry: Entry, identity: str, request_id: str = "") -> None:
-    ms = entry.ms
-    limits = engine.limits.workflow
+    start_task(engine.limits.workflow, entry.ms, identity, request_id)
+
+
+def start_task(
+    limits: WorkflowLimits, ms: MutableState, identity: str, request_id: str = ""
+) -> None:
+    """Start the run's scheduled workflow task, suggesting continue-as-new when the
+    history has grown past the limits."""
     reasons: list[int] = []
     if ms.history_size_bytes >= limits.suggest_can_bytes:
         reasons.append(
