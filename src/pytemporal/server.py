@@ -87,6 +87,7 @@ def _limits(values: dc.DynamicConfig) -> Limits:
         cache_max_count=values.get(dc.HISTORY_CACHE_MAX_SIZE),
         cache_max_bytes=values.get(dc.HISTORY_CACHE_MAX_SIZE_BYTES),
         eager_workflow_start=values.get(dc.ENABLE_EAGER_WORKFLOW_START),
+        eager_activities=values.get(dc.ENABLE_ACTIVITY_EAGER_EXECUTION),
     )
 
 

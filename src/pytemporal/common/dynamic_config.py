@@ -163,6 +163,9 @@ ENABLE_EXECUTE_MULTI_OPERATION = _bool(
 ENABLE_EAGER_WORKFLOW_START = _bool(
     "system.enableEagerWorkflowStart", True, "Allow eager workflow start."
 )
+ENABLE_ACTIVITY_EAGER_EXECUTION = _bool(
+    "system.enableActivityEagerExecution", True, "Allow eager activity dispatch."
+)
 FORCE_SEARCH_ATTRIBUTES_CACHE_REFRESH_ON_READ = _bool(
     "system.forceSearchAttributesCacheRefreshOnRead",
     False,

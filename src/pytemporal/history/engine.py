@@ -96,6 +96,9 @@ class Limits:
     cache_max_bytes: int = DEFAULT_MAX_BYTES
     # system.enableEagerWorkflowStart: a start may hand back its first workflow task.
     eager_workflow_start: bool = True
+    # system.enableActivityEagerExecution: a workflow task's reply may carry the
+    # activities it scheduled with `request_eager_execution`.
+    eager_activities: bool = True
 
 
 @dataclass

@@ -39,17 +39,17 @@ async def record_started(
             if ai.started:
                 # The same offer again: its first start committed but the reply was lost.
                 same = bool(ref.request_id) and ai.request_id == ref.request_id
-                return _response(entry, ai) if same else None
+                return response(entry, ai) if same else None
             activities.start(
                 ms, ai, request_id=ref.request_id or str(uuid.uuid4()), identity=req.identity
             )
             await engine.commit_one(entry)
-            return _response(entry, ai)
+            return response(entry, ai)
     except NotFound:
         return None
 
 
-def _response(entry: Entry, ai: ActivityInfo) -> PollActivityTaskQueueResponse:
+def response(entry: Entry, ai: ActivityInfo) -> PollActivityTaskQueueResponse:
     ms = entry.ms
     a = ai.attrs
     token = TaskToken(

@@ -27,7 +27,7 @@ from temporalio.api.workflowservice.v1 import (
 
 from pytemporal.common.errors import InvalidArgument, NotFound
 from pytemporal.common.protoutil import ts
-from pytemporal.history.api import queries, read
+from pytemporal.history.api import eager_activities, queries, read
 from pytemporal.history.engine import Entry, HistoryEngine
 from pytemporal.history.tokens import TaskToken, decode
 from pytemporal.history.workflow import commands, lifecycle
@@ -199,10 +199,12 @@ async def _complete(
             # Hand the next task straight back instead of through the sticky queue.
             ms.tasks = [t for t in ms.tasks if t.kind != "workflow"]
             _start(engine, entry, req.identity)
+        eager = eager_activities.start(entry, req) if engine.limits.eager_activities else []
         queries.answer_buffered(engine, entry, req.query_results)
         await engine.commit_one(entry)
         if inline:
             resp.workflow_task.CopyFrom(await build_response(engine, entry, sticky=True))
+        resp.activity_tasks.extend(eager_activities.responses(entry, eager))
         return resp
 
 
