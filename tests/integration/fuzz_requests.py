@@ -11,8 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from google.protobuf.duration_pb2 import Duration
+from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+from temporalio.api.activity.v1 import ActivityOptions
 from temporalio.api.command.v1 import (
     Command,
     RecordMarkerCommandAttributes,
@@ -347,6 +349,82 @@ def templates(h: Handles) -> dict[str, Callable[[int], Message]]:
         ),
         "PollActivityTaskQueue": lambda i: rr.PollActivityTaskQueueRequest(
             namespace=FUZZ_NS, task_queue=TaskQueue(name=h.activity_queue), identity="fuzzer"
+        ),
+        # Activity control, on the spare slot's activity (no other template uses it).
+        "PauseActivity": lambda i: rr.PauseActivityRequest(
+            namespace=FUZZ_NS,
+            execution=WorkflowExecution(workflow_id=act(i, 6)[0], run_id=act(i, 6)[1]),
+            id=act(i, 6)[2],
+            identity="fuzzer",
+            reason="fuzz",
+            request_id=f"pause-{i}",
+        ),
+        "UnpauseActivity": lambda i: rr.UnpauseActivityRequest(
+            namespace=FUZZ_NS,
+            execution=WorkflowExecution(workflow_id=act(i, 6)[0], run_id=act(i, 6)[1]),
+            id=act(i, 6)[2],
+            reset_attempts=True,
+            jitter=duration(1),
+        ),
+        "ResetActivity": lambda i: rr.ResetActivityRequest(
+            namespace=FUZZ_NS,
+            execution=WorkflowExecution(workflow_id=act(i, 6)[0], run_id=act(i, 6)[1]),
+            id=act(i, 6)[2],
+            reset_heartbeat=True,
+            keep_paused=True,
+        ),
+        "UpdateActivityOptions": lambda i: rr.UpdateActivityOptionsRequest(
+            namespace=FUZZ_NS,
+            execution=WorkflowExecution(workflow_id=act(i, 6)[0], run_id=act(i, 6)[1]),
+            id=act(i, 6)[2],
+            activity_options=ActivityOptions(
+                start_to_close_timeout=duration(30),
+                retry_policy=RetryPolicy(maximum_attempts=5),
+            ),
+            update_mask=FieldMask(
+                paths=["start_to_close_timeout", "retry_policy.maximum_attempts"]
+            ),
+        ),
+        "PauseActivityExecution": lambda i: rr.PauseActivityExecutionRequest(
+            namespace=FUZZ_NS,
+            workflow_id=act(i, 6)[0],
+            run_id=act(i, 6)[1],
+            activity_id=act(i, 6)[2],
+            reason="fuzz",
+        ),
+        "UnpauseActivityExecution": lambda i: rr.UnpauseActivityExecutionRequest(
+            namespace=FUZZ_NS,
+            workflow_id=act(i, 6)[0],
+            run_id=act(i, 6)[1],
+            activity_id=act(i, 6)[2],
+        ),
+        "ResetActivityExecution": lambda i: rr.ResetActivityExecutionRequest(
+            namespace=FUZZ_NS,
+            workflow_id=act(i, 6)[0],
+            run_id=act(i, 6)[1],
+            activity_id=act(i, 6)[2],
+            keep_paused=True,
+        ),
+        "UpdateActivityExecutionOptions": lambda i: rr.UpdateActivityExecutionOptionsRequest(
+            namespace=FUZZ_NS,
+            workflow_id=act(i, 6)[0],
+            run_id=act(i, 6)[1],
+            activity_id=act(i, 6)[2],
+            activity_options=ActivityOptions(heartbeat_timeout=duration(10)),
+            update_mask=FieldMask(paths=["heartbeat_timeout"]),
+        ),
+        # Task queues.
+        "DescribeTaskQueue": lambda i: rr.DescribeTaskQueueRequest(
+            namespace=FUZZ_NS,
+            task_queue=tq,
+            task_queue_type=1 + i % 2,
+            report_stats=True,
+            include_task_queue_status=True,
+            api_mode=i % 2,
+            report_pollers=True,
+        ),
+        "ListTaskQueuePartitions": lambda i: rr.ListTaskQueuePartitionsRequest(
+            namespace=FUZZ_NS, task_queue=tq
         ),
         "RecordActivityTaskHeartbeat": lambda i: rr.RecordActivityTaskHeartbeatRequest(
             namespace=FUZZ_NS, task_token=atok(i, 0), details=_payloads(b"1")

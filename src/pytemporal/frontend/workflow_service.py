@@ -62,6 +62,16 @@ class RunLookup(Protocol):
     async def get_current_run(self, namespace_id: str, workflow_id: str) -> CurrentRun | None: ...
 
 
+def _poll_budget(context: Ctx) -> float:
+    """How long a task poll may wait: the caller's deadline less the time to start a
+    task it is handed (Temporal's `returnEmptyTaskTimeBudget`, 1 s; half of a short
+    deadline), so that a started task's reply is not lost to the caller's deadline."""
+    left: float | None = context.time_remaining()
+    if left is None:
+        return POLL_TIMEOUT
+    return max(0.0, min(POLL_TIMEOUT, left - min(1.0, left * 0.5)))
+
+
 def _remaining(context: Ctx, cap: float) -> float:
     left: float | None = context.time_remaining()
     if left is None:
@@ -328,7 +338,7 @@ class WorkflowService(ActivityRpcs, TaskQueueRpcs, _Base):
     ) -> rr.PollWorkflowTaskQueueResponse:
         ns = self.namespaces.get(request.namespace)
         validation.require(request.task_queue.name, "TaskQueue")
-        end = time.monotonic() + _remaining(context, POLL_TIMEOUT)
+        end = time.monotonic() + _poll_budget(context)
         poller = poller_of(request)
         while (left := end - time.monotonic()) > 0:
             ref = await self.matching.poll(ns.id, request.task_queue.name, "workflow", left, poller)
@@ -409,7 +419,7 @@ class WorkflowService(ActivityRpcs, TaskQueueRpcs, _Base):
     ) -> rr.PollActivityTaskQueueResponse:
         ns = self.namespaces.get(request.namespace)
         validation.require(request.task_queue.name, "TaskQueue")
-        end = time.monotonic() + _remaining(context, POLL_TIMEOUT)
+        end = time.monotonic() + _poll_budget(context)
         poller = poller_of(request)
         while (left := end - time.monotonic()) > 0:
             ref = await self.matching.poll(ns.id, request.task_queue.name, "activity", left, poller)
