@@ -43,6 +43,7 @@ from temporalio.api.schedule.v1 import message_pb2 as sched
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.update.v1 import Input, Meta, UpdateRef, WaitPolicy
 from temporalio.api.update.v1 import Request as UpdateRequest
+from temporalio.api.worker.v1 import WorkerHeartbeat
 from temporalio.api.workflow.v1 import NewWorkflowExecutionInfo
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
@@ -412,6 +413,30 @@ def templates(h: Handles) -> dict[str, Callable[[int], Message]]:
             activity_id=act(i, 6)[2],
             activity_options=ActivityOptions(heartbeat_timeout=duration(10)),
             update_mask=FieldMask(paths=["heartbeat_timeout"]),
+        ),
+        # Worker heartbeats.
+        "RecordWorkerHeartbeat": lambda i: rr.RecordWorkerHeartbeatRequest(
+            namespace=FUZZ_NS,
+            identity="fuzzer",
+            worker_heartbeat=[
+                WorkerHeartbeat(
+                    worker_instance_key=f"fuzz-worker-{i}",
+                    worker_identity="fuzzer",
+                    task_queue=h.task_queue,
+                    sdk_name="fuzz",
+                    status=1,
+                    start_time=timestamp(1_700_000_000),
+                )
+            ],
+        ),
+        "ListWorkers": lambda i: rr.ListWorkersRequest(
+            namespace=FUZZ_NS, page_size=5, query=f"TaskQueue = '{h.task_queue}'"
+        ),
+        "CountWorkers": lambda i: rr.CountWorkersRequest(
+            namespace=FUZZ_NS, query="StartTime > '2020-01-01T00:00:00Z'"
+        ),
+        "DescribeWorker": lambda i: rr.DescribeWorkerRequest(
+            namespace=FUZZ_NS, worker_instance_key=f"fuzz-worker-{i}"
         ),
         # Task queues.
         "DescribeTaskQueue": lambda i: rr.DescribeTaskQueueRequest(

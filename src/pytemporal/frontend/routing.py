@@ -55,6 +55,9 @@ def _schedule(req: Any) -> tuple[str, str]:
     return req.namespace, (SCHEDULER_PREFIX + req.schedule_id if req.schedule_id else "")
 
 
+# Not a real task queue (Temporal reserves the /_sys/ prefix): where worker heartbeats go.
+WORKERS_QUEUE = "/_sys/worker-heartbeats"
+
 WORKFLOW_ROUTES: dict[str, Callable[[Any], tuple[str, str]]] = {
     "StartWorkflowExecution": _wf("workflow_id"),
     "SignalWithStartWorkflowExecution": _wf("workflow_id"),
@@ -104,6 +107,11 @@ QUEUE_ROUTES: dict[str, Callable[[Any], tuple[str, str]]] = {
     "ShutdownWorker": lambda r: (r.namespace, r.task_queue),
     "DescribeTaskQueue": lambda r: (r.namespace, r.task_queue.normal_name or r.task_queue.name),
     "ListTaskQueuePartitions": lambda r: (r.namespace, r.task_queue.name),
+    # One process per namespace keeps its workers' heartbeats: that of a fixed queue name.
+    "RecordWorkerHeartbeat": lambda r: (r.namespace, WORKERS_QUEUE),
+    "ListWorkers": lambda r: (r.namespace, WORKERS_QUEUE),
+    "CountWorkers": lambda r: (r.namespace, WORKERS_QUEUE),
+    "DescribeWorker": lambda r: (r.namespace, WORKERS_QUEUE),
 }
 
 

@@ -50,6 +50,7 @@ def describe_namespace(ns: Namespace, blob_limit: int) -> DescribeNamespaceRespo
     info.capabilities.eager_workflow_start = True
     info.capabilities.sync_update = True
     info.capabilities.async_update = True
+    info.capabilities.worker_heartbeats = True
     info.limits.blob_size_limit_error = blob_limit
     info.limits.memo_size_limit_error = blob_limit
     config = NamespaceConfig(

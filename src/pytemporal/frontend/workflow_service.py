@@ -26,6 +26,7 @@ from pytemporal.frontend.errors import handled
 from pytemporal.frontend.schedule_service import ScheduleService
 from pytemporal.frontend.task_queue_rpcs import TaskQueueRpcs, poller_of
 from pytemporal.frontend.visibility_service import VisibilityStore
+from pytemporal.frontend.worker_rpcs import WorkerRpcs
 from pytemporal.history.client import HistoryRoutes
 from pytemporal.history.public import (
     ActivityById,
@@ -39,6 +40,7 @@ from pytemporal.history.public import (
 )
 from pytemporal.matching.client import TaskQueuePolls
 from pytemporal.matching.queues import TaskRef
+from pytemporal.matching.workers import WorkerRegistry
 from pytemporal.namespaces import Namespace, NamespaceRegistry
 from pytemporal.persistence.api import CurrentRun
 
@@ -85,7 +87,7 @@ def _remaining(context: Ctx, cap: float) -> float:
 _Base: Any = service_pb2_grpc.WorkflowServiceServicer
 
 
-class WorkflowService(ActivityRpcs, TaskQueueRpcs, _Base):
+class WorkflowService(ActivityRpcs, TaskQueueRpcs, WorkerRpcs, _Base):
     def __init__(
         self,
         namespaces: NamespaceRegistry,
@@ -100,6 +102,7 @@ class WorkflowService(ActivityRpcs, TaskQueueRpcs, _Base):
         limits: FrontendLimits,
         schedules: ScheduleService | None = None,
         activities: ActivityControl | None = None,
+        workers: WorkerRegistry | None = None,
     ) -> None:
         self.namespaces = namespaces
         # The public calls run in this process: in a cluster, `routing.py` has already
@@ -115,6 +118,7 @@ class WorkflowService(ActivityRpcs, TaskQueueRpcs, _Base):
         self.limits = limits
         self.schedules = schedules
         self.activities = activities
+        self.workers = workers or WorkerRegistry()
 
     @property
     def blob_limit(self) -> int:
@@ -409,6 +413,9 @@ class WorkflowService(ActivityRpcs, TaskQueueRpcs, _Base):
         ns = self.namespaces.get(request.namespace)
         if request.sticky_task_queue:
             self.matching.unload_sticky(ns.id, request.sticky_task_queue)
+        if request.HasField("worker_heartbeat"):
+            # The worker's last heartbeat (status SHUTTING_DOWN), as Temporal records it.
+            self.workers.record(ns.id, [request.worker_heartbeat])
         return rr.ShutdownWorkerResponse()
 
     # -- activity tasks ------------------------------------------------------------------
