@@ -11,13 +11,15 @@ import grpc
 from temporalio.api.operatorservice.v1 import service_pb2_grpc as operator_grpc
 from temporalio.api.workflowservice.v1 import service_pb2_grpc as workflow_grpc
 
+from pytemporal.batch.operations import BatchTargets
+from pytemporal.batch.runner import Batcher
 from pytemporal.cluster.membership import ClusterConfigError, ShardCluster
 from pytemporal.common import dynamic_config as dc
 from pytemporal.common import tls
 from pytemporal.common.clock import Clock
 from pytemporal.common.health import Health, State
 from pytemporal.config import ServerConfig, internode_auth_problem
-from pytemporal.frontend import ratelimit, routing
+from pytemporal.frontend import ratelimit, routing, visibility_service
 from pytemporal.frontend.operator_service import OperatorService
 from pytemporal.frontend.schedule_service import ScheduleService
 from pytemporal.frontend.workflow_service import FrontendLimits, WorkflowService
@@ -273,6 +275,15 @@ async def serve(
     scheduler = Scheduler(engine, namespaces, Actions(public_history, redirector, store))
     if skipper is not None:
         skipper.also_running.append(lambda: scheduler.waking)
+    batcher = Batcher(
+        engine,
+        store,
+        BatchTargets(public_history, redirector, store, namespaces),
+        lambda namespace_id, query: (
+            visibility_service.parse_filter(namespaces.by_id(namespace_id), query).where
+        ),
+        max_concurrent=values.get(dc.MAX_CONCURRENT_BATCH_OPERATIONS),
+    )
     workflow_service = WorkflowService(
         namespaces,
         lifecycle=public_history,
@@ -285,6 +296,7 @@ async def serve(
         limits=FrontendLimits(engine.limits.blob_size, engine.limits.history_long_poll),
         schedules=ScheduleService(namespaces, scheduler, store, engine.limits.blob_size),
         activities=public_history,
+        batcher=batcher,
     )
     operator_service = OperatorService(namespaces)
     workflow_grpc.add_WorkflowServiceServicer_to_server(workflow_service, server)

@@ -86,6 +86,10 @@ WORKFLOW_ROUTES: dict[str, Callable[[Any], tuple[str, str]]] = {
     "UnpauseActivity": _wf("execution.workflow_id"),
     "ResetActivity": _wf("execution.workflow_id"),
     "UpdateActivityOptions": _wf("execution.workflow_id"),
+    # A batch job lives on the shard of its job id (Temporal's batch workflow id).
+    "StartBatchOperation": _wf("job_id"),
+    "StopBatchOperation": _wf("job_id"),
+    "DescribeBatchOperation": _wf("job_id"),
     "PauseActivityExecution": _wf("workflow_id"),
     "UnpauseActivityExecution": _wf("workflow_id"),
     "ResetActivityExecution": _wf("workflow_id"),

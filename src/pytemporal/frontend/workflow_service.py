@@ -19,9 +19,11 @@ from temporalio.api.enums.v1 import WorkflowExecutionStatus, WorkflowIdConflictP
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 from temporalio.api.workflowservice.v1 import service_pb2_grpc
 
+from pytemporal.batch.runner import Batcher
 from pytemporal.common.errors import InvalidArgument, NotFound, Unavailable, Unimplemented
 from pytemporal.frontend import system, validation, visibility_service
 from pytemporal.frontend.activity_rpcs import ActivityRpcs
+from pytemporal.frontend.batch_rpcs import BatchRpcs
 from pytemporal.frontend.errors import handled
 from pytemporal.frontend.schedule_service import ScheduleService
 from pytemporal.frontend.task_queue_rpcs import TaskQueueRpcs, poller_of
@@ -87,7 +89,7 @@ def _remaining(context: Ctx, cap: float) -> float:
 _Base: Any = service_pb2_grpc.WorkflowServiceServicer
 
 
-class WorkflowService(ActivityRpcs, TaskQueueRpcs, WorkerRpcs, _Base):
+class WorkflowService(ActivityRpcs, BatchRpcs, TaskQueueRpcs, WorkerRpcs, _Base):
     def __init__(
         self,
         namespaces: NamespaceRegistry,
@@ -103,6 +105,7 @@ class WorkflowService(ActivityRpcs, TaskQueueRpcs, WorkerRpcs, _Base):
         schedules: ScheduleService | None = None,
         activities: ActivityControl | None = None,
         workers: WorkerRegistry | None = None,
+        batcher: Batcher | None = None,
     ) -> None:
         self.namespaces = namespaces
         # The public calls run in this process: in a cluster, `routing.py` has already
@@ -119,6 +122,7 @@ class WorkflowService(ActivityRpcs, TaskQueueRpcs, WorkerRpcs, _Base):
         self.schedules = schedules
         self.activities = activities
         self.workers = workers or WorkerRegistry()
+        self.batcher = batcher
 
     @property
     def blob_limit(self) -> int:
