@@ -15,6 +15,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.activity.v1 import ActivityOptions
+from temporalio.api.batch.v1 import BatchOperationSignal
 from temporalio.api.command.v1 import (
     Command,
     RecordMarkerCommandAttributes,
@@ -413,6 +414,23 @@ def templates(h: Handles) -> dict[str, Callable[[int], Message]]:
             activity_id=act(i, 6)[2],
             activity_options=ActivityOptions(heartbeat_timeout=duration(10)),
             update_mask=FieldMask(paths=["heartbeat_timeout"]),
+        ),
+        # Batch operations (signals only: the other templates need their workflows).
+        "StartBatchOperation": lambda i: rr.StartBatchOperationRequest(
+            namespace=FUZZ_NS,
+            job_id=f"fuzz-batch-{i}",
+            reason="fuzz",
+            executions=[execution(i)],
+            signal_operation=BatchOperationSignal(signal="fuzz", identity="fuzzer"),
+        ),
+        "DescribeBatchOperation": lambda i: rr.DescribeBatchOperationRequest(
+            namespace=FUZZ_NS, job_id=f"fuzz-batch-{i}"
+        ),
+        "StopBatchOperation": lambda i: rr.StopBatchOperationRequest(
+            namespace=FUZZ_NS, job_id=f"fuzz-batch-{i}", reason="fuzz"
+        ),
+        "ListBatchOperations": lambda i: rr.ListBatchOperationsRequest(
+            namespace=FUZZ_NS, page_size=5
         ),
         # Worker heartbeats.
         "RecordWorkerHeartbeat": lambda i: rr.RecordWorkerHeartbeatRequest(

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import uuid
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -316,3 +317,36 @@ async def test_cli_terminate_by_query_and_batch_commands(
     )
     # The job is over: Temporal answers NOT_FOUND ("already completed").
     assert stop.returncode != 0
+
+
+async def test_batch_survives_a_server_crash(server_kind: str, tmp_path: Path) -> None:
+    server = ServerProcess(server_kind, db_filename=str(tmp_path / "batch.db"))
+    client = await server.start()
+    try:
+        task_queue = unique("crash-batch")
+        handles = await _start_waiting(client, task_queue, unique("bk"), 3)
+        job_id = str(uuid.uuid4())
+        await client.workflow_service.start_batch_operation(
+            StartBatchOperationRequest(
+                namespace=client.namespace,
+                job_id=job_id,
+                executions=[WorkflowExecution(workflow_id=h.id) for h in handles],
+                reason="across a crash",
+                max_operations_per_second=1,
+                termination_operation=BatchOperationTermination(),
+            )
+        )
+
+        async def some_terminated() -> bool:
+            return await _status(handles[0]) == WorkflowExecutionStatus.TERMINATED
+
+        await wait_for(some_terminated, message="first target terminated")
+        server.kill()
+        await server.restart()
+        resp = await _finished(client, job_id)
+        assert resp.state == COMPLETED
+        assert resp.complete_operation_count == 3
+        for h in handles:
+            assert await _status(h) == WorkflowExecutionStatus.TERMINATED
+    finally:
+        server.kill()

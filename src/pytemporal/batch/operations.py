@@ -54,6 +54,10 @@ class BatchTargets(Actions):
         self.namespaces = namespaces
         self.deleter = deleter
 
+    @property
+    def can_delete(self) -> bool:
+        return self.deleter is not None
+
     async def apply(self, st: BatchState, ex: WorkflowExecution) -> None:
         ns = self.namespaces.by_id(st.namespace_id)
         req = st.request

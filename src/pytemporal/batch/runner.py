@@ -34,6 +34,7 @@ from pytemporal.common.errors import (
     NotFound,
     ResourceExhausted,
     ServiceError,
+    Unimplemented,
     WorkflowAlreadyStarted,
 )
 from pytemporal.history.engine import HistoryEngine, ShardNotOwned
@@ -57,6 +58,9 @@ _COMPLETED_STATUS = 2
 
 class Targets(Protocol):
     """How a step applies the batch's operation to one workflow (`batch/operations.py`)."""
+
+    @property
+    def can_delete(self) -> bool: ...
 
     async def apply(self, st: BatchState, ex: WorkflowExecution) -> None:
         """Raises the error the operation met (NotFound counts as done)."""
@@ -167,6 +171,8 @@ class Batcher:
     # -- the RPCs ------------------------------------------------------------------------
 
     async def start(self, namespace_id: str, req: StartBatchOperationRequest) -> None:
+        if req.WhichOneof("operation") == "deletion_operation" and not self.targets.can_delete:
+            raise Unimplemented("batch delete needs DeleteWorkflowExecution, not on this server")
         async with self.locked(namespace_id, req.job_id):
             running = await self.store.count_executions(
                 namespace_id + keys.NAMESPACE_SUFFIX, _running()
