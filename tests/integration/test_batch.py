@@ -97,7 +97,21 @@ async def _status(handle: WorkflowHandle[Any, Any]) -> WorkflowExecutionStatus |
     return (await handle.describe()).status
 
 
+async def _wait_batches_done(client: Client) -> None:
+    """Until no job runs (the namespace allows one at a time)."""
+
+    async def idle() -> bool:
+        resp = await client.workflow_service.list_batch_operations(
+            ListBatchOperationsRequest(namespace=client.namespace)
+        )
+        running = BatchOperationState.BATCH_OPERATION_STATE_RUNNING
+        return all(o.state != running for o in resp.operation_info)
+
+    await wait_for(idle, within=30, message="no batch running")
+
+
 async def test_terminate_by_query(client: Client, task_queue: str) -> None:
+    await _wait_batches_done(client)
     prefix = unique("bq")
     handles = await _start_waiting(client, task_queue, prefix, 3)
     query = f"WorkflowId STARTS_WITH '{prefix}'"
@@ -129,6 +143,7 @@ async def test_terminate_by_query(client: Client, task_queue: str) -> None:
 
 
 async def test_signal_and_cancel_by_list(client: Client, task_queue: str) -> None:
+    await _wait_batches_done(client)
     prefix = unique("bl")
     async with running_worker(client, task_queue, workflows=[WaitingWorkflow]):
         handles = await _start_waiting(client, task_queue, prefix, 3)
@@ -167,6 +182,7 @@ async def test_signal_and_cancel_by_list(client: Client, task_queue: str) -> Non
 
 
 async def test_reset_by_list(client: Client, task_queue: str) -> None:
+    await _wait_batches_done(client)
     async with running_worker(client, task_queue, workflows=[WaitingWorkflow]):
         (handle,) = await _start_waiting(client, task_queue, unique("br"), 1)
 
@@ -194,6 +210,7 @@ async def test_reset_by_list(client: Client, task_queue: str) -> None:
 
 
 async def test_concurrency_limit_and_stop(client: Client) -> None:
+    await _wait_batches_done(client)
     # 500 workflows that do not exist (each counts as done) take both servers about
     # 10 s at their default 50 operations per second: the job is still running.
     missing = [WorkflowExecution(workflow_id=unique("missing")) for _ in range(500)]
@@ -290,6 +307,7 @@ async def test_describe_unknown_job(client: Client) -> None:
 async def test_cli_terminate_by_query_and_batch_commands(
     server: ServerProcess, client: Client, task_queue: str
 ) -> None:
+    await _wait_batches_done(client)
     prefix = unique("bc")
     handles = await _start_waiting(client, task_queue, prefix, 2)
     query = f"WorkflowId STARTS_WITH '{prefix}'"
@@ -350,3 +368,46 @@ async def test_batch_survives_a_server_crash(server_kind: str, tmp_path: Path) -
             assert await _status(h) == WorkflowExecutionStatus.TERMINATED
     finally:
         server.kill()
+
+
+async def test_cli_signal_cancel_and_reset_by_query(
+    server: ServerProcess, client: Client, task_queue: str
+) -> None:
+    async with running_worker(client, task_queue, workflows=[WaitingWorkflow]):
+        prefix = unique("bcli")
+        handles = await _start_waiting(client, task_queue, prefix, 3)
+        first, second, third = handles
+
+        async def cli_batch(wf: WorkflowHandle[Any, Any], *args: str) -> None:
+            await _wait_batches_done(client)
+            query = f"WorkflowId = '{wf.id}'"
+            await _visible(client, query, 1)
+            done = await asyncio.to_thread(
+                _cli, server, "workflow", *args, "--query", query, "--reason", "cli", "--yes"
+            )
+            assert done.returncode == 0, done.stderr
+
+        await cli_batch(first, "signal", "--name", "release")
+        assert await first.result() == "released"
+
+        await cli_batch(second, "cancel")
+
+        async def cancelled() -> bool:
+            return await _status(second) == WorkflowExecutionStatus.CANCELED
+
+        await wait_for(cancelled, within=30, message="cancelled by the CLI's batch")
+
+        async def first_task_done() -> bool:
+            return "WORKFLOW_TASK_COMPLETED" in await event_types(third)
+
+        await wait_for(first_task_done, message="first workflow task completed")
+        await cli_batch(third, "reset", "--type", "FirstWorkflowTask")
+
+        async def reset_done() -> bool:
+            return (await client.get_workflow_handle(third.id).describe()).run_id != (
+                third.first_execution_run_id
+            )
+
+        await wait_for(reset_done, within=30, message="reset by the CLI's batch")
+        await client.get_workflow_handle(third.id).terminate()
+        await _wait_batches_done(client)
