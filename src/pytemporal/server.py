@@ -278,7 +278,7 @@ async def serve(
     batcher = Batcher(
         engine,
         store,
-        BatchTargets(public_history, redirector, store, namespaces),
+        BatchTargets(public_history, redirector, store, namespaces, activities=public_history),
         lambda namespace_id, query: (
             visibility_service.parse_filter(namespaces.by_id(namespace_id), query).where
         ),

@@ -19,15 +19,22 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.field_mask_pb2 import FieldMask
 from temporalio import activity, workflow
 from temporalio.api.activity.v1 import ActivityOptions
+from temporalio.api.batch.v1 import (
+    BatchOperationUnpauseActivities,
+    BatchOperationUpdateActivityOptions,
+)
 from temporalio.api.common.v1 import RetryPolicy, WorkflowExecution
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.api.workflowservice.v1 import (
+    DescribeBatchOperationRequest,
     DescribeTaskQueueRequest,
     DescribeWorkflowExecutionRequest,
+    ListBatchOperationsRequest,
     PauseActivityRequest,
     ResetActivityRequest,
+    StartBatchOperationRequest,
     UnpauseActivityRequest,
     UpdateActivityOptionsRequest,
 )
@@ -330,3 +337,93 @@ async def test_cli_activity_commands(
         p = await _pending(client, handle)
         assert p is not None and p.attempt == 1
         await handle.terminate()
+
+
+async def test_activity_batches_by_query(
+    server: ServerProcess, client: Client, task_queue: str
+) -> None:
+    """Unpause and update-options batches (`temporal activity unpause --query ...`)."""
+    prefix = unique("actbatch")
+    async with running_worker(client, task_queue, workflows=[BeatWorkflow]):
+        handles = [
+            await client.start_workflow(
+                BeatWorkflow.run, unique("nobody"), id=f"{prefix}-{i}", task_queue=task_queue
+            )
+            for i in range(2)
+        ]
+        for h in handles:
+            await wait_for(lambda h=h: _pending(client, h), message="activity scheduled")  # type: ignore[misc]
+            await client.workflow_service.pause_activity(
+                PauseActivityRequest(
+                    namespace=client.namespace, execution=_execution(h), type="beat"
+                )
+            )
+        query = f"WorkflowId STARTS_WITH '{prefix}'"
+
+        async def visible() -> bool:
+            return (await client.count_workflows(query)).count == 2
+
+        await wait_for(visible, within=20, message="workflows visible")
+
+        async def run_batch(**operation: Any) -> None:
+            async def idle() -> bool:
+                resp = await client.workflow_service.list_batch_operations(
+                    ListBatchOperationsRequest(namespace=client.namespace)
+                )
+                return all(o.state != 1 for o in resp.operation_info)
+
+            await wait_for(idle, within=30, message="no batch running")
+            job_id = unique("job")
+            await client.workflow_service.start_batch_operation(
+                StartBatchOperationRequest(
+                    namespace=client.namespace,
+                    job_id=job_id,
+                    visibility_query=query,
+                    reason="activities",
+                    **operation,
+                )
+            )
+
+            async def done() -> bool:
+                resp = await client.workflow_service.describe_batch_operation(
+                    DescribeBatchOperationRequest(namespace=client.namespace, job_id=job_id)
+                )
+                return resp.state == 2 and resp.complete_operation_count == 2
+
+            await wait_for(done, within=30, message="batch done")
+
+        await run_batch(unpause_activities_operation=BatchOperationUnpauseActivities(type="beat"))
+        for h in handles:
+            p = await _pending(client, h)
+            assert p is not None and not p.paused
+        await run_batch(
+            update_activity_options_operation=BatchOperationUpdateActivityOptions(
+                match_all=True,
+                activity_options=ActivityOptions(heartbeat_timeout=Duration(seconds=7)),
+                update_mask=FieldMask(paths=["heartbeat_timeout"]),
+            )
+        )
+        for h in handles:
+            p = await _pending(client, h)
+            assert p is not None and p.activity_options.heartbeat_timeout.seconds == 7
+
+    async def cli_unpause() -> bool:
+        # Temporal's CLI sends an unpause batch; wait for the previous job to end first.
+        done = await asyncio.to_thread(
+            _cli, server, "activity", "unpause", "--query", query, "--reason", "cli", "--yes"
+        )
+        return done.returncode == 0
+
+    for h in handles:
+        await client.workflow_service.pause_activity(
+            PauseActivityRequest(namespace=client.namespace, execution=_execution(h), type="beat")
+        )
+    await wait_for(cli_unpause, within=30, message="CLI batch started")
+
+    async def all_unpaused() -> bool:
+        found = [await _pending(client, h) for h in handles]
+        return all(p is not None and not p.paused for p in found)
+
+    await wait_for(all_unpaused, within=30, message="unpaused by the CLI's batch")
+    for h in handles:
+        await h.terminate()

@@ -17,22 +17,35 @@ from temporalio.api.workflowservice.v1 import (
     DeleteWorkflowExecutionResponse,
     RequestCancelWorkflowExecutionRequest,
     RequestCancelWorkflowExecutionResponse,
+    ResetActivityRequest,
+    ResetActivityResponse,
     ResetWorkflowExecutionRequest,
     ResetWorkflowExecutionResponse,
     SignalWorkflowExecutionRequest,
     SignalWorkflowExecutionResponse,
     TerminateWorkflowExecutionRequest,
     TerminateWorkflowExecutionResponse,
+    UnpauseActivityRequest,
+    UnpauseActivityResponse,
+    UpdateActivityOptionsRequest,
+    UpdateActivityOptionsResponse,
 )
 
 from pytemporal.batch.state import BatchState
 from pytemporal.common.errors import InvalidArgument, NotFound, Unimplemented
-from pytemporal.history.public import Key, WorkflowLifecycle
+from pytemporal.history.public import ActivityControl, Key, WorkflowLifecycle
 from pytemporal.namespaces import NamespaceRegistry
 from pytemporal.persistence.api import Store
 from pytemporal.scheduler.actions import Actions, Owners
 
 _NO_TASK = "unable to find any scheduled or completed task"
+_ACTIVITY_OPERATIONS = frozenset(
+    {
+        "unpause_activities_operation",
+        "reset_activities_operation",
+        "update_activity_options_operation",
+    }
+)
 
 
 class WorkflowDeleter(Protocol):
@@ -49,10 +62,12 @@ class BatchTargets(Actions):
         store: Store,
         namespaces: NamespaceRegistry,
         deleter: WorkflowDeleter | None = None,
+        activities: ActivityControl | None = None,
     ) -> None:
         super().__init__(lifecycle, owners, store)
         self.namespaces = namespaces
         self.deleter = deleter
+        self.activities = activities
 
     @property
     def can_delete(self) -> bool:
@@ -119,6 +134,8 @@ class BatchTargets(Actions):
             await self._delete(st, ex)
         elif op == "reset_operation":
             await self._reset(st, ex, request_id)
+        elif op in _ACTIVITY_OPERATIONS:
+            await self._activities(st, ex)
         else:
             raise InvalidArgument(f"batch operation {op} is not supported")
 
@@ -142,6 +159,77 @@ class BatchTargets(Actions):
                 raise NotFound(f"workflow not found for ID: {ex.workflow_id}")
             run_id = current.run_id
         await local((st.namespace_id, ex.workflow_id, run_id), req)
+
+    async def _activities(self, st: BatchState, ex: WorkflowExecution) -> None:
+        """Unpause, reset or update the workflow's activities of a type, or all."""
+        if self.activities is None:
+            raise Unimplemented("activity control is not available on this server")
+        ns = self.namespaces.by_id(st.namespace_id)
+        spec = getattr(st.request, st.operation)
+        which: dict[str, Any] = {"type": spec.type} if spec.WhichOneof("activity") == "type" else {}
+        has_jitter = "jitter" in spec.DESCRIPTOR.fields_by_name and spec.HasField("jitter")
+        jitter = spec.jitter if has_jitter else None
+        req: Message
+        if st.operation == "unpause_activities_operation":
+            req = UnpauseActivityRequest(
+                namespace=ns.name,
+                execution=ex,
+                identity=spec.identity,
+                unpause_all=not which,
+                reset_attempts=spec.reset_attempts,
+                reset_heartbeat=spec.reset_heartbeat,
+                jitter=jitter,
+                **which,
+            )
+            await self._on_run(
+                st,
+                ex,
+                "UnpauseActivity",
+                req,
+                UnpauseActivityResponse,
+                self.activities.unpause_activity,
+            )
+        elif st.operation == "reset_activities_operation":
+            req = ResetActivityRequest(
+                namespace=ns.name,
+                execution=ex,
+                identity=spec.identity,
+                match_all=not which,
+                reset_heartbeat=spec.reset_heartbeat,
+                keep_paused=spec.keep_paused,
+                jitter=jitter,
+                restore_original_options=spec.restore_original_options,
+                **which,
+            )
+            await self._on_run(
+                st,
+                ex,
+                "ResetActivity",
+                req,
+                ResetActivityResponse,
+                self.activities.reset_activity,
+            )
+        else:
+            req = UpdateActivityOptionsRequest(
+                namespace=ns.name,
+                execution=ex,
+                identity=spec.identity,
+                match_all=not which,
+                activity_options=spec.activity_options
+                if spec.HasField("activity_options")
+                else None,
+                update_mask=spec.update_mask if spec.HasField("update_mask") else None,
+                restore_original=spec.restore_original,
+                **which,
+            )
+            await self._on_run(
+                st,
+                ex,
+                "UpdateActivityOptions",
+                req,
+                UpdateActivityOptionsResponse,
+                self.activities.update_activity_options,
+            )
 
     async def _delete(self, st: BatchState, ex: WorkflowExecution) -> None:
         if self.deleter is None:

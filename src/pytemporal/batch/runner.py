@@ -29,7 +29,7 @@ from temporalio.api.enums.v1 import ResourceExhaustedCause, ResourceExhaustedSco
 from temporalio.api.workflowservice.v1 import StartBatchOperationRequest
 
 from pytemporal.batch import keys
-from pytemporal.batch.state import COMPLETED, FAILED, RUNNING, BatchState
+from pytemporal.batch.state import COMPLETED, FAILED, ON_RUNNING, RUNNING, BatchState
 from pytemporal.common.errors import (
     NotFound,
     ResourceExhausted,
@@ -241,6 +241,12 @@ class Batcher:
                 log.info("batch %s: %s on %s failed: %s", st.job_id, st.operation, ex, e)
                 st.failed += 1
                 continue
+            except Exception:
+                # A bug, not the target's state: count it and go on, rather than
+                # retrying the same step for ever.
+                log.exception("batch %s: %s on %s failed", st.job_id, st.operation, ex)
+                st.failed += 1
+                continue
             st.done += 1
         if more:
             return self.clock.now() + STEP
@@ -277,10 +283,10 @@ class Batcher:
         return found, more
 
     def _where(self, st: BatchState) -> Expr:
-        """The request's query; for terminate, cancel and signal only its running
-        workflows, as Temporal's batcher adds (`adjustQueryBatchTypeEnum`)."""
+        """The request's query; for the operations on running workflows only those,
+        as Temporal's batcher adds (`adjustQueryBatchTypeEnum`)."""
         where: Expr = self.parse(st.namespace_id, st.request.visibility_query)
-        if st.operation in ("termination_operation", "cancellation_operation", "signal_operation"):
+        if st.operation in ON_RUNNING:
             return And(where, _running())
         return where
 

@@ -27,7 +27,21 @@ OPERATIONS: dict[str, int] = {
     "signal_operation": T.BATCH_OPERATION_TYPE_SIGNAL_WORKFLOW,
     "deletion_operation": T.BATCH_OPERATION_TYPE_DELETE_WORKFLOW,
     "reset_operation": T.BATCH_OPERATION_TYPE_RESET_WORKFLOW,
+    "unpause_activities_operation": T.BATCH_OPERATION_TYPE_UNPAUSE_ACTIVITY,
+    "reset_activities_operation": T.BATCH_OPERATION_TYPE_RESET_ACTIVITY,
+    "update_activity_options_operation": T.BATCH_OPERATION_TYPE_UPDATE_ACTIVITY_OPTIONS,
 }
+# Operations on running workflows only: their query gets Temporal's running filter.
+ON_RUNNING = frozenset(
+    {
+        "termination_operation",
+        "cancellation_operation",
+        "signal_operation",
+        "unpause_activities_operation",
+        "reset_activities_operation",
+        "update_activity_options_operation",
+    }
+)
 RUNNING = "running"
 COMPLETED = "completed"
 FAILED = "failed"  # stopped (Temporal: its workflow was terminated)
