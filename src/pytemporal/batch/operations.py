@@ -49,9 +49,10 @@ _ACTIVITY_OPERATIONS = frozenset(
 
 
 class WorkflowDeleter(Protocol):
-    """DeleteWorkflowExecution on this process's history (the apins helper's work)."""
+    """DeleteWorkflowExecution on this process's history: the shape of
+    `history.public_admin.WorkflowAdmin.delete` (the apins helper's work)."""
 
-    async def delete(self, key: Key, request: DeleteWorkflowExecutionRequest) -> None: ...
+    async def delete(self, key: Key) -> None: ...
 
 
 class BatchTargets(Actions):
@@ -235,14 +236,14 @@ class BatchTargets(Actions):
         if self.deleter is None:
             raise Unimplemented("DeleteWorkflowExecution is not available on this server")
         ns = self.namespaces.by_id(st.namespace_id)
+        deleter = self.deleter
         req = DeleteWorkflowExecutionRequest(namespace=ns.name, workflow_execution=ex)
+
+        async def delete(key: Key, _request: Any) -> None:
+            await deleter.delete(key)
+
         await self._on_run(
-            st,
-            ex,
-            "DeleteWorkflowExecution",
-            req,
-            DeleteWorkflowExecutionResponse,
-            self.deleter.delete,
+            st, ex, "DeleteWorkflowExecution", req, DeleteWorkflowExecutionResponse, delete
         )
 
     async def _reset(self, st: BatchState, ex: WorkflowExecution, request_id: str) -> None:
