@@ -28,6 +28,7 @@ from pytemporal.history.workflow import standalone
 from pytemporal.history.workflow.state import decode
 from pytemporal.matching.client import TaskQueuePolls
 from pytemporal.matching.queues import TaskRef
+from pytemporal.matching.stats import Poller
 from pytemporal.namespaces import Namespace, NamespaceRegistry
 from pytemporal.persistence.api import VisibilityCursor
 
@@ -92,13 +93,15 @@ class ActivityExecutionRPCs:
         key = await self._activities().key(ns, request.activity_id, request.run_id)
         return ns, key
 
-    async def _poll_activity(self, namespace_id: str, queue: str, timeout: float) -> TaskRef | None:
+    async def _poll_activity(
+        self, namespace_id: str, queue: str, timeout: float, poller: Poller | None = None
+    ) -> TaskRef | None:
         """The next activity task of the queue: a workflow's, or a standalone activity's,
         whose backlog is kept under its hidden row namespace (both polled at once)."""
         if self.activity_executions is None:
-            return await self.matching.poll(namespace_id, queue, "activity", timeout)
+            return await self.matching.poll(namespace_id, queue, "activity", timeout, poller)
         polls = [
-            asyncio.ensure_future(self.matching.poll(ns_id, queue, "activity", timeout))
+            asyncio.ensure_future(self.matching.poll(ns_id, queue, "activity", timeout, poller))
             for ns_id in (namespace_id, standalone.row_namespace(namespace_id))
         ]
         try:

@@ -18,20 +18,27 @@ from temporalio.api.enums.v1 import WorkflowExecutionStatus, WorkflowIdConflictP
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 from temporalio.api.workflowservice.v1 import service_pb2_grpc
 
+from pytemporal.batch.runner import Batcher
 from pytemporal.common.errors import InvalidArgument, NotFound, Unavailable, Unimplemented
 from pytemporal.frontend import system, validation, visibility_service
 from pytemporal.frontend.activity_execution_rpcs import ActivityExecutionRPCs
+from pytemporal.frontend.activity_rpcs import ActivityRpcs
 from pytemporal.frontend.admin_rpcs import WorkflowAdminRpcs
+from pytemporal.frontend.batch_rpcs import BatchRpcs
 from pytemporal.frontend.cluster_rpcs import ClusterInfoRpcs
 from pytemporal.frontend.errors import handled
 from pytemporal.frontend.namespace_rpcs import NamespaceRpcs, require_registered
 from pytemporal.frontend.schedule_service import ScheduleService
+from pytemporal.frontend.task_queue_rpcs import TaskQueueRpcs, poller_of
 from pytemporal.frontend.visibility_service import VisibilityStore
 from pytemporal.frontend.worker_polls import WorkerPolls
+from pytemporal.frontend.worker_rpcs import WorkerRpcs
 from pytemporal.history.client import HistoryRoutes
 from pytemporal.history.public import (
     ActivityById,
+    ActivityControl,
     ActivityRef,
+    HeartbeatReply,
     Key,
     WorkerTasks,
     WorkflowLifecycle,
@@ -40,6 +47,7 @@ from pytemporal.history.public import (
 from pytemporal.history.public_admin import WorkflowAdmin
 from pytemporal.matching.client import TaskQueuePolls
 from pytemporal.matching.queues import TaskRef
+from pytemporal.matching.workers import WorkerRegistry
 from pytemporal.namespaces import DELETED, Namespace, NamespaceRegistry
 from pytemporal.persistence.api import CurrentRun
 
@@ -64,6 +72,16 @@ class RunLookup(Protocol):
     async def get_current_run(self, namespace_id: str, workflow_id: str) -> CurrentRun | None: ...
 
 
+def _poll_budget(context: Ctx) -> float:
+    """How long a task poll may wait: the caller's deadline less the time to start a
+    task it is handed (Temporal's `returnEmptyTaskTimeBudget`, 1 s; half of a short
+    deadline), so that a started task's reply is not lost to the caller's deadline."""
+    left: float | None = context.time_remaining()
+    if left is None:
+        return POLL_TIMEOUT
+    return max(0.0, min(POLL_TIMEOUT, left - min(1.0, left * 0.5)))
+
+
 def _remaining(context: Ctx, cap: float) -> float:
     left: float | None = context.time_remaining()
     if left is None:
@@ -78,7 +96,15 @@ _Base: Any = service_pb2_grpc.WorkflowServiceServicer
 
 
 class WorkflowService(
-    ActivityExecutionRPCs, WorkflowAdminRpcs, NamespaceRpcs, ClusterInfoRpcs, _Base
+    ActivityExecutionRPCs,
+    WorkflowAdminRpcs,
+    NamespaceRpcs,
+    ClusterInfoRpcs,
+    ActivityRpcs,
+    BatchRpcs,
+    TaskQueueRpcs,
+    WorkerRpcs,
+    _Base,
 ):
     def __init__(
         self,
@@ -94,6 +120,9 @@ class WorkflowService(
         limits: FrontendLimits,
         schedules: ScheduleService | None = None,
         admin: WorkflowAdmin | None = None,
+        activities: ActivityControl | None = None,
+        workers: WorkerRegistry | None = None,
+        batcher: Batcher | None = None,
     ) -> None:
         self.namespaces = namespaces
         # The public calls run in this process: in a cluster, `routing.py` has already
@@ -110,6 +139,9 @@ class WorkflowService(
         self.limits = limits
         self.schedules = schedules
         self.admin = admin
+        self.activities = activities
+        self.workers = workers or WorkerRegistry()
+        self.batcher = batcher
 
     @property
     def blob_limit(self) -> int:
@@ -191,6 +223,7 @@ class WorkflowService(
             first_execution_run_id=res.first_execution_run_id,
             started=res.started,
             status=WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING,
+            eager_workflow_task=res.eager_task,
         )
 
     @handled
@@ -316,12 +349,13 @@ class WorkflowService(
     ) -> rr.PollWorkflowTaskQueueResponse:
         ns = self.namespaces.get(request.namespace)
         validation.require(request.task_queue.name, "TaskQueue")
-        end = time.monotonic() + _remaining(context, POLL_TIMEOUT)
+        end = time.monotonic() + _poll_budget(context)
+        poller = poller_of(request)
         while (left := end - time.monotonic()) > 0:
             ref = await self.worker_polls.run(
                 ns.id,
                 request.worker_instance_key,
-                self.matching.poll(ns.id, request.task_queue.name, "workflow", left),
+                self.matching.poll(ns.id, request.task_queue.name, "workflow", left, poller),
             )
             if ref is None:
                 break
@@ -398,6 +432,9 @@ class WorkflowService(
             and self.limits.cancel_polls_on_shutdown
         ):
             self.worker_polls.end(ns.id, request.worker_instance_key)
+        if request.HasField("worker_heartbeat"):
+            # The worker's last heartbeat (status SHUTTING_DOWN), as Temporal records it.
+            self.workers.record(ns.id, [request.worker_heartbeat])
         return rr.ShutdownWorkerResponse()
 
     # -- activity tasks ------------------------------------------------------------------
@@ -408,12 +445,13 @@ class WorkflowService(
     ) -> rr.PollActivityTaskQueueResponse:
         ns = self.namespaces.get(request.namespace)
         validation.require(request.task_queue.name, "TaskQueue")
-        end = time.monotonic() + _remaining(context, POLL_TIMEOUT)
+        end = time.monotonic() + _poll_budget(context)
+        poller = poller_of(request)
         while (left := end - time.monotonic()) > 0:
             ref = await self.worker_polls.run(
                 ns.id,
                 request.worker_instance_key,
-                self._poll_activity(ns.id, request.task_queue.name, left),
+                self._poll_activity(ns.id, request.task_queue.name, left, poller),
             )
             if ref is None:
                 break
@@ -444,7 +482,7 @@ class WorkflowService(
         key = await self._key(ns, execution, validation.RUN_ID_NOT_UUID)
         return ActivityById(key, request.activity_id)
 
-    async def _heartbeat(self, request: Any) -> bool:
+    async def _heartbeat(self, request: Any) -> HeartbeatReply:
         validation.blob(request.details, self.blob_limit)
         activity = await self._activity(request)
         return await self.tasks.heartbeat_activity(activity, _optional(request, "details"))
@@ -470,15 +508,23 @@ class WorkflowService(
     async def RecordActivityTaskHeartbeat(
         self, request: Any, context: Ctx
     ) -> rr.RecordActivityTaskHeartbeatResponse:
-        cancel = await self._heartbeat(request)
-        return rr.RecordActivityTaskHeartbeatResponse(cancel_requested=cancel)
+        reply = await self._heartbeat(request)
+        return rr.RecordActivityTaskHeartbeatResponse(
+            cancel_requested=reply.cancel_requested,
+            activity_paused=reply.activity_paused,
+            activity_reset=reply.activity_reset,
+        )
 
     @handled
     async def RecordActivityTaskHeartbeatById(
         self, request: Any, context: Ctx
     ) -> rr.RecordActivityTaskHeartbeatByIdResponse:
-        cancel = await self._heartbeat(request)
-        return rr.RecordActivityTaskHeartbeatByIdResponse(cancel_requested=cancel)
+        reply = await self._heartbeat(request)
+        return rr.RecordActivityTaskHeartbeatByIdResponse(
+            cancel_requested=reply.cancel_requested,
+            activity_paused=reply.activity_paused,
+            activity_reset=reply.activity_reset,
+        )
 
     @handled
     async def RespondActivityTaskCompleted(

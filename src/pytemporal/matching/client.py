@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from pytemporal.matching.queues import Matching, TaskRef
+from pytemporal.matching.stats import Poller, QueueStats
 
 
 class MatchingClient(Protocol):
@@ -31,10 +32,19 @@ class TaskQueuePolls(Protocol):
     """What a worker's poll needs of the queue it is served by."""
 
     async def poll(
-        self, namespace_id: str, queue: str, kind: str, timeout: float
+        self,
+        namespace_id: str,
+        queue: str,
+        kind: str,
+        timeout: float,
+        poller: Poller | None = None,
     ) -> TaskRef | None:
         """The next task for a `kind` ("workflow" or "activity") poller, or None at
-        the timeout."""
+        the timeout. `poller` is remembered for `describe`."""
+        ...
+
+    async def describe(self, namespace_id: str, queue: str, kind: str) -> QueueStats:
+        """The queue's recent pollers, backlog and rates."""
         ...
 
     def requeue(self, ref: TaskRef, queue: str, kind: str) -> None:
@@ -68,9 +78,17 @@ class LocalMatchingClient:
             self.matching.add_activity_task(ref, queue)
 
     async def poll(
-        self, namespace_id: str, queue: str, kind: str, timeout: float
+        self,
+        namespace_id: str,
+        queue: str,
+        kind: str,
+        timeout: float,
+        poller: Poller | None = None,
     ) -> TaskRef | None:
-        return await self.matching.poll(namespace_id, queue, kind, timeout)
+        return await self.matching.poll(namespace_id, queue, kind, timeout, poller)
+
+    async def describe(self, namespace_id: str, queue: str, kind: str) -> QueueStats:
+        return await self.matching.describe(namespace_id, queue, kind)
 
     def requeue(self, ref: TaskRef, queue: str, kind: str) -> None:
         self.matching.requeue(ref, queue, kind)

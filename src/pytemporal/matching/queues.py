@@ -15,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pytemporal.matching.stats import Poller, PollerHistory, QueueStats, Rate, wall_now
 from pytemporal.persistence.api import TaskRow
 
 STICKY_LIVENESS = 10.0
@@ -56,6 +58,8 @@ class TaskRef:
     # Names one offer of the task: starting it twice with the same id (a retry after a
     # lost commit reply) hands out the same task again instead of dropping it.
     request_id: str = ""
+    # When it entered this process's backlog (wall clock), for the backlog's age.
+    enqueued_at: float = field(default=0.0, compare=False)
 
 
 @dataclass
@@ -70,6 +74,9 @@ class _Queue:
     must_read: bool = True
     read_at: float = -RECHECK
     reading: asyncio.Future[None] | None = None
+    history: PollerHistory = field(default_factory=PollerHistory)
+    adds: Rate = field(default_factory=Rate)
+    dispatches: Rate = field(default_factory=Rate)
 
     def offer(self, task: TaskRef, *, front: bool = False, durable: bool = False) -> None:
         while self.pollers:
@@ -80,6 +87,8 @@ class _Queue:
         if durable and not front and len(self.tasks) >= MEMORY_BACKLOG:
             self.must_read = True  # its row is in the table; read when memory drains
             return
+        if not task.enqueued_at:
+            task = dataclasses.replace(task, enqueued_at=wall_now())
         if front:
             self.tasks.appendleft(task)
         else:
@@ -115,12 +124,14 @@ class Matching:
         if sticky and not self._sticky_alive(task.namespace_id, queue):
             queue = task.normal_queue
         q = self._queue(task.namespace_id, queue, "workflow")
+        q.adds.add()
         if self.on_unpolled is not None:
             self._check_pollers(q, task.namespace_id, queue, "workflow")
         q.offer(task, durable=True)
 
     def add_activity_task(self, task: TaskRef, queue: str) -> None:
         q = self._queue(task.namespace_id, queue, "activity")
+        q.adds.add()
         if self.on_unpolled is not None:
             self._check_pollers(q, task.namespace_id, queue, "activity")
         q.offer(task, durable=True)
@@ -136,17 +147,26 @@ class Matching:
             queue = sticky_queue
         self._queue(task.namespace_id, queue, "workflow").offer(task)
 
-    async def poll(self, namespace_id: str, name: str, kind: str, timeout: float) -> TaskRef | None:
+    async def poll(
+        self,
+        namespace_id: str,
+        name: str,
+        kind: str,
+        timeout: float,
+        poller: Poller | None = None,
+    ) -> TaskRef | None:
         q = self._queue(namespace_id, name, kind)
         q.unloaded = False
         q.last_poll = time.monotonic()
+        if poller is not None:
+            q.history.record(poller)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             if self._source is not None and kind != "query":
                 await self._refill(q, namespace_id, name, kind)
             if q.tasks:
-                return self._handed(q.tasks.popleft())
+                return self._handed(q, q.tasks.popleft())
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return None
@@ -154,7 +174,7 @@ class Matching:
                 q, min(remaining, RECHECK) if self._source else remaining
             )
             if answered:  # a task, or None when the queue was unloaded
-                return None if task is None else self._handed(task)
+                return None if task is None else self._handed(q, task)
 
     async def _wait(self, q: _Queue, timeout: float) -> tuple[bool, TaskRef | None]:
         fut: asyncio.Future[TaskRef | None] = asyncio.get_running_loop().create_future()
@@ -178,7 +198,8 @@ class Matching:
         self._drop_poller(q, fut)
         return False, None
 
-    def _handed(self, task: TaskRef) -> TaskRef:
+    def _handed(self, q: _Queue, task: TaskRef) -> TaskRef:
+        q.dispatches.add()
         if self._source is not None and task.kind != "query":
             self._remember(self._recent_key(task), time.monotonic())
         return task
@@ -287,6 +308,22 @@ class Matching:
     def queues(self) -> list[tuple[str, str, str, int, int]]:
         """(namespace id, task queue, kind, tasks in memory, waiting polls) of each queue."""
         return [(k[0], k[1], k[2], len(q.tasks), len(q.pollers)) for k, q in self._queues.items()]
+
+    async def describe(self, namespace_id: str, name: str, kind: str) -> QueueStats:
+        """The queue's recent pollers, backlog and rates (`DescribeTaskQueue`)."""
+        q = self._queue(namespace_id, name, kind)
+        if self._source is not None:
+            # A queue no one has polled since a restart has its backlog only in the table.
+            await self._refill(q, namespace_id, name, kind)
+        now = wall_now()
+        oldest = min((t.enqueued_at for t in q.tasks if t.enqueued_at), default=now)
+        return QueueStats(
+            pollers=q.history.recent(now),
+            backlog_count=len(q.tasks),
+            backlog_age=max(0.0, now - oldest) if q.tasks else 0.0,
+            add_rate=q.adds.per_second(),
+            dispatch_rate=q.dispatches.per_second(),
+        )
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -27,7 +27,7 @@ from temporalio.api.workflowservice.v1 import (
 
 from pytemporal.common.errors import InvalidArgument, NotFound
 from pytemporal.common.protoutil import ts
-from pytemporal.history.api import queries, read
+from pytemporal.history.api import eager_activities, queries, read
 from pytemporal.history.engine import Entry, HistoryEngine
 from pytemporal.history.tokens import TaskToken, decode
 from pytemporal.history.workflow import commands, lifecycle
@@ -70,8 +70,14 @@ async def record_started(
 
 
 def _start(engine: HistoryEngine, entry: Entry, identity: str, request_id: str = "") -> None:
-    ms = entry.ms
-    limits = engine.limits.workflow
+    start_task(engine.limits.workflow, entry.ms, identity, request_id)
+
+
+def start_task(
+    limits: WorkflowLimits, ms: MutableState, identity: str, request_id: str = ""
+) -> None:
+    """Start the run's scheduled workflow task, suggesting continue-as-new when the
+    history has grown past the limits."""
     reasons: list[int] = []
     if ms.history_size_bytes >= limits.suggest_can_bytes:
         reasons.append(
@@ -198,10 +204,12 @@ async def _complete(
             # Hand the next task straight back instead of through the sticky queue.
             ms.tasks = [t for t in ms.tasks if t.kind != "workflow"]
             _start(engine, entry, req.identity)
+        eager = eager_activities.start(entry, req) if engine.limits.eager_activities else []
         queries.answer_buffered(engine, entry, req.query_results)
         await engine.commit_one(entry)
         if inline:
             resp.workflow_task.CopyFrom(await build_response(engine, entry, sticky=True))
+        resp.activity_tasks.extend(eager_activities.responses(entry, eager))
         return resp
 
 
