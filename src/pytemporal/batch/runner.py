@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Any, Protocol
@@ -229,7 +230,10 @@ class Batcher:
 
     async def step(self, st: BatchState) -> float | None:
         """Apply the operation to the next targets; the next step's time (None: done)."""
-        rate = st.request.max_operations_per_second or DEFAULT_RPS
+        # Temporal's batcher runs at its dynamic-config rate whatever the request says;
+        # a request may only ask for less (inf, NaN and negatives mean the default).
+        asked = st.request.max_operations_per_second
+        rate = min(asked, DEFAULT_RPS) if math.isfinite(asked) and asked > 0 else DEFAULT_RPS
         budget = max(1, int(rate * STEP))
         targets, more = await self._next(st, budget)
         for ex in targets:
