@@ -30,6 +30,7 @@ from pytemporal.frontend.jwt_claims import (
     KeyProvider,
     TokenError,
 )
+from pytemporal.rpc.interceptors import with_behavior
 
 log = logging.getLogger(__name__)
 
@@ -193,11 +194,7 @@ class AuthorizationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc
                 await _deny(context)
             return await inner(request, context)
 
-        return grpc.unary_unary_rpc_method_handler(
-            checked,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return with_behavior(handler, checked)
 
 
 def _refusal() -> grpc.RpcMethodHandler:
