@@ -18,6 +18,7 @@ from temporalio.api.common.v1 import GrpcStatus
 from temporalio.api.enums.v1 import CommandType
 from temporalio.api.errordetails.v1 import PermissionDeniedFailure
 
+from pytemporal.common.interceptors import with_behavior
 from pytemporal.config import AuthorizationConfig
 from pytemporal.frontend import api_metadata as api
 from pytemporal.frontend.jwt_claims import (
@@ -30,7 +31,6 @@ from pytemporal.frontend.jwt_claims import (
     KeyProvider,
     TokenError,
 )
-from pytemporal.rpc.interceptors import with_behavior
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from pytemporal.common.health import Health, State
-from pytemporal.rpc.interceptors import UnaryBehavior, UnaryInterceptor
+from pytemporal.common.interceptors import UnaryBehavior, UnaryInterceptor
 
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 _SERVING = health_pb2.HealthCheckResponse.SERVING

@@ -37,8 +37,8 @@ from temporalio.api.enums.v1 import ResourceExhaustedCause, ResourceExhaustedSco
 
 from pytemporal.common import dynamic_config as dc
 from pytemporal.common.errors import InvalidArgument, ResourceExhausted
+from pytemporal.common.interceptors import UnaryBehavior, UnaryInterceptor
 from pytemporal.frontend.errors import abort
-from pytemporal.rpc.interceptors import UnaryBehavior, UnaryInterceptor
 
 WORKFLOW_SERVICE = "/temporal.api.workflowservice.v1.WorkflowService/"
 PUBLIC_APIS = "/temporal.api."

@@ -20,8 +20,8 @@ from temporalio.api.common.v1 import GrpcStatus
 from temporalio.api.enums.v1 import ResourceExhaustedCause, ResourceExhaustedScope
 from temporalio.api.errordetails.v1 import ResourceExhaustedFailure
 
+from pytemporal.common.interceptors import UnaryBehavior, UnaryInterceptor
 from pytemporal.metrics.families import UNKNOWN_NAMESPACE, Metrics
-from pytemporal.rpc.interceptors import UnaryBehavior, UnaryInterceptor
 
 PUBLIC_APIS = "/temporal.api."
 _DETAILS_KEY = "grpc-status-details-bin"

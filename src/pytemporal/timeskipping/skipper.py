@@ -26,10 +26,10 @@ from typing import Any
 import grpc
 from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage
 
+from pytemporal.common.interceptors import UnaryBehavior, UnaryInterceptor
 from pytemporal.history.timer_queue import Key, TimerQueue
 from pytemporal.history.workflow.state import MutableState
 from pytemporal.persistence.api import Store
-from pytemporal.rpc.interceptors import UnaryBehavior, UnaryInterceptor
 from pytemporal.timeskipping.clock import SkippingClock
 
 log = logging.getLogger(__name__)
