@@ -137,9 +137,10 @@ def _namespace_of(request: Any) -> str:
 
 
 class AuthorizationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Must be the first interceptor: calls are authorized where they enter the
-    cluster, before one is forwarded to another process (which authorizes it again
-    from the same, forwarded, metadata)."""
+    """Goes before the rate limits and routing (after the metrics interceptor and the
+    serving gate): calls are authorized where they enter the cluster, before one is
+    forwarded to another process (which authorizes it again from the same, forwarded,
+    metadata)."""
 
     def __init__(
         self,
