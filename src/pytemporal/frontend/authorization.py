@@ -219,7 +219,7 @@ def _refusal() -> grpc.RpcMethodHandler:
 
 class Authorization:
     """What the composition root builds from the config: start/close the key reloads,
-    and the interceptor to put first on the public server."""
+    and the interceptor to put on the public server (before rate limits and routing)."""
 
     def __init__(self, config: AuthorizationConfig) -> None:
         self.keys = KeyProvider(config.key_source_uris, config.refresh_interval)
