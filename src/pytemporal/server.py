@@ -372,6 +372,11 @@ async def serve(
 
         authorization = Authorization(config.authorization)
         await authorization.start()
+        if metrics is not None:
+            unauthorized, exists = metrics.unauthorized, namespaces.exists
+            authorization.interceptor.on_denied = lambda name: unauthorized(
+                name if name and exists(name) else UNKNOWN_NAMESPACE
+            )
         interceptors.append(authorization.interceptor)
     # Before routing: a call is counted on the public port it arrives at. Calls that
     # processes forward to each other reach the internode listener, which has no limiter.

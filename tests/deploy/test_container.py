@@ -73,6 +73,12 @@ def test_exposes_the_ports_the_chart_uses() -> None:
     assert (CHART / "values.yaml").exists()
 
 
+def _ui_files() -> set[str]:
+    """The web UI's templates and static files, as paths inside a wheel."""
+    ui = ROOT / "src" / "pytemporal" / "web" / "ui"
+    return {f"pytemporal/web/ui/{p.relative_to(ui)}" for p in ui.glob("*/*.*")}
+
+
 async def test_the_build_stage_builds_a_wheel_from_the_context(tmp_path: Path) -> None:
     context = tmp_path / "context"
     context.mkdir()
@@ -113,3 +119,6 @@ async def test_the_build_stage_builds_a_wheel_from_the_context(tmp_path: Path) -
     assert "pytemporal/cli/main.py" in names
     assert any(n.startswith("pytemporal/persistence/postgres/") for n in names)
     assert any(n.endswith("entry_points.txt") for n in names)
+    # The web UI ships inside the package: its templates and static files, no Node build.
+    shipped = _ui_files()
+    assert shipped and shipped <= set(names), sorted(shipped - set(names))

@@ -41,11 +41,13 @@ from jwtkeys import SigningKey, jwks
 from .harness import (
     PYTEMPORAL,
     ServerProcess,
+    free_port,
     reference_binary,
     running_worker,
     unique,
     wait_for,
 )
+from .test_metrics import scrape
 from .workflows import MultiStepWorkflow, StepActivities
 
 AUDIENCE = "pytemporal-tests"
@@ -540,3 +542,34 @@ async def test_calls_forwarded_between_processes_keep_their_authorization(
     finally:
         for server in servers:
             server.terminate(timeout=5)
+
+
+async def test_refusals_of_the_authorizer_are_counted_as_temporal_counts_them(
+    tmp_path_factory: pytest.TempPathFactory, jwks_http: JwksServer
+) -> None:
+    """`service_errors_unauthorized` (operation "Authorization", the namespace when it
+    exists) counts a valid token without the permission; a bad token is not counted."""
+    tmp = tmp_path_factory.mktemp("authz-metrics")
+    database = tmp / "pytemporal.db"
+    setup = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pytemporal", "schema", "setup", "--db", f"sqlite:///{database}"
+    )
+    assert await setup.wait() == 0
+    metrics_port = free_port()
+    extra = f"metrics: {{ip: 127.0.0.1, port: {metrics_port}}}\n"
+    server = await start_server(tmp, database, jwks_http, extra)
+    try:
+        reader = await connect(server, "orders", token(EC, ["orders:read"]))
+        await refused(reader.start_workflow("Any", id=unique("w"), task_queue="q"))
+        await refused(reader.get_workflow_handle("any").terminate())
+        await refused(describe(reader, "no-such-namespace"))
+        await refused(describe(await connect(server, "orders", "not-a-jwt"), "orders"))
+        s = await scrape(metrics_port)
+    finally:
+        server.terminate(timeout=5)
+    family = "service_errors_unauthorized"
+    assert s.types[family] == "counter"
+    labels = {"operation": "Authorization", "service_name": "frontend"}
+    assert s.total(family, namespace="orders", **labels) == 2
+    assert s.total(family, namespace="_unknown_", **labels) == 1
+    assert s.total(family) == 3  # the bad token is not the authorizer's refusal

@@ -260,6 +260,14 @@ async def test_failed_workflow_shows_its_failure(
     await expect(page.locator("#failure-message")).to_contain_text("card declined for P-7")
     await expect(page.locator("#failure-message")).to_contain_text("PaymentDeclined")
     await expect(page.locator("#input")).to_contain_text('"P-7"')
+    # The disclosure holds the worker's stack trace text, not the failure's JSON.
+    stack = page.locator("#stack-trace pre")
+    await expect(stack).to_be_hidden()
+    await page.locator("#stack-trace summary").click()
+    await expect(stack).to_contain_text("ui_scenario.py")
+    await expect(stack).to_contain_text("raise ApplicationError")
+    await expect(stack).not_to_contain_text("applicationFailureInfo")
+    await expect(page.locator("#result")).not_to_contain_text("stackTrace")
     await shot(page, "workflow-failed")
 
 

@@ -106,6 +106,21 @@ def _load(tls: ServerTLS) -> grpc.ServerCertificateConfiguration:
     )
 
 
+Stamps = list[tuple[int, int] | None]
+
+
+def file_stamps(paths: list[str]) -> Stamps:
+    """Each file's (mtime, size), None where it cannot be read: a change means reload."""
+    out: Stamps = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+            out.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append(None)
+    return out
+
+
 class _Reloader:
     """Hands gRPC a new certificate configuration when a file's mtime changed."""
 
@@ -113,22 +128,12 @@ class _Reloader:
         self.tls = tls
         self.paths = [tls.cert_file, tls.key_file, *tls.client_ca_files]
         self._lock = threading.Lock()
-        self._stamps = self._stat()
-
-    def _stat(self) -> list[tuple[int, int] | None]:
-        out: list[tuple[int, int] | None] = []
-        for path in self.paths:
-            try:
-                st = os.stat(path)
-                out.append((st.st_mtime_ns, st.st_size))
-            except OSError:
-                out.append(None)
-        return out
+        self._stamps = file_stamps(self.paths)
 
     def __call__(self) -> grpc.ServerCertificateConfiguration | None:
         # Called by gRPC's core, on its own thread, at the start of each handshake.
         with self._lock:
-            stamps = self._stat()
+            stamps = file_stamps(self.paths)
             if stamps == self._stamps:
                 return None
             try:

@@ -10,7 +10,6 @@ rows' workflow id and type.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from typing import Any
 
@@ -22,7 +21,7 @@ from pytemporal.common.errors import InvalidArgument, Unimplemented
 from pytemporal.common.protoutil import copy_present, dur, ts
 from pytemporal.frontend import validation, visibility_service
 from pytemporal.frontend.errors import handled
-from pytemporal.frontend.visibility_service import VisibilityStore
+from pytemporal.frontend.visibility_service import VisibilityStore, page_token, parse_page_token
 from pytemporal.history.public_activities import ActivityExecutions
 from pytemporal.history.workflow import standalone
 from pytemporal.history.workflow.state import decode
@@ -30,7 +29,6 @@ from pytemporal.matching.client import TaskQueuePolls
 from pytemporal.matching.queues import TaskRef
 from pytemporal.matching.stats import Poller
 from pytemporal.namespaces import Namespace, NamespaceRegistry
-from pytemporal.persistence.api import VisibilityCursor
 
 LONG_POLL = 20.0
 # Identifiers of the activities' visibility, as the workflow columns that hold them.
@@ -160,7 +158,7 @@ class ActivityExecutionRPCs:
         q = visibility_service.parse_filter(ns, activity_query(request.query))
         size = request.page_size
         size = size if 0 < size <= visibility_service.MAX_PAGE_SIZE else 1000
-        after = _parse_token(request.next_page_token) if request.next_page_token else None
+        after = parse_page_token(request.next_page_token) if request.next_page_token else None
         rows = await self.visibility.list_executions(
             ns.id, q.filter(), page_size=size + 1, after=after
         )
@@ -168,7 +166,7 @@ class ActivityExecutionRPCs:
         rows = rows[:size]
         return rr.ListActivityExecutionsResponse(
             executions=[_list_info(ns, r.state) for r in rows],
-            next_page_token=_token(rows[-1].cursor) if more else b"",
+            next_page_token=page_token(rows[-1].cursor) if more else b"",
         )
 
     @handled
@@ -192,16 +190,3 @@ def _remaining(context: Any, cap: float) -> float:
     if left is None:
         return cap
     return max(0.0, min(cap, left - min(1.0, left * 0.05)))
-
-
-def _token(c: VisibilityCursor) -> bytes:
-    return json.dumps({"close": c.close_time, "start": c.start_time, "run": c.run_id}).encode()
-
-
-def _parse_token(data: bytes) -> VisibilityCursor:
-    try:
-        d = json.loads(data)
-        close = None if d["close"] is None else float(d["close"])
-        return VisibilityCursor(close, float(d["start"]), str(d["run"]))
-    except (ValueError, KeyError, TypeError) as e:
-        raise InvalidArgument("Invalid NextPageToken.") from e

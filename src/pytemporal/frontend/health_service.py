@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import grpc
@@ -22,6 +22,7 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from pytemporal.common.health import Health, State
+from pytemporal.common.interceptors import UnaryBehavior, UnaryInterceptor
 
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 _SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -73,13 +74,12 @@ def enable_reflection(server: grpc.aio.Server, services: Iterable[str]) -> None:
     reflection.enable_server_reflection(names, server)
 
 
-Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]]
-
-
-class ServingGate(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class ServingGate(UnaryInterceptor):
     """Refuses WorkflowService and OperatorService calls unless the process is SERVING
     (UNAVAILABLE, which clients retry), and counts the calls in flight so a stop can
     wait for them while the health service keeps answering."""
+
+    prefixes = GATED_PREFIXES
 
     def __init__(self, health: Health) -> None:
         self.health = health
@@ -87,15 +87,7 @@ class ServingGate(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         self._idle = asyncio.Event()
         self._idle.set()
 
-    async def intercept_service(
-        self, continuation: Continuation, details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        path: str = details.method  # type: ignore[attr-defined]
-        if handler is None or handler.unary_unary is None or not path.startswith(GATED_PREFIXES):
-            return handler
-        inner = handler.unary_unary
-
+    def wrap(self, path: str, inner: UnaryBehavior) -> UnaryBehavior:
         async def gated(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             state = self.health.state
             if state is not State.SERVING:
@@ -109,11 +101,7 @@ class ServingGate(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 if self.in_flight == 0:
                     self._idle.set()
 
-        return grpc.unary_unary_rpc_method_handler(
-            gated,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return gated
 
     async def drain(self, timeout: float) -> float:
         """Wait up to `timeout` seconds for the calls in flight; the time left."""

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,7 @@ from temporalio.api.enums.v1 import ResourceExhaustedCause, ResourceExhaustedSco
 
 from pytemporal.common import dynamic_config as dc
 from pytemporal.common.errors import InvalidArgument, ResourceExhausted
+from pytemporal.common.interceptors import UnaryBehavior, UnaryInterceptor
 from pytemporal.frontend.errors import abort
 
 WORKFLOW_SERVICE = "/temporal.api.workflowservice.v1.WorkflowService/"
@@ -427,7 +428,7 @@ class FrontendLimiter:
         return self._in_flight.get((namespace, method), 0)
 
 
-class RateLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class RateLimitInterceptor(UnaryInterceptor):
     """Applies a :class:`FrontendLimiter` to the public WorkflowService.
 
     On the public server only, outside `RoutingInterceptor`: a call is counted on the
@@ -440,6 +441,8 @@ class RateLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     NOT_FOUND message, past what a client accepts in a trailer.
     """
 
+    prefixes = (PUBLIC_APIS,)
+
     def __init__(
         self,
         limiter: FrontendLimiter,
@@ -450,19 +453,10 @@ class RateLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         self.namespace_exists = namespace_exists
         self.max_namespace_length = max_namespace_length
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        path: str = details.method  # type: ignore[attr-defined]
-        if handler is None or handler.unary_unary is None or not path.startswith(PUBLIC_APIS):
-            return handler
+    def wrap(self, path: str, inner: UnaryBehavior) -> UnaryBehavior:
         method = path.rsplit("/", 1)[-1]
         if not path.startswith(WORKFLOW_SERVICE) or not self.limiter.limits(method):
             method = ""  # only the namespace length check
-        inner = handler.unary_unary
         limiter, exists, longest = self.limiter, self.namespace_exists, self.max_namespace_length
 
         async def limited(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
@@ -489,8 +483,4 @@ class RateLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             finally:
                 release()
 
-        return grpc.unary_unary_rpc_method_handler(
-            limited,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return limited

@@ -11,7 +11,6 @@ ID: temporal-sys-scheduler:<id>", one that was deleted "schedule not found".
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from temporalio.api.common.v1 import SearchAttributes
@@ -33,10 +32,14 @@ from pytemporal.common.errors import (
 )
 from pytemporal.common.protoutil import ts, ts_seconds
 from pytemporal.frontend import validation
-from pytemporal.frontend.visibility_service import VisibilityStore, parse_filter
+from pytemporal.frontend.visibility_service import (
+    VisibilityStore,
+    page_token,
+    parse_filter,
+    parse_page_token,
+)
 from pytemporal.history.workflow import durations
 from pytemporal.namespaces import Namespace, NamespaceRegistry
-from pytemporal.persistence.api import VisibilityCursor
 from pytemporal.scheduler import keys
 from pytemporal.scheduler.runtime import Scheduler
 from pytemporal.scheduler.spec import SpecError, canonicalize, matching_times_response
@@ -269,7 +272,7 @@ class ScheduleService:
         size = (
             req.maximum_page_size if 0 < req.maximum_page_size <= MAX_PAGE_SIZE else MAX_PAGE_SIZE
         )
-        after = _parse_token(req.next_page_token) if req.next_page_token else None
+        after = parse_page_token(req.next_page_token) if req.next_page_token else None
         rows = await self.visibility.list_executions(
             ns.id + keys.NAMESPACE_SUFFIX, where, page_size=size + 1, after=after
         )
@@ -280,7 +283,7 @@ class ScheduleService:
             st = ScheduleState.decode(row.state)
             resp.schedules.append(_list_entry(ns, st))
         if more:
-            resp.next_page_token = _token(rows[-1].cursor)
+            resp.next_page_token = page_token(rows[-1].cursor)
         return resp
 
     async def matching_times(self, req: Any) -> rr.ListScheduleMatchingTimesResponse:
@@ -325,16 +328,3 @@ def _list_entry(ns: Namespace, st: ScheduleState) -> ScheduleListEntry:
         entry.search_attributes.CopyFrom(_typed(ns, st.search_attributes))
     entry.memo.CopyFrom(st.memo) if st.memo is not None else entry.memo.SetInParent()
     return entry
-
-
-def _token(c: VisibilityCursor) -> bytes:
-    return json.dumps({"close": c.close_time, "start": c.start_time, "run": c.run_id}).encode()
-
-
-def _parse_token(data: bytes) -> VisibilityCursor:
-    try:
-        d = json.loads(data)
-        close = None if d["close"] is None else float(d["close"])
-        return VisibilityCursor(close, float(d["start"]), str(d["run"]))
-    except (ValueError, KeyError, TypeError) as e:
-        raise InvalidArgument("Invalid NextPageToken.") from e

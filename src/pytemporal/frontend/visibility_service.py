@@ -70,7 +70,7 @@ async def list_page(
 ) -> tuple[list[WorkflowExecutionInfo], bytes]:
     """One page of runs matching `where`, and the token of the next page (b"" if none)."""
     size = page_size if 0 < page_size <= MAX_PAGE_SIZE else MAX_PAGE_SIZE
-    after = _parse_token(token) if token else None
+    after = parse_page_token(token, offsets=True) if token else None
     if after is not None and bool(after.offset) != bool(order_by):
         raise InvalidArgument("Invalid NextPageToken.")  # a token of another kind of list
     rows = await store.list_executions(
@@ -85,7 +85,7 @@ async def list_page(
         # Sorted pages go by position (a keyset over any attribute would need its values).
         skipped = after.offset if after is not None else 0
         return infos, json.dumps({"offset": skipped + size}).encode()
-    return infos, _token(rows[-1].cursor)
+    return infos, page_token(rows[-1].cursor)
 
 
 async def list_executions(
@@ -133,14 +133,16 @@ def _info(ns: Namespace, row: VisibilityRow) -> WorkflowExecutionInfo:
     return info
 
 
-def _token(c: VisibilityCursor) -> bytes:
+def page_token(c: VisibilityCursor) -> bytes:
+    """The next-page token of a keyset page (workflows, schedules, standalone activities)."""
     return json.dumps({"close": c.close_time, "start": c.start_time, "run": c.run_id}).encode()
 
 
-def _parse_token(data: bytes) -> VisibilityCursor:
+def parse_page_token(data: bytes, *, offsets: bool = False) -> VisibilityCursor:
+    """`page_token`'s cursor; with `offsets`, also a sorted list's position token."""
     try:
         d = json.loads(data)
-        if "offset" in d:
+        if offsets and "offset" in d:
             offset = int(d["offset"])
             if offset <= 0:
                 raise ValueError

@@ -83,6 +83,10 @@ class _Family:
         self.doc = doc
         self.labelnames = tuple(labelnames)
         self.const_labels = dict(const_labels or {})
+        self._start()
+
+    def _start(self) -> None:
+        """A kind's own per-series state (one signature for every family's constructor)."""
 
     def header(self) -> list[str]:
         return [f"# HELP {self.name} {self.doc}", f"# TYPE {self.name} {self.kind}"]
@@ -102,15 +106,10 @@ C = TypeVar("C")
 
 
 class _ChildFamily(_Family, Generic[C]):
-    def __init__(
-        self,
-        name: str,
-        doc: str,
-        labelnames: Sequence[str] = (),
-        const_labels: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(name, doc, labelnames, const_labels)
-        self.children: dict[tuple[str, ...], C] = {}
+    children: dict[tuple[str, ...], C]
+
+    def _start(self) -> None:
+        self.children = {}
 
     def _new(self) -> C:
         raise NotImplementedError
@@ -182,15 +181,10 @@ class Gauge(_Family):
 
     kind = "gauge"
 
-    def __init__(
-        self,
-        name: str,
-        doc: str,
-        labelnames: Sequence[str] = (),
-        const_labels: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(name, doc, labelnames, const_labels)
-        self.readers: list[GaugeReader] = []
+    readers: list[GaugeReader]
+
+    def _start(self) -> None:
+        self.readers = []
 
     def read_from(self, reader: GaugeReader) -> None:
         self.readers.append(reader)

@@ -76,6 +76,15 @@ class Metrics:
                 frontend,
             )
         )
+        # -- authorization (frontend/authorization.py), as Temporal's interceptor ------
+        self.service_errors_unauthorized = r.add(
+            Counter(
+                "service_errors_unauthorized",
+                "Calls the authorizer refused: a valid token without the permission.",
+                ("namespace",),
+                _const("frontend", "Authorization"),
+            )
+        )
         # -- persistence: one update per store call (metrics/store.py) ----------------
         self.persistence_requests = r.add(
             Counter(
@@ -252,6 +261,10 @@ class Metrics:
         self.task_schedule_to_start_latency.labels(
             namespace, task_queue, task_type, operation
         ).observe(max(0.0, latency))
+
+    def unauthorized(self, namespace: str) -> None:
+        """`namespace`: a registered name or UNKNOWN_NAMESPACE (bounded label values)."""
+        self.service_errors_unauthorized.labels(namespace).inc()
 
     def timer_lag(self, lag: float) -> None:
         self.task_latency_queue.labels("TimerActiveTask").observe(max(0.0, lag))

@@ -18,6 +18,7 @@ from prometheus_client import (
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from pytemporal.common.health import Health, http_routes
+from pytemporal.common.http_site import listen
 from pytemporal.metrics.families import Metrics
 
 
@@ -46,12 +47,4 @@ def application(metrics: Metrics, health: Health) -> web.Application:
 async def start(metrics: Metrics, health: Health, ip: str, port: int) -> tuple[web.AppRunner, str]:
     """Serve on ip:port (0: a free port); the runner (to clean up) and the bound address."""
     runner = web.AppRunner(application(metrics, health), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, ip, port)
-    try:
-        await site.start()
-    except OSError as e:
-        await runner.cleanup()
-        raise OSError(f"cannot listen on {ip}:{port} for metrics: {e.strerror or e}") from e
-    bound = runner.addresses[0][1] if runner.addresses else port
-    return runner, f"{ip}:{bound}"
+    return runner, await listen(runner, ip, port, "metrics")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -20,6 +20,7 @@ from temporalio.api.common.v1 import GrpcStatus
 from temporalio.api.enums.v1 import ResourceExhaustedCause, ResourceExhaustedScope
 from temporalio.api.errordetails.v1 import ResourceExhaustedFailure
 
+from pytemporal.common.interceptors import UnaryBehavior, UnaryInterceptor
 from pytemporal.metrics.families import UNKNOWN_NAMESPACE, Metrics
 
 PUBLIC_APIS = "/temporal.api."
@@ -70,22 +71,15 @@ def _status_details(context: grpc.aio.ServicerContext[Any, Any]) -> GrpcStatus |
     return None
 
 
-class ServiceMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class ServiceMetricsInterceptor(UnaryInterceptor):
+    prefixes = (PUBLIC_APIS,)
+
     def __init__(self, metrics: Metrics, namespace_exists: Callable[[str], bool]) -> None:
         self.metrics = metrics
         self.namespace_exists = namespace_exists
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        path: str = details.method  # type: ignore[attr-defined]
-        if handler is None or handler.unary_unary is None or not path.startswith(PUBLIC_APIS):
-            return handler
+    def wrap(self, path: str, inner: UnaryBehavior) -> UnaryBehavior:
         operation = path.rsplit("/", 1)[-1]
-        inner = handler.unary_unary
         metrics, exists = self.metrics, self.namespace_exists
         requests, latency = metrics.service_requests, metrics.service_latency
         clock = time.perf_counter
@@ -114,11 +108,7 @@ class ServiceMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[mis
             finally:
                 latency.labels(operation, namespace).observe(clock() - start)
 
-        return grpc.unary_unary_rpc_method_handler(
-            measured,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return measured
 
     def _error(
         self,

@@ -20,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import grpc
 from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage
 
+from pytemporal.common.interceptors import UnaryBehavior, UnaryInterceptor
 from pytemporal.history.timer_queue import Key, TimerQueue
 from pytemporal.history.workflow.state import MutableState
 from pytemporal.persistence.api import Store
@@ -182,26 +183,17 @@ class Skipper:
                     await clock.changed.wait()
 
 
-class SkippingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class SkippingInterceptor(UnaryInterceptor):
     """Holds time while a public call is processed; releases a lock while a client
     waits for an update's outcome."""
+
+    prefixes = (_WORKFLOW_SERVICE, _OPERATOR_SERVICE)
 
     def __init__(self, skipper: Skipper) -> None:
         self.skipper = skipper
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        path: str = details.method  # type: ignore[attr-defined]
-        if handler is None or handler.unary_unary is None:
-            return handler
-        if not (path.startswith(_WORKFLOW_SERVICE) or path.startswith(_OPERATOR_SERVICE)):
-            return handler
+    def wrap(self, path: str, inner: UnaryBehavior) -> UnaryBehavior:
         method = path.rsplit("/", 1)[-1]
-        inner = handler.unary_unary
         skipper = self.skipper
 
         if method in LONG_POLLS:
@@ -220,8 +212,4 @@ class SkippingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                     return await inner(request, context)
 
             behavior = held
-        return grpc.unary_unary_rpc_method_handler(
-            behavior,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return behavior

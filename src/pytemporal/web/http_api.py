@@ -23,6 +23,7 @@ from google.rpc import status_pb2  # type: ignore[import-untyped]
 from pytemporal import __version__
 from pytemporal.common import dynamic_config as dc
 from pytemporal.common import health as health_mod
+from pytemporal.common.http_site import listen
 from pytemporal.config import ServerConfig
 from pytemporal.web import http_params, https, json_mapping
 from pytemporal.web.channel import frontend_channel
@@ -351,15 +352,7 @@ async def start(
     runner = web.AppRunner(
         app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_grace
     )
-    await runner.setup()
-    site = web.TCPSite(runner, ip, port, ssl_context=ssl_context, reuse_address=True)
-    try:
-        await site.start()
-    except OSError as e:
-        await runner.cleanup()
-        raise OSError(f"cannot listen on {ip}:{port} (HTTP API): {e}") from e
-    bound = runner.addresses[0][1] if runner.addresses else port
-    return runner, f"{ip}:{bound}"
+    return runner, await listen(runner, ip, port, "HTTP API", ssl_context)
 
 
 class HttpApiServer:

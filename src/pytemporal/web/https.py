@@ -10,25 +10,11 @@ builds a new context and hands it to the connection (the SNI callback may swap a
 from __future__ import annotations
 
 import logging
-import os
 import ssl
 
 from pytemporal.common import tls
 
 log = logging.getLogger(__name__)
-
-Stamps = list[tuple[int, int] | None]
-
-
-def _stamps(paths: list[str]) -> Stamps:
-    out: Stamps = []
-    for path in paths:
-        try:
-            st = os.stat(path)
-            out.append((st.st_mtime_ns, st.st_size))
-        except OSError:
-            out.append(None)
-    return out
 
 
 def _context(frontend: tls.ServerTLS) -> ssl.SSLContext:
@@ -51,13 +37,13 @@ class _Reloading:
     def __init__(self, frontend: tls.ServerTLS) -> None:
         self._frontend = frontend
         self._paths = [frontend.cert_file, frontend.key_file, *frontend.client_ca_files]
-        self._stamps = _stamps(self._paths)
+        self._stamps = tls.file_stamps(self._paths)
         self._current = _context(frontend)
 
     def on_handshake(
         self, connection: ssl.SSLObject | ssl.SSLSocket, _name: str | None, _ctx: ssl.SSLContext
     ) -> None:
-        stamps = _stamps(self._paths)
+        stamps = tls.file_stamps(self._paths)
         if stamps != self._stamps:
             try:
                 self._current = _context(self._frontend)

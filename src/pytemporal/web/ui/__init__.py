@@ -10,6 +10,7 @@ from aiohttp import web
 
 from pytemporal.common import tls
 from pytemporal.common.health import Health
+from pytemporal.common.http_site import listen
 from pytemporal.web.channel import frontend_channel
 from pytemporal.web.ui.app import create_app
 from pytemporal.web.ui.backend import Frontend
@@ -38,15 +39,11 @@ class UIServer:
 
     async def start(self, ip: str, port: int) -> str:
         """Listen on ip:port (0: any free port); the bound ip:port."""
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, ip, port, reuse_address=True)
         try:
-            await site.start()
-        except OSError as e:
-            await self.close()
-            raise OSError(f"cannot listen on {ip}:{port} (web UI): {e.strerror or e}") from e
-        host, bound = self._runner.addresses[0][:2]
-        return f"{host}:{bound}"
+            return await listen(self._runner, ip, port, "web UI")
+        except OSError:
+            await self._frontend.close()
+            raise
 
     async def close(self) -> None:
         await self._runner.cleanup()
