@@ -21,6 +21,7 @@ from pytemporal.common.clock import Clock
 from pytemporal.common.errors import NamespaceNotFound
 from pytemporal.common.health import Health, State
 from pytemporal.config import ServerConfig, internode_auth_problem
+from pytemporal.deployments.registry import Deployments
 from pytemporal.frontend import ratelimit, routing, unimplemented
 from pytemporal.frontend.cluster_rpcs import ClusterInfo, cluster_id, store_name
 from pytemporal.frontend.health_service import HealthService, ServingGate, enable_reflection
@@ -396,6 +397,11 @@ async def serve(
         limits=FrontendLimits(engine.limits.blob_size, engine.limits.history_long_poll),
         schedules=ScheduleService(namespaces, scheduler, store, engine.limits.blob_size),
     )
+    # Worker deployments are loaded before serving: matching routes by them.
+    deployments = Deployments(store)
+    await deployments.load(ns.id for ns in namespaces.all())
+    matching.router = deployments.route
+    workflow_service.deployments = deployments
     operator_service = OperatorService(namespaces)
     _fill_unimplemented(workflow_service, operator_service)
     cluster_info = _cluster_info(config, namespaces)

@@ -22,6 +22,7 @@ from temporalio.api.workflowservice.v1 import service_pb2_grpc
 from pytemporal.common.errors import InvalidArgument, NotFound, Unavailable, Unimplemented
 from pytemporal.frontend import system, validation, visibility_service
 from pytemporal.frontend.cluster_rpcs import ClusterInfoRpcs
+from pytemporal.frontend.deployment_rpcs import DeploymentRpcs
 from pytemporal.frontend.errors import handled
 from pytemporal.frontend.schedule_service import ScheduleService
 from pytemporal.frontend.visibility_service import VisibilityStore
@@ -72,7 +73,7 @@ def _remaining(context: Ctx, cap: float) -> float:
 _Base: Any = service_pb2_grpc.WorkflowServiceServicer
 
 
-class WorkflowService(ClusterInfoRpcs, _Base):
+class WorkflowService(ClusterInfoRpcs, DeploymentRpcs, _Base):
     def __init__(
         self,
         namespaces: NamespaceRegistry,
@@ -323,15 +324,20 @@ class WorkflowService(ClusterInfoRpcs, _Base):
         ns = self.namespaces.get(request.namespace)
         validation.require(request.task_queue.name, "TaskQueue")
         end = time.monotonic() + _remaining(context, POLL_TIMEOUT)
+        version, sticky = await self._poller_version(ns, request, "workflow")
         while (left := end - time.monotonic()) > 0:
-            ref = await self.matching.poll(ns.id, request.task_queue.name, "workflow", left)
+            ref = await self.matching.poll(
+                ns.id, request.task_queue.name, "workflow", left, version=version, sticky=sticky
+            )
             if ref is None:
                 break
             try:
                 resp = await self._start_workflow_task(ref, request)
             except BaseException:
                 # Not started (storage or owner unreachable): the next poller gets it.
-                self.matching.requeue(ref, request.task_queue.name, "workflow")
+                self.matching.requeue(
+                    ref, request.task_queue.name, "workflow", "" if sticky else version
+                )
                 raise
             if resp is not None:
                 return resp
@@ -403,15 +409,20 @@ class WorkflowService(ClusterInfoRpcs, _Base):
         ns = self.namespaces.get(request.namespace)
         validation.require(request.task_queue.name, "TaskQueue")
         end = time.monotonic() + _remaining(context, POLL_TIMEOUT)
+        version, sticky = await self._poller_version(ns, request, "activity")
         while (left := end - time.monotonic()) > 0:
-            ref = await self.matching.poll(ns.id, request.task_queue.name, "activity", left)
+            ref = await self.matching.poll(
+                ns.id, request.task_queue.name, "activity", left, version=version, sticky=sticky
+            )
             if ref is None:
                 break
             try:
                 resp = await self._start_activity_task(ref, request)
             except BaseException:
                 # Not started (storage or owner unreachable): the next poller gets it.
-                self.matching.requeue(ref, request.task_queue.name, "activity")
+                self.matching.requeue(
+                    ref, request.task_queue.name, "activity", "" if sticky else version
+                )
                 raise
             if resp is not None:
                 return resp

@@ -34,7 +34,7 @@ from pytemporal.history.api.updates_registry import UpdateRegistry
 from pytemporal.history.cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, Entry, Key, RunCache
 from pytemporal.history.dispatch import TaskDispatcher, pending_task_rows
 from pytemporal.history.timer_queue import TimerQueue
-from pytemporal.history.workflow import deadlines
+from pytemporal.history.workflow import deadlines, versioning
 from pytemporal.history.workflow import updates as upd
 from pytemporal.history.workflow.limits import WorkflowLimits
 from pytemporal.history.workflow.state import MutableState, Transfer, decode
@@ -511,7 +511,13 @@ class HistoryEngine:
         ns_id, wf_id, run_id = entry.key
         self.queries.direct[pending.id] = pending
         ref = TaskRef(
-            "query", ns_id, wf_id, run_id, normal_queue=entry.ms.task_queue, query_id=pending.id
+            "query",
+            ns_id,
+            wf_id,
+            run_id,
+            normal_queue=entry.ms.task_queue,
+            query_id=pending.id,
+            pinned=versioning.pinned_version(entry.ms),
         )
         self.tasks.offer(ref, entry.ms.sticky_queue, False)
 

@@ -31,13 +31,20 @@ class TaskQueuePolls(Protocol):
     """What a worker's poll needs of the queue it is served by."""
 
     async def poll(
-        self, namespace_id: str, queue: str, kind: str, timeout: float
+        self,
+        namespace_id: str,
+        queue: str,
+        kind: str,
+        timeout: float,
+        *,
+        version: str = "",
+        sticky: bool = False,
     ) -> TaskRef | None:
-        """The next task for a `kind` ("workflow" or "activity") poller, or None at
-        the timeout."""
+        """The next task for a `kind` ("workflow" or "activity") poller of worker
+        deployment `version` ("" unversioned), or None at the timeout."""
         ...
 
-    def requeue(self, ref: TaskRef, queue: str, kind: str) -> None:
+    def requeue(self, ref: TaskRef, queue: str, kind: str, version: str = "") -> None:
         """Give back a polled task whose start failed, first in line."""
         ...
 
@@ -68,12 +75,21 @@ class LocalMatchingClient:
             self.matching.add_activity_task(ref, queue)
 
     async def poll(
-        self, namespace_id: str, queue: str, kind: str, timeout: float
+        self,
+        namespace_id: str,
+        queue: str,
+        kind: str,
+        timeout: float,
+        *,
+        version: str = "",
+        sticky: bool = False,
     ) -> TaskRef | None:
-        return await self.matching.poll(namespace_id, queue, kind, timeout)
+        return await self.matching.poll(
+            namespace_id, queue, kind, timeout, version=version, sticky=sticky
+        )
 
-    def requeue(self, ref: TaskRef, queue: str, kind: str) -> None:
-        self.matching.requeue(ref, queue, kind)
+    def requeue(self, ref: TaskRef, queue: str, kind: str, version: str = "") -> None:
+        self.matching.requeue(ref, queue, kind, version)
 
     def unload_sticky(self, namespace_id: str, queue: str) -> None:
         self.matching.unload_sticky(namespace_id, queue)

@@ -35,6 +35,15 @@ STALE_READ = 10.0
 RECENT = 10.0
 # A task added to a queue polled less recently than this counts in `no_poller_tasks`.
 NO_POLLER_AFTER = 60.0
+# Between a task queue's name and a worker deployment version in the name of the queue
+# the pollers of that version take from (a character task queue names never contain).
+VERSION_SEP = "\x00"
+# Which version's pollers get a task: (task, task queue, kind) -> version ("" unversioned).
+Router = Callable[["TaskRef", str, str], str]
+
+
+def versioned(name: str, version: str) -> str:
+    return f"{name}{VERSION_SEP}{version}" if version else name
 
 
 class TaskSource(Protocol):
@@ -56,6 +65,8 @@ class TaskRef:
     # Names one offer of the task: starting it twice with the same id (a retry after a
     # lost commit reply) hands out the same task again instead of dropping it.
     request_id: str = ""
+    # The worker deployment version ("deployment:build") a pinned run's tasks must go to.
+    pinned: str = ""
 
 
 @dataclass
@@ -66,6 +77,8 @@ class _Queue:
     )
     last_poll: float = 0.0
     unloaded: bool = False
+    # The version of the pollers of a sticky queue ("" unversioned).
+    version: str = ""
     # The durable backlog may hold tasks memory does not: read it when memory is empty.
     must_read: bool = True
     read_at: float = -RECHECK
@@ -97,6 +110,8 @@ class Matching:
         # Set by the server when metrics are on: hears of tasks no poller is waiting for,
         # as (namespace id, task queue, kind).
         self.on_unpolled: Callable[[str, str, str], None] | None = None
+        # Set by the server: worker versioning (without it every poller is the same).
+        self.router: Router | None = None
 
     def _queue(self, namespace_id: str, name: str, kind: str) -> _Queue:
         key = (namespace_id, name, kind)
@@ -111,15 +126,31 @@ class Matching:
             return False
         return bool(q.pollers) or time.monotonic() - q.last_poll < STICKY_LIVENESS
 
+    def _version(self, task: TaskRef, queue: str, kind: str) -> str:
+        return "" if self.router is None else self.router(task, queue, kind)
+
+    def _sticky_fits(self, task: TaskRef, queue: str) -> bool:
+        """A sticky queue is used only while its worker is the version the task is for
+        (an auto-upgrade run leaves its worker when another version becomes current)."""
+        if not self._sticky_alive(task.namespace_id, queue):
+            return False
+        q = self._queues[(task.namespace_id, queue, "workflow")]
+        return self.router is None or q.version == self._version(
+            task, task.normal_queue, "workflow"
+        )
+
     def add_workflow_task(self, task: TaskRef, queue: str, sticky: bool) -> None:
-        if sticky and not self._sticky_alive(task.namespace_id, queue):
-            queue = task.normal_queue
+        if sticky and not self._sticky_fits(task, queue):
+            queue, sticky = task.normal_queue, False
+        if not sticky:
+            queue = versioned(queue, self._version(task, queue, "workflow"))
         q = self._queue(task.namespace_id, queue, "workflow")
         if self.on_unpolled is not None:
             self._check_pollers(q, task.namespace_id, queue, "workflow")
         q.offer(task, durable=True)
 
     def add_activity_task(self, task: TaskRef, queue: str) -> None:
+        queue = versioned(queue, self._version(task, queue, "activity"))
         q = self._queue(task.namespace_id, queue, "activity")
         if self.on_unpolled is not None:
             self._check_pollers(q, task.namespace_id, queue, "activity")
@@ -131,20 +162,37 @@ class Matching:
             self.on_unpolled(namespace_id, queue, kind)
 
     def add_query_task(self, task: TaskRef, sticky_queue: str) -> None:
-        queue = task.normal_queue
-        if sticky_queue and self._sticky_alive(task.namespace_id, sticky_queue):
+        queue = versioned(task.normal_queue, self._version(task, task.normal_queue, "query"))
+        if sticky_queue and self._sticky_fits(task, sticky_queue):
             queue = sticky_queue
         self._queue(task.namespace_id, queue, "workflow").offer(task)
 
-    async def poll(self, namespace_id: str, name: str, kind: str, timeout: float) -> TaskRef | None:
-        q = self._queue(namespace_id, name, kind)
+    async def poll(
+        self,
+        namespace_id: str,
+        name: str,
+        kind: str,
+        timeout: float,
+        *,
+        version: str = "",
+        sticky: bool = False,
+    ) -> TaskRef | None:
+        """The next task of the queue `name` for a poller of `version` ("": an
+        unversioned poller); a sticky queue is its worker's own, whatever its version."""
+        base = name
+        if sticky:
+            q = self._queue(namespace_id, name, kind)
+            q.version = version
+        else:
+            name = versioned(name, version)
+            q = self._queue(namespace_id, name, kind)
         q.unloaded = False
         q.last_poll = time.monotonic()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             if self._source is not None and kind != "query":
-                await self._refill(q, namespace_id, name, kind)
+                await self._refill(q, namespace_id, base, kind)
             if q.tasks:
                 return self._handed(q.tasks.popleft())
             remaining = deadline - loop.time()
@@ -204,11 +252,13 @@ class Matching:
             task.attempt,
         )
 
-    async def _refill(self, q: _Queue, namespace_id: str, name: str, kind: str) -> None:
+    async def _refill(self, polled: _Queue, namespace_id: str, name: str, kind: str) -> None:
         """Take the head of the queue's durable backlog: when memory is empty (at most
-        every RECHECK unless it must), and every STALE_READ in any case."""
+        every RECHECK unless it must), and every STALE_READ in any case. The rows of a
+        task queue serve all its versions' pollers: each goes to its version's queue."""
+        q = self._queue(namespace_id, name, kind)
         now = time.monotonic()
-        if q.tasks:
+        if polled.tasks:
             if now - q.read_at < STALE_READ:
                 return
         elif not q.must_read and now - q.read_at < RECHECK:
@@ -241,7 +291,8 @@ class Matching:
                 if (seen is not None and q.read_at - seen < RECENT) or key in in_memory:
                     continue
                 self._remember(key, q.read_at)  # in memory now: the next read skips it
-                q.offer(ref, durable=True)
+                target = versioned(name, self._version(ref, name, kind))
+                self._queue(namespace_id, target, kind).offer(ref, durable=True)
         finally:
             q.reading.set_result(None)
             q.reading = None
@@ -252,9 +303,10 @@ class Matching:
         with contextlib.suppress(ValueError):
             q.pollers.remove(fut)
 
-    def requeue(self, task: TaskRef, queue: str, kind: str) -> None:
-        """Give back a task whose start failed (storage trouble), first in line."""
-        self._queue(task.namespace_id, queue, kind).offer(task, front=True)
+    def requeue(self, task: TaskRef, queue: str, kind: str, version: str = "") -> None:
+        """Give back a task whose start failed (storage trouble), first in line, to the
+        queue of `version` it was polled from."""
+        self._queue(task.namespace_id, versioned(queue, version), kind).offer(task, front=True)
 
     def unload_sticky(self, namespace_id: str, name: str) -> None:
         """A worker shut down: its sticky tasks go back to their normal queues at once."""
@@ -266,7 +318,10 @@ class Matching:
             if not fut.done():
                 fut.set_result(None)
         for task in q.tasks:
-            self._queue(namespace_id, task.normal_queue, "workflow").offer(task)
+            if task.kind == "query":
+                self.add_query_task(task, "")
+            else:
+                self.add_workflow_task(task, task.normal_queue, False)
 
     def drain(self, keep: Callable[[TaskRef, str, str], bool]) -> list[tuple[TaskRef, str, str]]:
         """Take out the backlog that `keep(task, queue, kind)` says is not served here
@@ -274,6 +329,7 @@ class Matching:
         durable backlog again: queues may also have moved here."""
         moved = []
         for (_, name, kind), q in self._queues.items():
+            name = name.partition(VERSION_SEP)[0]
             q.must_read = True
             staying: collections.deque[TaskRef] = collections.deque()
             for task in q.tasks:

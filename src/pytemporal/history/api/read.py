@@ -36,6 +36,7 @@ from temporalio.api.workflowservice.v1 import (
 from pytemporal.common.errors import InvalidArgument
 from pytemporal.common.protoutil import ts
 from pytemporal.history.engine import HistoryEngine, Key
+from pytemporal.history.workflow import versioning
 from pytemporal.history.workflow.info import execution_info
 from pytemporal.history.workflow.state import ActivityInfo, MutableState, WorkflowTaskInfo
 
@@ -193,6 +194,8 @@ def _describe(ms: MutableState) -> DescribeWorkflowExecutionResponse:
             reset_run_id=ms.reset_run_id,
         ),
     )
+    if (vinfo := versioning.describe(ms)) is not None:
+        resp.workflow_execution_info.versioning_info.CopyFrom(vinfo)
     if ms.last_reset_time:
         resp.workflow_extended_info.last_reset_time.CopyFrom(ts(ms.last_reset_time))
     if ms.run_expiration:

@@ -30,7 +30,7 @@ from pytemporal.common.protoutil import ts
 from pytemporal.history.api import queries, read
 from pytemporal.history.engine import Entry, HistoryEngine
 from pytemporal.history.tokens import TaskToken, decode
-from pytemporal.history.workflow import commands, lifecycle
+from pytemporal.history.workflow import commands, lifecycle, versioning
 from pytemporal.history.workflow import updates as upd
 from pytemporal.history.workflow import workflow_task as wt
 from pytemporal.history.workflow.activities import BadCommand
@@ -52,6 +52,15 @@ async def record_started(
             ms = entry.ms
             wft = ms.wft
             if not ms.is_open or wft is None or wft.scheduled_event_id != ref.scheduled_event_id:
+                return None
+            if not wft.started_event_id and not versioning.accepts(
+                ms, versioning.poller_version(req.deployment_options)
+            ):
+                # A pinned run's task reached another version's poller (a re-read of the
+                # backlog does not know the pin): offer it to its own version.
+                engine.tasks.dispatch(
+                    entry, "workflow", wft.scheduled_event_id, wft.attempt, ms.task_queue, False
+                )
                 return None
             if wft.started_event_id:
                 # The same offer again: its first start committed but the reply was lost.

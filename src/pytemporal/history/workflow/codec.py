@@ -25,6 +25,7 @@ from temporalio.api.history.v1 import (
     HistoryEvent,
     WorkflowExecutionStartedEventAttributes,
 )
+from temporalio.api.workflow.v1 import WorkflowExecutionVersioningInfo
 
 from pytemporal.common.errors import PersistenceError
 from pytemporal.history.workflow import state as st
@@ -108,6 +109,7 @@ def encode(ms: st.MutableState) -> bytes:
             pb.UpdateInfo(update_id=uid, accepted_event_id=ids[0], completed_event_id=ids[1])
             for uid, ids in ms.updates.items()
         ],
+        versioning=b"" if ms.versioning is None else ms.versioning.SerializeToString(),
         **_copy(ms, _MS),
     )
     return msg.SerializeToString()
@@ -186,6 +188,9 @@ def _decode(msg: pb.MutableState) -> st.MutableState:
         },
         outbox=[_decode_transfer(t) for t in msg.outbox],
         updates={u.update_id: [u.accepted_event_id, u.completed_event_id] for u in msg.updates},
+        versioning=WorkflowExecutionVersioningInfo.FromString(msg.versioning)
+        if msg.versioning
+        else None,
         **_copy(msg, _MS),
     )
 

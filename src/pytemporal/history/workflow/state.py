@@ -19,6 +19,7 @@ from temporalio.api.history.v1 import (
     HistoryEvent,
     WorkflowExecutionStartedEventAttributes,
 )
+from temporalio.api.workflow.v1 import WorkflowExecutionVersioningInfo
 
 from pytemporal.common.protoutil import ts
 
@@ -217,6 +218,8 @@ class MutableState:
     last_reset_time: float = 0.0
     # update_id -> [accepted event id, completed event id]
     updates: dict[str, list[int]] = field(default_factory=dict)
+    # Worker versioning: behaviour, version and override (None: never versioned).
+    versioning: WorkflowExecutionVersioningInfo | None = None
     # The next run of the chain (continue-as-new, retry, cron), committed with this one.
     new_run: MutableState | None = None
     # Not persisted: what the current mutation produced, and what matching was told.

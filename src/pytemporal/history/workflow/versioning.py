@@ -1,0 +1,186 @@
+"""A run's worker versioning (pure): its behaviour, version and override.
+
+As in Temporal: the worker that completes a workflow task says which deployment
+version it is and how the workflow behaves (PINNED: it stays on that version;
+AUTO_UPGRADE: it moves to the deployment's current version at its next task). An
+override (at start, or later with UpdateWorkflowExecutionOptions) takes precedence.
+The run's tasks carry the version they are pinned to (`pinned_version`) so matching
+routes them to that version's pollers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from temporalio.api.common.v1 import Payload
+from temporalio.api.deployment.v1 import WorkerDeploymentOptions, WorkerDeploymentVersion
+from temporalio.api.enums.v1 import VersioningBehavior, WorkerVersioningMode
+from temporalio.api.history.v1 import WorkflowTaskCompletedEventAttributes
+from temporalio.api.workflow.v1 import VersioningOverride, WorkflowExecutionVersioningInfo
+
+from pytemporal.common.errors import InvalidArgument
+from pytemporal.history.workflow.state import MutableState
+
+PINNED = VersioningBehavior.VERSIONING_BEHAVIOR_PINNED
+AUTO_UPGRADE = VersioningBehavior.VERSIONING_BEHAVIOR_AUTO_UPGRADE
+# The values of TemporalWorkflowVersioningBehavior (Go's enum String()).
+BEHAVIOR_NAMES: dict[int, str] = {PINNED: "Pinned", AUTO_UPGRADE: "AutoUpgrade"}
+
+
+def version_string(v: WorkerDeploymentVersion) -> str:
+    return f"{v.deployment_name}:{v.build_id}" if v.deployment_name or v.build_id else ""
+
+
+def poller_version(options: WorkerDeploymentOptions) -> str:
+    """The version a poller serves ("" for an unversioned poller)."""
+    if options.worker_versioning_mode != WorkerVersioningMode.WORKER_VERSIONING_MODE_VERSIONED:
+        return ""
+    return version_string(
+        WorkerDeploymentVersion(deployment_name=options.deployment_name, build_id=options.build_id)
+    )
+
+
+def normalized_override(o: VersioningOverride) -> VersioningOverride:
+    """The override in its current form (`pinned` / `auto_upgrade`), with the deprecated
+    fields Temporal also fills in; INVALID_ARGUMENT as Temporal for a bad one."""
+    out = VersioningOverride()
+    out.CopyFrom(o)
+    if o.HasField("pinned"):
+        v = o.pinned.version
+        if not v.deployment_name or not v.build_id:
+            raise InvalidArgument("must provide version if override is pinned.")
+        out.behavior = PINNED
+        out.pinned_version = version_string(v)
+    elif o.auto_upgrade:
+        out.behavior = AUTO_UPGRADE
+    elif o.behavior == PINNED:
+        if not o.pinned_version:
+            raise InvalidArgument("must provide pinned_version if behavior is PINNED.")
+        name, _, build = o.pinned_version.partition(":")
+        out.pinned.version.CopyFrom(WorkerDeploymentVersion(deployment_name=name, build_id=build))
+        out.pinned.behavior = VersioningOverride.PINNED_OVERRIDE_BEHAVIOR_PINNED
+    elif o.behavior == AUTO_UPGRADE:
+        out.auto_upgrade = True
+    else:
+        raise InvalidArgument("override behavior is required")
+    return out
+
+
+def override(ms: MutableState) -> VersioningOverride | None:
+    source = ms.versioning if ms.versioning is not None else ms.started
+    return source.versioning_override if source.HasField("versioning_override") else None
+
+
+def _info(ms: MutableState) -> WorkflowExecutionVersioningInfo:
+    if ms.versioning is None:
+        ms.versioning = WorkflowExecutionVersioningInfo()
+        if ms.started.HasField("versioning_override"):
+            ms.versioning.versioning_override.CopyFrom(ms.started.versioning_override)
+    return ms.versioning
+
+
+def behavior(ms: MutableState) -> int:
+    o = override(ms)
+    if o is not None:
+        return PINNED if o.HasField("pinned") or o.behavior == PINNED else AUTO_UPGRADE
+    return ms.versioning.behavior if ms.versioning is not None else 0
+
+
+def pinned_version(ms: MutableState) -> str:
+    """The version the run's tasks must go to ("": matching picks the current one)."""
+    o = override(ms)
+    if o is not None:
+        if o.HasField("pinned"):
+            return version_string(o.pinned.version)
+        return o.pinned_version if o.behavior == PINNED else ""
+    v = ms.versioning
+    if v is not None and v.behavior == PINNED:
+        return version_string(v.deployment_version)
+    return ""
+
+
+def accepts(ms: MutableState, poller: str) -> bool:
+    """Whether a poller of version `poller` may start the run's workflow task: a pinned
+    run's only on its version (an unversioned poller gets it only when that version no
+    longer serves the queue)."""
+    pinned = pinned_version(ms)
+    return not pinned or not poller or poller == pinned
+
+
+def task_completed(
+    ms: MutableState,
+    options: WorkerDeploymentOptions,
+    declared: int,
+    attrs: WorkflowTaskCompletedEventAttributes,
+) -> None:
+    """The worker that completed a task tells its version and the workflow's behaviour:
+    record them on the event and the run (and its search attributes)."""
+    if options.build_id and not attrs.worker_version.build_id:
+        attrs.worker_version.build_id = options.build_id
+    version = poller_version(options)
+    if not version:
+        return
+    dv = WorkerDeploymentVersion(deployment_name=options.deployment_name, build_id=options.build_id)
+    attrs.versioning_behavior = declared  # type: ignore[assignment]
+    attrs.deployment_version.CopyFrom(dv)
+    attrs.worker_deployment_name = options.deployment_name
+    attrs.worker_deployment_version = version
+    attrs.worker_version.use_versioning = True
+    info = _info(ms)
+    info.behavior = declared  # type: ignore[assignment]
+    info.deployment_version.CopyFrom(dv)
+    info.version = version
+    _search_attributes(ms)
+
+
+def set_override(ms: MutableState, o: VersioningOverride | None) -> None:
+    """UpdateWorkflowExecutionOptions' versioning override (None removes it)."""
+    info = _info(ms)
+    if o is None:
+        info.ClearField("versioning_override")
+    else:
+        info.versioning_override.CopyFrom(normalized_override(o))
+    _search_attributes(ms)
+
+
+def describe(ms: MutableState) -> WorkflowExecutionVersioningInfo | None:
+    """`versioning_info` of DescribeWorkflowExecution."""
+    if ms.versioning is None and not ms.started.HasField("versioning_override"):
+        return None
+    return _info(ms)
+
+
+def _search_attributes(ms: MutableState) -> None:
+    fields = ms.started.search_attributes.indexed_fields
+    info = _info(ms)
+    version = pinned_version(ms) or version_string(info.deployment_version)
+    if version:
+        fields["TemporalWorkerDeploymentVersion"].CopyFrom(_keyword(version))
+        fields["TemporalWorkerDeployment"].CopyFrom(_keyword(version.partition(":")[0]))
+        used = _keyword_list(fields, "TemporalUsedWorkerDeploymentVersions")
+        if version not in used:
+            fields["TemporalUsedWorkerDeploymentVersions"].CopyFrom(
+                _payload(json.dumps([*used, version]), "KeywordList")
+            )
+    name = BEHAVIOR_NAMES.get(behavior(ms))
+    if name:
+        fields["TemporalWorkflowVersioningBehavior"].CopyFrom(_keyword(name))
+
+
+def _keyword(value: str) -> Payload:
+    return _payload(json.dumps(value), "Keyword")
+
+
+def _payload(data: str, typ: str) -> Payload:
+    return Payload(metadata={"encoding": b"json/plain", "type": typ.encode()}, data=data.encode())
+
+
+def _keyword_list(fields: Any, name: str) -> list[str]:
+    if name not in fields:
+        return []
+    try:
+        value = json.loads(fields[name].data)
+    except ValueError:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else []
