@@ -22,6 +22,7 @@ from pytemporal.scheduler.farmhash import fingerprint32
 # The version string of "no version" in routing (Temporal's UnversionedVersionId).
 UNVERSIONED = "__unversioned__"
 DELIMITER = ":"
+DELIMITER_V31 = "."
 MAX_VERSIONS = 100
 
 NOT_FOUND = "no Worker Deployment found with name '{}'; does your Worker Deployment have pollers?"
@@ -45,13 +46,26 @@ def version_string(deployment: str, build_id: str) -> str:
     return f"{deployment}{DELIMITER}{build_id}"
 
 
+def v31_string(deployment: str, build_id: str) -> str:
+    """The deprecated `version` fields' form ("deployment.build"), which the SDKs read."""
+    return f"{deployment}{DELIMITER_V31}{build_id}"
+
+
 def parse_version(version: str) -> tuple[str, str]:
-    """(deployment name, build id) of "deployment:build" (Temporal's v0.31 string)."""
-    name, sep, build = version.partition(DELIMITER)
-    if not sep or not name or not build:
+    """(deployment name, build id) of "deployment:build" or the older "deployment.build"
+    (the first delimiter wins, as Temporal's WorkerDeploymentVersionFromStringV31)."""
+    cuts = [i for i in (version.find(DELIMITER), version.find(DELIMITER_V31)) if i >= 0]
+    if not cuts:
         raise InvalidArgument(
-            f'invalid version string {version!r}, expected format is "<deployment_name>:<build_id>"'
+            f"expected delimiter '{DELIMITER}' or '{DELIMITER_V31}' not found in version "
+            f"string {version}"
         )
+    at = min(cuts)
+    name, build = version[:at], version[at + 1 :]
+    if not name:
+        raise InvalidArgument(f"deployment name is empty in version string {version}")
+    if not build:
+        raise InvalidArgument(f"build id is empty in version string {version}")
     return name, build
 
 

@@ -17,7 +17,7 @@ from temporalio.api.enums.v1 import RoutingConfigUpdateState
 from temporalio.api.workflowservice.v1 import ListWorkerDeploymentsResponse
 
 from pytemporal.common.protoutil import ts
-from pytemporal.deployments.model import UNVERSIONED, Deployment, Version, version_string
+from pytemporal.deployments.model import UNVERSIONED, Deployment, Version, v31_string
 
 
 def deployment_version(d: Deployment, build_id: str) -> WorkerDeploymentVersion | None:
@@ -30,14 +30,14 @@ def _version(d: Deployment, build_id: str) -> WorkerDeploymentVersion:
 
 def routing_config(d: Deployment) -> RoutingConfig:
     rc = RoutingConfig(
-        current_version=version_string(d.name, d.current) if d.current else UNVERSIONED,
+        current_version=v31_string(d.name, d.current) if d.current else UNVERSIONED,
         ramping_version_percentage=d.ramp_percentage,
         revision_number=d.revision,
     )
     if d.current:
         rc.current_deployment_version.CopyFrom(_version(d, d.current))
     if d.ramping_set:
-        rc.ramping_version = version_string(d.name, d.ramping) if d.ramping else UNVERSIONED
+        rc.ramping_version = v31_string(d.name, d.ramping) if d.ramping else UNVERSIONED
         if d.ramping:
             rc.ramping_deployment_version.CopyFrom(_version(d, d.ramping))
     for name, t in (
@@ -72,7 +72,7 @@ def version_summary(
     d: Deployment, v: Version
 ) -> WorkerDeploymentInfo.WorkerDeploymentVersionSummary:
     s = WorkerDeploymentInfo.WorkerDeploymentVersionSummary(
-        version=version_string(d.name, v.build_id),
+        version=v31_string(d.name, v.build_id),
         status=v.status,  # type: ignore[arg-type]
         deployment_version=deployment_version(d, v.build_id),
         create_time=ts(v.create_time),
@@ -125,7 +125,7 @@ def metadata(v: Version) -> VersionMetadata:
 
 def version_info(d: Deployment, v: Version) -> WorkerDeploymentVersionInfo:
     info = WorkerDeploymentVersionInfo(
-        version=version_string(d.name, v.build_id),
+        version=v31_string(d.name, v.build_id),
         status=v.status,  # type: ignore[arg-type]
         deployment_version=deployment_version(d, v.build_id),
         deployment_name=d.name,

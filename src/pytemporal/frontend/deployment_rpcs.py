@@ -17,7 +17,13 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from pytemporal.common.errors import InvalidArgument, NotFound
 from pytemporal.deployments import protos
-from pytemporal.deployments.model import UNVERSIONED, Deployment, parse_version, version_string
+from pytemporal.deployments.model import (
+    UNVERSIONED,
+    Deployment,
+    parse_version,
+    v31_string,
+    version_string,
+)
 from pytemporal.deployments.registry import Deployments
 from pytemporal.frontend import validation
 from pytemporal.frontend.errors import handled
@@ -178,7 +184,7 @@ class DeploymentRpcs:
         token, previous = result
         resp = rr.SetWorkerDeploymentCurrentVersionResponse(
             conflict_token=token,
-            previous_version=version_string(request.deployment_name, previous)
+            previous_version=v31_string(request.deployment_name, previous)
             if previous
             else UNVERSIONED,
         )
@@ -215,7 +221,7 @@ class DeploymentRpcs:
         token, prev_build, prev_pct = result
         resp = rr.SetWorkerDeploymentRampingVersionResponse(
             conflict_token=token,
-            previous_version=version_string(request.deployment_name, prev_build)
+            previous_version=v31_string(request.deployment_name, prev_build)
             if prev_build
             else (UNVERSIONED if prev_pct else ""),
             previous_percentage=prev_pct,

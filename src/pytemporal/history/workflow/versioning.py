@@ -51,13 +51,13 @@ def normalized_override(o: VersioningOverride) -> VersioningOverride:
         if not v.deployment_name or not v.build_id:
             raise InvalidArgument("must provide version if override is pinned.")
         out.behavior = PINNED
-        out.pinned_version = version_string(v)
+        out.pinned_version = f"{v.deployment_name}.{v.build_id}"
     elif o.auto_upgrade:
         out.behavior = AUTO_UPGRADE
     elif o.behavior == PINNED:
         if not o.pinned_version:
             raise InvalidArgument("must provide pinned_version if behavior is PINNED.")
-        name, _, build = o.pinned_version.partition(":")
+        name, build = _parse(o.pinned_version)
         out.pinned.version.CopyFrom(WorkerDeploymentVersion(deployment_name=name, build_id=build))
         out.pinned.behavior = VersioningOverride.PINNED_OVERRIDE_BEHAVIOR_PINNED
     elif o.behavior == AUTO_UPGRADE:
@@ -65,6 +65,14 @@ def normalized_override(o: VersioningOverride) -> VersioningOverride:
     else:
         raise InvalidArgument("override behavior is required")
     return out
+
+
+def _parse(version: str) -> tuple[str, str]:
+    """A version string in either form ("deployment:build", "deployment.build")."""
+    cuts = [i for i in (version.find(":"), version.find(".")) if i >= 0]
+    if not cuts or not version[: min(cuts)] or not version[min(cuts) + 1 :]:
+        raise InvalidArgument(f"invalid version string {version}")
+    return version[: min(cuts)], version[min(cuts) + 1 :]
 
 
 def override(ms: MutableState) -> VersioningOverride | None:
@@ -91,9 +99,7 @@ def pinned_version(ms: MutableState) -> str:
     """The version the run's tasks must go to ("": matching picks the current one)."""
     o = override(ms)
     if o is not None:
-        if o.HasField("pinned"):
-            return version_string(o.pinned.version)
-        return o.pinned_version if o.behavior == PINNED else ""
+        return version_string(o.pinned.version) if o.HasField("pinned") else ""
     v = ms.versioning
     if v is not None and v.behavior == PINNED:
         return version_string(v.deployment_version)
@@ -130,7 +136,7 @@ def task_completed(
     info = _info(ms)
     info.behavior = declared  # type: ignore[assignment]
     info.deployment_version.CopyFrom(dv)
-    info.version = version
+    info.version = f"{options.deployment_name}.{options.build_id}"
     _search_attributes(ms)
 
 
