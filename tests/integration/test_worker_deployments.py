@@ -343,6 +343,17 @@ async def test_errors_as_temporal(client: Client, task_queue: str) -> None:
         assert err.value.message == "Percentage must be between 0 and 100 (inclusive)"
 
 
+def cli_error(server: ServerProcess, *args: str) -> str:
+    out = subprocess.run(
+        [reference_binary(), "worker", "deployment", *args, "--address", server.target],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode != 0, out.stdout
+    return out.stderr.strip()
+
+
 def cli(server: ServerProcess, *args: str) -> Any:
     out = subprocess.run(
         [
@@ -410,12 +421,16 @@ async def test_temporal_cli_worker_deployment_commands(
         assert version["rampPercentage"] == 25
         assert version["taskQueuesInfos"] == [{"name": task_queue, "type": "workflow"}]
         assert {v["BuildID"] for v in described["versionSummaries"]} == {"v1", "v2"}
-    # Unset the ramp; v2 has no pollers any more and was never current: delete it.
+    # Unset the ramp. v2's workers have stopped, but Temporal remembers its pollers for
+    # 5 minutes (matching.PollerHistoryTTL): it cannot be deleted yet, even with
+    # --skip-drainage.
     await asyncio.to_thread(
         cli, server, "set-ramping-version", "--deployment-name", dep, "--delete", "--yes"
     )
-    await asyncio.to_thread(
-        cli,
+    described = await asyncio.to_thread(cli, server, "describe", "--name", dep)
+    assert described["routingConfig"]["rampingVersionBuildID"] == ""
+    refused = await asyncio.to_thread(
+        cli_error,
         server,
         "delete-version",
         "--deployment-name",
@@ -424,6 +439,7 @@ async def test_temporal_cli_worker_deployment_commands(
         "v2",
         "--skip-drainage",
     )
-    described = await asyncio.to_thread(cli, server, "describe", "--name", dep)
-    builds = [v["BuildID"] for v in described["versionSummaries"]]
-    assert builds == ["v1"]
+    assert refused == (
+        "Error: error deleting worker deployment version: version "
+        f"'{dep}:v2' cannot be deleted since it has active pollers"
+    )

@@ -291,7 +291,7 @@ class Deployment:
             )
         if not skip_drainage and v.status == VS.WORKER_DEPLOYMENT_VERSION_STATUS_DRAINING:
             raise FailedPrecondition(f"version '{name}' cannot be deleted since it is draining")
-        if not skip_drainage and has_pollers:
+        if has_pollers:  # even with skip_drainage, as Temporal
             raise FailedPrecondition(
                 f"version '{name}' cannot be deleted since it has active pollers"
             )

@@ -26,8 +26,9 @@ NAMESPACE_SUFFIX = "/deployments"
 RUN_ID = "00000000-0000-0000-0000-de9107000000"
 RUNNING, TERMINATED = 1, 5
 T = TypeVar("T")
-# A version whose pollers were seen this recently "has pollers" (Temporal asks matching).
-POLLER_LIVENESS = 70.0
+# A version whose pollers were seen this recently "has pollers" (Temporal asks matching,
+# which keeps poller history for matching.PollerHistoryTTL, 5 minutes by default).
+POLLER_LIVENESS = 300.0
 KIND_TYPES = {
     "workflow": TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
     "activity": TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
