@@ -401,6 +401,7 @@ async def serve(
     deployments = Deployments(store)
     await deployments.load(ns.id for ns in namespaces.all())
     matching.router = deployments.route
+    engine.deployment_target = deployments.target
     workflow_service.deployments = deployments
     operator_service = OperatorService(namespaces)
     _fill_unimplemented(workflow_service, operator_service)

@@ -154,6 +154,10 @@ class Deployments:
 
     # -- routing (matching's router) ---------------------------------------------------
 
+    def target(self, ns_id: str, queue: str, workflow_id: str) -> str:
+        """The version a new workflow task of this workflow on `queue` goes to."""
+        return self.route(TaskRef("workflow", ns_id, workflow_id, ""), queue, "workflow")
+
     def route(self, ref: TaskRef, queue: str, kind: str) -> str:
         """The version whose pollers get this task ("" the unversioned ones): the run's
         pinned version, else the current (or ramping) version of the deployment that
@@ -169,7 +173,7 @@ class Deployments:
                 continue
             if not any((queue, qtype) in v.task_queues for v in d.versions.values()):
                 continue
-            build = d.target(ref.workflow_id)
+            build = d.ramping if ref.ramping and d.ramping else d.target(ref.workflow_id)
             v = d.versions.get(build)
             if v is not None and (queue, qtype) in v.task_queues:
                 return version_string(d.name, build)

@@ -42,6 +42,7 @@ class TaskDispatcher:
             entry.ms.task_queue,
             request_id=str(uuid.uuid4()),
             pinned=versioning.pinned_version(entry.ms),
+            ramping=versioning.use_ramping(entry.ms),
         )
         self.offer(ref, queue, sticky)
 

@@ -142,6 +142,10 @@ class HistoryEngine:
         # Runs whose last commit failed in an unknown way: on reload, offer their tasks
         # and publish their deadline again, in case it did commit.
         self._suspect: dict[Key, None] = {}
+        # Set by the server: the worker deployment version new tasks of a (namespace id,
+        # task queue, workflow id) go to ("" unversioned), to tell a pinned run that its
+        # deployment has moved on (WorkflowTaskStarted's target_..._version_changed).
+        self.deployment_target: Callable[[str, str, str], str] | None = None
 
     def _pinned(self, entry: Entry) -> bool:
         # In-flight queries and updates live in memory beside the entry and are

@@ -67,6 +67,8 @@ class TaskRef:
     request_id: str = ""
     # The worker deployment version ("deployment:build") a pinned run's tasks must go to.
     pinned: str = ""
+    # A run continued-as-new onto its deployment's ramping version (whatever the ramp).
+    ramping: bool = False
 
 
 @dataclass

@@ -90,7 +90,17 @@ def _start(engine: HistoryEngine, entry: Entry, identity: str, request_id: str =
         reasons.append(
             SuggestContinueAsNewReason.SUGGEST_CONTINUE_AS_NEW_REASON_TOO_MANY_HISTORY_EVENTS
         )
-    wt.start(ms, request_id=request_id or str(uuid.uuid4()), identity=identity, suggest_can=reasons)
+    target = engine.deployment_target
+    changed = target is not None and versioning.target_changed(
+        ms, target(ms.namespace_id, ms.task_queue, ms.workflow_id)
+    )
+    wt.start(
+        ms,
+        request_id=request_id or str(uuid.uuid4()),
+        identity=identity,
+        suggest_can=reasons,
+        target_changed=changed,
+    )
 
 
 async def build_response(

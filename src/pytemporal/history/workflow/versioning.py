@@ -15,8 +15,15 @@ from typing import Any
 
 from temporalio.api.common.v1 import Payload
 from temporalio.api.deployment.v1 import WorkerDeploymentOptions, WorkerDeploymentVersion
-from temporalio.api.enums.v1 import VersioningBehavior, WorkerVersioningMode
-from temporalio.api.history.v1 import WorkflowTaskCompletedEventAttributes
+from temporalio.api.enums.v1 import (
+    ContinueAsNewVersioningBehavior,
+    VersioningBehavior,
+    WorkerVersioningMode,
+)
+from temporalio.api.history.v1 import (
+    WorkflowExecutionStartedEventAttributes,
+    WorkflowTaskCompletedEventAttributes,
+)
 from temporalio.api.workflow.v1 import VersioningOverride, WorkflowExecutionVersioningInfo
 
 from pytemporal.common.errors import InvalidArgument
@@ -24,6 +31,16 @@ from pytemporal.history.workflow.state import MutableState
 
 PINNED = VersioningBehavior.VERSIONING_BEHAVIOR_PINNED
 AUTO_UPGRADE = VersioningBehavior.VERSIONING_BEHAVIOR_AUTO_UPGRADE
+CAN_AUTO_UPGRADE = ContinueAsNewVersioningBehavior.CONTINUE_AS_NEW_VERSIONING_BEHAVIOR_AUTO_UPGRADE
+CAN_USE_RAMPING = (
+    ContinueAsNewVersioningBehavior.CONTINUE_AS_NEW_VERSIONING_BEHAVIOR_USE_RAMPING_VERSION
+)
+SEARCH_ATTRIBUTES = (
+    "TemporalWorkerDeployment",
+    "TemporalWorkerDeploymentVersion",
+    "TemporalWorkflowVersioningBehavior",
+    "TemporalUsedWorkerDeploymentVersions",
+)
 # The values of TemporalWorkflowVersioningBehavior (Go's enum String()).
 BEHAVIOR_NAMES: dict[int, str] = {PINNED: "Pinned", AUTO_UPGRADE: "AutoUpgrade"}
 
@@ -101,9 +118,52 @@ def pinned_version(ms: MutableState) -> str:
     if o is not None:
         return version_string(o.pinned.version) if o.HasField("pinned") else ""
     v = ms.versioning
-    if v is not None and v.behavior == PINNED:
-        return version_string(v.deployment_version)
-    return ""
+    if v is not None and v.deployment_version.build_id:
+        return version_string(v.deployment_version) if v.behavior == PINNED else ""
+    # Not yet run by a versioned worker: pinned to what its predecessor was pinned to.
+    return version_string(ms.started.inherited_pinned_version)
+
+
+def use_ramping(ms: MutableState) -> bool:
+    """A run continued-as-new with USE_RAMPING_VERSION, before its first task is done:
+    its tasks go to the deployment's ramping version whatever the ramp percentage."""
+    v = ms.versioning
+    return (
+        v is not None
+        and not v.deployment_version.build_id
+        and v.continue_as_new_initial_versioning_behavior == CAN_USE_RAMPING
+    )
+
+
+def continue_as_new(
+    ms: MutableState, attrs: WorkflowExecutionStartedEventAttributes, initial: int
+) -> WorkflowExecutionVersioningInfo | None:
+    """The next run of `ms` (continue-as-new, retry, cron), as Temporal: a pinned run's
+    successor on the same task queue stays pinned to its version, unless the command's
+    `initial_versioning_behavior` says AUTO_UPGRADE or USE_RAMPING_VERSION. Returns the
+    new run's versioning info."""
+    for name in SEARCH_ATTRIBUTES:
+        attrs.search_attributes.indexed_fields.pop(name, None)
+    attrs.ClearField("inherited_pinned_version")
+    pinned = pinned_version(ms) if override(ms) is None else ""
+    if initial == CAN_USE_RAMPING:
+        return WorkflowExecutionVersioningInfo(continue_as_new_initial_versioning_behavior=initial)  # type: ignore[arg-type]
+    if initial != CAN_AUTO_UPGRADE and pinned and attrs.task_queue.name == ms.task_queue:
+        name, build = _parse(pinned)
+        attrs.inherited_pinned_version.CopyFrom(
+            WorkerDeploymentVersion(deployment_name=name, build_id=build)
+        )
+    return None
+
+
+def target_changed(ms: MutableState, target: str) -> bool:
+    """Whether a run pinned by its behaviour runs on another version than the one its
+    deployment now sends new runs to (the SDK may then continue-as-new)."""
+    v = ms.versioning
+    if override(ms) is not None or v is None or v.behavior != PINNED:
+        return False
+    pinned = version_string(v.deployment_version)
+    return bool(target) and target != pinned
 
 
 def accepts(ms: MutableState, poller: str) -> bool:
