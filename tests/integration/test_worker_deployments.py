@@ -15,12 +15,15 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import pytest
+from google.protobuf.field_mask_pb2 import FieldMask
+from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.deployment.v1 import WorkerDeploymentVersion as VersionProto
 from temporalio.api.enums.v1 import (
     VersionDrainageStatus,
     VersioningBehavior,
     WorkerDeploymentVersionStatus,
 )
+from temporalio.api.workflow.v1 import VersioningOverride, WorkflowExecutionOptions
 from temporalio.api.workflowservice.v1 import (
     DeleteWorkerDeploymentVersionRequest,
     DescribeWorkerDeploymentRequest,
@@ -29,6 +32,7 @@ from temporalio.api.workflowservice.v1 import (
     ListWorkerDeploymentsRequest,
     SetWorkerDeploymentCurrentVersionRequest,
     SetWorkerDeploymentRampingVersionRequest,
+    UpdateWorkflowExecutionOptionsRequest,
 )
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import PinnedVersioningOverride, WorkerDeploymentVersion
@@ -37,6 +41,7 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from .harness import (
     ServerProcess,
+    history_events,
     is_pytemporal,
     reference_binary,
     running_worker,
@@ -443,3 +448,79 @@ async def test_temporal_cli_worker_deployment_commands(
         "Error: error deleting worker deployment version: version "
         f"'{dep}:v2' cannot be deleted since it has active pollers"
     )
+
+
+async def test_update_workflow_execution_options_sets_and_removes_an_override(
+    client: Client, task_queue: str
+) -> None:
+    dep = unique("dep")
+    async with (
+        versioned_worker(client, task_queue, dep, "v1", [AutoV1]),
+        versioned_worker(client, task_queue, dep, "v2", [AutoV2]),
+    ):
+        await wait_visible(client, dep, "v1", "v2")
+        await set_current(client, dep, "v1")
+        run = await start(client, task_queue, "AutoWorkflow")
+        assert await query_version(run) == "v1"
+
+        async def set_override(override: VersioningOverride | None) -> Any:
+            opts = WorkflowExecutionOptions()
+            if override is not None:
+                opts.versioning_override.CopyFrom(override)
+            return await client.workflow_service.update_workflow_execution_options(
+                UpdateWorkflowExecutionOptionsRequest(
+                    namespace=client.namespace,
+                    workflow_execution=WorkflowExecution(workflow_id=run.id),
+                    workflow_execution_options=opts,
+                    update_mask=FieldMask(paths=["versioning_override"]),
+                    identity="test",
+                )
+            )
+
+        pin = VersioningOverride(
+            pinned=VersioningOverride.PinnedOverride(
+                behavior=VersioningOverride.PINNED_OVERRIDE_BEHAVIOR_PINNED,
+                version=VersionProto(deployment_name=dep, build_id="v1"),
+            )
+        )
+        resp = await set_override(pin)
+        assert resp.workflow_execution_options.versioning_override.pinned.version.build_id == "v1"
+        # Pinned by the override: a new current version does not move it.
+        await set_current(client, dep, "v2")
+        await run.signal("finish")
+        assert await run.result() == "v1"
+        events = [
+            e
+            for e in await history_events(run)
+            if e.HasField("workflow_execution_options_updated_event_attributes")
+        ]
+        assert len(events) == 1
+        attrs = events[0].workflow_execution_options_updated_event_attributes
+        assert attrs.versioning_override.pinned.version.build_id == "v1"
+        assert attrs.identity == "test"
+
+        # Removed again: an auto-upgrade run moves to the current version.
+        other = await start(
+            client,
+            task_queue,
+            "AutoWorkflow",
+            versioning_override=PinnedVersioningOverride(
+                WorkerDeploymentVersion(deployment_name=dep, build_id="v1")
+            ),
+        )
+        assert await query_version(other) == "v1"
+        run = other
+        resp = await set_override(None)
+        assert not resp.workflow_execution_options.HasField("versioning_override")
+        await other.signal("finish")
+        assert await other.result() == "v2"
+        with pytest.raises(RPCError) as err:
+            await client.workflow_service.update_workflow_execution_options(
+                UpdateWorkflowExecutionOptionsRequest(
+                    namespace=client.namespace,
+                    workflow_execution=WorkflowExecution(workflow_id=other.id),
+                    workflow_execution_options=WorkflowExecutionOptions(),
+                )
+            )
+        assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
+        assert err.value.message == "UpdateMask is required"

@@ -67,6 +67,7 @@ WORKFLOW_ROUTES: dict[str, Callable[[Any], tuple[str, str]]] = {
     "DescribeWorkflowExecution": _wf("execution.workflow_id"),
     "QueryWorkflow": _wf("execution.workflow_id"),
     "ResetStickyTaskQueue": _wf("execution.workflow_id"),
+    "UpdateWorkflowExecutionOptions": _wf("workflow_execution.workflow_id"),
     "PollWorkflowExecutionUpdate": _wf("update_ref.workflow_execution.workflow_id"),
     "ExecuteMultiOperation": lambda r: (
         r.namespace,
