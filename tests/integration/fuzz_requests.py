@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from google.protobuf.duration_pb2 import Duration
+from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.command.v1 import (
@@ -31,6 +32,7 @@ from temporalio.api.common.v1 import (
     WorkflowExecution,
     WorkflowType,
 )
+from temporalio.api.deployment.v1 import WorkerDeploymentVersion
 from temporalio.api.enums.v1 import CommandType, IndexedValueType, QueryResultType
 from temporalio.api.failure.v1 import ApplicationFailureInfo, Failure
 from temporalio.api.filter.v1 import StartTimeFilter, WorkflowExecutionFilter
@@ -41,7 +43,11 @@ from temporalio.api.schedule.v1 import message_pb2 as sched
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.update.v1 import Input, Meta, UpdateRef, WaitPolicy
 from temporalio.api.update.v1 import Request as UpdateRequest
-from temporalio.api.workflow.v1 import NewWorkflowExecutionInfo
+from temporalio.api.workflow.v1 import (
+    NewWorkflowExecutionInfo,
+    VersioningOverride,
+    WorkflowExecutionOptions,
+)
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 FUZZ_NS, OTHER_NS = "fuzz", "fuzz-other"
@@ -409,8 +415,63 @@ def templates(h: Handles) -> dict[str, Callable[[int], Message]]:
         ),
         "ListSearchAttributes": lambda i: orr.ListSearchAttributesRequest(namespace=FUZZ_NS),
         "ListClusters": lambda i: orr.ListClustersRequest(page_size=5),
+        # Worker deployments (the fuzz namespace has none: most answer NOT_FOUND).
+        "DescribeWorkerDeployment": lambda i: rr.DescribeWorkerDeploymentRequest(
+            namespace=FUZZ_NS, deployment_name=f"fuzz-deployment-{i}"
+        ),
+        "ListWorkerDeployments": lambda i: rr.ListWorkerDeploymentsRequest(
+            namespace=FUZZ_NS, page_size=5
+        ),
+        "DescribeWorkerDeploymentVersion": lambda i: rr.DescribeWorkerDeploymentVersionRequest(
+            namespace=FUZZ_NS, deployment_version=_deployment_version(i)
+        ),
+        "SetWorkerDeploymentCurrentVersion": lambda i: rr.SetWorkerDeploymentCurrentVersionRequest(
+            namespace=FUZZ_NS,
+            deployment_name=f"fuzz-deployment-{i}",
+            build_id="b1",
+            identity="fuzzer",
+        ),
+        "SetWorkerDeploymentRampingVersion": lambda i: rr.SetWorkerDeploymentRampingVersionRequest(
+            namespace=FUZZ_NS,
+            deployment_name=f"fuzz-deployment-{i}",
+            build_id="b1",
+            percentage=25,
+            identity="fuzzer",
+        ),
+        "DeleteWorkerDeploymentVersion": lambda i: rr.DeleteWorkerDeploymentVersionRequest(
+            namespace=FUZZ_NS, deployment_version=_deployment_version(i), identity="fuzzer"
+        ),
+        "DeleteWorkerDeployment": lambda i: rr.DeleteWorkerDeploymentRequest(
+            namespace=FUZZ_NS, deployment_name=f"fuzz-deployment-{i}", identity="fuzzer"
+        ),
+        "UpdateWorkerDeploymentVersionMetadata": lambda i: (
+            rr.UpdateWorkerDeploymentVersionMetadataRequest(
+                namespace=FUZZ_NS,
+                deployment_version=_deployment_version(i),
+                upsert_entries={"k": Payload(data=b"1")},
+                identity="fuzzer",
+            )
+        ),
+        "UpdateWorkflowExecutionOptions": lambda i: rr.UpdateWorkflowExecutionOptionsRequest(
+            namespace=FUZZ_NS,
+            workflow_execution=execution(i),
+            workflow_execution_options=WorkflowExecutionOptions(
+                versioning_override=VersioningOverride(
+                    pinned=VersioningOverride.PinnedOverride(
+                        behavior=VersioningOverride.PINNED_OVERRIDE_BEHAVIOR_PINNED,
+                        version=_deployment_version(i),
+                    )
+                )
+            ),
+            update_mask=FieldMask(paths=["versioning_override"]),
+            identity="fuzzer",
+        ),
         "AddSearchAttributes": lambda i: orr.AddSearchAttributesRequest(
             namespace=FUZZ_NS,
             search_attributes={f"FuzzAttr{i}": IndexedValueType.INDEXED_VALUE_TYPE_INT},
         ),
     }
+
+
+def _deployment_version(i: int) -> WorkerDeploymentVersion:
+    return WorkerDeploymentVersion(deployment_name=f"fuzz-deployment-{i}", build_id="b1")

@@ -129,7 +129,12 @@ class DeploymentRpcs:
         ns = self.namespaces.get(request.namespace)
         found = self._deployments().list(ns.id) if self.deployments is not None else []
         size = request.page_size if request.page_size > 0 else 1000
-        start = int(request.next_page_token or b"0")
+        try:
+            start = int(request.next_page_token or b"0")
+        except ValueError as e:
+            raise InvalidArgument("Invalid NextPageToken.") from e
+        if start < 0:
+            raise InvalidArgument("Invalid NextPageToken.")
         page = found[start : start + size]
         token = str(start + size).encode() if start + size < len(found) else b""
         return rr.ListWorkerDeploymentsResponse(
