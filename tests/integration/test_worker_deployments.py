@@ -12,6 +12,7 @@ import json
 import subprocess
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -524,3 +525,38 @@ async def test_update_workflow_execution_options_sets_and_removes_an_override(
             )
         assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
         assert err.value.message == "UpdateMask is required"
+
+
+async def test_deployments_and_pins_survive_a_server_crash(
+    server_kind: str, tmp_path: Path
+) -> None:
+    proc = ServerProcess(server_kind, db_filename=str(tmp_path / "deployments.db"))
+    client = await proc.start()
+    try:
+        dep, task_queue = unique("dep"), unique("tq")
+        async with (
+            versioned_worker(client, task_queue, dep, "v1", [PinnedV1]),
+            versioned_worker(client, task_queue, dep, "v2", [PinnedV2]),
+        ):
+            await wait_visible(client, dep, "v1", "v2")
+            await set_current(client, dep, "v1")
+            old = await start(client, task_queue, "PinnedWorkflow")
+            assert await query_version(old) == "v1"
+            await set_current(client, dep, "v2")
+        # With no worker polling, the signal's workflow task waits in the backlog.
+        await old.signal("finish")
+        proc.kill()
+        client = await proc.restart()
+        info = (await describe(client, dep)).worker_deployment_info
+        assert info.routing_config.current_deployment_version.build_id == "v2"
+        assert {s.deployment_version.build_id for s in info.version_summaries} == {"v1", "v2"}
+        # The task is read back from the durable backlog, which does not know the pin;
+        # v2's worker, which polls first, never runs it.
+        old = client.get_workflow_handle(old.id, run_id=old.result_run_id)
+        async with versioned_worker(client, task_queue, dep, "v2", [PinnedV2]):
+            new = await start(client, task_queue, "PinnedWorkflow", wait=False)
+            assert await new.result() == "v2"
+            async with versioned_worker(client, task_queue, dep, "v1", [PinnedV1]):
+                assert await old.result() == "v1"
+    finally:
+        proc.terminate(timeout=5)
