@@ -459,6 +459,12 @@ async def serve(
             timers = tg.create_task(engine.run_timers())
             membership = tg.create_task(cluster.run()) if cluster is not None else None
             skipping_task = tg.create_task(skipper.run()) if skipper is not None else None
+            # Other processes change deployments too: follow their rows.
+            refresher = (
+                tg.create_task(deployments.refresh(lambda: [ns.id for ns in namespaces.all()]))
+                if cluster is not None
+                else None
+            )
             await stop.wait()
             health.set(State.DRAINING)  # first: health checks fail from the stop's start
             timers.cancel()
@@ -466,6 +472,8 @@ async def serve(
                 skipping_task.cancel()
             if membership is not None:
                 membership.cancel()
+            if refresher is not None:
+                refresher.cancel()
     finally:
         if health.state is not State.DRAINING:  # stopped by an error
             health.set(State.DRAINING)

@@ -10,6 +10,7 @@ rows at start (`load`), so matching can route a task by a plain dictionary looku
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import TypeVar
 
 from temporalio.api.enums.v1 import TaskQueueType
 
-from pytemporal.common.errors import ConditionFailed, NotFound
+from pytemporal.common.errors import ConditionFailed, NotFound, PersistenceError
 from pytemporal.deployments.model import NOT_FOUND, Deployment, parse_version, version_string
 from pytemporal.matching.queues import TaskRef
 from pytemporal.persistence.api import Mutation, Store
@@ -26,6 +27,9 @@ NAMESPACE_SUFFIX = "/deployments"
 RUN_ID = "00000000-0000-0000-0000-de9107000000"
 RUNNING, TERMINATED = 1, 5
 T = TypeVar("T")
+# How often `server start` processes re-read the deployments (cluster mode).
+REFRESH = 5.0
+log = logging.getLogger(__name__)
 # A version whose pollers were seen this recently "has pollers" (Temporal asks matching,
 # which keeps poller history for matching.PollerHistoryTTL, 5 minutes by default).
 POLLER_LIVENESS = 300.0
@@ -63,9 +67,22 @@ class Deployments:
                     full = await self.store.get_execution(
                         ns_id + NAMESPACE_SUFFIX, row.workflow_id, RUN_ID
                     )
-                    if full is not None:
-                        d = Deployment.decode(full.state, full.db_version)
-                        self._deployments[Key(ns_id, d.name)] = d
+                    key = Key(ns_id, row.workflow_id)
+                    lock = self._locks.get(key)
+                    if full is not None and (lock is None or not lock.locked()):
+                        self._deployments[key] = Deployment.decode(full.state, full.db_version)
+
+    async def refresh(
+        self, namespace_ids: Callable[[], Iterable[str]], interval: float = REFRESH
+    ) -> None:
+        """With several processes, each changes the rows: read them again now and then,
+        so routing follows changes made elsewhere within `interval`."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.load(namespace_ids())
+            except PersistenceError as e:
+                log.warning("reading worker deployments failed: %s", e)
 
     async def _commit(self, ns_id: str, d: Deployment) -> None:
         m = Mutation(
