@@ -146,3 +146,12 @@ async def test_matching_routes_by_version(tmp_path: Path) -> None:
         assert again.route(TaskRef("activity", "ns", "wf-c", "run"), "tq", "activity") == ""
     finally:
         await store.close()
+
+
+def test_queue_listing_adds_up_the_versions_of_a_task_queue() -> None:
+    m = Matching()
+    m.router = lambda ref, queue, kind: ref.pinned
+    m.add_workflow_task(TaskRef("workflow", "ns", "a", "r", 2, 1, "tq", pinned="d:v1"), "tq", False)
+    m.add_workflow_task(TaskRef("workflow", "ns", "b", "r", 2, 1, "tq", pinned="d:v2"), "tq", False)
+    m.add_workflow_task(TaskRef("workflow", "ns", "c", "r", 2, 1, "tq"), "tq", False)
+    assert m.queues() == [("ns", "tq", "workflow", 3, 0)]

@@ -161,7 +161,8 @@ class Matching:
     def _check_pollers(self, q: _Queue, namespace_id: str, queue: str, kind: str) -> None:
         if not q.pollers and time.monotonic() - q.last_poll > NO_POLLER_AFTER:
             assert self.on_unpolled is not None
-            self.on_unpolled(namespace_id, queue, kind)
+            # Reported under the task queue's own name, whatever version waits.
+            self.on_unpolled(namespace_id, queue.partition(VERSION_SEP)[0], kind)
 
     def add_query_task(self, task: TaskRef, sticky_queue: str) -> None:
         queue = versioned(task.normal_queue, self._version(task, task.normal_queue, "query"))
@@ -343,8 +344,14 @@ class Matching:
         return moved
 
     def queues(self) -> list[tuple[str, str, str, int, int]]:
-        """(namespace id, task queue, kind, tasks in memory, waiting polls) of each queue."""
-        return [(k[0], k[1], k[2], len(q.tasks), len(q.pollers)) for k, q in self._queues.items()]
+        """(namespace id, task queue, kind, tasks in memory, waiting polls) of each task
+        queue, its versions' queues added up."""
+        totals: dict[tuple[str, str, str], list[int]] = {}
+        for (ns, name, kind), q in self._queues.items():
+            t = totals.setdefault((ns, name.partition(VERSION_SEP)[0], kind), [0, 0])
+            t[0] += len(q.tasks)
+            t[1] += len(q.pollers)
+        return [(*k, t[0], t[1]) for k, t in totals.items()]
 
     def stats(self) -> dict[str, Any]:
         return {
