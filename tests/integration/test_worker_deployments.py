@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -49,21 +49,35 @@ from .harness import (
     unique,
     wait_for,
 )
-from .workflows_versioned import AutoV1, AutoV2, PinnedV1, PinnedV2
+from .workflows_versioned import (
+    AutoV1,
+    AutoV2,
+    PinnedActivityV1,
+    PinnedActivityV2,
+    PinnedV1,
+    PinnedV2,
+    which_build_v1,
+    which_build_v2,
+)
 
 WITHIN = 30.0
 
 
 @asynccontextmanager
 async def versioned_worker(
-    client: Client, task_queue: str, deployment: str, build: str, workflows: Sequence[type]
+    client: Client,
+    task_queue: str,
+    deployment: str,
+    build: str,
+    workflows: Sequence[type],
+    activities: Sequence[Callable[..., Any]] = (),
 ) -> AsyncIterator[Worker]:
     config = WorkerDeploymentConfig(
         version=WorkerDeploymentVersion(deployment_name=deployment, build_id=build),
         use_worker_versioning=True,
     )
     async with running_worker(
-        client, task_queue, workflows=workflows, deployment_config=config
+        client, task_queue, workflows=workflows, activities=activities, deployment_config=config
     ) as worker:
         yield worker
 
@@ -164,6 +178,24 @@ async def test_pinned_stay_on_their_version_while_new_runs_go_to_current(
         fields = attrs.indexed_fields
         assert json.loads(fields["TemporalWorkerDeploymentVersion"].data) == f"{dep}:v2"
         assert json.loads(fields["TemporalWorkflowVersioningBehavior"].data) == "Pinned"
+
+
+async def test_a_pinned_runs_activities_run_on_its_version(client: Client, task_queue: str) -> None:
+    dep = unique("dep")
+    async with (
+        versioned_worker(client, task_queue, dep, "v1", [PinnedActivityV1], [which_build_v1]),
+        versioned_worker(client, task_queue, dep, "v2", [PinnedActivityV2], [which_build_v2]),
+    ):
+        await wait_visible(client, dep, "v1", "v2")
+        await set_current(client, dep, "v1")
+        old = await start(client, task_queue, "PinnedActivityWorkflow")
+        assert await query_version(old) == "v1"
+        await set_current(client, dep, "v2")
+        new = await start(client, task_queue, "PinnedActivityWorkflow")
+        assert await query_version(new) == "v2"
+        await old.signal("finish")
+        await new.signal("finish")
+        assert (await old.result(), await new.result()) == ("v1/v1", "v2/v2")
 
 
 async def test_auto_upgrade_moves_to_the_new_current_version(

@@ -6,7 +6,9 @@ signalled ``finish``: which build ran the run's last task shows in its result.
 
 from __future__ import annotations
 
-from temporalio import workflow
+from datetime import timedelta
+
+from temporalio import activity, workflow
 from temporalio.common import VersioningBehavior
 
 
@@ -59,6 +61,43 @@ class AutoV1(_Versioned):
 
 @workflow.defn(name="AutoWorkflow", versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class AutoV2(_Versioned):
+    BUILD = "v2"
+
+    @workflow.run
+    async def run(self, wait: bool) -> str:
+        return await self._run(wait)
+
+
+@activity.defn(name="which_build")
+async def which_build_v1() -> str:
+    return "v1"
+
+
+@activity.defn(name="which_build")
+async def which_build_v2() -> str:
+    return "v2"
+
+
+class _RunsActivity(_Versioned):
+    async def _run(self, wait: bool) -> str:
+        await workflow.wait_condition(lambda: self.done)
+        result: str = await workflow.execute_activity(
+            "which_build", start_to_close_timeout=timedelta(seconds=30), result_type=str
+        )
+        return f"{self.BUILD}/{result}"
+
+
+@workflow.defn(name="PinnedActivityWorkflow", versioning_behavior=VersioningBehavior.PINNED)
+class PinnedActivityV1(_RunsActivity):
+    BUILD = "v1"
+
+    @workflow.run
+    async def run(self, wait: bool) -> str:
+        return await self._run(wait)
+
+
+@workflow.defn(name="PinnedActivityWorkflow", versioning_behavior=VersioningBehavior.PINNED)
+class PinnedActivityV2(_RunsActivity):
     BUILD = "v2"
 
     @workflow.run

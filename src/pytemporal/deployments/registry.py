@@ -177,14 +177,17 @@ class Deployments:
 
     def route(self, ref: TaskRef, queue: str, kind: str) -> str:
         """The version whose pollers get this task ("" the unversioned ones): the run's
-        pinned version, else the current (or ramping) version of the deployment that
-        serves the queue, when that version polls it."""
+        pinned version when it polls the queue, else the current (or ramping) version
+        of the deployment that serves the queue, when that version polls it."""
         qtype = KIND_TYPES[kind]
         if ref.pinned:
             name, build = parse_version(ref.pinned)
             d = self._deployments.get(Key(ref.namespace_id, name))
             v = None if d is None else d.versions.get(build)
-            return ref.pinned if v is not None and (queue, qtype) in v.task_queues else ""
+            if v is not None and (queue, qtype) in v.task_queues:
+                return ref.pinned
+            # Not served by its version (an activity on another deployment's queue):
+            # routed as any other task of that queue.
         for key, d in self._deployments.items():
             if key.namespace_id != ref.namespace_id or d.deleted:
                 continue

@@ -167,11 +167,14 @@ def target_changed(ms: MutableState, target: str) -> bool:
 
 
 def accepts(ms: MutableState, poller: str) -> bool:
-    """Whether a poller of version `poller` may start the run's workflow task: a pinned
-    run's only on its version (an unversioned poller gets it only when that version no
-    longer serves the queue)."""
+    """Whether a poller of version `poller` may start one of the run's tasks: a pinned
+    run's only on its version, when the poller is of the same deployment (matching
+    gives it to unversioned pollers, or to another deployment's, only when its
+    version does not serve the queue)."""
     pinned = pinned_version(ms)
-    return not pinned or not poller or poller == pinned
+    if not pinned or not poller or poller == pinned:
+        return True
+    return _parse(poller)[0] != _parse(pinned)[0]
 
 
 def task_completed(
