@@ -155,3 +155,18 @@ def test_queue_listing_adds_up_the_versions_of_a_task_queue() -> None:
     m.add_workflow_task(TaskRef("workflow", "ns", "b", "r", 2, 1, "tq", pinned="d:v2"), "tq", False)
     m.add_workflow_task(TaskRef("workflow", "ns", "c", "r", 2, 1, "tq"), "tq", False)
     assert m.queues() == [("ns", "tq", "workflow", 3, 0)]
+
+
+async def test_a_burst_of_new_pollers_writes_the_version_once() -> None:
+    store = SqliteStore(None)
+    try:
+        registry = Deployments(store)
+        await asyncio.gather(
+            *(registry.register("ns", "dep", "v1", "tq", "workflow") for _ in range(10))
+        )
+        assert registry.get("ns", "dep").db_version == 1
+        await registry.register("ns", "dep", "v1", "tq", "activity")
+        assert registry.get("ns", "dep").versions["v1"].task_queues == [("tq", WF), ("tq", ACT)]
+        assert registry.get("ns", "dep").db_version == 2
+    finally:
+        await store.close()

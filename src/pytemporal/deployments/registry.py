@@ -111,10 +111,17 @@ class Deployments:
         return d
 
     async def change(
-        self, ns_id: str, name: str, fn: Callable[[Deployment], T], *, create: bool = False
+        self,
+        ns_id: str,
+        name: str,
+        fn: Callable[[Deployment], T],
+        *,
+        create: bool = False,
+        unchanged: T | None = None,
     ) -> tuple[Deployment, T]:
         """Apply `fn` to the deployment under its lock and commit; a lost race (another
-        process wrote it) reloads and applies again. `fn` raises to refuse."""
+        process wrote it) reloads and applies again. `fn` raises to refuse; when it
+        returns `unchanged` (not None), there is nothing to write."""
         key = Key(ns_id, name)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
@@ -126,6 +133,8 @@ class Deployments:
                     d = Deployment(name, time.time(), db_version=d.db_version if d else 0)
                 work = Deployment.decode(d.encode(), d.db_version)  # refused: memory unchanged
                 result = fn(work)
+                if unchanged is not None and result == unchanged:
+                    return d, result
                 try:
                     await self._commit(ns_id, work)
                 except ConditionFailed:
@@ -165,8 +174,13 @@ class Deployments:
             if v is not None and (queue, qtype) in v.task_queues:
                 return
         now = time.time()
+        # A burst of new pollers waits on the lock: only the first one writes.
         await self.change(
-            ns_id, deployment, lambda d: d.register(build_id, queue, qtype, now), create=True
+            ns_id,
+            deployment,
+            lambda d: d.register(build_id, queue, qtype, now),
+            create=True,
+            unchanged=False,
         )
 
     # -- routing (matching's router) ---------------------------------------------------
