@@ -24,6 +24,12 @@ PREDEFINED_SEARCH_ATTRIBUTES = {
 }
 
 
+# temporal.api.enums.v1.NamespaceState
+REGISTERED = 1
+DEPRECATED = 2
+DELETED = 3
+
+
 @dataclass
 class Namespace:
     id: str
@@ -32,6 +38,14 @@ class Namespace:
     owner_email: str = ""
     retention_seconds: float = DEFAULT_RETENTION_DAYS * 86400
     search_attributes: dict[str, str] = field(default_factory=dict)
+    # NamespaceInfo.data: the operator's own key-value pairs.
+    data: dict[str, str] = field(default_factory=dict)
+    state: int = REGISTERED
+    # checksum -> {"reason", "operator", "create_time"} (unix seconds)
+    bad_binaries: dict[str, dict[str, object]] = field(default_factory=dict)
+    custom_search_attribute_aliases: dict[str, str] = field(default_factory=dict)
+    # A deleted namespace's data is removed from this time on (unix seconds).
+    delete_at: float = 0.0
 
     def unknown_search_attribute(self, names: object) -> str | None:
         """The first of `names` that is neither registered nor predefined."""
@@ -49,6 +63,11 @@ class Namespace:
             "owner_email": self.owner_email,
             "retention_seconds": self.retention_seconds,
             "search_attributes": self.search_attributes,
+            "data": self.data,
+            "state": self.state,
+            "bad_binaries": self.bad_binaries,
+            "custom_search_attribute_aliases": self.custom_search_attribute_aliases,
+            "delete_at": self.delete_at,
         }
         return NamespaceRecord(self.id, self.name, json.dumps(data))
 
@@ -62,6 +81,11 @@ class Namespace:
             owner_email=d.get("owner_email", ""),
             retention_seconds=d.get("retention_seconds", DEFAULT_RETENTION_DAYS * 86400),
             search_attributes=d.get("search_attributes", {}),
+            data=d.get("data", {}),
+            state=d.get("state", REGISTERED),
+            bad_binaries=d.get("bad_binaries", {}),
+            custom_search_attribute_aliases=d.get("custom_search_attribute_aliases", {}),
+            delete_at=d.get("delete_at", 0.0),
         )
 
 
@@ -96,8 +120,18 @@ class NamespaceRegistry:
         return ns
 
     async def update(self, ns: Namespace) -> None:
+        old = self._by_id.get(ns.id)
         await self.store.update_namespace(ns.record())
+        if old is not None and old.name != ns.name and self._by_name.get(old.name) is old:
+            del self._by_name[old.name]  # renamed (a deleted namespace)
         self._remember(ns)
+
+    async def remove(self, ns: Namespace) -> None:
+        """Forget a namespace whose data is gone, and delete its record."""
+        await self.store.delete_namespace(ns.id)
+        if self._by_name.get(ns.name) is ns:
+            del self._by_name[ns.name]
+        self._by_id.pop(ns.id, None)
 
     def get(self, name: str) -> Namespace:
         ns = self._by_name.get(name)

@@ -31,6 +31,7 @@ from pytemporal.frontend.workflow_service import FrontendLimits, WorkflowService
 from pytemporal.history.client import LocalHistoryClient
 from pytemporal.history.engine import HistoryEngine, Limits
 from pytemporal.history.public import LocalPublicHistory
+from pytemporal.history.public_admin import LocalWorkflowAdmin
 from pytemporal.history.transfer import TransferProcessor
 from pytemporal.history.workflow.limits import WorkflowLimits
 from pytemporal.matching.client import LocalMatchingClient
@@ -39,6 +40,7 @@ from pytemporal.metrics import Metrics
 from pytemporal.metrics.families import UNKNOWN_NAMESPACE
 from pytemporal.metrics.interceptor import ServiceMetricsInterceptor
 from pytemporal.metrics.store import metered
+from pytemporal.namespace_deletion import NamespaceDeleter
 from pytemporal.namespaces import NamespaceRegistry
 from pytemporal.persistence import urls
 from pytemporal.persistence.factory import open_store
@@ -52,8 +54,10 @@ from pytemporal.scheduler.runtime import Scheduler
 from pytemporal.timeskipping import service as test_service
 from pytemporal.timeskipping.clock import SkippingClock
 from pytemporal.timeskipping.skipper import Skipper, SkippingInterceptor
+from pytemporal.web.channel import Loopback
 
 if TYPE_CHECKING:
+    from pytemporal.web.http_api import HttpApiServer
     from pytemporal.web.ui import UIServer
 
 log = logging.getLogger(__name__)
@@ -77,6 +81,10 @@ def _grpc_options(values: dc.DynamicConfig) -> list[tuple[str, Any]]:
         ("grpc.http2.bdp_probe", 0),
         ("grpc.so_reuseport", 0),
     ]
+
+
+def _has_web(config: ServerConfig) -> bool:
+    return config.http_port is not None or not config.headless
 
 
 def _dynamic_config(config: ServerConfig) -> dc.DynamicConfig:
@@ -191,21 +199,20 @@ def _fill_unimplemented(workflow: WorkflowService, operator: OperatorService) ->
 
 
 async def _start_ui(
-    config: ServerConfig, address: str, health: Health
+    config: ServerConfig, frontend_address: str, health: Health
 ) -> tuple[UIServer, str] | None:
-    """The web UI's listener (docs/ui.md) and its address, unless headless."""
+    """The web UI's listener (docs/ui.md) and its address, unless headless.
+    `frontend_address` is where it calls the frontend (web.channel.Loopback)."""
     if config.headless:
-        return None
-    if config.tls.frontend is not None:
-        log.warning("the web UI is not served: it cannot yet call a TLS frontend")
         return None
     # Imported on use: jinja2 and the pages weigh on every headless start.
     from pytemporal.web.ui import UIServer
 
     auth = config.authorization
     ui = UIServer(
-        address,
+        frontend_address,
         health,
+        frontend_tls=config.tls.frontend,
         auth_required=auth is not None,
         auth_header=auth.auth_header_name if auth is not None else "authorization",
     )
@@ -315,6 +322,8 @@ async def serve(
     matching = Matching(store)
     values = _dynamic_config(config)
     engine = HistoryEngine(store, matching, clock, _limits(values))
+    # Retention would make the skipping clock jump to each closed run's deletion.
+    engine.retention = skipping is None
     skipper = Skipper(skipping, store, engine.timers) if skipping is not None else None
     if skipper is not None:
         engine.on_published = skipper.published
@@ -396,14 +405,17 @@ async def serve(
         visibility=store,
         limits=FrontendLimits(engine.limits.blob_size, engine.limits.history_long_poll),
         schedules=ScheduleService(namespaces, scheduler, store, engine.limits.blob_size),
+        admin=LocalWorkflowAdmin(engine),
     )
     # Worker deployments are loaded before serving: matching routes by them.
     deployments = Deployments(store)
     await deployments.load(ns.id for ns in namespaces.all())
     matching.router = deployments.route
     engine.deployment_target = deployments.target
+    engine.version_present = deployments.serves
     workflow_service.deployments = deployments
-    operator_service = OperatorService(namespaces)
+    deleter = NamespaceDeleter(namespaces, store, clock, engine.forget_namespace)
+    operator_service = OperatorService(namespaces, deleter)
     _fill_unimplemented(workflow_service, operator_service)
     cluster_info = _cluster_info(config, namespaces)
     workflow_service.cluster_info = operator_service.cluster_info = cluster_info
@@ -417,6 +429,12 @@ async def serve(
     enable_reflection(server, public_services)
     address = _listen(server, config.ip, config.port, frontend_credentials)
     endpoints["grpc"] = cluster_info.address = address
+    # The HTTP API (and the UI) call the public server: on its TCP port, or through a
+    # private socket when the port has TLS (web/channel.py).
+    loopback = Loopback()
+    web_address = (
+        loopback.bind(server, address, config.tls.frontend) if _has_web(config) else address
+    )
     servers = [server]
     if cluster is not None:
         internal, cluster.address = _internode_listener(
@@ -445,8 +463,15 @@ async def serve(
         await cluster.check_shard_count()
         await cluster.tick()  # take a first share of the shards before serving
     ui: UIServer | None = None
+    http_api: HttpApiServer | None = None
     try:
-        started_ui = await _start_ui(config, address, health)
+        if config.http_port is not None:
+            # Imported on use: the route table weighs on every start without it.
+            from pytemporal.web.http_api import HttpApiServer
+
+            http_api = await HttpApiServer.start(config, web_address, health)
+            endpoints["http"] = http_api.address
+        started_ui = await _start_ui(config, web_address, health)
         if started_ui is not None:
             ui, endpoints["ui"] = started_ui
         cluster_info.http_address = endpoints.get("http", "")
@@ -457,6 +482,7 @@ async def serve(
             on_ready(address)
         async with asyncio.TaskGroup() as tg:
             timers = tg.create_task(engine.run_timers())
+            deleting = tg.create_task(deleter.run())
             membership = tg.create_task(cluster.run()) if cluster is not None else None
             skipping_task = tg.create_task(skipper.run()) if skipper is not None else None
             # Other processes change deployments too: follow their rows.
@@ -468,6 +494,7 @@ async def serve(
             await stop.wait()
             health.set(State.DRAINING)  # first: health checks fail from the stop's start
             timers.cancel()
+            deleting.cancel()
             if skipping_task is not None:
                 skipping_task.cancel()
             if membership is not None:
@@ -485,7 +512,10 @@ async def serve(
             await ui.close()
         if cluster is not None:
             await cluster.release_all()
+        if http_api is not None:
+            await http_api.close()
         await asyncio.gather(*(s.stop(grace=grace) for s in servers))
+        loopback.close()
         for runner in runners:
             await runner.cleanup()
         if authorization is not None:

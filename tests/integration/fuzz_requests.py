@@ -27,6 +27,7 @@ from temporalio.api.common.v1 import (
     Memo,
     Payload,
     Payloads,
+    Priority,
     RetryPolicy,
     SearchAttributes,
     WorkflowExecution,
@@ -43,11 +44,7 @@ from temporalio.api.schedule.v1 import message_pb2 as sched
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.update.v1 import Input, Meta, UpdateRef, WaitPolicy
 from temporalio.api.update.v1 import Request as UpdateRequest
-from temporalio.api.workflow.v1 import (
-    NewWorkflowExecutionInfo,
-    VersioningOverride,
-    WorkflowExecutionOptions,
-)
+from temporalio.api.workflow.v1 import NewWorkflowExecutionInfo, WorkflowExecutionOptions
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 FUZZ_NS, OTHER_NS = "fuzz", "fuzz-other"
@@ -452,23 +449,34 @@ def templates(h: Handles) -> dict[str, Callable[[int], Message]]:
                 identity="fuzzer",
             )
         ),
+        "AddSearchAttributes": lambda i: orr.AddSearchAttributesRequest(
+            namespace=FUZZ_NS,
+            search_attributes={f"FuzzAttr{i}": IndexedValueType.INDEXED_VALUE_TYPE_INT},
+        ),
+        "RemoveSearchAttributes": lambda i: orr.RemoveSearchAttributesRequest(
+            namespace=FUZZ_NS, search_attributes=[f"FuzzAttr{i}"]
+        ),
+        # By an id no namespace has: a name could be mutated into the fuzz namespaces
+        # themselves, whose deletion would end the run (the id takes precedence).
+        "DeleteNamespace": lambda i: orr.DeleteNamespaceRequest(
+            namespace_id=f"00000000-0000-4000-8000-{i:012d}"
+        ),
+        "GetWorkflowExecutionHistoryReverse": lambda i: (
+            rr.GetWorkflowExecutionHistoryReverseRequest(
+                namespace=FUZZ_NS, execution=execution(i), maximum_page_size=5
+            )
+        ),
+        "DeleteWorkflowExecution": lambda i: rr.DeleteWorkflowExecutionRequest(
+            namespace=FUZZ_NS, workflow_execution=execution(i)
+        ),
         "UpdateWorkflowExecutionOptions": lambda i: rr.UpdateWorkflowExecutionOptionsRequest(
             namespace=FUZZ_NS,
             workflow_execution=execution(i),
             workflow_execution_options=WorkflowExecutionOptions(
-                versioning_override=VersioningOverride(
-                    pinned=VersioningOverride.PinnedOverride(
-                        behavior=VersioningOverride.PINNED_OVERRIDE_BEHAVIOR_PINNED,
-                        version=_deployment_version(i),
-                    )
-                )
+                priority=Priority(priority_key=1 + i % 5)
             ),
-            update_mask=FieldMask(paths=["versioning_override"]),
+            update_mask=FieldMask(paths=["priority"]),
             identity="fuzzer",
-        ),
-        "AddSearchAttributes": lambda i: orr.AddSearchAttributesRequest(
-            namespace=FUZZ_NS,
-            search_attributes={f"FuzzAttr{i}": IndexedValueType.INDEXED_VALUE_TYPE_INT},
         ),
     }
 

@@ -4,7 +4,6 @@ calling a real in-process server; and `start-dev`'s --ui-port/--headless."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -218,22 +217,22 @@ async def test_pages_read_temporals_own_replies() -> None:
         reference.terminate()
 
 
-async def test_a_tls_frontend_starts_without_the_ui(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The UI's loopback channel has no TLS credentials yet: the server still starts
-    (a Helm release with frontend TLS keeps its default ui.enabled), says why, and no
-    UI port is open."""
-    cert, key = CA().issue("localhost").write(tmp_path, "frontend")
-    ui_port = free_port()
-    config = make_config(
-        headless=False,
-        ui_port=ui_port,
-        tls=TLSConfig(frontend=ServerTLS(cert_file=str(cert), key_file=str(key))),
+async def test_a_tls_frontend_serves_the_ui_through_its_private_socket(tmp_path: Path) -> None:
+    """With frontend TLS (here mutual: the UI holds no client certificate), the UI
+    calls the gRPC server through the private Unix socket (web/channel.py)."""
+    ca, client_ca = CA(), CA("client CA")
+    cert, key = ca.issue("localhost").write(tmp_path, "frontend")
+    frontend = ServerTLS(
+        cert_file=str(cert),
+        key_file=str(key),
+        client_ca_files=[str(client_ca.write(tmp_path, "client-ca"))],
+        require_client_auth=True,
     )
-    with caplog.at_level(logging.WARNING, logger="pytemporal.server"):
-        async with InProcessServer(config, own_thread=False):
-            with pytest.raises(aiohttp.ClientConnectionError):
-                async with aiohttp.ClientSession() as session:
-                    await session.get(f"http://127.0.0.1:{ui_port}/health")
-    assert "the web UI is not served" in caplog.text
+    ui_port = free_port()
+    config = make_config(headless=False, ui_port=ui_port, tls=TLSConfig(frontend=frontend))
+    async with InProcessServer(config, own_thread=False), aiohttp.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{ui_port}/health") as health:
+            assert health.status == 200
+        async with session.get(f"http://127.0.0.1:{ui_port}/namespaces") as page:
+            assert page.status == 200
+            assert "default" in await page.text()

@@ -185,10 +185,6 @@ async def test_paging_with_small_pages(client: Client, batch: Batch) -> None:
     [
         ("NoSuchAttribute = 'x'", "invalid query: invalid search attribute: NoSuchAttribute"),
         (
-            "WorkflowId = 'x' ORDER BY StartTime",
-            "invalid query: operation is not supported: 'ORDER BY' clause",
-        ),
-        (
             "ExecutionStatus = 'Bogus'",
             "invalid query: invalid expression: invalid ExecutionStatus value 'Bogus'",
         ),

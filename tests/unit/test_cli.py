@@ -25,6 +25,7 @@ from pytemporal.cli.docs import render_markdown
 from pytemporal.cli.main import main
 from pytemporal.cli.parser import ignored_flags_given, parse_args
 from pytemporal.common.logging import configure_logging
+from pytemporal.common.tls import ServerTLS, TLSConfig
 from pytemporal.config import ServerConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -194,6 +195,7 @@ def test_start_local_default_argv_parses() -> None:
         },
         headless=True,
         ui_port=37421,
+        http_port=0,
         metrics_port=0,  # Temporal's dev server serves metrics on a free port
         log_level="warn",
         log_format="pretty",
@@ -224,7 +226,8 @@ def test_sdk_test_suite_extra_args_parse() -> None:
     config = start_dev.build_config(args)
     assert config.dynamic_config["limit.historyCount.suggestContinueAsNew"] == 50
     assert config.dynamic_config["frontend.enableExecuteMultiOperation"] is True
-    assert ignored_flags_given(args) == ["--http-port (no HTTP API)"]
+    assert config.http_port == 7243
+    assert ignored_flags_given(args) == []
 
 
 @pytest.mark.parametrize("flag", EVERY_TEMPORAL_START_DEV_FLAG, ids=lambda f: f[0])
@@ -562,6 +565,9 @@ def test_the_banner_lists_every_endpoint_and_hides_the_password() -> None:
         "  Database: postgresql://temporal:***@db:5432/temporal",
     ]
     assert "s3cret" not in banner
+    tls = ServerConfig(tls=TLSConfig(frontend=ServerTLS(cert_file="c", key_file="k")))
+    https = start_dev.describe(tls, "127.0.0.1:7233", {"http": "127.0.0.1:7243"})
+    assert "  HTTP API: https://127.0.0.1:7243" in https.splitlines()
 
 
 # --- The real launcher: temporalio's start_local ------------------------------------

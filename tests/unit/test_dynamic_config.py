@@ -115,7 +115,7 @@ def test_a_known_key_with_a_wrong_value_is_an_error(key: str, raw: Any) -> None:
 def test_every_known_setting_converts_its_own_default() -> None:
     for key, setting in dc.KNOWN_SETTINGS.items():
         assert setting.key == key
-        assert setting.kind in ("bool", "int", "float", "duration")
+        assert setting.kind in ("bool", "int", "float", "duration", "list")
         assert setting.doc
         if setting.kind != "duration":
             assert setting.coerce(setting.default) == setting.default

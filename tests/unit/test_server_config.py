@@ -120,7 +120,18 @@ def test_every_documented_variable_maps_to_a_setting() -> None:
         "PYTEMPORAL_UI_PORT",
         "PYTEMPORAL_METRICS_IP",
         "PYTEMPORAL_METRICS_PORT",
+        "PYTEMPORAL_HTTP_IP",
+        "PYTEMPORAL_HTTP_PORT",
     }
+
+
+def test_the_http_api_is_configured_by_file_and_environment(tmp_path: Path) -> None:
+    text = "persistence: {database_url: " + PG + "}\nhttp: {ip: 0.0.0.0, port: 7243}\n"
+    config = load_server_config(write(tmp_path, text), {})
+    assert (config.http_ip, config.http_port) == ("0.0.0.0", 7243)
+    config = load_server_config(write(tmp_path, text), {"PYTEMPORAL_HTTP_PORT": "0"})
+    assert config.http_port == 0
+    assert load_server_config(None, {"PYTEMPORAL_DATABASE_URL": PG}).http_port is None
 
 
 def test_the_ui_is_off_unless_enabled(tmp_path: Path) -> None:

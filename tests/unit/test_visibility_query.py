@@ -39,6 +39,7 @@ START = Attribute("StartTime", "Datetime", system=True)
 CKW = Attribute("CKw", "Keyword", system=False)
 CINT = Attribute("CInt", "Int", system=False)
 CBOOL = Attribute("CBool", "Bool", system=False)
+CDT = Attribute("CDt", "Datetime", system=False)
 DIVISION = Attribute("TemporalNamespaceDivision", "Keyword", system=False)
 
 
@@ -191,10 +192,15 @@ _OP = "invalid query: operation is not supported: operator"
             "invalid query: operation is not supported: column name on the right side of"
             ' comparison expression (did you forget to quote "abc"?)',
         ),
-        ("ORDER BY StartTime", "invalid query: operation is not supported: 'ORDER BY' clause"),
         (
-            "WorkflowId = 'a' ORDER BY StartTime DESC",
-            "invalid query: operation is not supported: 'ORDER BY' clause",
+            "ORDER BY CText",
+            "invalid query: operation is not supported: 'ORDER BY' clause on search"
+            " attribute CText of type Text",
+        ),
+        (
+            "WorkflowId = 'a' ORDER BY StartTime DESC, BuildIds",
+            "invalid query: operation is not supported: 'ORDER BY' clause on search"
+            " attribute BuildIds of type KeywordList",
         ),
         ("Foo = 'x' ORDER BY StartTime", "invalid query: invalid search attribute: Foo"),
         ("WorkflowId = 'a' LIMIT 3", "invalid query: operation is not supported: 'LIMIT' clause"),
@@ -478,3 +484,43 @@ def test_query_length_limit() -> None:
 def test_long_string_with_escapes() -> None:
     text = "WorkflowId = '" + "ab\\'c''d" * 10_000 + "\\\\'"
     assert where(text) == Compare(WF_ID, "=", "ab'c'd" * 10_000 + "\\")
+
+
+# -- beyond Temporal's SQL visibility: ORDER BY and relative times ---------------------
+
+
+def test_order_by_items() -> None:
+    q = parse("WorkflowType = 'A' ORDER BY StartTime DESC, CInt, ExecutionStatus ASC", CUSTOM)
+    assert [(i.attr.name, i.desc) for i in q.order_by] == [
+        ("StartTime", True),
+        ("CInt", False),
+        ("ExecutionStatus", False),
+    ]
+    assert parse("ORDER BY TemporalScheduledStartTime", CUSTOM).order_by[0].attr.system is False
+
+
+NOW = 1_800_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("literal", "expected"),
+    [
+        ("-15m", NOW - 900),
+        ("15m", NOW - 900),
+        ("+1h30m", NOW + 5400),
+        ("2d", NOW - 2 * 86400),
+        ("1.5s", NOW - 1.5),
+        ("now", NOW),
+        ("NOW", NOW),
+    ],
+)
+def test_relative_times(literal: str, expected: float) -> None:
+    q = parse(f"StartTime > '{literal}' AND CDt <= '{literal}'", CUSTOM, now=NOW)
+    assert q.where == And(Compare(START, ">", expected), Compare(CDT, "<=", expected))
+
+
+def test_relative_times_need_a_now_and_a_duration() -> None:
+    for text, now in (("StartTime > '-15m'", None), ("StartTime > '15 minutes'", NOW)):
+        with pytest.raises(InvalidQuery) as info:
+            parse(text, CUSTOM, now=now)
+        assert "unable to parse datetime" in info.value.message

@@ -72,10 +72,19 @@ def test_select_count_groups_by_status() -> None:
     assert params == ["ns"]
 
 
-def test_unsupported_attributes_are_reported() -> None:
+def test_every_system_attribute_has_a_column() -> None:
     q = parse("ParentWorkflowId = 'p' OR NOT RootRunId IS NULL OR CKw = 'x'", CUSTOM)
-    assert sql.unsupported_attributes(q.where) == ["ParentWorkflowId", "RootRunId"]
-    assert sql.unsupported_attributes(parse("CKw = 'x'", CUSTOM).where) == []
+    assert sql.unsupported_attributes(q.where) == []
+    text, params = compile_(
+        "sqlite",
+        "ParentRunId = 'r' AND RootWorkflowId = 'w' AND HistorySizeBytes > 10"
+        " AND StateTransitionCount >= 2",
+    )
+    assert text == (
+        "((parent_run_id = ?) AND (root_workflow_id = ?) AND (history_size_bytes > ?)"
+        " AND (state_transition_count >= ?))"
+    )
+    assert params == ["r", "w", 10, 2]
 
 
 def test_chains_are_flat_and_not_runs_collapse() -> None:
@@ -95,3 +104,14 @@ def test_long_in_lists_are_one_array_parameter() -> None:
     text, params = compile_("postgres", f"CInt IN ({values})")
     assert text == "((search_attributes::jsonb ->> $1::text)::float8 = ANY($2::float8[]))"
     assert params[1] == [float(i) for i in range(sql.MAX_INLINE_VALUES + 1)]
+
+
+def test_order_by_sorts_missing_values_last_and_pages_by_offset() -> None:
+    q = parse("WorkflowType = 'A' ORDER BY CInt DESC, StartTime", CUSTOM)
+    for dialect in ("sqlite", "postgres"):
+        text, _ = sql.select_page(
+            dialect, "ns", q.where, limit=3, after=None, order_by=q.order_by, offset=6
+        )
+        assert "(start_time IS NULL), start_time ASC" in text
+        assert text.endswith(f", {sql.ORDER_BY} LIMIT 3 OFFSET 6")
+        assert " IS NULL), " in text.split("ORDER BY")[1]

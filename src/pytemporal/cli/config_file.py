@@ -28,6 +28,7 @@ docs/pytemporal.example.yaml is a commented example::
     metrics:                        # Prometheus /metrics and /health (docs/metrics.md)
       ip: 0.0.0.0                   # default: listen.ip
       port: 9090                    # no port: no metrics endpoint; 0: any free port
+    http: {ip: 0.0.0.0, port: 7243}  # Temporal's HTTP API (default: not served; ip: listen.ip)
     authorization:                  # JWT authorization (cli/authorization_config.py)
       jwtKeyProvider: {keySourceURIs: [https://idp.internal/.well-known/jwks.json]}
     ui:                             # the web UI (docs/ui.md)
@@ -79,6 +80,8 @@ ENVIRONMENT = {
     "PYTEMPORAL_UI_PORT": "ui_port",
     "PYTEMPORAL_METRICS_IP": "metrics_ip",
     "PYTEMPORAL_METRICS_PORT": "metrics_port",
+    "PYTEMPORAL_HTTP_IP": "http_ip",
+    "PYTEMPORAL_HTTP_PORT": "http_port",
 }
 # Where each setting lives in the file: (section, key); section "" is the top level.
 _FILE_KEYS = {
@@ -105,6 +108,8 @@ _FILE_KEYS = {
     ("ui", "port"): "ui_port",
     ("metrics", "ip"): "metrics_ip",
     ("metrics", "port"): "metrics_port",
+    ("http", "ip"): "http_ip",
+    ("http", "port"): "http_port",
 }
 _SECTIONS = {section for section, _ in _FILE_KEYS if section}
 _DATABASE_KEYS = ("database_url", "sqlite_path")
@@ -199,6 +204,9 @@ def _build(settings: Settings) -> ServerConfig:
         tls=get("tls", _tls, TLSConfig()),
         metrics_ip=get("metrics_ip", _text, None),
         metrics_port=get("metrics_port", _ranged(0, 65535), None),
+        # Temporal's HTTP API: served only when a port is given (0: any free port).
+        http_ip=get("http_ip", _text, None),
+        http_port=get("http_port", _ranged(0, 65535), None),
     )
     config.database_url, config.db_filename = _database(settings)
     problem = internode_auth_problem(config.internode, config.tls)

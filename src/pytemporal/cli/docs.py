@@ -10,6 +10,7 @@ argparse's formatted help, whose layout changes between Python versions.
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -105,6 +106,8 @@ def _format_default(setting: Setting[Any]) -> str:
         return "true" if default else "false"
     if isinstance(default, timedelta):
         return f"{default.total_seconds():g}s"
+    if isinstance(default, tuple):
+        return json.dumps(list(default))
     return str(default)
 
 

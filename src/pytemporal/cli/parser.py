@@ -3,7 +3,7 @@
 Anything that launches ``temporal server start-dev ...`` (the temporalio SDK's
 ``WorkflowEnvironment.start_local(dev_server_existing_path=...)`` among others) can
 launch ``pytemporal server start-dev ...`` with the same arguments. Flags pytemporal
-has no use for (HTTP API, UI assets, client profiles) are accepted, logged and
+has no use for (UI assets, client profiles) are accepted, logged and
 ignored. Values are checked as the Temporal CLI checks them; a bad one is a usage
 error (a message and exit status 2; Temporal's CLI exits 1).
 
@@ -32,7 +32,6 @@ IGNORED = "Accepted and ignored (a temporal CLI option)."
 
 # start-dev flags we accept but do not act on: dest -> what it would have configured.
 IGNORED_FLAGS = {
-    "http_port": "--http-port (no HTTP API)",
     "sqlite_pragma": "--sqlite-pragma",
     "ui_asset_path": "--ui-asset-path",
     "ui_codec_endpoint": "--ui-codec-endpoint",
@@ -213,6 +212,12 @@ def _add_start_dev_options(parser: argparse.ArgumentParser) -> None:
     add("--ui-ip", metavar="IP", help="IP address the web UI binds to (default: --ip).")
     add("--ui-port", type=port, metavar="PORT", help="Port of the web UI (default: --port + 1000).")
     add(
+        "--http-port",
+        type=port,
+        metavar="PORT",
+        help="Port of Temporal's HTTP API (/api/v1/...), on --ip (default: a free port).",
+    )
+    add(
         "--metrics-port",
         type=port,
         metavar="PORT",
@@ -244,7 +249,6 @@ def _add_start_dev_options(parser: argparse.ArgumentParser) -> None:
 def _add_ignored_start_dev_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("accepted for compatibility with temporal, and ignored")
     add = group.add_argument
-    add("--http-port", type=port, metavar="PORT", help="Port of the HTTP API.")
     add(
         "--sqlite-pragma",
         action="append",

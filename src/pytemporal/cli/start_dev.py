@@ -74,6 +74,10 @@ def frontend_tls(args: argparse.Namespace) -> ServerTLS | None:
 
 def build_config(args: argparse.Namespace) -> ServerConfig:
     namespaces = [n for n in dict.fromkeys(args.namespace) if n != "default"]
+    time_skipping = getattr(args, "server_command", None) == "start-time-skipping"
+    http_port = args.http_port
+    if http_port is None and not time_skipping:
+        http_port = 0  # as Temporal's dev server: always served, on a free port
     ui_port = args.ui_port
     if ui_port is None:
         ui_port = args.port + 1000 if 0 < args.port <= 65535 - 1000 else 0
@@ -87,11 +91,12 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
         headless=args.headless,
         ui_port=ui_port,
         ui_ip=args.ui_ip,
+        http_port=http_port,
         metrics_port=_metrics_port(args),
         log_level=args.log_level,
         log_format=args.log_format,
         tls=TLSConfig(frontend=frontend_tls(args)),
-        time_skipping=getattr(args, "server_command", None) == "start-time-skipping",
+        time_skipping=time_skipping,
         time_skipping_unlocked=getattr(args, "enable_time_skipping", False),
     )
 
@@ -126,6 +131,8 @@ def describe(config: ServerConfig, address: str, endpoints: Mapping[str, str] | 
     listening = {"grpc": address, **(endpoints or {})}
     for key, name, form in _ENDPOINT_LINES:
         if listening.get(key):
+            if key == "http" and config.tls.frontend is not None:
+                form = "https://{}"  # the HTTP API serves the frontend's TLS
             lines.append(f"  {name + ':':<10}{form.format(listening[key])}")
     lines.append(f"  {'Database:':<10}{database}")
     return "\n".join(lines)

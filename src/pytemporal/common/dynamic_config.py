@@ -64,6 +64,12 @@ def _to_str(value: object) -> str:
     return value
 
 
+def _to_str_tuple(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise TypeError("expected a list of strings")
+    return tuple(value)
+
+
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h|d)")
 _UNIT_SECONDS = {
     "ns": 1e-9,
@@ -106,7 +112,7 @@ class Setting(Generic[T]):
     key: str
     default: T
     convert: Callable[[object], T]
-    kind: str  # "bool", "int", "float" or "duration", for documentation
+    kind: str  # "bool", "int", "float", "duration" or "list", for documentation
     doc: str = ""
 
     def coerce(self, value: object) -> T:
@@ -299,6 +305,14 @@ FRONTEND_NAMESPACE_COUNT = _int(
     1_200,
     "Concurrent long-running requests (polls, queries, updates, history long polls) per "
     "namespace and per API.",
+)
+FRONTEND_HTTP_ALLOWED_HOSTS: Setting[tuple[str, ...]] = _define(
+    "frontend.httpAllowedHosts",
+    ("*",),
+    _to_str_tuple,
+    "list",
+    "HTTP API requests whose Host header (with its port) matches none of these patterns"
+    " (`*`: any substring) are refused with 403.",
 )
 
 # --- Timing ------------------------------------------------------------------------

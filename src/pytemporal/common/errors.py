@@ -89,6 +89,20 @@ class FailedPrecondition(ServiceError):
     pass
 
 
+class NamespaceInvalidState(FailedPrecondition):
+    """The namespace's state (deprecated, deleted) does not allow the call."""
+
+    def __init__(self, namespace: str, state: int, allowed: list[int]) -> None:
+        names = {1: "Registered", 2: "Deprecated", 3: "Deleted"}
+        allowed_text = " or ".join(names.get(s, str(s)) for s in allowed)
+        super().__init__(
+            f"Namespace has invalid state: {names.get(state, str(state))}. Must be {allowed_text}."
+        )
+        self.namespace = namespace
+        self.state = state
+        self.allowed = allowed
+
+
 class DeadlineExceeded(ServiceError):
     pass
 

@@ -185,6 +185,13 @@ class Deployments:
 
     # -- routing (matching's router) ---------------------------------------------------
 
+    def serves(self, ns_id: str, version: str, queue: str) -> bool:
+        """Whether `version` has pollers of the workflow task queue `queue` registered."""
+        name, build = parse_version(version)
+        d = self._deployments.get(Key(ns_id, name))
+        v = None if d is None or d.deleted else d.versions.get(build)
+        return v is not None and (queue, KIND_TYPES["workflow"]) in v.task_queues
+
     def target(self, ns_id: str, queue: str, workflow_id: str) -> str:
         """The version a new workflow task of this workflow on `queue` goes to."""
         return self.route(TaskRef("workflow", ns_id, workflow_id, ""), queue, "workflow")

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from temporalio.api.enums.v1 import TaskQueueKind, VersionDrainageStatus
 from temporalio.api.enums.v1 import WorkerDeploymentVersionStatus as VS
-from temporalio.api.workflow.v1 import WorkflowExecutionOptions
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
-from pytemporal.common.errors import InvalidArgument, NotFound, Unimplemented
+from pytemporal.common.errors import InvalidArgument, NotFound
 from pytemporal.deployments import protos
 from pytemporal.deployments.model import (
     UNVERSIONED,
@@ -30,7 +28,6 @@ from pytemporal.deployments.registry import Deployments
 from pytemporal.frontend import validation
 from pytemporal.frontend.errors import handled
 from pytemporal.frontend.visibility_service import VisibilityStore, parse_filter
-from pytemporal.history.public import Key, WorkerTasks
 from pytemporal.history.workflow.versioning import poller_version
 from pytemporal.namespaces import Namespace, NamespaceRegistry
 
@@ -50,8 +47,6 @@ def _requested_version(version: str, deployment_version: Any) -> tuple[str, str]
 class DeploymentRpcs:
     namespaces: NamespaceRegistry
     visibility: VisibilityStore
-    tasks: WorkerTasks
-    _key: Callable[..., Awaitable[Key]]
     # Set by server.py; without it the RPCs answer as for an unknown deployment.
     deployments: Deployments | None = None
 
@@ -298,35 +293,3 @@ class DeploymentRpcs:
         return rr.UpdateWorkerDeploymentVersionMetadataResponse(
             metadata=protos.metadata(d.versions[build])
         )
-
-    # -- a run's override ------------------------------------------------------------
-
-    @handled
-    async def UpdateWorkflowExecutionOptions(
-        self, request: Any, context: Any
-    ) -> rr.UpdateWorkflowExecutionOptionsResponse:
-        """Only the versioning override for now; other options answer UNIMPLEMENTED."""
-        ns = self.namespaces.get(request.namespace)
-        if not request.HasField("update_mask"):
-            raise InvalidArgument("UpdateMask is required")
-        if not request.HasField("workflow_execution_options"):
-            raise InvalidArgument("WorkflowExecutionOptions is required")
-        known = {f.name for f in WorkflowExecutionOptions.DESCRIPTOR.fields}
-        for path in request.update_mask.paths:
-            top = path.split(".")[0]
-            if top not in known:
-                raise InvalidArgument(
-                    "error parsing UpdateMask: proto: invalid path "
-                    f'"{path}" for message "temporal.api.workflow.v1.WorkflowExecutionOptions"'
-                )
-            if top != "versioning_override":
-                raise Unimplemented(
-                    f"UpdateWorkflowExecutionOptions does not implement {top!r} yet"
-                )
-        key = await self._key(ns, request.workflow_execution)
-        options = request.workflow_execution_options
-        if not any(p.split(".")[0] == "versioning_override" for p in request.update_mask.paths):
-            return rr.UpdateWorkflowExecutionOptionsResponse()
-        override = options.versioning_override if options.HasField("versioning_override") else None
-        result = await self.tasks.set_versioning_override(key, override, request.identity)
-        return rr.UpdateWorkflowExecutionOptionsResponse(workflow_execution_options=result)

@@ -14,6 +14,7 @@ from temporalio.api.common.v1 import GrpcStatus
 from temporalio.api.errordetails.v1 import (
     MultiOperationExecutionFailure,
     NamespaceAlreadyExistsFailure,
+    NamespaceInvalidStateFailure,
     NamespaceNotFoundFailure,
     NotFoundFailure,
     QueryFailedFailure,
@@ -49,6 +50,12 @@ def _detail(err: e.ServiceError) -> Message | None:
         return _multi_operation(err)
     if isinstance(err, e.NamespaceNotFound):
         return NamespaceNotFoundFailure(namespace=err.namespace)
+    if isinstance(err, e.NamespaceInvalidState):
+        return NamespaceInvalidStateFailure(
+            namespace=err.namespace,
+            state=err.state,  # type: ignore[arg-type]
+            allowed_states=err.allowed,  # type: ignore[arg-type]
+        )
     if isinstance(err, e.NotFound):
         return NotFoundFailure()
     if isinstance(err, e.WorkflowAlreadyStarted):

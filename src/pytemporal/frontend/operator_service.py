@@ -1,42 +1,32 @@
-"""OperatorService: search-attribute registration (namespace-level metadata)."""
+"""OperatorService: search-attribute registration and removal, namespace deletion."""
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 import grpc
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import request_response_pb2 as rr
 from temporalio.api.operatorservice.v1 import service_pb2_grpc
 
-from pytemporal.common.errors import InvalidArgument
+from pytemporal.common.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NamespaceNotFound,
+    Unimplemented,
+)
+from pytemporal.common.protoutil import dur_seconds
+from pytemporal.frontend import validation
 from pytemporal.frontend.cluster_rpcs import ListClustersRpcs
 from pytemporal.frontend.errors import handled
-from pytemporal.namespaces import NamespaceRegistry
+from pytemporal.namespaces import DELETED, Namespace, NamespaceRegistry
+from pytemporal.visibility import attributes
 
 Ctx: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
-SYSTEM_ATTRIBUTES = {
-    "WorkflowId": "Keyword",
-    "RunId": "Keyword",
-    "WorkflowType": "Keyword",
-    "TaskQueue": "Keyword",
-    "ExecutionStatus": "Keyword",
-    "StartTime": "Datetime",
-    "ExecutionTime": "Datetime",
-    "CloseTime": "Datetime",
-    "HistoryLength": "Int",
-    "HistorySizeBytes": "Int",
-    "StateTransitionCount": "Int",
-    "ExecutionDuration": "Int",
-    "ParentWorkflowId": "Keyword",
-    "ParentRunId": "Keyword",
-    "RootWorkflowId": "Keyword",
-    "RootRunId": "Keyword",
-    "TemporalChangeVersion": "KeywordList",
-    "BinaryChecksums": "KeywordList",
-    "BuildIds": "KeywordList",
-}
+# What ListSearchAttributes calls system attributes, as Temporal lists them: the
+# columns every record has and the predefined ones workflows and the server set.
+SYSTEM_ATTRIBUTES = {**attributes.SYSTEM, **attributes.PREDEFINED}
 RESERVED = {"NamespaceId", "Memo", "MemoEncoding", "VisibilityTaskKey"}
 
 
@@ -57,9 +47,40 @@ _KNOWN_TYPES = frozenset(IndexedValueType.values())
 _Base: Any = service_pb2_grpc.OperatorServiceServicer
 
 
+SYSTEM_NAMESPACE = "temporal-system"
+
+
+class NamespaceDeletion(Protocol):
+    async def delete(self, ns: Namespace, delay: float) -> str:
+        """Mark the namespace deleted; its data goes in the background. Its new name."""
+
+
 class OperatorService(ListClustersRpcs, _Base):
-    def __init__(self, namespaces: NamespaceRegistry) -> None:
+    def __init__(
+        self, namespaces: NamespaceRegistry, deletion: NamespaceDeletion | None = None
+    ) -> None:
         self.namespaces = namespaces
+        self.deletion = deletion
+
+    @handled
+    async def DeleteNamespace(self, request: Any, context: Ctx) -> rr.DeleteNamespaceResponse:
+        if request.namespace_id:
+            ns = self.namespaces.by_id(request.namespace_id)
+        elif request.namespace:
+            ns = self.namespaces.get(request.namespace)
+        else:
+            raise InvalidArgument("Namespace not set on request.")
+        if ns.name == SYSTEM_NAMESPACE:
+            raise FailedPrecondition("unable to delete system namespace")
+        if ns.state == DELETED:
+            raise NamespaceNotFound(ns.name)
+        if self.deletion is None:
+            raise Unimplemented("DeleteNamespace is not enabled on this server")
+        delay = dur_seconds(request.namespace_delete_delay)
+        if delay < 0:
+            raise InvalidArgument("NamespaceDeleteDelay must not be negative.")
+        name = await self.deletion.delete(ns, delay)
+        return rr.DeleteNamespaceResponse(deleted_namespace=name)
 
     @handled
     async def ListSearchAttributes(
@@ -84,3 +105,24 @@ class OperatorService(ListClustersRpcs, _Base):
             ns.search_attributes.setdefault(name, _type_name(typ))
         await self.namespaces.update(ns)
         return rr.AddSearchAttributesResponse()
+
+    @handled
+    async def RemoveSearchAttributes(
+        self, request: Any, context: Ctx
+    ) -> rr.RemoveSearchAttributesResponse:
+        validation.require(request.namespace, "Namespace")
+        ns = self.namespaces.get(request.namespace)
+        if not request.search_attributes:
+            raise InvalidArgument("SearchAttributes are not set on request.")
+        system = [n for n in request.search_attributes if n not in ns.search_attributes]
+        system = [n for n in system if n in SYSTEM_ATTRIBUTES or n in RESERVED]
+        if system:
+            raise InvalidArgument(
+                f"Unable to remove non-custom search attributes: {', '.join(system)}."
+            )
+        # As Temporal's SQL visibility: removing a name that is not registered is a
+        # no-op. The values already stored stay in the rows, unreachable by queries.
+        for name in request.search_attributes:
+            ns.search_attributes.pop(name, None)
+        await self.namespaces.update(ns)
+        return rr.RemoveSearchAttributesResponse()

@@ -64,10 +64,12 @@ WORKFLOW_ROUTES: dict[str, Callable[[Any], tuple[str, str]]] = {
     "UpdateWorkflowExecution": _wf("workflow_execution.workflow_id"),
     "ResetWorkflowExecution": _wf("workflow_execution.workflow_id"),
     "GetWorkflowExecutionHistory": _wf("execution.workflow_id"),
+    "GetWorkflowExecutionHistoryReverse": _wf("execution.workflow_id"),
+    "DeleteWorkflowExecution": _wf("workflow_execution.workflow_id"),
+    "UpdateWorkflowExecutionOptions": _wf("workflow_execution.workflow_id"),
     "DescribeWorkflowExecution": _wf("execution.workflow_id"),
     "QueryWorkflow": _wf("execution.workflow_id"),
     "ResetStickyTaskQueue": _wf("execution.workflow_id"),
-    "UpdateWorkflowExecutionOptions": _wf("workflow_execution.workflow_id"),
     "PollWorkflowExecutionUpdate": _wf("update_ref.workflow_execution.workflow_id"),
     "ExecuteMultiOperation": lambda r: (
         r.namespace,

@@ -14,7 +14,7 @@ from temporalio.api.workflowservice.v1 import (
 )
 
 from pytemporal import __version__
-from pytemporal.common.protoutil import dur
+from pytemporal.common.protoutil import dur, ts
 from pytemporal.namespaces import Namespace
 
 
@@ -43,10 +43,11 @@ CLUSTER_NAME = "active"
 def describe_namespace(ns: Namespace, blob_limit: int) -> DescribeNamespaceResponse:
     info = NamespaceInfo(
         name=ns.name,
-        state=NamespaceState.NAMESPACE_STATE_REGISTERED,
+        state=NamespaceState.ValueType(ns.state),
         description=ns.description,
         owner_email=ns.owner_email,
         id=ns.id,
+        data=ns.data,
     )
     info.capabilities.eager_workflow_start = False
     info.capabilities.sync_update = True
@@ -61,6 +62,12 @@ def describe_namespace(ns: Namespace, blob_limit: int) -> DescribeNamespaceRespo
     # Temporal always sends these, and the `temporal` CLI dereferences them when it
     # prints a namespace (it crashed on a reply without bad_binaries).
     config.bad_binaries.SetInParent()
+    for checksum, bad in ns.bad_binaries.items():
+        entry = config.bad_binaries.binaries[checksum]
+        entry.reason = str(bad.get("reason", ""))
+        entry.operator = str(bad.get("operator", ""))
+        entry.create_time.CopyFrom(ts(float(bad.get("create_time", 0.0))))  # type: ignore[arg-type]
+    config.custom_search_attribute_aliases.update(ns.custom_search_attribute_aliases)
     replication = NamespaceReplicationConfig(
         active_cluster_name=CLUSTER_NAME,
         clusters=[ClusterReplicationConfig(cluster_name=CLUSTER_NAME)],

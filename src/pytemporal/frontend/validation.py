@@ -73,7 +73,10 @@ def start_request(req: Any, blob_limit: int) -> None:
     require(req.workflow_type.name, "WorkflowType")
     if not req.task_queue.name:
         raise InvalidArgument("missing task queue name")
-    require(req.request_id, "RequestId")
+    if not req.request_id:
+        # As Temporal's validateRequestId: a direct call (the HTTP API, curl) need not
+        # make one up; SDKs send theirs so that retries are deduplicated.
+        req.request_id = str(uuid.uuid4())
     durations.check_request(req)
     blob(req.input, blob_limit)
     blob(req.memo, blob_limit)

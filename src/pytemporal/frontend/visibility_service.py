@@ -9,6 +9,8 @@ returned, and any process can answer from the shared database.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from temporalio.api.common.v1 import Payload
@@ -26,7 +28,7 @@ from pytemporal.persistence.api import (
 )
 from pytemporal.visibility import attributes as sa
 from pytemporal.visibility import sql
-from pytemporal.visibility.query import And, Between, Compare, Expr, Query, parse
+from pytemporal.visibility.query import And, Between, Compare, Expr, OrderItem, Query, parse
 
 MAX_PAGE_SIZE = 1000
 
@@ -41,6 +43,7 @@ class VisibilityStore(Protocol):
         *,
         page_size: int,
         after: VisibilityCursor | None = None,
+        order_by: Sequence[OrderItem] = (),
     ) -> list[VisibilityRow]: ...
 
     async def count_executions(
@@ -49,7 +52,8 @@ class VisibilityStore(Protocol):
 
 
 def parse_filter(ns: Namespace, text: str) -> Query:
-    q = parse(text, ns.search_attributes)
+    # Relative times in the filter count from the time the query arrives.
+    q = parse(text, ns.search_attributes, now=time.time())
     unsupported = sql.unsupported_attributes(q.where)
     if unsupported:
         raise sa.not_supported(f"search attribute {unsupported[0]} is not supported by pytemporal")
@@ -57,23 +61,40 @@ def parse_filter(ns: Namespace, text: str) -> Query:
 
 
 async def list_page(
-    store: VisibilityStore, ns: Namespace, where: Expr | None, page_size: int, token: bytes
+    store: VisibilityStore,
+    ns: Namespace,
+    where: Expr | None,
+    page_size: int,
+    token: bytes,
+    order_by: Sequence[OrderItem] = (),
 ) -> tuple[list[WorkflowExecutionInfo], bytes]:
     """One page of runs matching `where`, and the token of the next page (b"" if none)."""
     size = page_size if 0 < page_size <= MAX_PAGE_SIZE else MAX_PAGE_SIZE
     after = _parse_token(token) if token else None
-    rows = await store.list_executions(ns.id, where, page_size=size + 1, after=after)
+    if after is not None and bool(after.offset) != bool(order_by):
+        raise InvalidArgument("Invalid NextPageToken.")  # a token of another kind of list
+    rows = await store.list_executions(
+        ns.id, where, page_size=size + 1, after=after, order_by=order_by
+    )
     more = len(rows) > size
     rows = rows[:size]
     infos = [_info(ns, r) for r in rows]
-    return infos, _token(rows[-1].cursor) if more else b""
+    if not more:
+        return infos, b""
+    if order_by:
+        # Sorted pages go by position (a keyset over any attribute would need its values).
+        skipped = after.offset if after is not None else 0
+        return infos, json.dumps({"offset": skipped + size}).encode()
+    return infos, _token(rows[-1].cursor)
 
 
 async def list_executions(
     store: VisibilityStore, ns: Namespace, req: Any
 ) -> rr.ListWorkflowExecutionsResponse:
     q = parse_filter(ns, req.query)
-    infos, token = await list_page(store, ns, q.filter(), req.page_size, req.next_page_token)
+    infos, token = await list_page(
+        store, ns, q.filter(), req.page_size, req.next_page_token, q.order_by
+    )
     return rr.ListWorkflowExecutionsResponse(executions=infos, next_page_token=token)
 
 
@@ -119,6 +140,11 @@ def _token(c: VisibilityCursor) -> bytes:
 def _parse_token(data: bytes) -> VisibilityCursor:
     try:
         d = json.loads(data)
+        if "offset" in d:
+            offset = int(d["offset"])
+            if offset <= 0:
+                raise ValueError
+            return VisibilityCursor(None, 0.0, "", offset=offset)
         close = None if d["close"] is None else float(d["close"])
         return VisibilityCursor(close, float(d["start"]), str(d["run"]))
     except (ValueError, KeyError, TypeError) as e:

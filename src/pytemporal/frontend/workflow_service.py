@@ -8,7 +8,6 @@ current-run pointer, visibility).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
@@ -21,9 +20,11 @@ from temporalio.api.workflowservice.v1 import service_pb2_grpc
 
 from pytemporal.common.errors import InvalidArgument, NotFound, Unavailable, Unimplemented
 from pytemporal.frontend import system, validation, visibility_service
+from pytemporal.frontend.admin_rpcs import WorkflowAdminRpcs
 from pytemporal.frontend.cluster_rpcs import ClusterInfoRpcs
 from pytemporal.frontend.deployment_rpcs import DeploymentRpcs
 from pytemporal.frontend.errors import handled
+from pytemporal.frontend.namespace_rpcs import NamespaceRpcs, require_registered
 from pytemporal.frontend.schedule_service import ScheduleService
 from pytemporal.frontend.visibility_service import VisibilityStore
 from pytemporal.history.client import HistoryRoutes
@@ -35,9 +36,10 @@ from pytemporal.history.public import (
     WorkflowLifecycle,
     WorkflowReads,
 )
+from pytemporal.history.public_admin import WorkflowAdmin
 from pytemporal.matching.client import TaskQueuePolls
 from pytemporal.matching.queues import TaskRef
-from pytemporal.namespaces import Namespace, NamespaceRegistry
+from pytemporal.namespaces import DELETED, Namespace, NamespaceRegistry
 from pytemporal.persistence.api import CurrentRun
 
 POLL_TIMEOUT = 60.0
@@ -73,7 +75,7 @@ def _remaining(context: Ctx, cap: float) -> float:
 _Base: Any = service_pb2_grpc.WorkflowServiceServicer
 
 
-class WorkflowService(ClusterInfoRpcs, DeploymentRpcs, _Base):
+class WorkflowService(WorkflowAdminRpcs, NamespaceRpcs, ClusterInfoRpcs, DeploymentRpcs, _Base):
     def __init__(
         self,
         namespaces: NamespaceRegistry,
@@ -87,6 +89,7 @@ class WorkflowService(ClusterInfoRpcs, DeploymentRpcs, _Base):
         visibility: VisibilityStore,
         limits: FrontendLimits,
         schedules: ScheduleService | None = None,
+        admin: WorkflowAdmin | None = None,
     ) -> None:
         self.namespaces = namespaces
         # The public calls run in this process: in a cluster, `routing.py` has already
@@ -101,6 +104,7 @@ class WorkflowService(ClusterInfoRpcs, DeploymentRpcs, _Base):
         self.visibility = visibility
         self.limits = limits
         self.schedules = schedules
+        self.admin = admin
 
     @property
     def blob_limit(self) -> int:
@@ -141,9 +145,13 @@ class WorkflowService(ClusterInfoRpcs, DeploymentRpcs, _Base):
 
     @handled
     async def ListNamespaces(self, request: Any, context: Ctx) -> rr.ListNamespacesResponse:
+        # As Temporal: deleted namespaces only on request.
+        deleted = request.namespace_filter.include_deleted
         return rr.ListNamespacesResponse(
             namespaces=[
-                system.describe_namespace(ns, self.blob_limit) for ns in self.namespaces.all()
+                system.describe_namespace(ns, self.blob_limit)
+                for ns in self.namespaces.all()
+                if deleted or ns.state != DELETED
             ]
         )
 
@@ -153,35 +161,13 @@ class WorkflowService(ClusterInfoRpcs, DeploymentRpcs, _Base):
         kwargs: dict[str, Any] = {
             "description": request.description,
             "owner_email": request.owner_email,
+            "data": dict(request.data),
             "retention_seconds": validation.retention(
                 request, "workflow_execution_retention_period"
             ),
         }
         await self.namespaces.create(request.namespace, **kwargs)
         return rr.RegisterNamespaceResponse()
-
-    @handled
-    async def UpdateNamespace(self, request: Any, context: Ctx) -> rr.UpdateNamespaceResponse:
-        """Description, owner and retention; other settings are not supported here."""
-        ns = self.namespaces.get(request.namespace)
-        changes: dict[str, Any] = {}
-        # As in Temporal, an empty field leaves the setting as it is.
-        if request.update_info.description:
-            changes["description"] = request.update_info.description
-        if request.update_info.owner_email:
-            changes["owner_email"] = request.update_info.owner_email
-        config = request.config
-        if request.HasField("config") and config.HasField("workflow_execution_retention_ttl"):
-            changes["retention_seconds"] = validation.retention(
-                config, "workflow_execution_retention_ttl"
-            )
-        if changes:
-            ns = dataclasses.replace(ns, **changes)
-            await self.namespaces.update(ns)
-        described = system.describe_namespace(ns, self.blob_limit)
-        return rr.UpdateNamespaceResponse(
-            namespace_info=described.namespace_info, config=described.config
-        )
 
     # -- workflow lifecycle ------------------------------------------------------------
 
@@ -190,6 +176,7 @@ class WorkflowService(ClusterInfoRpcs, DeploymentRpcs, _Base):
         self, request: Any, context: Ctx
     ) -> rr.StartWorkflowExecutionResponse:
         ns = self.namespaces.get(request.namespace)
+        require_registered(ns)
         validation.start_request(request, self.blob_limit)
         validation.search_attributes(ns, request.search_attributes)
         _check_policies(request, signal_with_start=False)
@@ -206,6 +193,7 @@ class WorkflowService(ClusterInfoRpcs, DeploymentRpcs, _Base):
         self, request: Any, context: Ctx
     ) -> rr.SignalWithStartWorkflowExecutionResponse:
         ns = self.namespaces.get(request.namespace)
+        require_registered(ns)
         validation.start_request(request, self.blob_limit)
         validation.search_attributes(ns, request.search_attributes)
         validation.require(request.signal_name, "SignalName")

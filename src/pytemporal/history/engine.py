@@ -34,7 +34,7 @@ from pytemporal.history.api.updates_registry import UpdateRegistry
 from pytemporal.history.cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, Entry, Key, RunCache
 from pytemporal.history.dispatch import TaskDispatcher, pending_task_rows
 from pytemporal.history.timer_queue import TimerQueue
-from pytemporal.history.workflow import deadlines, versioning
+from pytemporal.history.workflow import deadlines, reset_points, versioning
 from pytemporal.history.workflow import updates as upd
 from pytemporal.history.workflow.limits import WorkflowLimits
 from pytemporal.history.workflow.state import MutableState, Transfer, decode
@@ -76,6 +76,20 @@ def search_attributes_json(ms: MutableState) -> str:
         except ValueError:
             continue
     return json.dumps(out, sort_keys=True)
+
+
+def _lineage(ms: MutableState) -> dict[str, Any]:
+    """The run's parent and root, as visibility columns (a run with no parent is its
+    own root)."""
+    s = ms.started
+    parent = s.parent_workflow_execution if s.HasField("parent_workflow_execution") else None
+    root = s.root_workflow_execution if s.HasField("root_workflow_execution") else None
+    return {
+        "parent_workflow_id": parent.workflow_id if parent is not None else None,
+        "parent_run_id": parent.run_id if parent is not None else None,
+        "root_workflow_id": root.workflow_id if root is not None else ms.workflow_id,
+        "root_run_id": root.run_id if root is not None else ms.run_id,
+    }
 
 
 def _closes(ms: MutableState) -> bool:
@@ -142,10 +156,17 @@ class HistoryEngine:
         # Runs whose last commit failed in an unknown way: on reload, offer their tasks
         # and publish their deadline again, in case it did commit.
         self._suspect: dict[Key, None] = {}
+        # Closed runs are deleted after their namespace's retention (off in the
+        # time-skipping mode, whose clock would jump to those deletions).
+        self.retention = True
+        self.deleted = 0
         # Set by the server: the worker deployment version new tasks of a (namespace id,
         # task queue, workflow id) go to ("" unversioned), to tell a pinned run that its
         # deployment has moved on (WorkflowTaskStarted's target_..._version_changed).
         self.deployment_target: Callable[[str, str, str], str] | None = None
+        # Set by the server: whether a version ("deployment:build") polls a workflow
+        # task queue, (namespace id, version, task queue) (UpdateWorkflowExecutionOptions).
+        self.version_present: Callable[[str, str, str], bool] | None = None
 
     def _pinned(self, entry: Entry) -> bool:
         # In-flight queries and updates live in memory beside the entry and are
@@ -289,6 +310,8 @@ class HistoryEngine:
     async def commit(self, changes: list[Change]) -> None:
         """Persist the changes atomically, then publish them."""
         closing = [c.entry for c in changes if _closes(c.entry.ms)]
+        for entry in closing:
+            self._schedule_deletion(entry.ms)
         mutations = [self._mutation(c) for c in changes]
         try:
             await self.store.commit(mutations)
@@ -326,6 +349,25 @@ class HistoryEngine:
                     ms.next_event_id - 1,
                 )
 
+    def _schedule_deletion(self, ms: MutableState) -> None:
+        """As Temporal's DeleteHistoryEventTask, created at close: the run and its
+        history and visibility are deleted once the namespace's retention has passed,
+        by the run's timer row (`_fire`)."""
+        if ms.delete_after or not self.retention:
+            return
+        retention = self._retention(ms.namespace_id)
+        if retention > 0:
+            ms.delete_after = (ms.close_time or ms.now) + retention
+
+    def _retention(self, namespace_id: str) -> float:
+        """The namespace's retention in seconds (0: unknown)."""
+        if self.namespaces is None:
+            return 0.0
+        try:
+            return float(self.namespaces.by_id(namespace_id).retention_seconds)
+        except NotFound:
+            return 0.0
+
     def _scheduled_closed(self, entry: Entry) -> None:
         """A run a schedule started closed: tell the scheduler (it reads how)."""
         payload = entry.ms.started.search_attributes.indexed_fields.get("TemporalScheduledById")
@@ -343,6 +385,7 @@ class HistoryEngine:
         if ms.new_run is not None:
             # The chain's next run replaces this one as the workflow id's current run.
             nxt = ms.new_run
+            reset_points.roll_over(nxt, self._retention(nxt.namespace_id))
             current = CurrentUpdate(
                 CurrentMode.REPLACE,
                 nxt.start_request_id,
@@ -436,6 +479,8 @@ class HistoryEngine:
             task_queue=ms.task_queue,
             execution_time=ms.execution_time,
             search_attributes=search_attributes_json(ms),
+            **_lineage(ms),
+            history_size_bytes=ms.history_size_bytes,
             batches=batches,
             current=current,
             set_timer=timer != entry.timer,
@@ -548,12 +593,23 @@ class HistoryEngine:
             return None  # its new owner reads the row
         try:
             async with self.locked(key) as entry:
-                if entry.ms.is_open:
-                    deadlines.fire_due(entry.ms)
+                ms = entry.ms
+                if ms.is_open:
+                    deadlines.fire_due(ms)
+                elif deadlines.deletion_due(ms):
+                    await self._delete(entry)
+                    return None
                 await self.commit_one(entry)
                 return deadlines.next_deadline(entry.ms)
         except (NotFound, ShardNotOwned):
             return None
+
+    async def _delete(self, entry: Entry) -> None:
+        """Delete a closed run (under its lock): its row, history, visibility, timer
+        and backlog rows, and the current-run pointer if it names the run."""
+        await self.store.delete_execution(*entry.key)
+        self.deleted += 1
+        self._invalidate(entry)
 
     # -- recovery ------------------------------------------------------------------
 
@@ -587,6 +643,13 @@ class HistoryEngine:
             self._arm(entry)
             for t in outbox:
                 self.on_transfer(entry.key, t)
+
+    def forget_namespace(self, namespace_id: str) -> None:
+        """A deleted namespace's runs are going: drop them from the cache and the timer
+        queue's memory (their rows are deleted by the caller)."""
+        for entry in [e for e in self.cache if e.key[0] == namespace_id]:
+            self._invalidate(entry)
+        self.timers.forget(lambda key: key[0] == namespace_id)
 
     def drop_shards(self, shards: list[int]) -> None:
         """Forget the runs of shards this process no longer owns."""

@@ -21,7 +21,6 @@ from typing import Protocol, TypeAlias
 
 from temporalio.api.common.v1 import Payloads
 from temporalio.api.failure.v1 import Failure
-from temporalio.api.workflow.v1 import VersioningOverride, WorkflowExecutionOptions
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionResponse,
     ExecuteMultiOperationRequest,
@@ -56,7 +55,6 @@ from pytemporal.history.api import (
     start,
     sticky,
     updates,
-    versioning_override,
     workflow_tasks,
 )
 from pytemporal.history.api.start import StartResult
@@ -165,12 +163,6 @@ class WorkerTasks(Protocol):
 
     async def reset_sticky(self, key: Key) -> None:
         """Send the run's next workflow task to its normal queue, not the sticky one."""
-        ...
-
-    async def set_versioning_override(
-        self, key: Key, override: VersioningOverride | None, identity: str
-    ) -> WorkflowExecutionOptions:
-        """Set (None: remove) the run's versioning override; its options afterwards."""
         ...
 
     async def heartbeat_activity(self, activity: ActivityRef, details: Payloads | None) -> bool:
@@ -295,11 +287,6 @@ class LocalPublicHistory:
 
     async def reset_sticky(self, key: Key) -> None:
         await sticky.reset(self.engine, key)
-
-    async def set_versioning_override(
-        self, key: Key, override: VersioningOverride | None, identity: str
-    ) -> WorkflowExecutionOptions:
-        return await versioning_override.apply(self.engine, key, override, identity)
 
     @contextlib.asynccontextmanager
     async def _activity(self, activity: ActivityRef) -> AsyncIterator[tuple[Entry, ActivityInfo]]:

@@ -15,7 +15,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from pytemporal.visibility.query import Expr
+    from pytemporal.visibility.query import Expr, OrderItem
 
 
 @dataclass(frozen=True)
@@ -131,6 +131,12 @@ class Mutation:
     execution_time: float = 0.0
     # JSON object of the run's search attributes (decoded values), for visibility.
     search_attributes: str = "{}"
+    # Visibility columns as Temporal's SQL visibility has them (schema version 3).
+    parent_workflow_id: str | None = None
+    parent_run_id: str | None = None
+    root_workflow_id: str = ""
+    root_run_id: str = ""
+    history_size_bytes: int = 0
     batches: list[HistoryBatch] = field(default_factory=list)
     current: CurrentUpdate | None = None
     # The run's timer-task row: with set_timer, written as `timer` (None deletes it).
@@ -151,6 +157,8 @@ class VisibilityCursor:
     close_time: float | None
     start_time: float
     run_id: str
+    # With a query's ORDER BY, pages go by position instead: rows to skip.
+    offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -222,6 +230,17 @@ class Store(Protocol):
     async def commit(self, mutations: Sequence[Mutation]) -> None:
         """Apply all or nothing. Raises ConditionFailed on a version or current-run race."""
 
+    async def delete_execution(self, namespace_id: str, workflow_id: str, run_id: str) -> None:
+        """Delete a run: its row (and so its visibility record), history, timer and
+        backlog rows, and the current-run pointer if it names this run. Idempotent."""
+
+    async def delete_namespace_data(self, namespace_id: str, schedules_id: str) -> None:
+        """Delete every run, history, timer, backlog row and current-run pointer of a
+        namespace and of its schedules' rows (`schedules_id`). Idempotent."""
+
+    async def delete_namespace(self, namespace_id: str) -> None:
+        """Delete the namespace record. Idempotent."""
+
     async def list_executions(
         self,
         namespace_id: str,
@@ -229,10 +248,12 @@ class Store(Protocol):
         *,
         page_size: int,
         after: VisibilityCursor | None = None,
+        order_by: Sequence[OrderItem] = (),
     ) -> list[VisibilityRow]:
         """Runs matching `where` (a validated list filter), at most `page_size` of them,
         open runs first, then by close time, start time (both newest first) and run id;
-        `after` continues from a previous page's last row."""
+        `after` continues from a previous page's last row. With `order_by`, in that
+        order first, and `after.offset` rows skipped."""
 
     async def count_executions(
         self, namespace_id: str, where: Expr | None, *, group_by_status: bool = False

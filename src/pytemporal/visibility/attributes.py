@@ -60,6 +60,8 @@ PREDEFINED: dict[str, str] = {
     "TemporalWorkflowVersioningBehavior": KEYWORD,
     "TemporalScheduledStartTime": DATETIME,
     "TemporalSchedulePaused": BOOL,
+    "TemporalExternalPayloadCount": INT,
+    "TemporalExternalPayloadSizeBytes": INT,
 }
 
 ALIASES = {"ScheduleId": "WorkflowId"}
@@ -146,8 +148,9 @@ def _wrong_type(attr: Attribute, v: Value) -> InvalidQuery:
     )
 
 
-def convert(attr: Attribute, v: Value) -> Value:
-    """A literal as stored for `attr`; InvalidQuery when the type does not fit."""
+def convert(attr: Attribute, v: Value, now: float | None = None) -> Value:
+    """A literal as stored for `attr`; InvalidQuery when the type does not fit. `now`
+    anchors relative Datetime literals (see `parse_datetime`)."""
     if attr.name == EXECUTION_STATUS:
         return _status(v)
     if attr.name == EXECUTION_DURATION:
@@ -164,7 +167,7 @@ def convert(attr: Attribute, v: Value) -> Value:
             return v
     elif t == DATETIME:
         if isinstance(v, str):
-            return parse_datetime(v)
+            return parse_datetime(v, now)
         if isinstance(v, int) and not isinstance(v, bool):
             return v / 1e9
     raise _wrong_type(attr, v)
@@ -185,9 +188,18 @@ _RFC3339 = re.compile(
 )
 
 
-def parse_datetime(s: str) -> float:
-    """RFC 3339 (with up to nanoseconds) to unix seconds."""
+_RELATIVE = re.compile(r"[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h|d))+")
+
+
+def parse_datetime(s: str, now: float | None = None) -> float:
+    """RFC 3339 (with up to nanoseconds) to unix seconds. Beyond Temporal (its issue
+    #8349), with `now`: `'now'`, or a Go duration (with `d` for days) counted back
+    from now (`'-15m'`, `'15m'`: fifteen minutes ago) or forward with a `+`."""
     m = _RFC3339.fullmatch(s)
+    if m is None and now is not None:
+        relative = _relative(s.strip(), now)
+        if relative is not None:
+            return relative
     if m is None:
         raise invalid_expression(f"unable to parse datetime '{s}'")
     year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
@@ -201,6 +213,16 @@ def parse_datetime(s: str) -> float:
     except ValueError as e:
         raise invalid_expression(f"unable to parse datetime '{s}'") from e
     return dt.timestamp() + (int(frac.ljust(9, "0")) / 1e9 if frac else 0.0)
+
+
+def _relative(s: str, now: float) -> float | None:
+    if s.lower() == "now":
+        return now
+    if not _RELATIVE.fullmatch(s):
+        return None
+    body = s.lstrip("+-")
+    seconds = sum(float(n) * _GO_UNITS[u] for n, u in _GO_PART.findall(body)) / 1e9
+    return now + seconds if s.startswith("+") else now - seconds
 
 
 _GO_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000}

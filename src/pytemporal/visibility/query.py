@@ -96,9 +96,16 @@ _DIVISION = Attribute(sa.NAMESPACE_DIVISION, sa.KEYWORD, system=False)
 
 
 @dataclass(frozen=True)
+class OrderItem:
+    attr: Attribute
+    desc: bool = False
+
+
+@dataclass(frozen=True)
 class Query:
     where: Expr | None
     group_by: Attribute | None = None
+    order_by: tuple[OrderItem, ...] = ()
 
     def filter(self) -> Expr | None:
         """`where`, restricted as Temporal does to records of no namespace division
@@ -109,8 +116,10 @@ class Query:
         return hidden if self.where is None else And(self.where, hidden)
 
 
-def parse(text: str, custom: dict[str, str]) -> Query:
-    """`custom`: the namespace's registered search attributes, name -> type name."""
+def parse(text: str, custom: dict[str, str], *, now: float | None = None) -> Query:
+    """`custom`: the namespace's registered search attributes, name -> type name.
+    `now` (unix seconds) is what relative times (`StartTime > '-15m'`) count from;
+    without it they are refused as unparsable datetimes."""
     if len(text) > MAX_QUERY_LENGTH:
         raise InvalidQuery(
             f"query is {len(text)} characters long, more than the maximum of {MAX_QUERY_LENGTH}"
@@ -119,15 +128,28 @@ def parse(text: str, custom: dict[str, str]) -> Query:
     # The order Temporal checks in: LIMIT, then the condition, then ORDER BY and GROUP BY.
     if raw.limit:
         raise sa.not_supported("'LIMIT' clause")
-    where = None if raw.where is None else _resolve(raw.where, custom)
+    where = None if raw.where is None else _resolve(raw.where, custom, now)
     _check_clauses(raw, custom)
     group_by = sa.resolve(raw.group_by[0].text, custom) if raw.group_by else None
-    return Query(where, group_by)
+    order_by = tuple(_order_item(name.text, desc, custom) for name, desc in raw.order_by)
+    return Query(where, group_by, order_by)
+
+
+# Beyond Temporal's SQL visibility (which refuses ORDER BY), as its Elasticsearch
+# visibility: any attribute but Text and KeywordList (which have no single value).
+_UNSORTABLE = frozenset({sa.TEXT, sa.KEYWORD_LIST})
+
+
+def _order_item(name: str, desc: bool, custom: dict[str, str]) -> OrderItem:
+    attr = sa.resolve(name, custom)
+    if attr.type in _UNSORTABLE:
+        raise sa.not_supported(
+            f"'ORDER BY' clause on search attribute {attr.name} of type {attr.type}"
+        )
+    return OrderItem(attr, desc)
 
 
 def _check_clauses(raw: RawQuery, custom: dict[str, str]) -> None:
-    if raw.order_by:
-        raise sa.not_supported("'ORDER BY' clause")
     if len(raw.group_by) > 1:
         raise sa.not_supported("'GROUP BY' clause supports only a single field")
     if raw.group_by:
@@ -149,28 +171,28 @@ def _mentions(e: Expr, name: str) -> bool:
 # -- resolution: raw syntax -> typed AST ------------------------------------------------
 
 
-def _resolve(e: RawExpr, custom: dict[str, str]) -> Expr:
+def _resolve(e: RawExpr, custom: dict[str, str], now: float | None) -> Expr:
     if isinstance(e, RawAnd):
-        return And(_resolve(e.left, custom), _resolve(e.right, custom))
+        return And(_resolve(e.left, custom, now), _resolve(e.right, custom, now))
     if isinstance(e, RawOr):
-        return Or(_resolve(e.left, custom), _resolve(e.right, custom))
+        return Or(_resolve(e.left, custom, now), _resolve(e.right, custom, now))
     if isinstance(e, RawNot):
-        return Not(_resolve(e.operand, custom))
+        return Not(_resolve(e.operand, custom, now))
     if isinstance(e, Bare):
         if isinstance(e.operand, Col):
             raise sa.invalid_expression("incomplete expression")
         raise sa.not_supported("expression of type *sqlparser.SQLVal")
-    return _predicate(e, custom)
+    return _predicate(e, custom, now)
 
 
-def _predicate(p: Predicate, custom: dict[str, str]) -> Expr:
+def _predicate(p: Predicate, custom: dict[str, str], now: float | None) -> Expr:
     if not isinstance(p.left, Col):
         raise sa.invalid_expression("must be a column name but was *sqlparser.SQLVal")
     attr = sa.resolve(p.left.name, custom)
     op = p.op
     if op in ("IS NULL", "IS NOT NULL"):
         return IsNull(attr, negated=op == "IS NOT NULL")
-    values = tuple(_value(attr, o) for o in p.right)
+    values = tuple(_value(attr, o, now) for o in p.right)
     _check_operator(attr, op)
     if op in ("IN", "NOT IN"):
         return In(attr, values, negated=op == "NOT IN")
@@ -186,7 +208,7 @@ def _predicate(p: Predicate, custom: dict[str, str]) -> Expr:
     return Compare(attr, _COMPARE_OPS[op], values[0])
 
 
-def _value(attr: Attribute, o: Operand) -> Value:
+def _value(attr: Attribute, o: Operand, now: float | None) -> Value:
     if isinstance(o, Col):
         raise sa.not_supported(
             "column name on the right side of comparison expression"
@@ -194,7 +216,7 @@ def _value(attr: Attribute, o: Operand) -> Value:
         )
     if o.value is None:
         raise sa.invalid_expression("unexpected value type *sqlparser.NullVal")
-    return sa.convert(attr, o.value)
+    return sa.convert(attr, o.value, now)
 
 
 _EQUALITY = frozenset({"=", "!="})
@@ -232,6 +254,7 @@ __all__ = [
     "IsNull",
     "Not",
     "Or",
+    "OrderItem",
     "Query",
     "StartsWith",
     "parse",

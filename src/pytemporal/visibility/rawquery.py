@@ -90,7 +90,8 @@ RawExpr = Predicate | Bare | RawAnd | RawOr | RawNot
 class RawQuery:
     where: RawExpr | None = None
     group_by: list[Token] = field(default_factory=list)
-    order_by: bool = False
+    # (attribute name, descending)
+    order_by: list[tuple[Token, bool]] = field(default_factory=list)
     limit: bool = False
 
 
@@ -145,8 +146,7 @@ class _Parser:
         if self.tok.is_keyword("ORDER"):
             self.take()
             self.expect_keyword("BY")
-            q.order_by = True
-            self._order_items()
+            q.order_by = self._order_items()
         if self.tok.is_keyword("LIMIT"):
             self.take()
             q.limit = True
@@ -178,13 +178,17 @@ class _Parser:
             raise syntax_error(self.tok)
         return self.take()
 
-    def _order_items(self) -> None:
-        self._name()
-        if self.tok.is_keyword("ASC", "DESC"):
+    def _order_items(self) -> list[tuple[Token, bool]]:
+        items = []
+        while True:
+            name = self._name()
+            desc = False
+            if self.tok.is_keyword("ASC", "DESC"):
+                desc = self.take().is_keyword("DESC")
+            items.append((name, desc))
+            if not self.tok.is_op(","):
+                return items
             self.take()
-        if self.tok.is_op(","):
-            self.take()
-            self._order_items()
 
     def _number(self) -> None:
         if self.tok.kind is not Kind.NUMBER:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,6 +29,7 @@ from pytemporal.visibility.query import (
     IsNull,
     Not,
     Or,
+    OrderItem,
     StartsWith,
 )
 
@@ -43,6 +45,12 @@ _COLUMNS = {
     "ExecutionTime": "execution_time",
     "CloseTime": "close_time",
     "HistoryLength": "history_length",
+    "HistorySizeBytes": "history_size_bytes",
+    "StateTransitionCount": "state_transition_count",
+    "ParentWorkflowId": "parent_workflow_id",
+    "ParentRunId": "parent_run_id",
+    "RootWorkflowId": "root_workflow_id",
+    "RootRunId": "root_run_id",
 }
 _DURATION_NS = "((close_time - execution_time) * 1e9)"
 # System attributes the table has no column for (yet).
@@ -93,13 +101,24 @@ def select_page(
     *,
     limit: int,
     after: tuple[float | None, float, str] | None,
+    order_by: Sequence[OrderItem] = (),
+    offset: int = 0,
 ) -> tuple[str, list[object]]:
     """One page of rows (ROW_COLUMNS) in visibility order, after the keyset `after`
-    = (close_time, start_time, run_id) of the previous page's last row."""
+    = (close_time, start_time, run_id) of the previous page's last row. With
+    `order_by` (a query's ORDER BY), rows come in that order (missing values last,
+    visibility order breaking ties) and pages by `offset` instead."""
     st = Statement(dialect)
     conds = [f"namespace_id = {st.bind(namespace_id, 'text')}"]
     if where is not None:
         conds.append(condition(st, where))
+    if order_by:
+        keys = [_order_key(st, item) for item in order_by]
+        sql = (
+            f"SELECT {ROW_COLUMNS} FROM executions WHERE {' AND '.join(conds)}"
+            f" ORDER BY {', '.join(keys)}, {ORDER_BY} LIMIT {int(limit)} OFFSET {int(offset)}"
+        )
+        return sql, st.params
     if after is not None:
         close, start, run_id = after
         key = OPEN_CLOSE_TIME if close is None else close
@@ -114,6 +133,12 @@ def select_page(
         f" ORDER BY {ORDER_BY} LIMIT {int(limit)}"
     )
     return sql, st.params
+
+
+def _order_key(st: Statement, item: OrderItem) -> str:
+    col = _column(st, item.attr)
+    # NULLs last in both dialects (they disagree on the default).
+    return f"({col} IS NULL), {col} {'DESC' if item.desc else 'ASC'}"
 
 
 def select_count(

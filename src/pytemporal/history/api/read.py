@@ -13,6 +13,7 @@ from temporalio.api.enums.v1 import (
     PendingActivityState,
     PendingWorkflowTaskState,
     TaskQueueKind,
+    VersioningBehavior,
 )
 from temporalio.api.history.v1 import (
     History,
@@ -26,6 +27,7 @@ from temporalio.api.workflow.v1 import (
     PendingWorkflowTaskInfo,
     WorkflowExecutionConfig,
     WorkflowExecutionExtendedInfo,
+    WorkflowExecutionOptions,
 )
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionResponse,
@@ -36,7 +38,7 @@ from temporalio.api.workflowservice.v1 import (
 from pytemporal.common.errors import InvalidArgument
 from pytemporal.common.protoutil import ts
 from pytemporal.history.engine import HistoryEngine, Key
-from pytemporal.history.workflow import versioning
+from pytemporal.history.workflow import reset_points, versioning
 from pytemporal.history.workflow.info import execution_info
 from pytemporal.history.workflow.state import ActivityInfo, MutableState, WorkflowTaskInfo
 
@@ -132,7 +134,12 @@ async def get_history(
                         ev = _legacy_close_event(ev)
                     return GetWorkflowExecutionHistoryResponse(history=History(events=[ev]))
             elif last >= start:
-                return await _page(engine, key, start, page, last, bound)
+                resp = await _page(engine, key, start, page, last, bound)
+                if req.wait_new_event and is_open and bound is None and not resp.next_page_token:
+                    # As Temporal: the last page of a running run keeps a token, so a
+                    # follower (`workflow show --follow`) long-polls for what comes next.
+                    resp.next_page_token = page_token(key[2], last + 1)
+                return resp
             if not req.wait_new_event:
                 if close_only:
                     return GetWorkflowExecutionHistoryResponse()
@@ -196,6 +203,21 @@ def _describe(ms: MutableState) -> DescribeWorkflowExecutionResponse:
     )
     if (vinfo := versioning.describe(ms)) is not None:
         resp.workflow_execution_info.versioning_info.CopyFrom(vinfo)
+    info = resp.workflow_execution_info
+    if ms.auto_reset_points:
+        info.auto_reset_points.CopyFrom(reset_points.points(ms))
+    if ms.execution_options:
+        opts = WorkflowExecutionOptions.FromString(ms.execution_options)
+        if opts.HasField("versioning_override"):
+            override = info.versioning_info.versioning_override
+            override.CopyFrom(opts.versioning_override)
+            # Temporal fills the deprecated behavior field in for older clients.
+            if override.auto_upgrade:
+                override.behavior = VersioningBehavior.VERSIONING_BEHAVIOR_AUTO_UPGRADE
+            elif override.HasField("pinned"):
+                override.behavior = VersioningBehavior.VERSIONING_BEHAVIOR_PINNED
+        if opts.HasField("priority"):
+            info.priority.CopyFrom(opts.priority)
     if ms.last_reset_time:
         resp.workflow_extended_info.last_reset_time.CopyFrom(ts(ms.last_reset_time))
     if ms.run_expiration:

@@ -44,6 +44,10 @@ def next_run(
     for f in ("continued_failure", "last_completion_result", "first_workflow_task_backoff"):
         attrs.ClearField(f)  # type: ignore[arg-type]
     attrs.continued_execution_run_id = ms.run_id
+    # The next run starts from these (`reset_points.roll_over`), as in Temporal.
+    attrs.ClearField("prev_auto_reset_points")
+    if ms.auto_reset_points:
+        attrs.prev_auto_reset_points.ParseFromString(ms.auto_reset_points)
     attrs.original_execution_run_id = run_id
     attrs.first_execution_run_id = ms.first_execution_run_id
     attrs.initiator = initiator  # type: ignore[assignment]

@@ -109,6 +109,8 @@ def encode(ms: st.MutableState) -> bytes:
             pb.UpdateInfo(update_id=uid, accepted_event_id=ids[0], completed_event_id=ids[1])
             for uid, ids in ms.updates.items()
         ],
+        auto_reset_points=ms.auto_reset_points,
+        execution_options=ms.execution_options,
         versioning=b"" if ms.versioning is None else ms.versioning.SerializeToString(),
         **_copy(ms, _MS),
     )
@@ -188,6 +190,8 @@ def _decode(msg: pb.MutableState) -> st.MutableState:
         },
         outbox=[_decode_transfer(t) for t in msg.outbox],
         updates={u.update_id: [u.accepted_event_id, u.completed_event_id] for u in msg.updates},
+        auto_reset_points=msg.auto_reset_points,
+        execution_options=msg.execution_options,
         versioning=WorkflowExecutionVersioningInfo.FromString(msg.versioning)
         if msg.versioning
         else None,

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from temporalio.api.command.v1 import Command
-from temporalio.api.enums.v1 import CommandType, EventType, WorkflowTaskFailedCause
+from temporalio.api.enums.v1 import (
+    CommandType,
+    EventType,
+    WorkerVersioningMode,
+    WorkflowTaskFailedCause,
+)
 from temporalio.api.history.v1 import (
     ActivityTaskCancelRequestedEventAttributes,
     MarkerRecordedEventAttributes,
@@ -25,6 +30,7 @@ from pytemporal.history.workflow import (
     command_checker,
     durations,
     lifecycle,
+    reset_points,
     updates,
     versioning,
 )
@@ -73,6 +79,17 @@ def failure_message(cause: int, detail: str = "") -> str:
 def _name(command_type: int) -> str:
     # A type this build does not know is still named, by number (as Go prints it).
     return C.Name(command_type) if command_type in C.values() else str(command_type)  # type: ignore[arg-type]
+
+
+def _build_id(req: RespondWorkflowTaskCompletedRequest) -> str:
+    """The completing worker's build id, as Temporal reads it for reset points: the
+    version stamp's, unless the worker runs versioned (a deployment)."""
+    opts = req.deployment_options
+    if opts.worker_versioning_mode == WorkerVersioningMode.WORKER_VERSIONING_MODE_VERSIONED:
+        return opts.build_id
+    if req.deployment.build_id:  # deprecated, still sent by older SDKs
+        return req.deployment.build_id
+    return req.worker_version_stamp.build_id
 
 
 def check_sequence(commands: list[Command]) -> None:
@@ -124,6 +141,7 @@ def complete(
     )
     versioning.task_completed(ms, req.deployment_options, req.versioning_behavior, attrs)
     completed = ms.add_event(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, attrs)
+    reset_points.record(ms, req.binary_checksum, _build_id(req), completed.event_id)
     ms.previous_started_event_id = wft.started_event_id
     ms.last_completed_wft_event_id = completed.event_id
     ms.wft_completed_count += 1

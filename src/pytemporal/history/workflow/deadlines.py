@@ -29,7 +29,7 @@ def _wft_deadline(ms: MutableState) -> tuple[float, int] | None:
 
 def next_deadline(ms: MutableState) -> float | None:
     if not ms.is_open:
-        return None
+        return ms.delete_after or None
     times: list[float] = []
     if ms.first_wft_backoff_until and ms.wft is None:
         times.append(ms.first_wft_backoff_until)
@@ -45,6 +45,11 @@ def next_deadline(ms: MutableState) -> float | None:
                 continue
             times.append(when)
     return min(times) if times else None
+
+
+def deletion_due(ms: MutableState) -> bool:
+    """A closed run whose retention has passed, with nothing left to deliver."""
+    return not ms.is_open and not ms.outbox and 0 < ms.delete_after <= ms.now
 
 
 def fire_due(ms: MutableState) -> None:

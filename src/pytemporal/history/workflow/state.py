@@ -218,6 +218,11 @@ class MutableState:
     last_reset_time: float = 0.0
     # update_id -> [accepted event id, completed event id]
     updates: dict[str, list[int]] = field(default_factory=dict)
+    # Unix seconds after which the closed run is deleted (0: never).
+    delete_after: float = 0.0
+    # Serialized ResetPoints / WorkflowExecutionOptions (empty: none).
+    auto_reset_points: bytes = b""
+    execution_options: bytes = b""
     # Worker versioning: behaviour, version and override (None: never versioned).
     versioning: WorkflowExecutionVersioningInfo | None = None
     # The next run of the chain (continue-as-new, retry, cron), committed with this one.

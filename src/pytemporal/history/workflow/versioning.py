@@ -24,7 +24,11 @@ from temporalio.api.history.v1 import (
     WorkflowExecutionStartedEventAttributes,
     WorkflowTaskCompletedEventAttributes,
 )
-from temporalio.api.workflow.v1 import VersioningOverride, WorkflowExecutionVersioningInfo
+from temporalio.api.workflow.v1 import (
+    VersioningOverride,
+    WorkflowExecutionOptions,
+    WorkflowExecutionVersioningInfo,
+)
 
 from pytemporal.common.errors import InvalidArgument
 from pytemporal.history.workflow.state import MutableState
@@ -93,22 +97,40 @@ def _parse(version: str) -> tuple[str, str]:
 
 
 def override(ms: MutableState) -> VersioningOverride | None:
-    source = ms.versioning if ms.versioning is not None else ms.started
-    return source.versioning_override if source.HasField("versioning_override") else None
+    """The run's override: set at start (seeded by `seed_options`) or by
+    UpdateWorkflowExecutionOptions, both kept in the run's execution options."""
+    if not ms.execution_options:
+        return None
+    opts = WorkflowExecutionOptions.FromString(ms.execution_options)
+    return opts.versioning_override if opts.HasField("versioning_override") else None
+
+
+def seed_options(ms: MutableState) -> None:
+    """A new run's execution options hold the override its Started event carries."""
+    if ms.started.HasField("versioning_override"):
+        opts = WorkflowExecutionOptions(versioning_override=ms.started.versioning_override)
+        ms.execution_options = opts.SerializeToString()
 
 
 def _info(ms: MutableState) -> WorkflowExecutionVersioningInfo:
     if ms.versioning is None:
         ms.versioning = WorkflowExecutionVersioningInfo()
-        if ms.started.HasField("versioning_override"):
-            ms.versioning.versioning_override.CopyFrom(ms.started.versioning_override)
     return ms.versioning
+
+
+def _pinned_by(o: VersioningOverride) -> str:
+    if o.HasField("pinned"):
+        return version_string(o.pinned.version)
+    if o.behavior == PINNED and o.pinned_version:  # the deprecated form
+        name, build = _parse(o.pinned_version)
+        return f"{name}:{build}"
+    return ""
 
 
 def behavior(ms: MutableState) -> int:
     o = override(ms)
     if o is not None:
-        return PINNED if o.HasField("pinned") or o.behavior == PINNED else AUTO_UPGRADE
+        return PINNED if _pinned_by(o) else AUTO_UPGRADE
     return ms.versioning.behavior if ms.versioning is not None else 0
 
 
@@ -116,7 +138,7 @@ def pinned_version(ms: MutableState) -> str:
     """The version the run's tasks must go to ("": matching picks the current one)."""
     o = override(ms)
     if o is not None:
-        return version_string(o.pinned.version) if o.HasField("pinned") else ""
+        return _pinned_by(o)
     v = ms.versioning
     if v is not None and v.deployment_version.build_id:
         return version_string(v.deployment_version) if v.behavior == PINNED else ""
@@ -145,7 +167,13 @@ def continue_as_new(
     for name in SEARCH_ATTRIBUTES:
         attrs.search_attributes.indexed_fields.pop(name, None)
     attrs.ClearField("inherited_pinned_version")
-    pinned = pinned_version(ms) if override(ms) is None else ""
+    # The next run keeps the override the run has now (set at start or since).
+    current = override(ms)
+    if current is None:
+        attrs.ClearField("versioning_override")
+    else:
+        attrs.versioning_override.CopyFrom(current)
+    pinned = pinned_version(ms) if current is None else ""
     if initial == CAN_USE_RAMPING:
         return WorkflowExecutionVersioningInfo(continue_as_new_initial_versioning_behavior=initial)  # type: ignore[arg-type]
     if initial != CAN_AUTO_UPGRADE and pinned and attrs.task_queue.name == ms.task_queue:
@@ -203,26 +231,21 @@ def task_completed(
     _search_attributes(ms)
 
 
-def set_override(ms: MutableState, o: VersioningOverride | None) -> None:
-    """UpdateWorkflowExecutionOptions' versioning override (None removes it)."""
-    info = _info(ms)
-    if o is None:
-        info.ClearField("versioning_override")
-    else:
-        info.versioning_override.CopyFrom(normalized_override(o))
-    _search_attributes(ms)
+def options_changed(ms: MutableState) -> None:
+    """UpdateWorkflowExecutionOptions changed the override: the search attributes follow."""
+    if override(ms) is not None or ms.versioning is not None:
+        _search_attributes(ms)
 
 
 def describe(ms: MutableState) -> WorkflowExecutionVersioningInfo | None:
-    """`versioning_info` of DescribeWorkflowExecution."""
-    if ms.versioning is None and not ms.started.HasField("versioning_override"):
-        return None
-    return _info(ms)
+    """`versioning_info` of DescribeWorkflowExecution, but its override (read.py adds
+    that from the execution options)."""
+    return ms.versioning
 
 
 def _search_attributes(ms: MutableState) -> None:
     fields = ms.started.search_attributes.indexed_fields
-    info = _info(ms)
+    info = ms.versioning or WorkflowExecutionVersioningInfo()
     version = pinned_version(ms) or version_string(info.deployment_version)
     if version:
         fields["TemporalWorkerDeploymentVersion"].CopyFrom(_keyword(version))

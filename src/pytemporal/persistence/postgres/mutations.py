@@ -18,12 +18,19 @@ from pytemporal.persistence.api import CurrentMode, Mutation
 _INSERT_EXECUTION = (
     "INSERT INTO executions (namespace_id, workflow_id, run_id, db_version, next_event_id,"
     " status, workflow_type, start_time, close_time, active, state, task_queue,"
-    " execution_time, history_length, search_attributes, shard_id)"
-    " VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    " execution_time, history_length, search_attributes, shard_id, parent_workflow_id,"
+    " parent_run_id, root_workflow_id, root_run_id, history_size_bytes,"
+    " state_transition_count)"
+    " VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
+    " $18, $19, $20, 1)"
 )
+# Parent and root never change, but are written again: rows from before schema
+# version 3 get them at their next commit.
 _UPDATE_EXECUTION = (
     "UPDATE executions SET db_version = $4, next_event_id = $5, status = $6,"
-    " close_time = $7, active = $8, state = $9, history_length = $11, search_attributes = $12"
+    " close_time = $7, active = $8, state = $9, history_length = $11, search_attributes = $12,"
+    " history_size_bytes = $13, state_transition_count = $4, parent_workflow_id = $14,"
+    " parent_run_id = $15, root_workflow_id = $16, root_run_id = $17"
     " WHERE namespace_id = $1 AND workflow_id = $2 AND run_id = $3 AND db_version = $10"
 )
 _INSERT_HISTORY = (
@@ -95,6 +102,11 @@ async def apply(conn: Any, m: Mutation) -> None:
             m.next_event_id - 1,
             m.search_attributes,
             m.shard_id,
+            m.parent_workflow_id,
+            m.parent_run_id,
+            m.root_workflow_id,
+            m.root_run_id,
+            m.history_size_bytes,
         )
     else:
         status = await conn.execute(
@@ -109,6 +121,11 @@ async def apply(conn: Any, m: Mutation) -> None:
             m.db_version - 1,
             m.next_event_id - 1,
             m.search_attributes,
+            m.history_size_bytes,
+            m.parent_workflow_id,
+            m.parent_run_id,
+            m.root_workflow_id,
+            m.root_run_id,
         )
         if rowcount(status) != 1:
             raise ConditionFailed(f"execution {key} changed concurrently")

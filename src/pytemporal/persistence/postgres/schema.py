@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA_V1 = """
 CREATE TABLE schema_version (version BIGINT NOT NULL);
@@ -102,8 +102,23 @@ CREATE UNIQUE INDEX tasks_run ON tasks (namespace_id, workflow_id, run_id, kind,
 DROP INDEX IF EXISTS executions_active;
 """
 
+SCHEMA_V3 = """
+-- Version 3: the rest of Temporal's SQL visibility columns. Rows written before it
+-- get their parent and root at their next commit; until then (and for good, for runs
+-- that are already closed) they name themselves as their root, and have no parent.
+ALTER TABLE executions
+    ADD COLUMN parent_workflow_id TEXT,
+    ADD COLUMN parent_run_id TEXT,
+    ADD COLUMN root_workflow_id TEXT NOT NULL DEFAULT '',
+    ADD COLUMN root_run_id TEXT NOT NULL DEFAULT '',
+    ADD COLUMN history_size_bytes BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN state_transition_count BIGINT NOT NULL DEFAULT 0;
+UPDATE executions SET root_workflow_id = workflow_id, root_run_id = run_id,
+    state_transition_count = db_version;
+"""
+
 # version -> the DDL that brings version - 1 to it; SCHEMA_VERSION is the last key.
-MIGRATIONS: dict[int, str] = {1: SCHEMA_V1, 2: SCHEMA_V2}
+MIGRATIONS: dict[int, str] = {1: SCHEMA_V1, 2: SCHEMA_V2, 3: SCHEMA_V3}
 
 # Serializes schema changes of concurrent `schema setup`/`upgrade` runs (and dev servers
 # creating their schema at start) on one database: pg_advisory_xact_lock key.

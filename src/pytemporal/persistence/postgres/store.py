@@ -31,7 +31,7 @@ from pytemporal.common.errors import (
     PersistenceError,
     ShardOwnershipLost,
 )
-from pytemporal.persistence import urls
+from pytemporal.persistence import deletion, urls
 from pytemporal.persistence.api import (
     CurrentRun,
     ExecutionRow,
@@ -59,7 +59,7 @@ from pytemporal.persistence.postgres.errors import (
 from pytemporal.persistence.postgres.group_commit import Batch, GroupCommit
 from pytemporal.persistence.postgres.schema import SCHEMA_VERSION, read_version
 from pytemporal.visibility import sql as visibility_sql
-from pytemporal.visibility.query import Expr
+from pytemporal.visibility.query import Expr, OrderItem
 
 T = TypeVar("T")
 
@@ -199,6 +199,26 @@ class PostgresStore:
             )
 
         await self._write_namespace(update, ns)
+
+    async def delete_namespace(self, namespace_id: str) -> None:
+        await self._delete(["DELETE FROM namespaces WHERE id = $1"], (namespace_id,))
+
+    async def delete_execution(self, namespace_id: str, workflow_id: str, run_id: str) -> None:
+        params = (namespace_id, workflow_id, run_id)
+        await self._delete(deletion.run_statements("postgres"), params)
+
+    async def delete_namespace_data(self, namespace_id: str, schedules_id: str) -> None:
+        params = (namespace_id, schedules_id)
+        await self._delete(deletion.namespace_statements("postgres"), params)
+
+    async def _delete(self, statements: list[str], params: tuple[str, ...]) -> None:
+        async def work(conn: Any) -> None:
+            async with conn.transaction():
+                for sql in statements:
+                    await conn.execute(sql, *params)
+
+        # Deletes are idempotent: retried like reads.
+        await self._read(work, "delete")
 
     async def _write_namespace(
         self, work: Callable[[Any], Awaitable[None]], ns: NamespaceRecord
@@ -450,10 +470,17 @@ class PostgresStore:
         *,
         page_size: int,
         after: VisibilityCursor | None = None,
+        order_by: Sequence[OrderItem] = (),
     ) -> list[VisibilityRow]:
         key = None if after is None else (after.close_time, after.start_time, after.run_id)
         sql, params = visibility_sql.select_page(
-            "postgres", namespace_id, where, limit=page_size, after=key
+            "postgres",
+            namespace_id,
+            where,
+            limit=page_size,
+            after=key,
+            order_by=order_by,
+            offset=after.offset if after is not None else 0,
         )
         rows = await self._read(lambda c: c.fetch(sql, *params), "visibility list")
         return [VisibilityRow(*r) for r in rows]

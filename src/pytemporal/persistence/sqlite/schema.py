@@ -1,6 +1,6 @@
 """Versioned SQLite schema. Bump SCHEMA_VERSION and add a migration for every change."""
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -100,6 +100,20 @@ CREATE UNIQUE INDEX IF NOT EXISTS tasks_run
 DROP INDEX IF EXISTS executions_active;
 """
 
+SCHEMA_V3 = """
+-- Version 3: the rest of Temporal's SQL visibility columns. Rows written before it
+-- get their parent and root at their next commit; until then (and for good, for runs
+-- that are already closed) they name themselves as their root, and have no parent.
+ALTER TABLE executions ADD COLUMN parent_workflow_id TEXT;
+ALTER TABLE executions ADD COLUMN parent_run_id TEXT;
+ALTER TABLE executions ADD COLUMN root_workflow_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE executions ADD COLUMN root_run_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE executions ADD COLUMN history_size_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE executions ADD COLUMN state_transition_count INTEGER NOT NULL DEFAULT 0;
+UPDATE executions SET root_workflow_id = workflow_id, root_run_id = run_id,
+    state_transition_count = db_version;
+"""
+
 # version -> the DDL that brings version - 1 to it. The schema tool runs each in one
 # transaction together with the schema_version update; SCHEMA_VERSION is the last key.
-MIGRATIONS: dict[int, str] = {1: SCHEMA_V1, 2: SCHEMA_V2}
+MIGRATIONS: dict[int, str] = {1: SCHEMA_V1, 2: SCHEMA_V2, 3: SCHEMA_V3}

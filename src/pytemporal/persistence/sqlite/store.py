@@ -7,6 +7,7 @@ writer thread.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from pytemporal.common.errors import (
     PersistenceError,
     ShardOwnershipLost,
 )
+from pytemporal.persistence import deletion
 from pytemporal.persistence.api import (
     CurrentMode,
     CurrentRun,
@@ -36,7 +38,7 @@ from pytemporal.persistence.errors import SchemaMismatch
 from pytemporal.persistence.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from pytemporal.visibility import sql as visibility_sql
 from pytemporal.visibility.attributes import InvalidQuery
-from pytemporal.visibility.query import Expr
+from pytemporal.visibility.query import Expr, OrderItem
 
 _TOO_COMPLEX = frozenset({"parser stack overflow"})
 
@@ -77,9 +79,9 @@ class SqliteStore:
             return
         (version,) = self._db.execute("SELECT version FROM schema_version").fetchone()
         if version != SCHEMA_VERSION:
-            raise SchemaMismatch(
-                f"database schema version {version}, this server expects {SCHEMA_VERSION}"
-            )
+            # Name the fix: an older dev-server file upgrades in place.
+            db = f"sqlite:///{os.path.abspath(self.path)}" if self.path else "sqlite://"
+            raise SchemaMismatch.for_versions(version, SCHEMA_VERSION, db)
 
     async def close(self) -> None:
         if self._pending:
@@ -121,6 +123,30 @@ class SqliteStore:
     async def list_namespaces(self) -> list[NamespaceRecord]:
         rows = self._db.execute("SELECT id, name, data FROM namespaces ORDER BY name").fetchall()
         return [NamespaceRecord(*r) for r in rows]
+
+    async def delete_namespace(self, namespace_id: str) -> None:
+        self._delete(["DELETE FROM namespaces WHERE id = ?"], (namespace_id,))
+
+    # -- deletion -----------------------------------------------------------------
+
+    async def delete_execution(self, namespace_id: str, workflow_id: str, run_id: str) -> None:
+        self._delete(deletion.run_statements("sqlite"), (namespace_id, workflow_id, run_id))
+
+    async def delete_namespace_data(self, namespace_id: str, schedules_id: str) -> None:
+        self._delete(deletion.namespace_statements("sqlite"), (namespace_id, schedules_id))
+
+    def _delete(self, statements: list[str], params: tuple[str, ...]) -> None:
+        if self._closed:
+            raise PersistenceError("the store is closed")
+        if self._pending:
+            self._flush()  # commits requested before this delete land before it
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                for sql in statements:
+                    self._db.execute(sql, params)
+        except sqlite3.Error as e:
+            raise PersistenceError(f"sqlite delete failed: {e}") from e
 
     # -- executions ---------------------------------------------------------------
 
@@ -205,10 +231,17 @@ class SqliteStore:
         *,
         page_size: int,
         after: VisibilityCursor | None = None,
+        order_by: Sequence[OrderItem] = (),
     ) -> list[VisibilityRow]:
         key = None if after is None else (after.close_time, after.start_time, after.run_id)
         sql, params = visibility_sql.select_page(
-            "sqlite", namespace_id, where, limit=page_size, after=key
+            "sqlite",
+            namespace_id,
+            where,
+            limit=page_size,
+            after=key,
+            order_by=order_by,
+            offset=after.offset if after is not None else 0,
         )
         return [VisibilityRow(*r) for r in self._visibility_query(sql, params)]
 
@@ -378,8 +411,10 @@ class SqliteStore:
             db.execute(
                 "INSERT INTO executions (namespace_id, workflow_id, run_id, db_version,"
                 " next_event_id, status, workflow_type, start_time, close_time, active, state,"
-                " task_queue, execution_time, history_length, search_attributes, shard_id)"
-                " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " task_queue, execution_time, history_length, search_attributes, shard_id,"
+                " parent_workflow_id, parent_run_id, root_workflow_id, root_run_id,"
+                " history_size_bytes, state_transition_count)"
+                " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
                 (
                     *key,
                     m.next_event_id,
@@ -394,13 +429,22 @@ class SqliteStore:
                     m.next_event_id - 1,
                     m.search_attributes,
                     m.shard_id,
+                    m.parent_workflow_id,
+                    m.parent_run_id,
+                    m.root_workflow_id,
+                    m.root_run_id,
+                    m.history_size_bytes,
                 ),
             )
         else:
             cur = db.execute(
                 "UPDATE executions SET db_version = ?, next_event_id = ?, status = ?,"
                 " close_time = ?, active = ?, state = ?, history_length = ?,"
-                " search_attributes = ?"
+                " search_attributes = ?, history_size_bytes = ?, state_transition_count = ?,"
+                # Parent and root never change, but are written again: rows from before
+                # schema version 3 get them at their next commit.
+                " parent_workflow_id = ?, parent_run_id = ?, root_workflow_id = ?,"
+                " root_run_id = ?"
                 " WHERE namespace_id = ? AND workflow_id = ? AND run_id = ? AND db_version = ?",
                 (
                     m.db_version,
@@ -411,6 +455,12 @@ class SqliteStore:
                     m.state,
                     m.next_event_id - 1,
                     m.search_attributes,
+                    m.history_size_bytes,
+                    m.db_version,
+                    m.parent_workflow_id,
+                    m.parent_run_id,
+                    m.root_workflow_id,
+                    m.root_run_id,
                     *key,
                     m.db_version - 1,
                 ),
