@@ -16,9 +16,8 @@ import logging
 from collections.abc import Callable
 
 from pytemporal.common.clock import Clock
-from pytemporal.namespaces import DELETED, Namespace, NamespaceRegistry
+from pytemporal.namespaces import DELETED, Namespace, NamespaceRegistry, hidden_namespace_ids
 from pytemporal.persistence.api import Store
-from pytemporal.scheduler.keys import NAMESPACE_SUFFIX
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +84,7 @@ class NamespaceDeleter:
 
     async def _purge(self, ns: Namespace) -> None:
         self._forget_runs(ns.id)
-        await self._store.delete_namespace_data(ns.id, ns.id + NAMESPACE_SUFFIX)
+        await self._store.delete_namespace_data(hidden_namespace_ids(ns.id))
         # Runs cached again while the rows went (a late timer) are dropped once more.
         self._forget_runs(ns.id)
         await self._namespaces.remove(ns)

@@ -10,6 +10,26 @@ from pytemporal.common.errors import NamespaceAlreadyExists, NamespaceNotFound
 from pytemporal.persistence.api import NamespaceRecord, Store
 
 DEFAULT_RETENTION_DAYS = 1
+
+# A namespace's schedules, standalone activities and worker deployments are hidden rows
+# of `executions` under its id plus these suffixes (scheduler/keys.py,
+# history/workflow/standalone.py, deployments/registry.py), so that workflow
+# visibility never sees them.
+SCHEDULES_SUFFIX = "/schedules"
+ACTIVITIES_SUFFIX = "/activities"
+DEPLOYMENTS_SUFFIX = "/deployments"
+
+
+def hidden_namespace_ids(namespace_id: str) -> list[str]:
+    """Every namespace id a namespace's rows are stored under."""
+    return [
+        namespace_id,
+        namespace_id + SCHEDULES_SUFFIX,
+        namespace_id + ACTIVITIES_SUFFIX,
+        namespace_id + DEPLOYMENTS_SUFFIX,
+    ]
+
+
 # Predefined attributes workflows and the server may set without registering them.
 PREDEFINED_SEARCH_ATTRIBUTES = {
     "TemporalChangeVersion": "KeywordList",
@@ -53,6 +73,9 @@ class Namespace:
             if name not in self.search_attributes and name not in PREDEFINED_SEARCH_ATTRIBUTES:
                 return str(name)
         return None
+
+    def search_attribute_type(self, name: str) -> str | None:
+        return self.search_attributes.get(name) or PREDEFINED_SEARCH_ATTRIBUTES.get(name)
 
     def no_mapping(self, attribute: str) -> str:
         return f"Namespace {self.name} has no mapping defined for search attribute {attribute}"

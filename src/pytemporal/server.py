@@ -31,6 +31,7 @@ from pytemporal.frontend.workflow_service import FrontendLimits, WorkflowService
 from pytemporal.history.client import LocalHistoryClient
 from pytemporal.history.engine import HistoryEngine, Limits
 from pytemporal.history.public import LocalPublicHistory
+from pytemporal.history.public_activities import LocalActivityExecutions
 from pytemporal.history.public_admin import LocalWorkflowAdmin
 from pytemporal.history.transfer import TransferProcessor
 from pytemporal.history.workflow.limits import WorkflowLimits
@@ -106,6 +107,8 @@ def _limits(values: dc.DynamicConfig) -> Limits:
         history_size_warn=values.get(dc.HISTORY_SIZE_LIMIT_WARN),
         suggest_can_events=values.get(dc.HISTORY_COUNT_SUGGEST_CONTINUE_AS_NEW),
         suggest_can_bytes=values.get(dc.HISTORY_SIZE_SUGGEST_CONTINUE_AS_NEW),
+        blob_size_error=values.get(dc.BLOB_SIZE_LIMIT_ERROR),
+        blob_size_warn=values.get(dc.BLOB_SIZE_LIMIT_WARN),
     )
     return Limits(
         blob_size=values.get(dc.BLOB_SIZE_LIMIT_ERROR),
@@ -403,10 +406,15 @@ async def serve(
         matching=local_matching,
         runs=store,
         visibility=store,
-        limits=FrontendLimits(engine.limits.blob_size, engine.limits.history_long_poll),
+        limits=FrontendLimits(
+            engine.limits.blob_size,
+            engine.limits.history_long_poll,
+            values.get(dc.ENABLE_CANCEL_WORKER_POLLS_ON_SHUTDOWN),
+        ),
         schedules=ScheduleService(namespaces, scheduler, store, engine.limits.blob_size),
         admin=LocalWorkflowAdmin(engine),
     )
+    workflow_service.activity_executions = LocalActivityExecutions(engine)
     # Worker deployments are loaded before serving: matching routes by them.
     deployments = Deployments(store)
     await deployments.load(ns.id for ns in namespaces.all())

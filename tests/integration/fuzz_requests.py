@@ -410,6 +410,45 @@ def templates(h: Handles) -> dict[str, Callable[[int], Message]]:
         "ListClosedWorkflowExecutions": lambda i: rr.ListClosedWorkflowExecutionsRequest(
             namespace=FUZZ_NS, maximum_page_size=5, start_time_filter=StartTimeFilter()
         ),
+        "StartActivityExecution": lambda i: rr.StartActivityExecutionRequest(
+            namespace=FUZZ_NS,
+            identity="fuzzer",
+            request_id=str(uuid.uuid4()),
+            activity_id=f"fuzz-activity-{i}",
+            activity_type=ActivityType(name="FuzzActivity"),
+            task_queue=TaskQueue(name=f"fuzz-activities-{i}"),
+            start_to_close_timeout=Duration(seconds=60),
+            input=Payloads(payloads=[Payload(data=b"1")]),
+            retry_policy=RetryPolicy(maximum_attempts=2),
+        ),
+        "DescribeActivityExecution": lambda i: rr.DescribeActivityExecutionRequest(
+            namespace=FUZZ_NS,
+            activity_id=f"fuzz-activity-{i}",
+            include_input=True,
+            include_outcome=True,
+        ),
+        "PollActivityExecution": lambda i: rr.PollActivityExecutionRequest(
+            namespace=FUZZ_NS, activity_id=f"fuzz-activity-{i}"
+        ),
+        "RequestCancelActivityExecution": lambda i: rr.RequestCancelActivityExecutionRequest(
+            namespace=FUZZ_NS,
+            activity_id=f"fuzz-activity-{i}",
+            identity="fuzzer",
+            request_id=str(uuid.uuid4()),
+        ),
+        "TerminateActivityExecution": lambda i: rr.TerminateActivityExecutionRequest(
+            namespace=FUZZ_NS,
+            activity_id=f"fuzz-activity-{i}",
+            identity="fuzzer",
+            request_id=str(uuid.uuid4()),
+            reason="fuzz",
+        ),
+        "ListActivityExecutions": lambda i: rr.ListActivityExecutionsRequest(
+            namespace=FUZZ_NS, page_size=5, query='ActivityType = "FuzzActivity"'
+        ),
+        "CountActivityExecutions": lambda i: rr.CountActivityExecutionsRequest(
+            namespace=FUZZ_NS, query="GROUP BY ExecutionStatus"
+        ),
         "ListSearchAttributes": lambda i: orr.ListSearchAttributesRequest(namespace=FUZZ_NS),
         "ListClusters": lambda i: orr.ListClustersRequest(page_size=5),
         # Worker deployments (the fuzz namespace has none: most answer NOT_FOUND).

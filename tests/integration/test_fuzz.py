@@ -104,6 +104,8 @@ WAITING_RPCS = {
     "ExecuteMultiOperation",
     "QueryWorkflow",
     "GetWorkflowExecutionHistory",
+    "PollActivityExecution",
+    "DescribeActivityExecution",
 }
 
 # Findings to tolerate while a fix is in flight: (rpc or "*", regex over the finding).

@@ -57,7 +57,7 @@ async def test_deleting_a_namespace_leaves_the_others(store: Store) -> None:
     kept.namespace_id = "other-ns"
     kept.current = None
     await store.commit([kept])
-    await store.delete_namespace_data(NS, SCHEDULES)
+    await store.delete_namespace_data([NS, SCHEDULES])
     assert await _gone(store, mine, "r1")
     assert await store.get_current_run(NS, mine) is None
     assert await store.get_execution(SCHEDULES, "sched", "r0") is None

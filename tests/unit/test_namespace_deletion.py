@@ -12,7 +12,7 @@ import pytest
 
 from pytemporal.common.clock import ManualClock
 from pytemporal.namespace_deletion import NamespaceDeleter
-from pytemporal.namespaces import DELETED, NamespaceRegistry
+from pytemporal.namespaces import DELETED, NamespaceRegistry, hidden_namespace_ids
 from pytemporal.persistence.api import CurrentMode, CurrentUpdate, Mutation, Store
 from pytemporal.persistence.sqlite.store import SqliteStore
 
@@ -41,10 +41,10 @@ async def deleter_on(
             await task
 
 
-def a_run(namespace_id: str) -> Mutation:
+def a_run(namespace_id: str, workflow_id: str = "wf") -> Mutation:
     return Mutation(
         namespace_id=namespace_id,
-        workflow_id="wf",
+        workflow_id=workflow_id,
         run_id="run",
         db_version=1,
         next_event_id=1,
@@ -97,3 +97,19 @@ async def test_a_restart_finishes_the_purge(store: Store) -> None:
         await until(lambda: deleter.purged == 1, "the purge after the restart")
     assert await store.get_execution(ns.id, "wf", "run") is None
     assert await store.get_namespace(id=ns.id) is None
+
+
+async def test_the_hidden_schedule_and_activity_rows_go_too(store: Store) -> None:
+    clock = ManualClock()
+    forgotten: list[str] = []
+    async with deleter_on(store, clock, forgotten) as (registry, deleter):
+        ns = await registry.create("doomed")
+        kept = await registry.create("kept")
+        ids = hidden_namespace_ids(ns.id)
+        await store.commit([a_run(i) for i in [*ids, *hidden_namespace_ids(kept.id)]])
+        await deleter.delete(ns, delay=0)
+        await until(lambda: deleter.purged == 1, "the purge")
+        for i in ids:
+            assert await store.get_execution(i, "wf", "run") is None, i
+        for i in hidden_namespace_ids(kept.id):
+            assert await store.get_execution(i, "wf", "run") is not None, i

@@ -166,6 +166,13 @@ ENABLE_UPDATE_WORKFLOW_EXECUTION_ASYNC_ACCEPTED = _bool(
 ENABLE_EXECUTE_MULTI_OPERATION = _bool(
     "frontend.enableExecuteMultiOperation", True, "Allow ExecuteMultiOperation (update-with-start)."
 )
+# Temporal's default is false; pytemporal's is true, as the SDKs' test servers set it:
+# a worker's shutdown otherwise waits out its pollers' long polls.
+ENABLE_CANCEL_WORKER_POLLS_ON_SHUTDOWN = _bool(
+    "frontend.enableCancelWorkerPollsOnShutdown",
+    True,
+    "ShutdownWorker answers the worker's outstanding polls at once (by worker_instance_key).",
+)
 ENABLE_EAGER_WORKFLOW_START = _bool(
     "system.enableEagerWorkflowStart", True, "Allow eager workflow start."
 )

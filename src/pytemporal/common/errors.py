@@ -53,6 +53,10 @@ class WorkflowAlreadyStarted(ServiceError):
         self.first_execution_run_id = first_execution_run_id
 
 
+class ActivityAlreadyStarted(WorkflowAlreadyStarted):
+    """A standalone activity's id is taken (its details name the activity's run)."""
+
+
 class NamespaceAlreadyExists(ServiceError):
     pass
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from google.protobuf.duration_pb2 import Duration
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 # The range a protobuf Timestamp / Duration may hold. A deadline derived from a huge
@@ -35,3 +36,15 @@ def dur(seconds: float) -> Duration:
 
 def dur_seconds(d: Duration) -> float:
     return d.seconds + d.nanos / 1e9
+
+
+def copy_present(dst: Message, src: Message, *names: str) -> None:
+    """Copy the message fields `names` that are set in `src`, leaving the others unset.
+
+    Passing an unset sub-message to a constructor (`Attrs(failure=cmd.failure)`) marks
+    it present; the SDKs read presence (a marker with an empty `failure` is a failed
+    local activity to sdk-core), so fields copied from a request go through here.
+    """
+    for name in names:
+        if src.HasField(name):
+            getattr(dst, name).CopyFrom(getattr(src, name))

@@ -21,9 +21,10 @@ from temporalio.api.enums.v1 import TaskQueueType
 from pytemporal.common.errors import ConditionFailed, NotFound, PersistenceError
 from pytemporal.deployments.model import NOT_FOUND, Deployment, parse_version, version_string
 from pytemporal.matching.queues import TaskRef
+from pytemporal.namespaces import DEPLOYMENTS_SUFFIX
 from pytemporal.persistence.api import Mutation, Store
 
-NAMESPACE_SUFFIX = "/deployments"
+NAMESPACE_SUFFIX = DEPLOYMENTS_SUFFIX
 RUN_ID = "00000000-0000-0000-0000-de9107000000"
 RUNNING, TERMINATED = 1, 5
 T = TypeVar("T")

@@ -12,6 +12,7 @@ from google.protobuf.any_pb2 import Any as AnyProto
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import GrpcStatus
 from temporalio.api.errordetails.v1 import (
+    ActivityExecutionAlreadyStartedFailure,
     MultiOperationExecutionFailure,
     NamespaceAlreadyExistsFailure,
     NamespaceInvalidStateFailure,
@@ -58,6 +59,10 @@ def _detail(err: e.ServiceError) -> Message | None:
         )
     if isinstance(err, e.NotFound):
         return NotFoundFailure()
+    if isinstance(err, e.ActivityAlreadyStarted):
+        return ActivityExecutionAlreadyStartedFailure(
+            start_request_id=err.start_request_id, run_id=err.run_id
+        )
     if isinstance(err, e.WorkflowAlreadyStarted):
         return WorkflowExecutionAlreadyStartedFailure(
             start_request_id=err.start_request_id,

@@ -180,6 +180,10 @@ class ScheduleService:
         )
         if st.memo is not None:
             resp.memo.CopyFrom(st.memo)
+        # The action's workflow attributes come back typed too, as from Temporal (1.24+).
+        action = resp.schedule.action.start_workflow
+        if action.search_attributes.indexed_fields:
+            action.search_attributes.CopyFrom(_typed(ns, action.search_attributes))
         return resp
 
     async def update(self, req: Any) -> rr.UpdateScheduleResponse:

@@ -10,7 +10,7 @@ from google.protobuf.message import Message
 from pytemporal.common.errors import InvalidArgument
 from pytemporal.common.protoutil import dur_seconds
 from pytemporal.history import tokens
-from pytemporal.history.workflow import cron, durations
+from pytemporal.history.workflow import cron, durations, standalone
 
 MAX_ID_LENGTH = 1000
 
@@ -26,7 +26,8 @@ TOKEN_NAMESPACE_MISMATCH = "Operation requested with a token from a different na
 
 
 def token_namespace(task_token: bytes, namespace_id: str) -> None:
-    if tokens.decode(task_token).namespace_id != namespace_id:
+    # A standalone activity's token names its hidden row namespace (standalone.py).
+    if standalone.owner_namespace(tokens.decode(task_token).namespace_id) != namespace_id:
         raise InvalidArgument(TOKEN_NAMESPACE_MISMATCH)
 
 

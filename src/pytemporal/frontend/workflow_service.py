@@ -20,6 +20,7 @@ from temporalio.api.workflowservice.v1 import service_pb2_grpc
 
 from pytemporal.common.errors import InvalidArgument, NotFound, Unavailable, Unimplemented
 from pytemporal.frontend import system, validation, visibility_service
+from pytemporal.frontend.activity_execution_rpcs import ActivityExecutionRPCs
 from pytemporal.frontend.admin_rpcs import WorkflowAdminRpcs
 from pytemporal.frontend.cluster_rpcs import ClusterInfoRpcs
 from pytemporal.frontend.deployment_rpcs import DeploymentRpcs
@@ -27,6 +28,7 @@ from pytemporal.frontend.errors import handled
 from pytemporal.frontend.namespace_rpcs import NamespaceRpcs, require_registered
 from pytemporal.frontend.schedule_service import ScheduleService
 from pytemporal.frontend.visibility_service import VisibilityStore
+from pytemporal.frontend.worker_polls import WorkerPolls
 from pytemporal.history.client import HistoryRoutes
 from pytemporal.history.public import (
     ActivityById,
@@ -54,6 +56,7 @@ class FrontendLimits:
 
     blob_size: int
     history_long_poll: float
+    cancel_polls_on_shutdown: bool = True
 
 
 class RunLookup(Protocol):
@@ -75,7 +78,14 @@ def _remaining(context: Ctx, cap: float) -> float:
 _Base: Any = service_pb2_grpc.WorkflowServiceServicer
 
 
-class WorkflowService(WorkflowAdminRpcs, NamespaceRpcs, ClusterInfoRpcs, DeploymentRpcs, _Base):
+class WorkflowService(
+    ActivityExecutionRPCs,
+    WorkflowAdminRpcs,
+    NamespaceRpcs,
+    ClusterInfoRpcs,
+    DeploymentRpcs,
+    _Base,
+):
     def __init__(
         self,
         namespaces: NamespaceRegistry,
@@ -100,6 +110,7 @@ class WorkflowService(WorkflowAdminRpcs, NamespaceRpcs, ClusterInfoRpcs, Deploym
         # A polled task is started on its workflow's owner, here or remotely.
         self.routes = routes
         self.matching = matching
+        self.worker_polls = WorkerPolls()
         self.runs = runs
         self.visibility = visibility
         self.limits = limits
@@ -314,8 +325,17 @@ class WorkflowService(WorkflowAdminRpcs, NamespaceRpcs, ClusterInfoRpcs, Deploym
         end = time.monotonic() + _remaining(context, POLL_TIMEOUT)
         version, sticky = await self._poller_version(ns, request, "workflow")
         while (left := end - time.monotonic()) > 0:
-            ref = await self.matching.poll(
-                ns.id, request.task_queue.name, "workflow", left, version=version, sticky=sticky
+            ref = await self.worker_polls.run(
+                ns.id,
+                request.worker_instance_key,
+                self.matching.poll(
+                    ns.id,
+                    request.task_queue.name,
+                    "workflow",
+                    left,
+                    version=version,
+                    sticky=sticky,
+                ),
             )
             if ref is None:
                 break
@@ -386,6 +406,14 @@ class WorkflowService(WorkflowAdminRpcs, NamespaceRpcs, ClusterInfoRpcs, Deploym
         ns = self.namespaces.get(request.namespace)
         if request.sticky_task_queue:
             self.matching.unload_sticky(ns.id, request.sticky_task_queue)
+        # Temporal needs the task queue to find the matching hosts; it then ends every
+        # poll of that worker instance there, whatever their queue.
+        if (
+            request.worker_instance_key
+            and request.task_queue
+            and self.limits.cancel_polls_on_shutdown
+        ):
+            self.worker_polls.end(ns.id, request.worker_instance_key)
         return rr.ShutdownWorkerResponse()
 
     # -- activity tasks ------------------------------------------------------------------
@@ -399,8 +427,12 @@ class WorkflowService(WorkflowAdminRpcs, NamespaceRpcs, ClusterInfoRpcs, Deploym
         end = time.monotonic() + _remaining(context, POLL_TIMEOUT)
         version, sticky = await self._poller_version(ns, request, "activity")
         while (left := end - time.monotonic()) > 0:
-            ref = await self.matching.poll(
-                ns.id, request.task_queue.name, "activity", left, version=version, sticky=sticky
+            ref = await self.worker_polls.run(
+                ns.id,
+                request.worker_instance_key,
+                self._poll_activity(
+                    ns.id, request.task_queue.name, left, "" if sticky else version
+                ),
             )
             if ref is None:
                 break
@@ -408,8 +440,9 @@ class WorkflowService(WorkflowAdminRpcs, NamespaceRpcs, ClusterInfoRpcs, Deploym
                 resp = await self._start_activity_task(ref, request)
             except BaseException:
                 # Not started (storage or owner unreachable): the next poller gets it.
+                mine = not sticky and ref.namespace_id == ns.id  # not a standalone one
                 self.matching.requeue(
-                    ref, request.task_queue.name, "activity", "" if sticky else version
+                    ref, request.task_queue.name, "activity", version if mine else ""
                 )
                 raise
             if resp is not None:
@@ -424,6 +457,11 @@ class WorkflowService(WorkflowAdminRpcs, NamespaceRpcs, ClusterInfoRpcs, Deploym
             token: bytes = request.task_token
             return token
         ns = self.namespaces.get(request.namespace)
+        if not request.workflow_id and self.activity_executions is not None:
+            # No workflow: a standalone activity, named by its id and run id.
+            validation.run_id(request.run_id, validation.RUN_ID_NOT_UUID)
+            key = await self.activity_executions.key(ns, request.activity_id, request.run_id)
+            return ActivityById(key, request.activity_id)
         execution = WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id)
         key = await self._key(ns, execution, validation.RUN_ID_NOT_UUID)
         return ActivityById(key, request.activity_id)

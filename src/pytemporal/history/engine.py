@@ -28,7 +28,14 @@ from temporalio.api.history.v1 import History, HistoryEvent
 from pytemporal.cluster.membership import LocalCluster
 from pytemporal.common import logcontext
 from pytemporal.common.clock import Clock
-from pytemporal.common.errors import NotFound, ResourceExhausted, ServiceError, Unavailable
+from pytemporal.common.errors import (
+    NamespaceNotFound,
+    NotFound,
+    ResourceExhausted,
+    ServiceError,
+    Unavailable,
+)
+from pytemporal.history import outgoing
 from pytemporal.history.api.queries_registry import PendingQuery, QueryRegistry
 from pytemporal.history.api.updates_registry import UpdateRegistry
 from pytemporal.history.cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, Entry, Key, RunCache
@@ -41,6 +48,7 @@ from pytemporal.history.workflow.state import MutableState, Transfer, decode
 from pytemporal.matching.client import MatchingRoutes
 from pytemporal.matching.queues import Matching, TaskRef
 from pytemporal.metrics import Metrics
+from pytemporal.namespaces import hidden_namespace_ids
 from pytemporal.persistence.api import (
     CurrentMode,
     CurrentUpdate,
@@ -225,7 +233,20 @@ class HistoryEngine:
             for ev in History.FromString(batch.data).events:
                 if ev.event_id >= first and (last is None or ev.event_id <= last):
                     events.append(ev)
+        type_of = self.search_attribute_types(key[0])
+        if type_of is not None:
+            outgoing.apply_types_to_events(events, type_of)
         return events
+
+    def search_attribute_types(self, namespace_id: str) -> outgoing.TypeOf | None:
+        if self.namespaces is None:
+            return None
+        try:
+            ns = self.namespaces.by_id(namespace_id)
+        except NamespaceNotFound:
+            return None
+        type_of: outgoing.TypeOf = ns.search_attribute_type
+        return type_of
 
     async def read_event(self, key: Key, event_id: int) -> HistoryEvent:
         events = await self.read_events(key, event_id, event_id)
@@ -647,9 +668,10 @@ class HistoryEngine:
     def forget_namespace(self, namespace_id: str) -> None:
         """A deleted namespace's runs are going: drop them from the cache and the timer
         queue's memory (their rows are deleted by the caller)."""
-        for entry in [e for e in self.cache if e.key[0] == namespace_id]:
+        ids = set(hidden_namespace_ids(namespace_id))
+        for entry in [e for e in self.cache if e.key[0] in ids]:
             self._invalidate(entry)
-        self.timers.forget(lambda key: key[0] == namespace_id)
+        self.timers.forget(lambda key: key[0] in ids)
 
     def drop_shards(self, shards: list[int]) -> None:
         """Forget the runs of shards this process no longer owns."""

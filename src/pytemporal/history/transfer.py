@@ -146,6 +146,8 @@ class TransferProcessor:
         )
         if attrs.HasField("retry_policy"):
             req.retry_policy.CopyFrom(attrs.retry_policy)
+        if initiated_event.HasField("user_metadata"):
+            req.user_metadata.CopyFrom(initiated_event.user_metadata)
         parent = ParentRef(
             namespace=ms.namespace,
             namespace_id=ms.namespace_id,

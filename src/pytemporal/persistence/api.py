@@ -234,9 +234,10 @@ class Store(Protocol):
         """Delete a run: its row (and so its visibility record), history, timer and
         backlog rows, and the current-run pointer if it names this run. Idempotent."""
 
-    async def delete_namespace_data(self, namespace_id: str, schedules_id: str) -> None:
-        """Delete every run, history, timer, backlog row and current-run pointer of a
-        namespace and of its schedules' rows (`schedules_id`). Idempotent."""
+    async def delete_namespace_data(self, namespace_ids: Sequence[str]) -> None:
+        """Delete every run, history, timer, backlog row and current-run pointer stored
+        under these namespace ids (a namespace's own, and those of its hidden schedule
+        and standalone-activity rows). Idempotent."""
 
     async def delete_namespace(self, namespace_id: str) -> None:
         """Delete the namespace record. Idempotent."""

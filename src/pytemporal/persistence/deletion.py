@@ -25,9 +25,8 @@ def run_statements(dialect: DialectName) -> list[str]:
     return [f"DELETE FROM {t} WHERE {where}" for t in (*_RUN_TABLES, "current_executions")]
 
 
-def namespace_statements(dialect: DialectName) -> list[str]:
-    """Statements taking (namespace_id, schedules namespace id): every row of the
-    namespace's workflows and schedules (the namespace record itself stays)."""
-    a, b = _marks(dialect, 2)
-    where = f"namespace_id IN ({a}, {b})"
+def namespace_statements(dialect: DialectName, count: int) -> list[str]:
+    """Statements taking `count` namespace ids: every row stored under them (the
+    namespace records themselves stay)."""
+    where = f"namespace_id IN ({', '.join(_marks(dialect, count))})"
     return [f"DELETE FROM {t} WHERE {where}" for t in (*_RUN_TABLES, "current_executions")]

@@ -11,8 +11,10 @@ namespace, which is also how the frontend routes schedule RPCs to the owner.
 
 from __future__ import annotations
 
+from pytemporal.namespaces import SCHEDULES_SUFFIX
+
 WORKFLOW_ID_PREFIX = "temporal-sys-scheduler:"
-NAMESPACE_SUFFIX = "/schedules"
+NAMESPACE_SUFFIX = SCHEDULES_SUFFIX
 RUN_ID = "00000000-0000-0000-0000-5c4ed01e0000"
 
 Key = tuple[str, str, str]

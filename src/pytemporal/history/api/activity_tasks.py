@@ -17,7 +17,7 @@ from pytemporal.common.errors import InvalidArgument, NotFound
 from pytemporal.common.protoutil import ts
 from pytemporal.history.engine import Entry, HistoryEngine
 from pytemporal.history.tokens import TaskToken
-from pytemporal.history.workflow import activities, versioning
+from pytemporal.history.workflow import activities, standalone, versioning
 from pytemporal.history.workflow.state import ActivityInfo
 from pytemporal.matching.queues import TaskRef
 
@@ -85,6 +85,12 @@ def _response(entry: Entry, ai: ActivityInfo) -> PollActivityTaskQueueResponse:
     )
     if ai.heartbeat_details is not None:
         resp.heartbeat_details.CopyFrom(ai.heartbeat_details)
+    if standalone.is_standalone(ms):
+        # No workflow behind it: the SDK tells a standalone activity by the empty
+        # workflow fields and the activity run id.
+        for name in ("workflow_namespace", "workflow_type", "workflow_execution"):
+            resp.ClearField(name)  # type: ignore[arg-type]
+        resp.activity_run_id = ms.run_id
     return resp
 
 

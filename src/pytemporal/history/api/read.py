@@ -37,6 +37,7 @@ from temporalio.api.workflowservice.v1 import (
 
 from pytemporal.common.errors import InvalidArgument
 from pytemporal.common.protoutil import ts
+from pytemporal.history import outgoing
 from pytemporal.history.engine import HistoryEngine, Key
 from pytemporal.history.workflow import reset_points, versioning
 from pytemporal.history.workflow.info import execution_info
@@ -169,7 +170,15 @@ async def _page(
 
 async def describe(engine: HistoryEngine, key: Key) -> DescribeWorkflowExecutionResponse:
     async with engine.reading(key) as entry:
-        return _describe(entry.ms)
+        resp = _describe(entry.ms)
+        # The start's summary and details live only on the started event, as in Temporal.
+        first = await engine.read_events(entry.key, 1, 1)
+    if first and first[0].HasField("user_metadata"):
+        resp.execution_config.user_metadata.CopyFrom(first[0].user_metadata)
+    type_of = engine.search_attribute_types(key[0])
+    if type_of is not None:
+        outgoing.apply_types(resp.workflow_execution_info.search_attributes, type_of)
+    return resp
 
 
 def _describe(ms: MutableState) -> DescribeWorkflowExecutionResponse:
@@ -177,10 +186,12 @@ def _describe(ms: MutableState) -> DescribeWorkflowExecutionResponse:
     info = execution_info(ms)
     config = WorkflowExecutionConfig(
         task_queue=TaskQueue(name=ms.task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
-        workflow_execution_timeout=s.workflow_execution_timeout,
-        workflow_run_timeout=s.workflow_run_timeout,
         default_workflow_task_timeout=s.workflow_task_timeout,
     )
+    # Unset stays unset, as in Temporal (the constructor would mark them present).
+    for name in ("workflow_execution_timeout", "workflow_run_timeout"):
+        if s.HasField(name):
+            getattr(config, name).CopyFrom(getattr(s, name))
     resp = DescribeWorkflowExecutionResponse(
         execution_config=config,
         workflow_execution_info=info,

@@ -16,6 +16,7 @@ from temporalio.api.history.v1 import HistoryEvent, WorkflowTaskStartedEventAttr
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 
 from pytemporal.common.errors import InvalidArgument, NotFound
+from pytemporal.common.ids import uuid7
 from pytemporal.history.engine import Change, HistoryEngine, Key
 from pytemporal.history.workflow import activities, lifecycle, rebuild
 from pytemporal.history.workflow import workflow_task as wt
@@ -71,8 +72,8 @@ async def reset(engine: HistoryEngine, key: Key, req: ResetWorkflowExecutionRequ
             return current.run_id
         point = req.workflow_task_finish_event_id
         _check_point(events, point, base.ms.next_event_id)
-        new_run = str(uuid.uuid4())
         now = engine.clock.now()
+        new_run = uuid7(now)
         ms = rebuild.rebuild(
             events[: point - 1],
             namespace_id=ns_id,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,10 +21,12 @@ from temporalio.api.workflowservice.v1 import (
 )
 
 from pytemporal.common.errors import WorkflowAlreadyStarted
+from pytemporal.common.ids import uuid7
 from pytemporal.common.protoutil import dur, dur_seconds, ts
 from pytemporal.history.engine import Change, Entry, HistoryEngine
 from pytemporal.history.workflow import cron, durations, lifecycle, retry, versioning
 from pytemporal.history.workflow import workflow_task as wt
+from pytemporal.history.workflow.state import MutableState
 from pytemporal.namespaces import Namespace
 from pytemporal.persistence.api import CurrentMode, CurrentRun, CurrentUpdate
 
@@ -86,8 +87,6 @@ def started_attributes(
         workflow_type=req.workflow_type,
         task_queue=TaskQueue(name=req.task_queue.name, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
         input=req.input,
-        workflow_execution_timeout=req.workflow_execution_timeout,
-        workflow_run_timeout=dur(run_timeout),
         workflow_task_timeout=dur(task_timeout),
         identity=req.identity,
         original_execution_run_id=run_id,
@@ -99,6 +98,12 @@ def started_attributes(
         header=req.header,
         priority=req.priority,
     )
+    # Temporal leaves an unset timeout unset (the SDK's `workflow.info()` then reports
+    # None, not zero); the run timeout is the execution timeout when only that is set.
+    if exec_timeout:
+        attrs.workflow_execution_timeout.CopyFrom(req.workflow_execution_timeout)
+    if run_timeout:
+        attrs.workflow_run_timeout.CopyFrom(dur(run_timeout))
     if req.HasField("retry_policy"):
         attrs.retry_policy.CopyFrom(retry.normalize(req.retry_policy))
     if exec_timeout:
@@ -142,7 +147,10 @@ async def start(
     signal: SignalSpec | None = None,
     parent: ParentRef | None = None,
     on_new_run: Callable[[Entry], None] | None = None,
+    first_task: Callable[[MutableState], object] = wt.schedule,
 ) -> StartResult:
+    """Start a run under the id policies. `first_task` gives the new run its first piece
+    of work (a workflow task; a standalone activity's run schedules its activity)."""
     # Also here, not only in the frontend: children and update-with-start come this way.
     durations.check_request(req)
     conflict, reuse = policies(req, signal_with_start=signal is not None)
@@ -153,10 +161,10 @@ async def start(
                 return StartResult(current.run_id, True, current.first_execution_run_id)
             if current.status == RUNNING:
                 return await _on_running(
-                    engine, ns, req, current, conflict, signal, parent, on_new_run
+                    engine, ns, req, current, conflict, signal, parent, on_new_run, first_task
                 )
             _check_reuse(req.workflow_id, current, reuse)
-        return await _create(engine, ns, req, current, signal, parent, on_new_run, terminate=None)
+        return await _create(engine, ns, req, current, signal, parent, on_new_run, None, first_task)
 
 
 async def _on_running(
@@ -168,6 +176,7 @@ async def _on_running(
     signal: SignalSpec | None,
     parent: ParentRef | None,
     on_new_run: Callable[[Entry], None] | None,
+    first_task: Callable[[MutableState], object],
 ) -> StartResult:
     key = (ns.id, req.workflow_id, current.run_id)
     if conflict == Conflict.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING:
@@ -178,13 +187,13 @@ async def _on_running(
                     await engine.commit_one(entry)
                     return StartResult(current.run_id, False, current.first_execution_run_id)
             return await _create(
-                engine, ns, req, current, signal, parent, on_new_run, terminate=None
+                engine, ns, req, current, signal, parent, on_new_run, None, first_task
             )
         return StartResult(current.run_id, False, current.first_execution_run_id)
     if conflict == Conflict.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING:
         async with engine.locked(key) as entry:
             return await _create(
-                engine, ns, req, current, signal, parent, on_new_run, terminate=entry
+                engine, ns, req, current, signal, parent, on_new_run, entry, first_task
             )
     raise WorkflowAlreadyStarted(
         f"Workflow execution is already running. WorkflowId: {req.workflow_id}, "
@@ -229,9 +238,10 @@ async def _create(
     parent: ParentRef | None,
     on_new_run: Callable[[Entry], None] | None,
     terminate: Entry | None,
+    first_task: Callable[[MutableState], object] = wt.schedule,
 ) -> StartResult:
-    run_id = str(uuid.uuid4())
     now = engine.clock.now()
+    run_id = uuid7(now)
     attrs = started_attributes(req, run_id, now)
     if parent is not None:
         attrs.parent_workflow_namespace = parent.namespace
@@ -259,7 +269,7 @@ async def _create(
             ms, signal.name, signal.input, signal.identity, signal.header, signal.request_id
         )
     else:
-        wt.schedule(ms)
+        first_task(ms)
     changes: list[Change] = []
     if terminate is not None:
         lifecycle.terminate(

@@ -35,6 +35,12 @@ async def _from_history(
     return upd.ACCEPTED, None
 
 
+async def known_stage(engine: HistoryEngine, entry: Entry, update_id: str) -> int | None:
+    """The stage history records for the update (ACCEPTED or COMPLETED), if any."""
+    known = await _from_history(engine, entry, update_id)
+    return None if known is None else known[0]
+
+
 def admit(engine: HistoryEngine, entry: Entry, request: Request) -> InFlightUpdate:
     """Register an update on an open run (the caller holds the run's lock)."""
     ms = entry.ms
@@ -58,6 +64,8 @@ async def update(
     first_execution_run_id: str,
     timeout: float,
 ) -> UpdateWorkflowExecutionResponse:
+    # Unspecified means "until it completes" (Temporal's frontend sets that default).
+    wait_stage = wait_stage or upd.COMPLETED
     if wait_stage == upd.ADMITTED:
         raise PermissionDenied(
             "UpdateWorkflowExecution issued asynchronously and waiting on update admitted"
@@ -107,7 +115,9 @@ async def poll(
         known = await _from_history(engine, entry, update_id)
     if u is None and known is None:
         raise NotFound(f'update "{update_id}" not found')
-    stage, outcome = await _wait(engine, key, update_id, u, wait_stage, timeout)
+    # Unspecified: the stage reached so far, at once (Temporal's WaitLifecycleStage); the
+    # SDKs' "does this update exist" checks poll without a wait policy.
+    stage, outcome = await _wait(engine, key, update_id, u, wait_stage or upd.ADMITTED, timeout)
     return PollWorkflowExecutionUpdateResponse(
         update_ref=_ref(key, update_id),
         outcome=outcome,
@@ -123,8 +133,6 @@ async def _wait(
     wait_stage: int,
     timeout: float,
 ) -> tuple[int, Outcome | None]:
-    # Unspecified means "until it completes"; the wait is still bounded by `timeout`.
-    wait_stage = wait_stage or upd.COMPLETED
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:

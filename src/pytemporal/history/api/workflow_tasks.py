@@ -182,7 +182,9 @@ async def complete(
         return await _complete(engine, token, req)
     except BadCommand as e:
         msg = commands.failure_message(e.cause, e.message)
-        await _fail(engine, token, e.cause, _server_failure(msg), req.identity)
+        await _fail(
+            engine, token, e.cause, _server_failure(msg), req.identity, terminate=e.terminate
+        )
         raise InvalidArgument(msg) from e
     except commands.UnsupportedCommand as e:
         cause = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNSPECIFIED
@@ -289,11 +291,20 @@ def _server_failure(message: str) -> Failure:
 
 
 async def _fail(
-    engine: HistoryEngine, token: TaskToken, cause: int, failure: Failure, identity: str
+    engine: HistoryEngine,
+    token: TaskToken,
+    cause: int,
+    failure: Failure,
+    identity: str,
+    *,
+    terminate: bool = False,
 ) -> None:
     async with engine.locked(token.key) as entry:
         _validate(entry, token)
-        wt.fail(entry.ms, cause, failure, identity=identity)
+        wt.fail(entry.ms, cause, failure, identity=identity, reschedule=not terminate)
+        if terminate:
+            # Temporal's identity for what the history service does on its own.
+            lifecycle.terminate(entry.ms, failure.message, None, "history-service")
         await engine.commit_one(entry)
 
 

@@ -18,7 +18,7 @@ from temporalio.api.history.v1 import (
 from temporalio.api.taskqueue.v1 import TaskQueue
 
 from pytemporal.common.protoutil import dur, dur_seconds
-from pytemporal.history.workflow import durations, retry
+from pytemporal.history.workflow import durations, retry, standalone
 from pytemporal.history.workflow import workflow_task as wt
 from pytemporal.history.workflow.state import BUFFERED_ID, ActivityInfo, MutableState, Task
 
@@ -26,10 +26,12 @@ from pytemporal.history.workflow.state import BUFFERED_ID, ActivityInfo, Mutable
 class BadCommand(Exception):
     """A command the workflow task cannot apply; the task fails with `cause`."""
 
-    def __init__(self, cause: int, message: str) -> None:
+    def __init__(self, cause: int, message: str, *, terminate: bool = False) -> None:
         super().__init__(message)
         self.cause = cause
         self.message = message
+        # Temporal terminates the run as well when retrying the task cannot help.
+        self.terminate = terminate
 
 
 _BAD_ATTRS = Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES
@@ -172,6 +174,9 @@ def _write_started(ms: MutableState, ai: ActivityInfo) -> int:
 def _close(ms: MutableState, ai: ActivityInfo) -> None:
     del ms.activities[ai.scheduled_event_id]
     ms.activity_ids.pop(ai.activity_id, None)
+    if standalone.is_standalone(ms):
+        standalone.finish(ms)  # no workflow to tell: the activity's run ends with it
+        return
     wt.schedule(ms)
 
 

@@ -15,6 +15,7 @@ from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import WorkflowExecutionStartedEventAttributes
 from temporalio.api.taskqueue.v1 import TaskQueue
 
+from pytemporal.common.ids import uuid7
 from pytemporal.common.protoutil import dur, dur_seconds
 from pytemporal.history.workflow import cron, retry, versioning
 from pytemporal.history.workflow.state import MutableState
@@ -37,7 +38,7 @@ def next_run(
     from pytemporal.history.workflow import lifecycle, workflow_task
 
     prev = ms.started
-    run_id = str(uuid.uuid4())
+    run_id = uuid7(ms.now)
     backoff = max(backoff, ms.execution_time + MIN_RUN_SPACING - ms.now, 0.0)
     attrs = WorkflowExecutionStartedEventAttributes()
     attrs.CopyFrom(prev)

@@ -13,6 +13,7 @@ from temporalio.api.enums.v1 import (
 )
 from temporalio.api.history.v1 import (
     ActivityTaskCancelRequestedEventAttributes,
+    HistoryEvent,
     MarkerRecordedEventAttributes,
     TimerCanceledEventAttributes,
     TimerStartedEventAttributes,
@@ -23,7 +24,7 @@ from temporalio.api.history.v1 import (
 from temporalio.api.protocol.v1 import Message
 from temporalio.api.workflowservice.v1 import RespondWorkflowTaskCompletedRequest
 
-from pytemporal.common.protoutil import dur_seconds
+from pytemporal.common.protoutil import copy_present, dur_seconds
 from pytemporal.history.workflow import (
     activities,
     children,
@@ -31,6 +32,7 @@ from pytemporal.history.workflow import (
     durations,
     lifecycle,
     reset_points,
+    size_checks,
     updates,
     versioning,
 )
@@ -161,10 +163,15 @@ def complete(
             if not ms.is_open:
                 break
             command_checker.check(cmd, ms.namespace)
+            size_checks.check(cmd, limits)
             if cmd.command_type == C.COMMAND_TYPE_PROTOCOL_MESSAGE:
                 _protocol_message(ms, cmd, by_id, completed.event_id)
-            elif _apply(ms, cmd, completed.event_id, req.identity, limits):
+                continue
+            first = len(ms.new_events)
+            if _apply(ms, cmd, completed.event_id, req.identity, limits):
                 out.new_wft = True
+            if cmd.HasField("user_metadata") and len(ms.new_events) > first:
+                _set_user_metadata(ms, ms.new_events[first], cmd)
         for m in by_id.values():
             # Messages no command referred to are handled after all commands.
             if ms.is_open:
@@ -195,16 +202,11 @@ def _apply(
         _cancel_timer(ms, cmd, wft_id, identity)
     elif t == C.COMMAND_TYPE_RECORD_MARKER:
         a = cmd.record_marker_command_attributes
-        ms.add_event(
-            EventType.EVENT_TYPE_MARKER_RECORDED,
-            MarkerRecordedEventAttributes(
-                marker_name=a.marker_name,
-                details=a.details,
-                workflow_task_completed_event_id=wft_id,
-                header=a.header,
-                failure=a.failure,
-            ),
+        marker = MarkerRecordedEventAttributes(
+            marker_name=a.marker_name, details=a.details, workflow_task_completed_event_id=wft_id
         )
+        copy_present(marker, a, "header", "failure")
+        ms.add_event(EventType.EVENT_TYPE_MARKER_RECORDED, marker)
     elif t == C.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
         sa = cmd.upsert_workflow_search_attributes_command_attributes.search_attributes
         if limits.check_search_attribute is not None:
@@ -251,6 +253,14 @@ def _apply(
     else:
         raise UnsupportedCommand(f"command type {_name(t)} is not supported by this server yet")
     return False
+
+
+def _set_user_metadata(ms: MutableState, ev: HistoryEvent, cmd: Command) -> None:
+    # The command's summary/details go on the event the command produced (Temporal's
+    # workflow_task_completed_handler.go copies them to the handler's one event).
+    size = ev.ByteSize()
+    ev.user_metadata.CopyFrom(cmd.user_metadata)
+    ms.history_size_bytes += ev.ByteSize() - size
 
 
 def _protocol_message(

@@ -20,5 +20,8 @@ class WorkflowLimits:
     history_size_warn: int = 10 * MIB
     suggest_can_events: int = 4096
     suggest_can_bytes: int = 4 * MIB
+    # limit.blobSize.error / .warn: a command payload over both terminates the run.
+    blob_size_error: int = 2 * MIB
+    blob_size_warn: int = 512 * 1024
     # Returns a problem message for unknown search attributes (None: accept all).
     check_search_attribute: Callable[[list[str]], str | None] | None = None

@@ -207,9 +207,9 @@ class PostgresStore:
         params = (namespace_id, workflow_id, run_id)
         await self._delete(deletion.run_statements("postgres"), params)
 
-    async def delete_namespace_data(self, namespace_id: str, schedules_id: str) -> None:
-        params = (namespace_id, schedules_id)
-        await self._delete(deletion.namespace_statements("postgres"), params)
+    async def delete_namespace_data(self, namespace_ids: Sequence[str]) -> None:
+        ids = tuple(namespace_ids)
+        await self._delete(deletion.namespace_statements("postgres", len(ids)), ids)
 
     async def _delete(self, statements: list[str], params: tuple[str, ...]) -> None:
         async def work(conn: Any) -> None:

@@ -132,8 +132,9 @@ class SqliteStore:
     async def delete_execution(self, namespace_id: str, workflow_id: str, run_id: str) -> None:
         self._delete(deletion.run_statements("sqlite"), (namespace_id, workflow_id, run_id))
 
-    async def delete_namespace_data(self, namespace_id: str, schedules_id: str) -> None:
-        self._delete(deletion.namespace_statements("sqlite"), (namespace_id, schedules_id))
+    async def delete_namespace_data(self, namespace_ids: Sequence[str]) -> None:
+        ids = tuple(namespace_ids)
+        self._delete(deletion.namespace_statements("sqlite", len(ids)), ids)
 
     def _delete(self, statements: list[str], params: tuple[str, ...]) -> None:
         if self._closed:
