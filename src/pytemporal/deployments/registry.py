@@ -63,15 +63,24 @@ class Deployments:
             rows = await self.store.list_executions(
                 ns_id + NAMESPACE_SUFFIX, None, page_size=10_000
             )
+            found = set()
             for row in rows:
                 if row.run_id == RUN_ID:
                     full = await self.store.get_execution(
                         ns_id + NAMESPACE_SUFFIX, row.workflow_id, RUN_ID
                     )
                     key = Key(ns_id, row.workflow_id)
-                    lock = self._locks.get(key)
-                    if full is not None and (lock is None or not lock.locked()):
+                    found.add(key)
+                    if full is not None and not self._busy(key):
                         self._deployments[key] = Deployment.decode(full.state, full.db_version)
+            # Rows gone from the store (their namespace was deleted) leave memory too.
+            for key in [k for k in self._deployments if k.namespace_id == ns_id]:
+                if key not in found and not self._busy(key):
+                    del self._deployments[key]
+
+    def _busy(self, key: Key) -> bool:
+        lock = self._locks.get(key)
+        return lock is not None and lock.locked()
 
     async def refresh(
         self, namespace_ids: Callable[[], Iterable[str]], interval: float = REFRESH
