@@ -26,6 +26,7 @@ from temporalio.api.enums.v1 import (
 )
 from temporalio.api.workflow.v1 import VersioningOverride, WorkflowExecutionOptions
 from temporalio.api.workflowservice.v1 import (
+    DeleteWorkerDeploymentRequest,
     DeleteWorkerDeploymentVersionRequest,
     DescribeWorkerDeploymentRequest,
     DescribeWorkerDeploymentResponse,
@@ -33,6 +34,7 @@ from temporalio.api.workflowservice.v1 import (
     ListWorkerDeploymentsRequest,
     SetWorkerDeploymentCurrentVersionRequest,
     SetWorkerDeploymentRampingVersionRequest,
+    UpdateWorkerDeploymentVersionMetadataRequest,
     UpdateWorkflowExecutionOptionsRequest,
 )
 from temporalio.client import Client, WorkflowHandle
@@ -592,3 +594,57 @@ async def test_deployments_and_pins_survive_a_server_crash(
                 assert await old.result() == "v1"
     finally:
         proc.terminate(timeout=5)
+
+
+async def test_errors_for_missing_deployments_as_temporal(client: Client) -> None:
+    ws, ns, dep = client.workflow_service, client.namespace, unique("missing")
+    version = VersionProto(deployment_name=dep, build_id="b")
+
+    async def error(call: Any) -> tuple[RPCStatusCode, str]:
+        with pytest.raises(RPCError) as err:
+            await call
+        return err.value.status, err.value.message
+
+    assert await error(
+        ws.describe_worker_deployment_version(
+            DescribeWorkerDeploymentVersionRequest(namespace=ns, deployment_version=version)
+        )
+    ) == (RPCStatusCode.NOT_FOUND, "Worker Deployment Version not found")
+    assert await error(
+        ws.describe_worker_deployment_version(
+            DescribeWorkerDeploymentVersionRequest(namespace=ns, version="nodelimiter")
+        )
+    ) == (
+        RPCStatusCode.INVALID_ARGUMENT,
+        'invalid version string "nodelimiter", expected format is "<deployment_name>.<build_id>"',
+    )
+    assert await error(
+        ws.describe_worker_deployment_version(DescribeWorkerDeploymentVersionRequest(namespace=ns))
+    ) == (RPCStatusCode.INVALID_ARGUMENT, "deployment version cannot be empty")
+    assert await error(
+        ws.set_worker_deployment_current_version(
+            SetWorkerDeploymentCurrentVersionRequest(namespace=ns, build_id="b")
+        )
+    ) == (RPCStatusCode.INVALID_ARGUMENT, "deployment name cannot be empty")
+    assert await error(
+        ws.delete_worker_deployment_version(
+            DeleteWorkerDeploymentVersionRequest(namespace=ns, deployment_version=version)
+        )
+    ) == (
+        RPCStatusCode.NOT_FOUND,
+        f"workflow not found for ID: temporal-sys-worker-deployment:{dep}",
+    )
+    assert await error(
+        ws.update_worker_deployment_version_metadata(
+            UpdateWorkerDeploymentVersionMetadataRequest(
+                namespace=ns, deployment_version=version, remove_entries=["x"]
+            )
+        )
+    ) == (
+        RPCStatusCode.NOT_FOUND,
+        f"workflow not found for ID: temporal-sys-worker-deployment-version:{dep}:b",
+    )
+    # Deleting a deployment that does not exist succeeds.
+    await ws.delete_worker_deployment(
+        DeleteWorkerDeploymentRequest(namespace=ns, deployment_name=dep)
+    )

@@ -57,8 +57,7 @@ def parse_version(version: str) -> tuple[str, str]:
     cuts = [i for i in (version.find(DELIMITER), version.find(DELIMITER_V31)) if i >= 0]
     if not cuts:
         raise InvalidArgument(
-            f"expected delimiter '{DELIMITER}' or '{DELIMITER_V31}' not found in version "
-            f"string {version}"
+            f'invalid version string "{version}", expected format is "<deployment_name>.<build_id>"'
         )
     at = min(cuts)
     name, build = version[:at], version[at + 1 :]

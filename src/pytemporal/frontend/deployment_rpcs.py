@@ -8,6 +8,7 @@ is `deployments.registry.Deployments`, which `server.py` sets on the service.
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 from typing import Any
 
@@ -32,6 +33,9 @@ from pytemporal.history.workflow.versioning import poller_version
 from pytemporal.namespaces import Namespace, NamespaceRegistry
 
 VERSION_NOT_FOUND = "Worker Deployment Version not found"
+# Temporal names its system workflows when there is none to update.
+NO_DEPLOYMENT_WORKFLOW = "workflow not found for ID: temporal-sys-worker-deployment:{}"
+NO_VERSION_WORKFLOW = "workflow not found for ID: temporal-sys-worker-deployment-version:{}:{}"
 
 
 def _requested_version(version: str, deployment_version: Any) -> tuple[str, str]:
@@ -243,7 +247,10 @@ class DeploymentRpcs:
         ns = self.namespaces.get(request.namespace)
         name, build = _requested_version(request.version, request.deployment_version)
         registry = self._deployments()
-        d = registry.get(ns.id, name)
+        try:
+            d = registry.get(ns.id, name)
+        except NotFound:
+            raise NotFound(NO_DEPLOYMENT_WORKFLOW.format(name)) from None
         await self._check_drainage(ns, d)
         pollers = registry.has_pollers(ns.id, version_string(name, build))
         await registry.change(
@@ -258,7 +265,8 @@ class DeploymentRpcs:
         ns = self.namespaces.get(request.namespace)
         if not request.deployment_name:
             raise InvalidArgument("deployment name cannot be empty")
-        await self._deployments().change(ns.id, request.deployment_name, Deployment.delete)
+        with contextlib.suppress(NotFound):  # already gone: Temporal answers OK
+            await self._deployments().change(ns.id, request.deployment_name, Deployment.delete)
         return rr.DeleteWorkerDeploymentResponse()
 
     @handled
@@ -277,10 +285,12 @@ class DeploymentRpcs:
         }
         removes = list(request.remove_entries)
 
+        missing = NO_VERSION_WORKFLOW.format(name, build)
+
         def update(d: Deployment) -> None:
             v = d.versions.get(build)
             if v is None:
-                raise NotFound(VERSION_NOT_FOUND)
+                raise NotFound(missing)
             v.metadata.update(upserts)
             for k in removes:
                 v.metadata.pop(k, None)
@@ -289,7 +299,7 @@ class DeploymentRpcs:
         try:
             d, _ = await registry.change(ns.id, name, update)
         except NotFound:
-            raise NotFound(VERSION_NOT_FOUND) from None
+            raise NotFound(missing) from None
         return rr.UpdateWorkerDeploymentVersionMetadataResponse(
             metadata=protos.metadata(d.versions[build])
         )
