@@ -170,3 +170,10 @@ async def test_a_burst_of_new_pollers_writes_the_version_once() -> None:
         assert registry.get("ns", "dep").db_version == 2
     finally:
         await store.close()
+
+
+def test_a_task_handed_between_processes_keeps_its_pin() -> None:
+    from pytemporal.rpc import codec
+
+    ref = TaskRef("workflow", "ns", "wf", "run", 5, 2, "tq", "", "req", pinned="d:v1", ramping=True)
+    assert codec.from_task_ref(codec.task_ref(ref)) == ref
