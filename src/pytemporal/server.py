@@ -419,6 +419,7 @@ async def serve(
     deployments = Deployments(store)
     await deployments.load(ns.id for ns in namespaces.all())
     matching.router = deployments.route
+    deployments.on_change = matching.reroute
     engine.deployment_target = deployments.target
     engine.version_present = deployments.serves
     workflow_service.deployments = deployments

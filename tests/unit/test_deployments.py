@@ -177,3 +177,24 @@ def test_a_task_handed_between_processes_keeps_its_pin() -> None:
 
     ref = TaskRef("workflow", "ns", "wf", "run", 5, 2, "tq", "", "req", pinned="d:v1", ramping=True)
     assert codec.from_task_ref(codec.task_ref(ref)) == ref
+
+
+async def test_tasks_waiting_in_memory_follow_a_routing_change() -> None:
+    store = SqliteStore(None)
+    try:
+        registry = Deployments(store)
+        m = Matching()
+        m.router = registry.route
+        registry.on_change = m.reroute
+        await registry.register("ns", "dep", "v1", "tq", "workflow")
+        task = TaskRef("workflow", "ns", "wf", "run", 2, 1, normal_queue="tq")
+        sticky = TaskRef("workflow", "ns", "wf2", "run", 2, 1, normal_queue="tq")
+        m.add_workflow_task(task, "tq", sticky=False)  # no current version: unversioned
+        m._queue("ns", "sticky-1", "workflow").tasks.append(sticky)
+        await registry.change("ns", "dep", lambda d: d.set_current("v1", b"", "", False, 1.0))
+        assert await m.poll("ns", "tq", "workflow", 0.01) is None
+        assert await m.poll("ns", "tq", "workflow", 1, version="dep:v1") == task
+        # A worker's sticky queue keeps its tasks.
+        assert list(m._queue("ns", "sticky-1", "workflow").tasks) == [sticky]
+    finally:
+        await store.close()

@@ -54,6 +54,8 @@ class Deployments:
         self._locks: dict[Key, asyncio.Lock] = {}
         # (namespace id, version string) -> when a poller of it was last seen.
         self._polled: dict[tuple[str, str], float] = {}
+        # Called when routing may have changed (matching moves its waiting tasks).
+        self.on_change: Callable[[], None] | None = None
 
     # -- rows --------------------------------------------------------------------------
 
@@ -64,6 +66,7 @@ class Deployments:
                 ns_id + NAMESPACE_SUFFIX, None, page_size=10_000
             )
             found = set()
+            changed = False
             for row in rows:
                 if row.run_id == RUN_ID:
                     full = await self.store.get_execution(
@@ -72,11 +75,21 @@ class Deployments:
                     key = Key(ns_id, row.workflow_id)
                     found.add(key)
                     if full is not None and not self._busy(key):
-                        self._deployments[key] = Deployment.decode(full.state, full.db_version)
+                        old = self._deployments.get(key)
+                        if old is None or old.db_version != full.db_version:
+                            changed = True
+                            self._deployments[key] = Deployment.decode(full.state, full.db_version)
             # Rows gone from the store (their namespace was deleted) leave memory too.
             for key in [k for k in self._deployments if k.namespace_id == ns_id]:
                 if key not in found and not self._busy(key):
                     del self._deployments[key]
+                    changed = True
+            if changed:
+                self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def _busy(self, key: Key) -> bool:
         lock = self._locks.get(key)
@@ -151,6 +164,7 @@ class Deployments:
                     await self._reload(key)
                     continue
                 self._deployments[key] = work
+                self._changed()
                 return work, result
             raise ConditionFailed("worker deployment changed concurrently; try again")
 

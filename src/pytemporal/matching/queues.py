@@ -343,6 +343,30 @@ class Matching:
             q.tasks = staying
         return moved
 
+    def reroute(self) -> None:
+        """Worker deployments' routing changed: every task waiting in memory moves to
+        the queue of the version it now goes to (a sticky queue's tasks stay: they are
+        checked when offered)."""
+        if self.router is None:
+            return
+        moves: list[tuple[str, str, str, TaskRef]] = []
+        for (ns, name, kind), q in list(self._queues.items()):
+            base = name.partition(VERSION_SEP)[0]
+            staying: collections.deque[TaskRef] = collections.deque()
+            for task in q.tasks:
+                if kind == "workflow" and task.normal_queue != base:
+                    staying.append(task)  # a worker's sticky queue
+                    continue
+                route_kind = "query" if task.kind == "query" else kind
+                target = versioned(base, self._version(task, base, route_kind))
+                if target == name:
+                    staying.append(task)
+                else:
+                    moves.append((ns, target, kind, task))
+            q.tasks = staying
+        for ns, target, kind, task in moves:
+            self._queue(ns, target, kind).offer(task, durable=task.kind != "query")
+
     def queues(self) -> list[tuple[str, str, str, int, int]]:
         """(namespace id, task queue, kind, tasks in memory, waiting polls) of each task
         queue, its versions' queues added up."""
