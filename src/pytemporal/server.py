@@ -14,6 +14,8 @@ from temporalio.api.testservice.v1 import service_pb2 as test_pb
 from temporalio.api.workflowservice.v1 import service_pb2 as workflow_pb
 from temporalio.api.workflowservice.v1 import service_pb2_grpc as workflow_grpc
 
+from pytemporal.batch.operations import BatchTargets
+from pytemporal.batch.runner import Batcher
 from pytemporal.cluster.membership import ClusterConfigError, ShardCluster
 from pytemporal.common import dynamic_config as dc
 from pytemporal.common import tls
@@ -22,7 +24,7 @@ from pytemporal.common.errors import NamespaceNotFound
 from pytemporal.common.health import Health, State
 from pytemporal.config import ServerConfig, internode_auth_problem
 from pytemporal.deployments.registry import Deployments
-from pytemporal.frontend import ratelimit, routing, unimplemented
+from pytemporal.frontend import ratelimit, routing, unimplemented, visibility_service
 from pytemporal.frontend.cluster_rpcs import ClusterInfo, cluster_id, store_name
 from pytemporal.frontend.health_service import HealthService, ServingGate, enable_reflection
 from pytemporal.frontend.operator_service import OperatorService
@@ -116,6 +118,8 @@ def _limits(values: dc.DynamicConfig) -> Limits:
         workflow=workflow,
         cache_max_count=values.get(dc.HISTORY_CACHE_MAX_SIZE),
         cache_max_bytes=values.get(dc.HISTORY_CACHE_MAX_SIZE_BYTES),
+        eager_workflow_start=values.get(dc.ENABLE_EAGER_WORKFLOW_START),
+        eager_activities=values.get(dc.ENABLE_ACTIVITY_EAGER_EXECUTION),
     )
 
 
@@ -397,6 +401,22 @@ async def serve(
         skipper.also_running.append(lambda: scheduler.waking)
     if metrics is not None:
         _instrument(metrics, engine, matching, namespaces, scheduler, cluster)
+    batcher = Batcher(
+        engine,
+        store,
+        BatchTargets(
+            public_history,
+            redirector,
+            store,
+            namespaces,
+            deleter=LocalWorkflowAdmin(engine),
+            activities=public_history,
+        ),
+        lambda namespace_id, query: (
+            visibility_service.parse_filter(namespaces.by_id(namespace_id), query).where
+        ),
+        max_concurrent=values.get(dc.MAX_CONCURRENT_BATCH_OPERATIONS),
+    )
     workflow_service = WorkflowService(
         namespaces,
         lifecycle=public_history,
@@ -413,6 +433,8 @@ async def serve(
         ),
         schedules=ScheduleService(namespaces, scheduler, store, engine.limits.blob_size),
         admin=LocalWorkflowAdmin(engine),
+        activities=public_history,
+        batcher=batcher,
     )
     workflow_service.activity_executions = LocalActivityExecutions(engine)
     # Worker deployments are loaded before serving: matching routes by them.
@@ -444,6 +466,7 @@ async def serve(
     web_address = (
         loopback.bind(server, address, config.tls.frontend) if _has_web(config) else address
     )
+    workflow_service.host_address = address
     servers = [server]
     if cluster is not None:
         internal, cluster.address = _internode_listener(
@@ -456,6 +479,7 @@ async def serve(
             InternalService(local_history, engine.accept_task),
         )
         servers.append(internal)
+        workflow_service.host_address = cluster.address
     runners = []
     if metrics is not None:
         # Imported on use: aiohttp weighs on the start of a server without metrics.

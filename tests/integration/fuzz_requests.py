@@ -14,6 +14,8 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+from temporalio.api.activity.v1 import ActivityOptions
+from temporalio.api.batch.v1 import BatchOperationSignal
 from temporalio.api.command.v1 import (
     Command,
     RecordMarkerCommandAttributes,
@@ -44,6 +46,7 @@ from temporalio.api.schedule.v1 import message_pb2 as sched
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.update.v1 import Input, Meta, UpdateRef, WaitPolicy
 from temporalio.api.update.v1 import Request as UpdateRequest
+from temporalio.api.worker.v1 import WorkerHeartbeat
 from temporalio.api.workflow.v1 import NewWorkflowExecutionInfo, WorkflowExecutionOptions
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
@@ -351,6 +354,123 @@ def templates(h: Handles) -> dict[str, Callable[[int], Message]]:
         ),
         "PollActivityTaskQueue": lambda i: rr.PollActivityTaskQueueRequest(
             namespace=FUZZ_NS, task_queue=TaskQueue(name=h.activity_queue), identity="fuzzer"
+        ),
+        # Activity control, on the spare slot's activity (no other template uses it).
+        "PauseActivity": lambda i: rr.PauseActivityRequest(
+            namespace=FUZZ_NS,
+            execution=WorkflowExecution(workflow_id=act(i, 6)[0], run_id=act(i, 6)[1]),
+            id=act(i, 6)[2],
+            identity="fuzzer",
+            reason="fuzz",
+            request_id=f"pause-{i}",
+        ),
+        "UnpauseActivity": lambda i: rr.UnpauseActivityRequest(
+            namespace=FUZZ_NS,
+            execution=WorkflowExecution(workflow_id=act(i, 6)[0], run_id=act(i, 6)[1]),
+            id=act(i, 6)[2],
+            reset_attempts=True,
+            jitter=duration(1),
+        ),
+        "ResetActivity": lambda i: rr.ResetActivityRequest(
+            namespace=FUZZ_NS,
+            execution=WorkflowExecution(workflow_id=act(i, 6)[0], run_id=act(i, 6)[1]),
+            id=act(i, 6)[2],
+            reset_heartbeat=True,
+            keep_paused=True,
+        ),
+        "UpdateActivityOptions": lambda i: rr.UpdateActivityOptionsRequest(
+            namespace=FUZZ_NS,
+            execution=WorkflowExecution(workflow_id=act(i, 6)[0], run_id=act(i, 6)[1]),
+            id=act(i, 6)[2],
+            activity_options=ActivityOptions(
+                start_to_close_timeout=duration(30),
+                retry_policy=RetryPolicy(maximum_attempts=5),
+            ),
+            update_mask=FieldMask(
+                paths=["start_to_close_timeout", "retry_policy.maximum_attempts"]
+            ),
+        ),
+        "PauseActivityExecution": lambda i: rr.PauseActivityExecutionRequest(
+            namespace=FUZZ_NS,
+            workflow_id=act(i, 6)[0],
+            run_id=act(i, 6)[1],
+            activity_id=act(i, 6)[2],
+            reason="fuzz",
+        ),
+        "UnpauseActivityExecution": lambda i: rr.UnpauseActivityExecutionRequest(
+            namespace=FUZZ_NS,
+            workflow_id=act(i, 6)[0],
+            run_id=act(i, 6)[1],
+            activity_id=act(i, 6)[2],
+        ),
+        "ResetActivityExecution": lambda i: rr.ResetActivityExecutionRequest(
+            namespace=FUZZ_NS,
+            workflow_id=act(i, 6)[0],
+            run_id=act(i, 6)[1],
+            activity_id=act(i, 6)[2],
+            keep_paused=True,
+        ),
+        "UpdateActivityExecutionOptions": lambda i: rr.UpdateActivityExecutionOptionsRequest(
+            namespace=FUZZ_NS,
+            workflow_id=act(i, 6)[0],
+            run_id=act(i, 6)[1],
+            activity_id=act(i, 6)[2],
+            activity_options=ActivityOptions(heartbeat_timeout=duration(10)),
+            update_mask=FieldMask(paths=["heartbeat_timeout"]),
+        ),
+        # Batch operations (signals only: the other templates need their workflows).
+        "StartBatchOperation": lambda i: rr.StartBatchOperationRequest(
+            namespace=FUZZ_NS,
+            job_id=f"fuzz-batch-{i}",
+            reason="fuzz",
+            executions=[execution(i)],
+            signal_operation=BatchOperationSignal(signal="fuzz", identity="fuzzer"),
+        ),
+        "DescribeBatchOperation": lambda i: rr.DescribeBatchOperationRequest(
+            namespace=FUZZ_NS, job_id=f"fuzz-batch-{i}"
+        ),
+        "StopBatchOperation": lambda i: rr.StopBatchOperationRequest(
+            namespace=FUZZ_NS, job_id=f"fuzz-batch-{i}", reason="fuzz"
+        ),
+        "ListBatchOperations": lambda i: rr.ListBatchOperationsRequest(
+            namespace=FUZZ_NS, page_size=5
+        ),
+        # Worker heartbeats.
+        "RecordWorkerHeartbeat": lambda i: rr.RecordWorkerHeartbeatRequest(
+            namespace=FUZZ_NS,
+            identity="fuzzer",
+            worker_heartbeat=[
+                WorkerHeartbeat(
+                    worker_instance_key=f"fuzz-worker-{i}",
+                    worker_identity="fuzzer",
+                    task_queue=h.task_queue,
+                    sdk_name="fuzz",
+                    status=1,
+                    start_time=timestamp(1_700_000_000),
+                )
+            ],
+        ),
+        "ListWorkers": lambda i: rr.ListWorkersRequest(
+            namespace=FUZZ_NS, page_size=5, query=f"TaskQueue = '{h.task_queue}'"
+        ),
+        "CountWorkers": lambda i: rr.CountWorkersRequest(
+            namespace=FUZZ_NS, query="StartTime > '2020-01-01T00:00:00Z'"
+        ),
+        "DescribeWorker": lambda i: rr.DescribeWorkerRequest(
+            namespace=FUZZ_NS, worker_instance_key=f"fuzz-worker-{i}"
+        ),
+        # Task queues.
+        "DescribeTaskQueue": lambda i: rr.DescribeTaskQueueRequest(
+            namespace=FUZZ_NS,
+            task_queue=tq,
+            task_queue_type=1 + i % 2,
+            report_stats=True,
+            include_task_queue_status=True,
+            api_mode=i % 2,
+            report_pollers=True,
+        ),
+        "ListTaskQueuePartitions": lambda i: rr.ListTaskQueuePartitionsRequest(
+            namespace=FUZZ_NS, task_queue=tq
         ),
         "RecordActivityTaskHeartbeat": lambda i: rr.RecordActivityTaskHeartbeatRequest(
             namespace=FUZZ_NS, task_token=atok(i, 0), details=_payloads(b"1")

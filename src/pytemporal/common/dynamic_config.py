@@ -176,6 +176,14 @@ ENABLE_CANCEL_WORKER_POLLS_ON_SHUTDOWN = _bool(
 ENABLE_EAGER_WORKFLOW_START = _bool(
     "system.enableEagerWorkflowStart", True, "Allow eager workflow start."
 )
+MAX_CONCURRENT_BATCH_OPERATIONS = _int(
+    "frontend.MaxConcurrentBatchOperationPerNamespace",
+    1,
+    "Batch operations that may run at once in a namespace.",
+)
+ENABLE_ACTIVITY_EAGER_EXECUTION = _bool(
+    "system.enableActivityEagerExecution", True, "Allow eager activity dispatch."
+)
 FORCE_SEARCH_ATTRIBUTES_CACHE_REFRESH_ON_READ = _bool(
     "system.forceSearchAttributesCacheRefreshOnRead",
     False,

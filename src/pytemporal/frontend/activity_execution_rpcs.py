@@ -28,6 +28,7 @@ from pytemporal.history.workflow import standalone
 from pytemporal.history.workflow.state import decode
 from pytemporal.matching.client import TaskQueuePolls
 from pytemporal.matching.queues import TaskRef
+from pytemporal.matching.stats import Poller
 from pytemporal.namespaces import Namespace, NamespaceRegistry
 from pytemporal.persistence.api import VisibilityCursor
 
@@ -93,7 +94,12 @@ class ActivityExecutionRPCs:
         return ns, key
 
     async def _poll_activity(
-        self, namespace_id: str, queue: str, timeout: float, version: str = ""
+        self,
+        namespace_id: str,
+        queue: str,
+        timeout: float,
+        poller: Poller | None = None,
+        version: str = "",
     ) -> TaskRef | None:
         """The next activity task of the queue: a workflow's, or a standalone activity's,
         whose backlog is kept under its hidden row namespace (both polled at once). A
@@ -101,10 +107,12 @@ class ActivityExecutionRPCs:
         ones are unversioned."""
         if self.activity_executions is None:
             return await self.matching.poll(
-                namespace_id, queue, "activity", timeout, version=version
+                namespace_id, queue, "activity", timeout, poller, version=version
             )
         polls = [
-            asyncio.ensure_future(self.matching.poll(ns_id, queue, "activity", timeout, version=v))
+            asyncio.ensure_future(
+                self.matching.poll(ns_id, queue, "activity", timeout, poller, version=v)
+            )
             for ns_id, v in (
                 (namespace_id, version),
                 (standalone.row_namespace(namespace_id), ""),

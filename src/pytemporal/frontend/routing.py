@@ -55,6 +55,9 @@ def _schedule(req: Any) -> tuple[str, str]:
     return req.namespace, (SCHEDULER_PREFIX + req.schedule_id if req.schedule_id else "")
 
 
+# Not a real task queue (Temporal reserves the /_sys/ prefix): where worker heartbeats go.
+WORKERS_QUEUE = "/_sys/worker-heartbeats"
+
 WORKFLOW_ROUTES: dict[str, Callable[[Any], tuple[str, str]]] = {
     "StartWorkflowExecution": _wf("workflow_id"),
     "SignalWithStartWorkflowExecution": _wf("workflow_id"),
@@ -82,6 +85,18 @@ WORKFLOW_ROUTES: dict[str, Callable[[Any], tuple[str, str]]] = {
     "DeleteSchedule": _schedule,
     "ListScheduleMatchingTimes": _schedule,
     "RecordActivityTaskHeartbeatById": _wf("workflow_id"),
+    "PauseActivity": _wf("execution.workflow_id"),
+    "UnpauseActivity": _wf("execution.workflow_id"),
+    "ResetActivity": _wf("execution.workflow_id"),
+    "UpdateActivityOptions": _wf("execution.workflow_id"),
+    # A batch job lives on the shard of its job id (Temporal's batch workflow id).
+    "StartBatchOperation": _wf("job_id"),
+    "StopBatchOperation": _wf("job_id"),
+    "DescribeBatchOperation": _wf("job_id"),
+    "PauseActivityExecution": _wf("workflow_id"),
+    "UnpauseActivityExecution": _wf("workflow_id"),
+    "ResetActivityExecution": _wf("workflow_id"),
+    "UpdateActivityExecutionOptions": _wf("workflow_id"),
     "RespondActivityTaskCompletedById": _wf("workflow_id"),
     "RespondActivityTaskFailedById": _wf("workflow_id"),
     "RespondActivityTaskCanceledById": _wf("workflow_id"),
@@ -97,6 +112,13 @@ QUEUE_ROUTES: dict[str, Callable[[Any], tuple[str, str]]] = {
     "PollWorkflowTaskQueue": lambda r: (r.namespace, r.task_queue.normal_name or r.task_queue.name),
     "PollActivityTaskQueue": lambda r: (r.namespace, r.task_queue.name),
     "ShutdownWorker": lambda r: (r.namespace, r.task_queue),
+    "DescribeTaskQueue": lambda r: (r.namespace, r.task_queue.normal_name or r.task_queue.name),
+    "ListTaskQueuePartitions": lambda r: (r.namespace, r.task_queue.name),
+    # One process per namespace keeps its workers' heartbeats: that of a fixed queue name.
+    "RecordWorkerHeartbeat": lambda r: (r.namespace, WORKERS_QUEUE),
+    "ListWorkers": lambda r: (r.namespace, WORKERS_QUEUE),
+    "CountWorkers": lambda r: (r.namespace, WORKERS_QUEUE),
+    "DescribeWorker": lambda r: (r.namespace, WORKERS_QUEUE),
 }
 
 

@@ -26,7 +26,7 @@ def system_info() -> GetSystemInfoResponse:
         supports_schedules=True,
         encoded_failure_attributes=True,
         upsert_memo=True,
-        eager_workflow_start=False,
+        eager_workflow_start=True,
         sdk_metadata=True,
         # The deprecated build-id sets; worker deployments have no capability flag.
         build_id_based_versioning=False,
@@ -49,9 +49,10 @@ def describe_namespace(ns: Namespace, blob_limit: int) -> DescribeNamespaceRespo
         id=ns.id,
         data=ns.data,
     )
-    info.capabilities.eager_workflow_start = False
+    info.capabilities.eager_workflow_start = True
     info.capabilities.sync_update = True
     info.capabilities.async_update = True
+    info.capabilities.worker_heartbeats = True
     info.limits.blob_size_limit_error = blob_limit
     info.limits.memo_size_limit_error = blob_limit
     config = NamespaceConfig(

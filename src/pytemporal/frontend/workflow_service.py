@@ -18,21 +18,28 @@ from temporalio.api.enums.v1 import WorkflowExecutionStatus, WorkflowIdConflictP
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 from temporalio.api.workflowservice.v1 import service_pb2_grpc
 
+from pytemporal.batch.runner import Batcher
 from pytemporal.common.errors import InvalidArgument, NotFound, Unavailable, Unimplemented
 from pytemporal.frontend import system, validation, visibility_service
 from pytemporal.frontend.activity_execution_rpcs import ActivityExecutionRPCs
+from pytemporal.frontend.activity_rpcs import ActivityRpcs
 from pytemporal.frontend.admin_rpcs import WorkflowAdminRpcs
+from pytemporal.frontend.batch_rpcs import BatchRpcs
 from pytemporal.frontend.cluster_rpcs import ClusterInfoRpcs
 from pytemporal.frontend.deployment_rpcs import DeploymentRpcs
 from pytemporal.frontend.errors import handled
 from pytemporal.frontend.namespace_rpcs import NamespaceRpcs, require_registered
 from pytemporal.frontend.schedule_service import ScheduleService
+from pytemporal.frontend.task_queue_rpcs import TaskQueueRpcs, poller_of
 from pytemporal.frontend.visibility_service import VisibilityStore
 from pytemporal.frontend.worker_polls import WorkerPolls
+from pytemporal.frontend.worker_rpcs import WorkerRpcs
 from pytemporal.history.client import HistoryRoutes
 from pytemporal.history.public import (
     ActivityById,
+    ActivityControl,
     ActivityRef,
+    HeartbeatReply,
     Key,
     WorkerTasks,
     WorkflowLifecycle,
@@ -41,6 +48,7 @@ from pytemporal.history.public import (
 from pytemporal.history.public_admin import WorkflowAdmin
 from pytemporal.matching.client import TaskQueuePolls
 from pytemporal.matching.queues import TaskRef
+from pytemporal.matching.workers import WorkerRegistry
 from pytemporal.namespaces import DELETED, Namespace, NamespaceRegistry
 from pytemporal.persistence.api import CurrentRun
 
@@ -65,6 +73,16 @@ class RunLookup(Protocol):
     async def get_current_run(self, namespace_id: str, workflow_id: str) -> CurrentRun | None: ...
 
 
+def _poll_budget(context: Ctx) -> float:
+    """How long a task poll may wait: the caller's deadline less the time to start a
+    task it is handed (Temporal's `returnEmptyTaskTimeBudget`, 1 s; half of a short
+    deadline), so that a started task's reply is not lost to the caller's deadline."""
+    left: float | None = context.time_remaining()
+    if left is None:
+        return POLL_TIMEOUT
+    return max(0.0, min(POLL_TIMEOUT, left - min(1.0, left * 0.5)))
+
+
 def _remaining(context: Ctx, cap: float) -> float:
     left: float | None = context.time_remaining()
     if left is None:
@@ -83,6 +101,10 @@ class WorkflowService(
     WorkflowAdminRpcs,
     NamespaceRpcs,
     ClusterInfoRpcs,
+    ActivityRpcs,
+    BatchRpcs,
+    TaskQueueRpcs,
+    WorkerRpcs,
     DeploymentRpcs,
     _Base,
 ):
@@ -100,6 +122,9 @@ class WorkflowService(
         limits: FrontendLimits,
         schedules: ScheduleService | None = None,
         admin: WorkflowAdmin | None = None,
+        activities: ActivityControl | None = None,
+        workers: WorkerRegistry | None = None,
+        batcher: Batcher | None = None,
     ) -> None:
         self.namespaces = namespaces
         # The public calls run in this process: in a cluster, `routing.py` has already
@@ -116,6 +141,9 @@ class WorkflowService(
         self.limits = limits
         self.schedules = schedules
         self.admin = admin
+        self.activities = activities
+        self.workers = workers or WorkerRegistry()
+        self.batcher = batcher
 
     @property
     def blob_limit(self) -> int:
@@ -197,6 +225,7 @@ class WorkflowService(
             first_execution_run_id=res.first_execution_run_id,
             started=res.started,
             status=WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING,
+            eager_workflow_task=res.eager_task,
         )
 
     @handled
@@ -322,7 +351,8 @@ class WorkflowService(
     ) -> rr.PollWorkflowTaskQueueResponse:
         ns = self.namespaces.get(request.namespace)
         validation.require(request.task_queue.name, "TaskQueue")
-        end = time.monotonic() + _remaining(context, POLL_TIMEOUT)
+        end = time.monotonic() + _poll_budget(context)
+        poller = poller_of(request)
         version, sticky = await self._poller_version(ns, request, "workflow")
         while (left := end - time.monotonic()) > 0:
             ref = await self.worker_polls.run(
@@ -333,6 +363,7 @@ class WorkflowService(
                     request.task_queue.name,
                     "workflow",
                     left,
+                    poller,
                     version=version,
                     sticky=sticky,
                 ),
@@ -414,6 +445,9 @@ class WorkflowService(
             and self.limits.cancel_polls_on_shutdown
         ):
             self.worker_polls.end(ns.id, request.worker_instance_key)
+        if request.HasField("worker_heartbeat"):
+            # The worker's last heartbeat (status SHUTTING_DOWN), as Temporal records it.
+            self.workers.record(ns.id, [request.worker_heartbeat])
         return rr.ShutdownWorkerResponse()
 
     # -- activity tasks ------------------------------------------------------------------
@@ -424,14 +458,15 @@ class WorkflowService(
     ) -> rr.PollActivityTaskQueueResponse:
         ns = self.namespaces.get(request.namespace)
         validation.require(request.task_queue.name, "TaskQueue")
-        end = time.monotonic() + _remaining(context, POLL_TIMEOUT)
+        end = time.monotonic() + _poll_budget(context)
+        poller = poller_of(request)
         version, sticky = await self._poller_version(ns, request, "activity")
         while (left := end - time.monotonic()) > 0:
             ref = await self.worker_polls.run(
                 ns.id,
                 request.worker_instance_key,
                 self._poll_activity(
-                    ns.id, request.task_queue.name, left, "" if sticky else version
+                    ns.id, request.task_queue.name, left, poller, "" if sticky else version
                 ),
             )
             if ref is None:
@@ -466,7 +501,7 @@ class WorkflowService(
         key = await self._key(ns, execution, validation.RUN_ID_NOT_UUID)
         return ActivityById(key, request.activity_id)
 
-    async def _heartbeat(self, request: Any) -> bool:
+    async def _heartbeat(self, request: Any) -> HeartbeatReply:
         validation.blob(request.details, self.blob_limit)
         activity = await self._activity(request)
         return await self.tasks.heartbeat_activity(activity, _optional(request, "details"))
@@ -492,15 +527,23 @@ class WorkflowService(
     async def RecordActivityTaskHeartbeat(
         self, request: Any, context: Ctx
     ) -> rr.RecordActivityTaskHeartbeatResponse:
-        cancel = await self._heartbeat(request)
-        return rr.RecordActivityTaskHeartbeatResponse(cancel_requested=cancel)
+        reply = await self._heartbeat(request)
+        return rr.RecordActivityTaskHeartbeatResponse(
+            cancel_requested=reply.cancel_requested,
+            activity_paused=reply.activity_paused,
+            activity_reset=reply.activity_reset,
+        )
 
     @handled
     async def RecordActivityTaskHeartbeatById(
         self, request: Any, context: Ctx
     ) -> rr.RecordActivityTaskHeartbeatByIdResponse:
-        cancel = await self._heartbeat(request)
-        return rr.RecordActivityTaskHeartbeatByIdResponse(cancel_requested=cancel)
+        reply = await self._heartbeat(request)
+        return rr.RecordActivityTaskHeartbeatByIdResponse(
+            cancel_requested=reply.cancel_requested,
+            activity_paused=reply.activity_paused,
+            activity_reset=reply.activity_reset,
+        )
 
     @handled
     async def RespondActivityTaskCompleted(

@@ -82,7 +82,11 @@ class TaskDispatcher:
             )
         for ai in ms.activities.values():
             # Only attempts whose task was committed: the others are the timer's.
-            if not ai.started and (ai.scheduled_event_id, ai.attempt) in ms.dispatched:
+            if (
+                not ai.started
+                and not ai.paused
+                and (ai.scheduled_event_id, ai.attempt) in ms.dispatched
+            ):
                 self.dispatch(
                     entry, "activity", ai.scheduled_event_id, ai.attempt, ai.task_queue, False
                 )
@@ -106,6 +110,6 @@ def pending_task_rows(entry: Entry) -> set[tuple[str, int]]:
     if wft is not None and not wft.started_event_id and not wft.speculative:
         rows.add(("workflow", wft.scheduled_event_id))
     for ai in ms.activities.values():
-        if not ai.started:
+        if not ai.started and not ai.paused:
             rows.add(("activity", ai.scheduled_event_id))
     return rows

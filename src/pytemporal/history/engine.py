@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from temporalio.api.history.v1 import History, HistoryEvent
 
+from pytemporal.batch import keys as batch_keys
 from pytemporal.cluster.membership import LocalCluster
 from pytemporal.common import logcontext
 from pytemporal.common.clock import Clock
@@ -118,6 +119,11 @@ class Limits:
     # The mutable-state cache's bounds (history.hostLevelCacheMaxSize / ...Bytes).
     cache_max_count: int = DEFAULT_MAX_COUNT
     cache_max_bytes: int = DEFAULT_MAX_BYTES
+    # system.enableEagerWorkflowStart: a start may hand back its first workflow task.
+    eager_workflow_start: bool = True
+    # system.enableActivityEagerExecution: a workflow task's reply may carry the
+    # activities it scheduled with `request_eager_execution`.
+    eager_activities: bool = True
 
 
 @dataclass
@@ -152,6 +158,8 @@ class HistoryEngine:
         self.on_scheduled_close: Callable[[str, str], None] | None = None
         # Set by the server when metrics are on: counts closes, times task starts.
         self.metrics: Metrics | None = None
+        # Set by the batch runner (batch/runner.py): fires a batch job's timer row.
+        self.batch_timers: Callable[[Key], Awaitable[float | None]] | None = None
         self.cache = RunCache(
             max_count=self.limits.cache_max_count,
             max_bytes=self.limits.cache_max_bytes,
@@ -215,8 +223,8 @@ class HistoryEngine:
             del self._loading[key]
 
     async def _read(self, key: Key) -> Entry | None:
-        if schedule_keys.is_schedule(key):
-            return None  # a schedule's row: not a run
+        if schedule_keys.is_schedule(key) or batch_keys.is_batch(key):
+            return None  # a schedule's or a batch job's row: not a run
         row = await self.store.get_execution(*key)
         if row is None:
             return None
@@ -262,6 +270,8 @@ class HistoryEngine:
     def shard_of(self, key: Key) -> int:
         if schedule_keys.is_schedule(key):
             return self.cluster.workflow_shard(*schedule_keys.shard_workflow(key))
+        if batch_keys.is_batch(key):
+            return self.cluster.workflow_shard(*batch_keys.batch_of(key))
         return self.cluster.workflow_shard(key[0], key[1])
 
     def owns(self, key: Key) -> bool:
@@ -610,6 +620,8 @@ class HistoryEngine:
         """The timer queue's callback: handle what is due; the run's next deadline."""
         if schedule_keys.is_schedule(key):
             return None if self.system_timers is None else await self.system_timers(key)
+        if batch_keys.is_batch(key):
+            return None if self.batch_timers is None else await self.batch_timers(key)
         if not self.owns(key):
             return None  # its new owner reads the row
         try:

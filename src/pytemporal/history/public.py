@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol, TypeAlias
 
+from temporalio.api.activity.v1 import ActivityOptions
 from temporalio.api.common.v1 import Payloads
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.workflowservice.v1 import (
@@ -27,11 +28,13 @@ from temporalio.api.workflowservice.v1 import (
     ExecuteMultiOperationResponse,
     GetWorkflowExecutionHistoryRequest,
     GetWorkflowExecutionHistoryResponse,
+    PauseActivityRequest,
     PollWorkflowExecutionUpdateRequest,
     PollWorkflowExecutionUpdateResponse,
     QueryWorkflowRequest,
     QueryWorkflowResponse,
     RequestCancelWorkflowExecutionRequest,
+    ResetActivityRequest,
     ResetWorkflowExecutionRequest,
     RespondQueryTaskCompletedRequest,
     RespondWorkflowTaskCompletedRequest,
@@ -41,11 +44,14 @@ from temporalio.api.workflowservice.v1 import (
     SignalWorkflowExecutionRequest,
     StartWorkflowExecutionRequest,
     TerminateWorkflowExecutionRequest,
+    UnpauseActivityRequest,
+    UpdateActivityOptionsRequest,
     UpdateWorkflowExecutionRequest,
     UpdateWorkflowExecutionResponse,
 )
 
 from pytemporal.history.api import (
+    activity_control,
     activity_tasks,
     control,
     multi_operation,
@@ -57,6 +63,7 @@ from pytemporal.history.api import (
     updates,
     workflow_tasks,
 )
+from pytemporal.history.api.activity_tasks import HeartbeatReply
 from pytemporal.history.api.start import StartResult
 from pytemporal.history.cache import Key
 from pytemporal.history.engine import Entry, HistoryEngine
@@ -66,7 +73,9 @@ from pytemporal.namespaces import Namespace
 
 __all__ = [
     "ActivityById",
+    "ActivityControl",
     "ActivityRef",
+    "HeartbeatReply",
     "Key",
     "LocalPublicHistory",
     "StartResult",
@@ -165,8 +174,10 @@ class WorkerTasks(Protocol):
         """Send the run's next workflow task to its normal queue, not the sticky one."""
         ...
 
-    async def heartbeat_activity(self, activity: ActivityRef, details: Payloads | None) -> bool:
-        """Record a heartbeat; whether the activity's cancellation was requested."""
+    async def heartbeat_activity(
+        self, activity: ActivityRef, details: Payloads | None
+    ) -> HeartbeatReply:
+        """Record a heartbeat; whether the activity was cancelled, paused or reset."""
         ...
 
     async def complete_activity(
@@ -184,6 +195,22 @@ class WorkerTasks(Protocol):
     async def cancel_activity(
         self, activity: ActivityRef, details: Payloads | None, identity: str
     ) -> None: ...
+
+
+class ActivityControl(Protocol):
+    """An operator's control of a run's pending activities (`temporal activity ...`)."""
+
+    async def pause_activity(self, key: Key, request: PauseActivityRequest) -> None: ...
+
+    async def unpause_activity(self, key: Key, request: UnpauseActivityRequest) -> None: ...
+
+    async def reset_activity(self, key: Key, request: ResetActivityRequest) -> None: ...
+
+    async def update_activity_options(
+        self, key: Key, request: UpdateActivityOptionsRequest
+    ) -> ActivityOptions:
+        """Apply the request's options to the named activities; the new options."""
+        ...
 
 
 class LocalPublicHistory:
@@ -239,6 +266,22 @@ class LocalPublicHistory:
         self, ns: Namespace, request: ExecuteMultiOperationRequest, timeout: float
     ) -> ExecuteMultiOperationResponse:
         return await multi_operation.execute(self.engine, ns, request, timeout)
+
+    # -- ActivityControl -------------------------------------------------------------
+
+    async def pause_activity(self, key: Key, request: PauseActivityRequest) -> None:
+        await activity_control.pause(self.engine, key, request)
+
+    async def unpause_activity(self, key: Key, request: UnpauseActivityRequest) -> None:
+        await activity_control.unpause(self.engine, key, request)
+
+    async def reset_activity(self, key: Key, request: ResetActivityRequest) -> None:
+        await activity_control.reset(self.engine, key, request)
+
+    async def update_activity_options(
+        self, key: Key, request: UpdateActivityOptionsRequest
+    ) -> ActivityOptions:
+        return await activity_control.update_options(self.engine, key, request)
 
     # -- WorkflowReads -----------------------------------------------------------------
 
@@ -297,7 +340,9 @@ class LocalPublicHistory:
         async with found as entry_and_activity:
             yield entry_and_activity
 
-    async def heartbeat_activity(self, activity: ActivityRef, details: Payloads | None) -> bool:
+    async def heartbeat_activity(
+        self, activity: ActivityRef, details: Payloads | None
+    ) -> HeartbeatReply:
         async with self._activity(activity) as (e, ai):
             return activity_tasks.heartbeat(e, ai, details)
 

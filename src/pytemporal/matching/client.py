@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from pytemporal.matching.queues import Matching, TaskRef
+from pytemporal.matching.stats import Poller, QueueStats
 
 
 class MatchingClient(Protocol):
@@ -36,12 +37,18 @@ class TaskQueuePolls(Protocol):
         queue: str,
         kind: str,
         timeout: float,
+        poller: Poller | None = None,
         *,
         version: str = "",
         sticky: bool = False,
     ) -> TaskRef | None:
         """The next task for a `kind` ("workflow" or "activity") poller of worker
-        deployment `version` ("" unversioned), or None at the timeout."""
+        deployment `version` ("" unversioned), or None at the timeout. `poller` is
+        remembered for `describe`."""
+        ...
+
+    async def describe(self, namespace_id: str, queue: str, kind: str) -> QueueStats:
+        """The queue's recent pollers, backlog and rates."""
         ...
 
     def requeue(self, ref: TaskRef, queue: str, kind: str, version: str = "") -> None:
@@ -80,13 +87,17 @@ class LocalMatchingClient:
         queue: str,
         kind: str,
         timeout: float,
+        poller: Poller | None = None,
         *,
         version: str = "",
         sticky: bool = False,
     ) -> TaskRef | None:
         return await self.matching.poll(
-            namespace_id, queue, kind, timeout, version=version, sticky=sticky
+            namespace_id, queue, kind, timeout, poller, version=version, sticky=sticky
         )
+
+    async def describe(self, namespace_id: str, queue: str, kind: str) -> QueueStats:
+        return await self.matching.describe(namespace_id, queue, kind)
 
     def requeue(self, ref: TaskRef, queue: str, kind: str, version: str = "") -> None:
         self.matching.requeue(ref, queue, kind, version)

@@ -15,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pytemporal.matching.stats import Poller, PollerHistory, QueueStats, Rate, wall_now
 from pytemporal.persistence.api import TaskRow
 
 STICKY_LIVENESS = 10.0
@@ -69,6 +71,8 @@ class TaskRef:
     pinned: str = ""
     # A run continued-as-new onto its deployment's ramping version (whatever the ramp).
     ramping: bool = False
+    # When it entered this process's backlog (wall clock), for the backlog's age.
+    enqueued_at: float = field(default=0.0, compare=False)
 
 
 @dataclass
@@ -85,6 +89,9 @@ class _Queue:
     must_read: bool = True
     read_at: float = -RECHECK
     reading: asyncio.Future[None] | None = None
+    history: PollerHistory = field(default_factory=PollerHistory)
+    adds: Rate = field(default_factory=Rate)
+    dispatches: Rate = field(default_factory=Rate)
 
     def offer(self, task: TaskRef, *, front: bool = False, durable: bool = False) -> None:
         while self.pollers:
@@ -95,6 +102,8 @@ class _Queue:
         if durable and not front and len(self.tasks) >= MEMORY_BACKLOG:
             self.must_read = True  # its row is in the table; read when memory drains
             return
+        if not task.enqueued_at:
+            task = dataclasses.replace(task, enqueued_at=wall_now())
         if front:
             self.tasks.appendleft(task)
         else:
@@ -147,6 +156,7 @@ class Matching:
         if not sticky:
             queue = versioned(queue, self._version(task, queue, "workflow"))
         q = self._queue(task.namespace_id, queue, "workflow")
+        q.adds.add()
         if self.on_unpolled is not None:
             self._check_pollers(q, task.namespace_id, queue, "workflow")
         q.offer(task, durable=True)
@@ -154,6 +164,7 @@ class Matching:
     def add_activity_task(self, task: TaskRef, queue: str) -> None:
         queue = versioned(queue, self._version(task, queue, "activity"))
         q = self._queue(task.namespace_id, queue, "activity")
+        q.adds.add()
         if self.on_unpolled is not None:
             self._check_pollers(q, task.namespace_id, queue, "activity")
         q.offer(task, durable=True)
@@ -176,12 +187,14 @@ class Matching:
         name: str,
         kind: str,
         timeout: float,
+        poller: Poller | None = None,
         *,
         version: str = "",
         sticky: bool = False,
     ) -> TaskRef | None:
         """The next task of the queue `name` for a poller of `version` ("": an
-        unversioned poller); a sticky queue is its worker's own, whatever its version."""
+        unversioned poller); a sticky queue is its worker's own, whatever its version.
+        `poller` is remembered for `describe`."""
         base = name
         if sticky:
             q = self._queue(namespace_id, name, kind)
@@ -191,13 +204,15 @@ class Matching:
             q = self._queue(namespace_id, name, kind)
         q.unloaded = False
         q.last_poll = time.monotonic()
+        if poller is not None:
+            q.history.record(poller)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             if self._source is not None and kind != "query":
                 await self._refill(q, namespace_id, base, kind)
             if q.tasks:
-                return self._handed(q.tasks.popleft())
+                return self._handed(q, q.tasks.popleft())
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return None
@@ -205,7 +220,7 @@ class Matching:
                 q, min(remaining, RECHECK) if self._source else remaining
             )
             if answered:  # a task, or None when the queue was unloaded
-                return None if task is None else self._handed(task)
+                return None if task is None else self._handed(q, task)
 
     async def _wait(self, q: _Queue, timeout: float) -> tuple[bool, TaskRef | None]:
         fut: asyncio.Future[TaskRef | None] = asyncio.get_running_loop().create_future()
@@ -229,7 +244,8 @@ class Matching:
         self._drop_poller(q, fut)
         return False, None
 
-    def _handed(self, task: TaskRef) -> TaskRef:
+    def _handed(self, q: _Queue, task: TaskRef) -> TaskRef:
+        q.dispatches.add()
         if self._source is not None and task.kind != "query":
             self._remember(self._recent_key(task), time.monotonic())
         return task
@@ -376,6 +392,30 @@ class Matching:
             t[0] += len(q.tasks)
             t[1] += len(q.pollers)
         return [(*k, t[0], t[1]) for k, t in totals.items()]
+
+    async def describe(self, namespace_id: str, name: str, kind: str) -> QueueStats:
+        """The queue's recent pollers, backlog and rates (`DescribeTaskQueue`)."""
+        q = self._queue(namespace_id, name, kind)
+        if self._source is not None:
+            # A queue no one has polled since a restart has its backlog only in the table.
+            await self._refill(q, namespace_id, name, kind)
+        now = wall_now()
+        # The task queue's worker deployment versions have queues of their own.
+        prefix = name + VERSION_SEP
+        parts = [q] + [
+            v
+            for (ns, n, k), v in self._queues.items()
+            if ns == namespace_id and k == kind and n.startswith(prefix)
+        ]
+        tasks = [t for part in parts for t in part.tasks]
+        oldest = min((t.enqueued_at for t in tasks if t.enqueued_at), default=now)
+        return QueueStats(
+            pollers=[p for part in parts for p in part.history.recent(now)],
+            backlog_count=len(tasks),
+            backlog_age=max(0.0, now - oldest) if tasks else 0.0,
+            add_rate=sum(part.adds.per_second() for part in parts),
+            dispatch_rate=sum(part.dispatches.per_second() for part in parts),
+        )
 
     def stats(self) -> dict[str, Any]:
         return {

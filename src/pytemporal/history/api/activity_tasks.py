@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from temporalio.api.common.v1 import ActivityType, Payloads, WorkflowExecution, WorkflowType
 from temporalio.api.failure.v1 import Failure
@@ -33,10 +34,12 @@ async def record_started(
             ai = ms.activities.get(ref.scheduled_event_id)
             if not ms.is_open or ai is None or ai.attempt != ref.attempt:
                 return None
+            if ai.paused and not ai.started:
+                return None  # its task was taken back by PauseActivity
             if ai.started:
                 # The same offer again: its first start committed but the reply was lost.
                 same = bool(ref.request_id) and ai.request_id == ref.request_id
-                return _response(entry, ai) if same else None
+                return response(entry, ai) if same else None
             if not versioning.accepts(ms, versioning.poller_version(req.deployment_options)):
                 # Read back from the backlog without its pin: offer it to its version.
                 engine.tasks.dispatch(
@@ -50,12 +53,12 @@ async def record_started(
                 latency = engine.clock.now() - ai.attempt_scheduled_time
                 engine.metrics.task_started(ms.namespace, ai.task_queue, "activity", latency)
             await engine.commit_one(entry)
-            return _response(entry, ai)
+            return response(entry, ai)
     except NotFound:
         return None
 
 
-def _response(entry: Entry, ai: ActivityInfo) -> PollActivityTaskQueueResponse:
+def response(entry: Entry, ai: ActivityInfo) -> PollActivityTaskQueueResponse:
     ms = entry.ms
     a = ai.attrs
     token = TaskToken(
@@ -131,9 +134,18 @@ async def by_id(
         await engine.commit_one(entry)
 
 
-def heartbeat(entry: Entry, ai: ActivityInfo, details: Payloads | None) -> bool:
+@dataclass(frozen=True)
+class HeartbeatReply:
+    """What a heartbeat's reply tells the worker: stop, and why."""
+
+    cancel_requested: bool
+    activity_paused: bool = False
+    activity_reset: bool = False
+
+
+def heartbeat(entry: Entry, ai: ActivityInfo, details: Payloads | None) -> HeartbeatReply:
     activities.heartbeat(entry.ms, ai, details)
-    return ai.cancel_requested
+    return HeartbeatReply(ai.cancel_requested, ai.paused, ai.reset_requested)
 
 
 def complete(entry: Entry, ai: ActivityInfo, result: Payloads | None, identity: str) -> None:

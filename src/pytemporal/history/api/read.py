@@ -39,7 +39,7 @@ from pytemporal.common.errors import InvalidArgument
 from pytemporal.common.protoutil import ts
 from pytemporal.history import outgoing
 from pytemporal.history.engine import HistoryEngine, Key
-from pytemporal.history.workflow import reset_points, versioning
+from pytemporal.history.workflow import activity_control, reset_points, versioning
 from pytemporal.history.workflow.info import execution_info
 from pytemporal.history.workflow.state import ActivityInfo, MutableState, WorkflowTaskInfo
 
@@ -266,7 +266,23 @@ def _pending_activity(ai: ActivityInfo) -> PendingActivityInfo:
         p.last_failure.CopyFrom(ai.last_failure)
     if ai.schedule_to_close:
         p.expiration_time.CopyFrom(ts(ai.scheduled_time + ai.schedule_to_close))
+    p.activity_options.CopyFrom(activity_control.options_of(ai))
+    p.activity_options.task_queue.normal_name = ai.task_queue
+    if ai.paused:
+        _paused(p, ai)
     return p
+
+
+def _paused(p: PendingActivityInfo, ai: ActivityInfo) -> None:
+    """As Temporal: PAUSED when no worker runs it, PAUSE_REQUESTED while one does."""
+    p.paused = True
+    if p.state == PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED:
+        p.state = PendingActivityState.PENDING_ACTIVITY_STATE_PAUSED
+    elif p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED:
+        p.state = PendingActivityState.PENDING_ACTIVITY_STATE_PAUSE_REQUESTED
+    p.pause_info.pause_time.CopyFrom(ts(ai.pause_time))
+    p.pause_info.manual.identity = ai.pause_identity
+    p.pause_info.manual.reason = ai.pause_reason
 
 
 def _pending_wft(wft: WorkflowTaskInfo) -> PendingWorkflowTaskInfo:

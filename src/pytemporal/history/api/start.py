@@ -16,6 +16,7 @@ from temporalio.api.enums.v1 import (
 from temporalio.api.history.v1 import WorkflowExecutionStartedEventAttributes
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
+    PollWorkflowTaskQueueResponse,
     SignalWithStartWorkflowExecutionRequest,
     StartWorkflowExecutionRequest,
 )
@@ -23,6 +24,7 @@ from temporalio.api.workflowservice.v1 import (
 from pytemporal.common.errors import WorkflowAlreadyStarted
 from pytemporal.common.ids import uuid7
 from pytemporal.common.protoutil import dur, dur_seconds, ts
+from pytemporal.history.api import workflow_tasks
 from pytemporal.history.engine import Change, Entry, HistoryEngine
 from pytemporal.history.workflow import cron, durations, lifecycle, retry, versioning
 from pytemporal.history.workflow import workflow_task as wt
@@ -48,6 +50,8 @@ class StartResult:
     run_id: str
     started: bool
     first_execution_run_id: str
+    # Eager start: the run's first workflow task, already started for the caller.
+    eager_task: PollWorkflowTaskQueueResponse | None = None
 
 
 @dataclass
@@ -158,7 +162,12 @@ async def start(
         current = await engine.store.get_current_run(ns.id, req.workflow_id)
         if current is not None:
             if current.create_request_id == req.request_id:
-                return StartResult(current.run_id, True, current.first_execution_run_id)
+                retried = StartResult(current.run_id, True, current.first_execution_run_id)
+                if _wants_eager(engine, req, signal, parent):
+                    retried.eager_task = await _eager_again(
+                        engine, (ns.id, req.workflow_id, current.run_id)
+                    )
+                return retried
             if current.status == RUNNING:
                 return await _on_running(
                     engine, ns, req, current, conflict, signal, parent, on_new_run, first_task
@@ -270,6 +279,9 @@ async def _create(
         )
     else:
         first_task(ms)
+    eager = not delay and first_task is wt.schedule and _wants_eager(engine, req, signal, parent)
+    if eager:
+        _start_eagerly(engine, ms, req.identity)
     changes: list[Change] = []
     if terminate is not None:
         lifecycle.terminate(
@@ -288,4 +300,41 @@ async def _create(
         on_new_run(new_entry)
     changes.append(Change(new_entry, current=cur, created=True))
     await engine.commit(changes)
-    return StartResult(run_id, True, ms.first_execution_run_id)
+    result = StartResult(run_id, True, ms.first_execution_run_id)
+    if eager:
+        result.eager_task = await workflow_tasks.build_response(engine, new_entry, sticky=False)
+    return result
+
+
+def _wants_eager(
+    engine: HistoryEngine, req: AnyStart, signal: SignalSpec | None, parent: ParentRef | None
+) -> bool:
+    """Temporal starts eagerly when the client asks and the dynamic config allows it,
+    and not for a delayed start (nor for children and signal-with-start, which cannot
+    ask)."""
+    return (
+        isinstance(req, StartWorkflowExecutionRequest)
+        and req.request_eager_execution
+        and engine.limits.eager_workflow_start
+        and signal is None
+        and parent is None
+    )
+
+
+def _start_eagerly(engine: HistoryEngine, ms: MutableState, identity: str) -> None:
+    """Start the first workflow task in the start's own transaction: it goes to the
+    caller (the worker beside it), not to matching."""
+    workflow_tasks.start_task(engine.limits.workflow, ms, identity)
+    ms.tasks = [t for t in ms.tasks if t.kind != "workflow"]
+
+
+async def _eager_again(
+    engine: HistoryEngine, key: tuple[str, str, str]
+) -> PollWorkflowTaskQueueResponse | None:
+    """A retried eager start gets the task again while it is still the eagerly started
+    first one (as Temporal: started event 3, attempt 1); else the worker polls for it."""
+    async with engine.locked(key) as entry:
+        wft = entry.ms.wft
+        if not entry.ms.is_open or wft is None or wft.started_event_id != 3 or wft.attempt != 1:
+            return None
+        return await workflow_tasks.build_response(engine, entry, sticky=False)

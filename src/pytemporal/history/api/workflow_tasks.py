@@ -27,7 +27,7 @@ from temporalio.api.workflowservice.v1 import (
 
 from pytemporal.common.errors import InvalidArgument, NotFound
 from pytemporal.common.protoutil import ts
-from pytemporal.history.api import queries, read
+from pytemporal.history.api import eager_activities, queries, read
 from pytemporal.history.engine import Entry, HistoryEngine
 from pytemporal.history.tokens import TaskToken, decode
 from pytemporal.history.workflow import commands, lifecycle, versioning
@@ -80,7 +80,23 @@ async def record_started(
 
 def _start(engine: HistoryEngine, entry: Entry, identity: str, request_id: str = "") -> None:
     ms = entry.ms
-    limits = engine.limits.workflow
+    deployment = engine.deployment_target
+    target = (
+        "" if deployment is None else deployment(ms.namespace_id, ms.task_queue, ms.workflow_id)
+    )
+    start_task(engine.limits.workflow, ms, identity, request_id, target)
+
+
+def start_task(
+    limits: WorkflowLimits,
+    ms: MutableState,
+    identity: str,
+    request_id: str = "",
+    target: str = "",
+) -> None:
+    """Start the run's scheduled workflow task, suggesting continue-as-new when the
+    history has grown past the limits; `target` is the worker deployment version the
+    run's queue now sends new runs to (a pinned run elsewhere is told it changed)."""
     reasons: list[int] = []
     if ms.history_size_bytes >= limits.suggest_can_bytes:
         reasons.append(
@@ -90,10 +106,7 @@ def _start(engine: HistoryEngine, entry: Entry, identity: str, request_id: str =
         reasons.append(
             SuggestContinueAsNewReason.SUGGEST_CONTINUE_AS_NEW_REASON_TOO_MANY_HISTORY_EVENTS
         )
-    target = engine.deployment_target
-    changed = target is not None and versioning.target_changed(
-        ms, target(ms.namespace_id, ms.task_queue, ms.workflow_id)
-    )
+    changed = versioning.target_changed(ms, target)
     wt.start(
         ms,
         request_id=request_id or str(uuid.uuid4()),
@@ -217,10 +230,12 @@ async def _complete(
             # Hand the next task straight back instead of through the sticky queue.
             ms.tasks = [t for t in ms.tasks if t.kind != "workflow"]
             _start(engine, entry, req.identity)
+        eager = eager_activities.start(entry, req) if engine.limits.eager_activities else []
         queries.answer_buffered(engine, entry, req.query_results)
         await engine.commit_one(entry)
         if inline:
             resp.workflow_task.CopyFrom(await build_response(engine, entry, sticky=True))
+        resp.activity_tasks.extend(eager_activities.responses(entry, eager))
         return resp
 
 

@@ -48,7 +48,7 @@ _TIMEOUTS = (
 )
 
 
-def _normalize_timeouts(
+def normalize_timeouts(
     ms: MutableState, c: ScheduleActivityTaskCommandAttributes
 ) -> tuple[float, float, float, float]:
     timeouts = []
@@ -98,7 +98,7 @@ def schedule(
             f"the number of pending activities, {len(ms.activities)}, has reached the "
             f"per-workflow limit of {limit}",
         )
-    s2c, s2s, stc, hb = _normalize_timeouts(ms, c)
+    s2c, s2s, stc, hb = normalize_timeouts(ms, c)
     try:
         policy = retry.normalize(c.retry_policy)
     except Exception as e:
@@ -219,18 +219,32 @@ def _try_retry(ms: MutableState, ai: ActivityInfo, failure: Failure) -> int:
     state, delay = retry.next_delay(
         ai.attrs.retry_policy, ai.attempt, failure, now=ms.now, expiration=_expiration(ai)
     )
+    if ai.paused and state != RetryState.RETRY_STATE_NON_RETRYABLE_FAILURE:
+        # As Temporal: the attempt is counted, and the next waits for the unpause.
+        _next_attempt(ai, failure)
+        ai.attempt_scheduled_time = ms.now
+        return RetryState.RETRY_STATE_IN_PROGRESS
     if state != RetryState.RETRY_STATE_IN_PROGRESS:
         return state
+    _next_attempt(ai, failure)
+    ai.attempt_scheduled_time = ms.now + delay
+    if delay <= 0:
+        dispatch(ms, ai)
+    return state
+
+
+def _next_attempt(ai: ActivityInfo, failure: Failure) -> None:
     ai.attempt += 1
     ai.started = False
     ai.started_time = 0.0
     ai.started_identity = ""
     ai.request_id = ""
     ai.last_failure = failure
-    ai.attempt_scheduled_time = ms.now + delay
-    if delay <= 0:
-        dispatch(ms, ai)
-    return state
+    if ai.reset_heartbeats:
+        ai.heartbeat_details = None
+        ai.last_heartbeat_time = 0.0
+    ai.reset_requested = False
+    ai.reset_heartbeats = False
 
 
 def fail(
@@ -343,6 +357,8 @@ def deadlines(ai: ActivityInfo) -> list[tuple[float, int]]:
         if ai.heartbeat:
             base = max(ai.started_time, ai.last_heartbeat_time)
             out.append((base + ai.heartbeat, TimeoutType.TIMEOUT_TYPE_HEARTBEAT))
+    elif ai.paused:
+        pass  # no attempt until unpaused: only the schedule-to-close deadline runs
     else:
         out.append((ai.attempt_scheduled_time, 0))
         if ai.schedule_to_start:

@@ -125,6 +125,7 @@ def _encode_activity(a: st.ActivityInfo, dispatched: bool) -> pb.ActivityInfo:
         if a.heartbeat_details is None
         else a.heartbeat_details.SerializeToString(),
         last_failure=None if a.last_failure is None else a.last_failure.SerializeToString(),
+        original_attrs=None if a.original_attrs is None else a.original_attrs.SerializeToString(),
         **_copy(a, _ACTIVITY),
     )
 
@@ -206,6 +207,9 @@ def _decode_activity(a: pb.ActivityInfo) -> st.ActivityInfo:
         if a.HasField("heartbeat_details")
         else None,
         last_failure=Failure.FromString(a.last_failure) if a.HasField("last_failure") else None,
+        original_attrs=ActivityTaskScheduledEventAttributes.FromString(a.original_attrs)
+        if a.HasField("original_attrs")
+        else None,
         **_copy(a, _ACTIVITY),
     )
 

@@ -125,6 +125,20 @@ class ActivityInfo:
     last_worker_identity: str = ""
     cancel_requested: bool = False
     cancel_requested_event_id: int = 0
+    # PauseActivity: a paused activity gets no new attempt until it is unpaused; a
+    # running attempt learns it from its heartbeat's reply.
+    paused: bool = False
+    pause_time: float = 0.0
+    pause_identity: str = ""
+    pause_reason: str = ""
+    pause_request_id: str = ""
+    # ResetActivity of a running attempt: its heartbeat's reply says so; the next
+    # attempt starts without heartbeat details when `reset_heartbeats`.
+    reset_requested: bool = False
+    reset_heartbeats: bool = False
+    # The options as scheduled, kept by the first UpdateActivityOptions so that
+    # `restore_original` can bring them back.
+    original_attrs: ActivityTaskScheduledEventAttributes | None = None
 
 
 @dataclass

@@ -127,7 +127,7 @@ class WorkflowTaskInfo(_message.Message):
     def __init__(self, scheduled_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., scheduled_time: _Optional[float] = ..., original_scheduled_time: _Optional[float] = ..., task_queue: _Optional[str] = ..., sticky: _Optional[bool] = ..., timeout: _Optional[float] = ..., started_event_id: _Optional[int] = ..., started_time: _Optional[float] = ..., request_id: _Optional[str] = ..., identity: _Optional[str] = ...) -> None: ...
 
 class ActivityInfo(_message.Message):
-    __slots__ = ("scheduled_event_id", "activity_id", "activity_type", "task_queue", "attrs", "schedule_to_close", "schedule_to_start", "start_to_close", "heartbeat", "scheduled_time", "attempt_scheduled_time", "attempt", "started", "started_time", "started_identity", "request_id", "last_heartbeat_time", "heartbeat_details", "last_failure", "last_worker_identity", "cancel_requested", "cancel_requested_event_id", "dispatched")
+    __slots__ = ("scheduled_event_id", "activity_id", "activity_type", "task_queue", "attrs", "schedule_to_close", "schedule_to_start", "start_to_close", "heartbeat", "scheduled_time", "attempt_scheduled_time", "attempt", "started", "started_time", "started_identity", "request_id", "last_heartbeat_time", "heartbeat_details", "last_failure", "last_worker_identity", "cancel_requested", "cancel_requested_event_id", "dispatched", "paused", "pause_time", "pause_identity", "pause_reason", "pause_request_id", "reset_requested", "reset_heartbeats", "original_attrs")
     SCHEDULED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     ACTIVITY_ID_FIELD_NUMBER: _ClassVar[int]
     ACTIVITY_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -151,6 +151,14 @@ class ActivityInfo(_message.Message):
     CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
     CANCEL_REQUESTED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     DISPATCHED_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_FIELD_NUMBER: _ClassVar[int]
+    PAUSE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PAUSE_IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    PAUSE_REASON_FIELD_NUMBER: _ClassVar[int]
+    PAUSE_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    RESET_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    RESET_HEARTBEATS_FIELD_NUMBER: _ClassVar[int]
+    ORIGINAL_ATTRS_FIELD_NUMBER: _ClassVar[int]
     scheduled_event_id: int
     activity_id: str
     activity_type: str
@@ -174,7 +182,15 @@ class ActivityInfo(_message.Message):
     cancel_requested: bool
     cancel_requested_event_id: int
     dispatched: bool
-    def __init__(self, scheduled_event_id: _Optional[int] = ..., activity_id: _Optional[str] = ..., activity_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., attrs: _Optional[bytes] = ..., schedule_to_close: _Optional[float] = ..., schedule_to_start: _Optional[float] = ..., start_to_close: _Optional[float] = ..., heartbeat: _Optional[float] = ..., scheduled_time: _Optional[float] = ..., attempt_scheduled_time: _Optional[float] = ..., attempt: _Optional[int] = ..., started: _Optional[bool] = ..., started_time: _Optional[float] = ..., started_identity: _Optional[str] = ..., request_id: _Optional[str] = ..., last_heartbeat_time: _Optional[float] = ..., heartbeat_details: _Optional[bytes] = ..., last_failure: _Optional[bytes] = ..., last_worker_identity: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., cancel_requested_event_id: _Optional[int] = ..., dispatched: _Optional[bool] = ...) -> None: ...
+    paused: bool
+    pause_time: float
+    pause_identity: str
+    pause_reason: str
+    pause_request_id: str
+    reset_requested: bool
+    reset_heartbeats: bool
+    original_attrs: bytes
+    def __init__(self, scheduled_event_id: _Optional[int] = ..., activity_id: _Optional[str] = ..., activity_type: _Optional[str] = ..., task_queue: _Optional[str] = ..., attrs: _Optional[bytes] = ..., schedule_to_close: _Optional[float] = ..., schedule_to_start: _Optional[float] = ..., start_to_close: _Optional[float] = ..., heartbeat: _Optional[float] = ..., scheduled_time: _Optional[float] = ..., attempt_scheduled_time: _Optional[float] = ..., attempt: _Optional[int] = ..., started: _Optional[bool] = ..., started_time: _Optional[float] = ..., started_identity: _Optional[str] = ..., request_id: _Optional[str] = ..., last_heartbeat_time: _Optional[float] = ..., heartbeat_details: _Optional[bytes] = ..., last_failure: _Optional[bytes] = ..., last_worker_identity: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., cancel_requested_event_id: _Optional[int] = ..., dispatched: _Optional[bool] = ..., paused: _Optional[bool] = ..., pause_time: _Optional[float] = ..., pause_identity: _Optional[str] = ..., pause_reason: _Optional[str] = ..., pause_request_id: _Optional[str] = ..., reset_requested: _Optional[bool] = ..., reset_heartbeats: _Optional[bool] = ..., original_attrs: _Optional[bytes] = ...) -> None: ...
 
 class TimerInfo(_message.Message):
     __slots__ = ("timer_id", "started_event_id", "fire_time")
