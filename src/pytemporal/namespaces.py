@@ -11,16 +11,23 @@ from pytemporal.persistence.api import NamespaceRecord, Store
 
 DEFAULT_RETENTION_DAYS = 1
 
-# A namespace's schedules and standalone activities are hidden rows of `executions`
-# under its id plus these suffixes (scheduler/keys.py, history/workflow/standalone.py),
-# so that workflow visibility never sees them.
+# A namespace's schedules, standalone activities and worker deployments are hidden rows
+# of `executions` under its id plus these suffixes (scheduler/keys.py,
+# history/workflow/standalone.py, deployments/registry.py), so that workflow
+# visibility never sees them.
 SCHEDULES_SUFFIX = "/schedules"
 ACTIVITIES_SUFFIX = "/activities"
+DEPLOYMENTS_SUFFIX = "/deployments"
 
 
 def hidden_namespace_ids(namespace_id: str) -> list[str]:
     """Every namespace id a namespace's rows are stored under."""
-    return [namespace_id, namespace_id + SCHEDULES_SUFFIX, namespace_id + ACTIVITIES_SUFFIX]
+    return [
+        namespace_id,
+        namespace_id + SCHEDULES_SUFFIX,
+        namespace_id + ACTIVITIES_SUFFIX,
+        namespace_id + DEPLOYMENTS_SUFFIX,
+    ]
 
 
 # Predefined attributes workflows and the server may set without registering them.

@@ -23,6 +23,7 @@ from pytemporal.common.clock import Clock
 from pytemporal.common.errors import NamespaceNotFound
 from pytemporal.common.health import Health, State
 from pytemporal.config import ServerConfig, internode_auth_problem
+from pytemporal.deployments.registry import Deployments
 from pytemporal.frontend import ratelimit, routing, unimplemented, visibility_service
 from pytemporal.frontend.cluster_rpcs import ClusterInfo, cluster_id, store_name
 from pytemporal.frontend.health_service import HealthService, ServingGate, enable_reflection
@@ -441,6 +442,14 @@ async def serve(
         batcher=batcher,
     )
     workflow_service.activity_executions = LocalActivityExecutions(engine)
+    # Worker deployments are loaded before serving: matching routes by them.
+    deployments = Deployments(store)
+    await deployments.load(ns.id for ns in namespaces.all())
+    matching.router = deployments.route
+    deployments.on_change = matching.reroute
+    engine.deployment_target = deployments.target
+    engine.version_present = deployments.serves
+    workflow_service.deployments = deployments
     deleter = NamespaceDeleter(namespaces, store, clock, engine.forget_namespace)
     operator_service = OperatorService(namespaces, deleter)
     _fill_unimplemented(workflow_service, operator_service)
@@ -514,6 +523,12 @@ async def serve(
             deleting = tg.create_task(deleter.run())
             membership = tg.create_task(cluster.run()) if cluster is not None else None
             skipping_task = tg.create_task(skipper.run()) if skipper is not None else None
+            # Other processes change deployments too: follow their rows.
+            refresher = (
+                tg.create_task(deployments.refresh(lambda: [ns.id for ns in namespaces.all()]))
+                if cluster is not None
+                else None
+            )
             await stop.wait()
             health.set(State.DRAINING)  # first: health checks fail from the stop's start
             timers.cancel()
@@ -522,6 +537,8 @@ async def serve(
                 skipping_task.cancel()
             if membership is not None:
                 membership.cancel()
+            if refresher is not None:
+                refresher.cancel()
     finally:
         if health.state is not State.DRAINING:  # stopped by an error
             health.set(State.DRAINING)

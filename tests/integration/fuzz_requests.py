@@ -35,6 +35,7 @@ from temporalio.api.common.v1 import (
     WorkflowExecution,
     WorkflowType,
 )
+from temporalio.api.deployment.v1 import WorkerDeploymentVersion
 from temporalio.api.enums.v1 import CommandType, IndexedValueType, QueryResultType
 from temporalio.api.failure.v1 import ApplicationFailureInfo, Failure
 from temporalio.api.filter.v1 import StartTimeFilter, WorkflowExecutionFilter
@@ -570,6 +571,43 @@ def templates(h: Handles) -> dict[str, Callable[[int], Message]]:
         ),
         "ListSearchAttributes": lambda i: orr.ListSearchAttributesRequest(namespace=FUZZ_NS),
         "ListClusters": lambda i: orr.ListClustersRequest(page_size=5),
+        # Worker deployments (the fuzz namespace has none: most answer NOT_FOUND).
+        "DescribeWorkerDeployment": lambda i: rr.DescribeWorkerDeploymentRequest(
+            namespace=FUZZ_NS, deployment_name=f"fuzz-deployment-{i}"
+        ),
+        "ListWorkerDeployments": lambda i: rr.ListWorkerDeploymentsRequest(
+            namespace=FUZZ_NS, page_size=5
+        ),
+        "DescribeWorkerDeploymentVersion": lambda i: rr.DescribeWorkerDeploymentVersionRequest(
+            namespace=FUZZ_NS, deployment_version=_deployment_version(i)
+        ),
+        "SetWorkerDeploymentCurrentVersion": lambda i: rr.SetWorkerDeploymentCurrentVersionRequest(
+            namespace=FUZZ_NS,
+            deployment_name=f"fuzz-deployment-{i}",
+            build_id="b1",
+            identity="fuzzer",
+        ),
+        "SetWorkerDeploymentRampingVersion": lambda i: rr.SetWorkerDeploymentRampingVersionRequest(
+            namespace=FUZZ_NS,
+            deployment_name=f"fuzz-deployment-{i}",
+            build_id="b1",
+            percentage=25,
+            identity="fuzzer",
+        ),
+        "DeleteWorkerDeploymentVersion": lambda i: rr.DeleteWorkerDeploymentVersionRequest(
+            namespace=FUZZ_NS, deployment_version=_deployment_version(i), identity="fuzzer"
+        ),
+        "DeleteWorkerDeployment": lambda i: rr.DeleteWorkerDeploymentRequest(
+            namespace=FUZZ_NS, deployment_name=f"fuzz-deployment-{i}", identity="fuzzer"
+        ),
+        "UpdateWorkerDeploymentVersionMetadata": lambda i: (
+            rr.UpdateWorkerDeploymentVersionMetadataRequest(
+                namespace=FUZZ_NS,
+                deployment_version=_deployment_version(i),
+                upsert_entries={"k": Payload(data=b"1")},
+                identity="fuzzer",
+            )
+        ),
         "AddSearchAttributes": lambda i: orr.AddSearchAttributesRequest(
             namespace=FUZZ_NS,
             search_attributes={f"FuzzAttr{i}": IndexedValueType.INDEXED_VALUE_TYPE_INT},
@@ -600,3 +638,7 @@ def templates(h: Handles) -> dict[str, Callable[[int], Message]]:
             identity="fuzzer",
         ),
     }
+
+
+def _deployment_version(i: int) -> WorkerDeploymentVersion:
+    return WorkerDeploymentVersion(deployment_name=f"fuzz-deployment-{i}", build_id="b1")

@@ -92,15 +92,29 @@ class ActivityExecutionRPCs:
         return ns, key
 
     async def _poll_activity(
-        self, namespace_id: str, queue: str, timeout: float, poller: Poller | None = None
+        self,
+        namespace_id: str,
+        queue: str,
+        timeout: float,
+        poller: Poller | None = None,
+        version: str = "",
     ) -> TaskRef | None:
         """The next activity task of the queue: a workflow's, or a standalone activity's,
-        whose backlog is kept under its hidden row namespace (both polled at once)."""
+        whose backlog is kept under its hidden row namespace (both polled at once). A
+        worker deployment `version` applies to workflows' activities only: standalone
+        ones are unversioned."""
         if self.activity_executions is None:
-            return await self.matching.poll(namespace_id, queue, "activity", timeout, poller)
+            return await self.matching.poll(
+                namespace_id, queue, "activity", timeout, poller, version=version
+            )
         polls = [
-            asyncio.ensure_future(self.matching.poll(ns_id, queue, "activity", timeout, poller))
-            for ns_id in (namespace_id, standalone.row_namespace(namespace_id))
+            asyncio.ensure_future(
+                self.matching.poll(ns_id, queue, "activity", timeout, poller, version=v)
+            )
+            for ns_id, v in (
+                (namespace_id, version),
+                (standalone.row_namespace(namespace_id), ""),
+            )
         ]
         try:
             await asyncio.wait(polls, return_when=asyncio.FIRST_COMPLETED)
@@ -113,7 +127,9 @@ class ActivityExecutionRPCs:
             if not p.cancelled() and p.exception() is None and (ref := p.result()) is not None:
                 refs.append(ref)
         for extra in refs[1:]:  # both matched at once: the other goes back, first in line
-            self.matching.requeue(extra, queue, "activity")
+            self.matching.requeue(
+                extra, queue, "activity", version if extra.namespace_id == namespace_id else ""
+            )
         return refs[0] if refs else None
 
     @handled

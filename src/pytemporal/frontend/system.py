@@ -28,6 +28,7 @@ def system_info() -> GetSystemInfoResponse:
         upsert_memo=True,
         eager_workflow_start=True,
         sdk_metadata=True,
+        # The deprecated build-id sets; worker deployments have no capability flag.
         build_id_based_versioning=False,
         count_group_by_execution_status=False,
         nexus=False,

@@ -26,6 +26,7 @@ from pytemporal.frontend.activity_rpcs import ActivityRpcs
 from pytemporal.frontend.admin_rpcs import WorkflowAdminRpcs
 from pytemporal.frontend.batch_rpcs import BatchRpcs
 from pytemporal.frontend.cluster_rpcs import ClusterInfoRpcs
+from pytemporal.frontend.deployment_rpcs import DeploymentRpcs
 from pytemporal.frontend.errors import handled
 from pytemporal.frontend.namespace_rpcs import NamespaceRpcs, require_registered
 from pytemporal.frontend.schedule_service import ScheduleService
@@ -104,6 +105,7 @@ class WorkflowService(
     BatchRpcs,
     TaskQueueRpcs,
     WorkerRpcs,
+    DeploymentRpcs,
     _Base,
 ):
     def __init__(
@@ -351,11 +353,20 @@ class WorkflowService(
         validation.require(request.task_queue.name, "TaskQueue")
         end = time.monotonic() + _poll_budget(context)
         poller = poller_of(request)
+        version, sticky = await self._poller_version(ns, request, "workflow")
         while (left := end - time.monotonic()) > 0:
             ref = await self.worker_polls.run(
                 ns.id,
                 request.worker_instance_key,
-                self.matching.poll(ns.id, request.task_queue.name, "workflow", left, poller),
+                self.matching.poll(
+                    ns.id,
+                    request.task_queue.name,
+                    "workflow",
+                    left,
+                    poller,
+                    version=version,
+                    sticky=sticky,
+                ),
             )
             if ref is None:
                 break
@@ -363,7 +374,9 @@ class WorkflowService(
                 resp = await self._start_workflow_task(ref, request)
             except BaseException:
                 # Not started (storage or owner unreachable): the next poller gets it.
-                self.matching.requeue(ref, request.task_queue.name, "workflow")
+                self.matching.requeue(
+                    ref, request.task_queue.name, "workflow", "" if sticky else version
+                )
                 raise
             if resp is not None:
                 return resp
@@ -447,11 +460,14 @@ class WorkflowService(
         validation.require(request.task_queue.name, "TaskQueue")
         end = time.monotonic() + _poll_budget(context)
         poller = poller_of(request)
+        version, sticky = await self._poller_version(ns, request, "activity")
         while (left := end - time.monotonic()) > 0:
             ref = await self.worker_polls.run(
                 ns.id,
                 request.worker_instance_key,
-                self._poll_activity(ns.id, request.task_queue.name, left, poller),
+                self._poll_activity(
+                    ns.id, request.task_queue.name, left, poller, "" if sticky else version
+                ),
             )
             if ref is None:
                 break
@@ -459,7 +475,10 @@ class WorkflowService(
                 resp = await self._start_activity_task(ref, request)
             except BaseException:
                 # Not started (storage or owner unreachable): the next poller gets it.
-                self.matching.requeue(ref, request.task_queue.name, "activity")
+                mine = not sticky and ref.namespace_id == ns.id  # not a standalone one
+                self.matching.requeue(
+                    ref, request.task_queue.name, "activity", version if mine else ""
+                )
                 raise
             if resp is not None:
                 return resp

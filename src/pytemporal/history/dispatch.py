@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from pytemporal.common.errors import Unavailable
 from pytemporal.history.cache import Entry
+from pytemporal.history.workflow import versioning
 from pytemporal.matching.client import LocalMatchingClient
 from pytemporal.matching.queues import TaskRef
 
@@ -40,6 +41,8 @@ class TaskDispatcher:
             attempt,
             entry.ms.task_queue,
             request_id=str(uuid.uuid4()),
+            pinned=versioning.pinned_version(entry.ms),
+            ramping=versioning.use_ramping(entry.ms),
         )
         self.offer(ref, queue, sticky)
 

@@ -42,7 +42,7 @@ from pytemporal.history.api.updates_registry import UpdateRegistry
 from pytemporal.history.cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, Entry, Key, RunCache
 from pytemporal.history.dispatch import TaskDispatcher, pending_task_rows
 from pytemporal.history.timer_queue import TimerQueue
-from pytemporal.history.workflow import deadlines, reset_points
+from pytemporal.history.workflow import deadlines, reset_points, versioning
 from pytemporal.history.workflow import updates as upd
 from pytemporal.history.workflow.limits import WorkflowLimits
 from pytemporal.history.workflow.state import MutableState, Transfer, decode
@@ -176,6 +176,13 @@ class HistoryEngine:
         # time-skipping mode, whose clock would jump to those deletions).
         self.retention = True
         self.deleted = 0
+        # Set by the server: the worker deployment version new tasks of a (namespace id,
+        # task queue, workflow id) go to ("" unversioned), to tell a pinned run that its
+        # deployment has moved on (WorkflowTaskStarted's target_..._version_changed).
+        self.deployment_target: Callable[[str, str, str], str] | None = None
+        # Set by the server: whether a version ("deployment:build") polls a workflow
+        # task queue, (namespace id, version, task queue) (UpdateWorkflowExecutionOptions).
+        self.version_present: Callable[[str, str, str], bool] | None = None
 
     def _pinned(self, entry: Entry) -> bool:
         # In-flight queries and updates live in memory beside the entry and are
@@ -584,7 +591,13 @@ class HistoryEngine:
         ns_id, wf_id, run_id = entry.key
         self.queries.direct[pending.id] = pending
         ref = TaskRef(
-            "query", ns_id, wf_id, run_id, normal_queue=entry.ms.task_queue, query_id=pending.id
+            "query",
+            ns_id,
+            wf_id,
+            run_id,
+            normal_queue=entry.ms.task_queue,
+            query_id=pending.id,
+            pinned=versioning.pinned_version(entry.ms),
         )
         self.tasks.offer(ref, entry.ms.sticky_queue, False)
 

@@ -38,16 +38,20 @@ class TaskQueuePolls(Protocol):
         kind: str,
         timeout: float,
         poller: Poller | None = None,
+        *,
+        version: str = "",
+        sticky: bool = False,
     ) -> TaskRef | None:
-        """The next task for a `kind` ("workflow" or "activity") poller, or None at
-        the timeout. `poller` is remembered for `describe`."""
+        """The next task for a `kind` ("workflow" or "activity") poller of worker
+        deployment `version` ("" unversioned), or None at the timeout. `poller` is
+        remembered for `describe`."""
         ...
 
     async def describe(self, namespace_id: str, queue: str, kind: str) -> QueueStats:
         """The queue's recent pollers, backlog and rates."""
         ...
 
-    def requeue(self, ref: TaskRef, queue: str, kind: str) -> None:
+    def requeue(self, ref: TaskRef, queue: str, kind: str, version: str = "") -> None:
         """Give back a polled task whose start failed, first in line."""
         ...
 
@@ -84,14 +88,19 @@ class LocalMatchingClient:
         kind: str,
         timeout: float,
         poller: Poller | None = None,
+        *,
+        version: str = "",
+        sticky: bool = False,
     ) -> TaskRef | None:
-        return await self.matching.poll(namespace_id, queue, kind, timeout, poller)
+        return await self.matching.poll(
+            namespace_id, queue, kind, timeout, poller, version=version, sticky=sticky
+        )
 
     async def describe(self, namespace_id: str, queue: str, kind: str) -> QueueStats:
         return await self.matching.describe(namespace_id, queue, kind)
 
-    def requeue(self, ref: TaskRef, queue: str, kind: str) -> None:
-        self.matching.requeue(ref, queue, kind)
+    def requeue(self, ref: TaskRef, queue: str, kind: str, version: str = "") -> None:
+        self.matching.requeue(ref, queue, kind, version)
 
     def unload_sticky(self, namespace_id: str, queue: str) -> None:
         self.matching.unload_sticky(namespace_id, queue)

@@ -37,6 +37,15 @@ STALE_READ = 10.0
 RECENT = 10.0
 # A task added to a queue polled less recently than this counts in `no_poller_tasks`.
 NO_POLLER_AFTER = 60.0
+# Between a task queue's name and a worker deployment version in the name of the queue
+# the pollers of that version take from (a character task queue names never contain).
+VERSION_SEP = "\x00"
+# Which version's pollers get a task: (task, task queue, kind) -> version ("" unversioned).
+Router = Callable[["TaskRef", str, str], str]
+
+
+def versioned(name: str, version: str) -> str:
+    return f"{name}{VERSION_SEP}{version}" if version else name
 
 
 class TaskSource(Protocol):
@@ -58,6 +67,10 @@ class TaskRef:
     # Names one offer of the task: starting it twice with the same id (a retry after a
     # lost commit reply) hands out the same task again instead of dropping it.
     request_id: str = ""
+    # The worker deployment version ("deployment:build") a pinned run's tasks must go to.
+    pinned: str = ""
+    # A run continued-as-new onto its deployment's ramping version (whatever the ramp).
+    ramping: bool = False
     # When it entered this process's backlog (wall clock), for the backlog's age.
     enqueued_at: float = field(default=0.0, compare=False)
 
@@ -70,6 +83,8 @@ class _Queue:
     )
     last_poll: float = 0.0
     unloaded: bool = False
+    # The version of the pollers of a sticky queue ("" unversioned).
+    version: str = ""
     # The durable backlog may hold tasks memory does not: read it when memory is empty.
     must_read: bool = True
     read_at: float = -RECHECK
@@ -106,6 +121,8 @@ class Matching:
         # Set by the server when metrics are on: hears of tasks no poller is waiting for,
         # as (namespace id, task queue, kind).
         self.on_unpolled: Callable[[str, str, str], None] | None = None
+        # Set by the server: worker versioning (without it every poller is the same).
+        self.router: Router | None = None
 
     def _queue(self, namespace_id: str, name: str, kind: str) -> _Queue:
         key = (namespace_id, name, kind)
@@ -120,9 +137,24 @@ class Matching:
             return False
         return bool(q.pollers) or time.monotonic() - q.last_poll < STICKY_LIVENESS
 
+    def _version(self, task: TaskRef, queue: str, kind: str) -> str:
+        return "" if self.router is None else self.router(task, queue, kind)
+
+    def _sticky_fits(self, task: TaskRef, queue: str) -> bool:
+        """A sticky queue is used only while its worker is the version the task is for
+        (an auto-upgrade run leaves its worker when another version becomes current)."""
+        if not self._sticky_alive(task.namespace_id, queue):
+            return False
+        q = self._queues[(task.namespace_id, queue, "workflow")]
+        return self.router is None or q.version == self._version(
+            task, task.normal_queue, "workflow"
+        )
+
     def add_workflow_task(self, task: TaskRef, queue: str, sticky: bool) -> None:
-        if sticky and not self._sticky_alive(task.namespace_id, queue):
-            queue = task.normal_queue
+        if sticky and not self._sticky_fits(task, queue):
+            queue, sticky = task.normal_queue, False
+        if not sticky:
+            queue = versioned(queue, self._version(task, queue, "workflow"))
         q = self._queue(task.namespace_id, queue, "workflow")
         q.adds.add()
         if self.on_unpolled is not None:
@@ -130,6 +162,7 @@ class Matching:
         q.offer(task, durable=True)
 
     def add_activity_task(self, task: TaskRef, queue: str) -> None:
+        queue = versioned(queue, self._version(task, queue, "activity"))
         q = self._queue(task.namespace_id, queue, "activity")
         q.adds.add()
         if self.on_unpolled is not None:
@@ -139,11 +172,12 @@ class Matching:
     def _check_pollers(self, q: _Queue, namespace_id: str, queue: str, kind: str) -> None:
         if not q.pollers and time.monotonic() - q.last_poll > NO_POLLER_AFTER:
             assert self.on_unpolled is not None
-            self.on_unpolled(namespace_id, queue, kind)
+            # Reported under the task queue's own name, whatever version waits.
+            self.on_unpolled(namespace_id, queue.partition(VERSION_SEP)[0], kind)
 
     def add_query_task(self, task: TaskRef, sticky_queue: str) -> None:
-        queue = task.normal_queue
-        if sticky_queue and self._sticky_alive(task.namespace_id, sticky_queue):
+        queue = versioned(task.normal_queue, self._version(task, task.normal_queue, "query"))
+        if sticky_queue and self._sticky_fits(task, sticky_queue):
             queue = sticky_queue
         self._queue(task.namespace_id, queue, "workflow").offer(task)
 
@@ -154,8 +188,20 @@ class Matching:
         kind: str,
         timeout: float,
         poller: Poller | None = None,
+        *,
+        version: str = "",
+        sticky: bool = False,
     ) -> TaskRef | None:
-        q = self._queue(namespace_id, name, kind)
+        """The next task of the queue `name` for a poller of `version` ("": an
+        unversioned poller); a sticky queue is its worker's own, whatever its version.
+        `poller` is remembered for `describe`."""
+        base = name
+        if sticky:
+            q = self._queue(namespace_id, name, kind)
+            q.version = version
+        else:
+            name = versioned(name, version)
+            q = self._queue(namespace_id, name, kind)
         q.unloaded = False
         q.last_poll = time.monotonic()
         if poller is not None:
@@ -164,7 +210,7 @@ class Matching:
         deadline = loop.time() + timeout
         while True:
             if self._source is not None and kind != "query":
-                await self._refill(q, namespace_id, name, kind)
+                await self._refill(q, namespace_id, base, kind)
             if q.tasks:
                 return self._handed(q, q.tasks.popleft())
             remaining = deadline - loop.time()
@@ -225,11 +271,13 @@ class Matching:
             task.attempt,
         )
 
-    async def _refill(self, q: _Queue, namespace_id: str, name: str, kind: str) -> None:
+    async def _refill(self, polled: _Queue, namespace_id: str, name: str, kind: str) -> None:
         """Take the head of the queue's durable backlog: when memory is empty (at most
-        every RECHECK unless it must), and every STALE_READ in any case."""
+        every RECHECK unless it must), and every STALE_READ in any case. The rows of a
+        task queue serve all its versions' pollers: each goes to its version's queue."""
+        q = self._queue(namespace_id, name, kind)
         now = time.monotonic()
-        if q.tasks:
+        if polled.tasks:
             if now - q.read_at < STALE_READ:
                 return
         elif not q.must_read and now - q.read_at < RECHECK:
@@ -262,7 +310,8 @@ class Matching:
                 if (seen is not None and q.read_at - seen < RECENT) or key in in_memory:
                     continue
                 self._remember(key, q.read_at)  # in memory now: the next read skips it
-                q.offer(ref, durable=True)
+                target = versioned(name, self._version(ref, name, kind))
+                self._queue(namespace_id, target, kind).offer(ref, durable=True)
         finally:
             q.reading.set_result(None)
             q.reading = None
@@ -273,9 +322,10 @@ class Matching:
         with contextlib.suppress(ValueError):
             q.pollers.remove(fut)
 
-    def requeue(self, task: TaskRef, queue: str, kind: str) -> None:
-        """Give back a task whose start failed (storage trouble), first in line."""
-        self._queue(task.namespace_id, queue, kind).offer(task, front=True)
+    def requeue(self, task: TaskRef, queue: str, kind: str, version: str = "") -> None:
+        """Give back a task whose start failed (storage trouble), first in line, to the
+        queue of `version` it was polled from."""
+        self._queue(task.namespace_id, versioned(queue, version), kind).offer(task, front=True)
 
     def unload_sticky(self, namespace_id: str, name: str) -> None:
         """A worker shut down: its sticky tasks go back to their normal queues at once."""
@@ -287,7 +337,10 @@ class Matching:
             if not fut.done():
                 fut.set_result(None)
         for task in q.tasks:
-            self._queue(namespace_id, task.normal_queue, "workflow").offer(task)
+            if task.kind == "query":
+                self.add_query_task(task, "")
+            else:
+                self.add_workflow_task(task, task.normal_queue, False)
 
     def drain(self, keep: Callable[[TaskRef, str, str], bool]) -> list[tuple[TaskRef, str, str]]:
         """Take out the backlog that `keep(task, queue, kind)` says is not served here
@@ -295,6 +348,7 @@ class Matching:
         durable backlog again: queues may also have moved here."""
         moved = []
         for (_, name, kind), q in self._queues.items():
+            name = name.partition(VERSION_SEP)[0]
             q.must_read = True
             staying: collections.deque[TaskRef] = collections.deque()
             for task in q.tasks:
@@ -305,9 +359,39 @@ class Matching:
             q.tasks = staying
         return moved
 
+    def reroute(self) -> None:
+        """Worker deployments' routing changed: every task waiting in memory moves to
+        the queue of the version it now goes to (a sticky queue's tasks stay: they are
+        checked when offered)."""
+        if self.router is None:
+            return
+        moves: list[tuple[str, str, str, TaskRef]] = []
+        for (ns, name, kind), q in list(self._queues.items()):
+            base = name.partition(VERSION_SEP)[0]
+            staying: collections.deque[TaskRef] = collections.deque()
+            for task in q.tasks:
+                if kind == "workflow" and task.normal_queue != base:
+                    staying.append(task)  # a worker's sticky queue
+                    continue
+                route_kind = "query" if task.kind == "query" else kind
+                target = versioned(base, self._version(task, base, route_kind))
+                if target == name:
+                    staying.append(task)
+                else:
+                    moves.append((ns, target, kind, task))
+            q.tasks = staying
+        for ns, target, kind, task in moves:
+            self._queue(ns, target, kind).offer(task, durable=task.kind != "query")
+
     def queues(self) -> list[tuple[str, str, str, int, int]]:
-        """(namespace id, task queue, kind, tasks in memory, waiting polls) of each queue."""
-        return [(k[0], k[1], k[2], len(q.tasks), len(q.pollers)) for k, q in self._queues.items()]
+        """(namespace id, task queue, kind, tasks in memory, waiting polls) of each task
+        queue, its versions' queues added up."""
+        totals: dict[tuple[str, str, str], list[int]] = {}
+        for (ns, name, kind), q in self._queues.items():
+            t = totals.setdefault((ns, name.partition(VERSION_SEP)[0], kind), [0, 0])
+            t[0] += len(q.tasks)
+            t[1] += len(q.pollers)
+        return [(*k, t[0], t[1]) for k, t in totals.items()]
 
     async def describe(self, namespace_id: str, name: str, kind: str) -> QueueStats:
         """The queue's recent pollers, backlog and rates (`DescribeTaskQueue`)."""
@@ -316,13 +400,21 @@ class Matching:
             # A queue no one has polled since a restart has its backlog only in the table.
             await self._refill(q, namespace_id, name, kind)
         now = wall_now()
-        oldest = min((t.enqueued_at for t in q.tasks if t.enqueued_at), default=now)
+        # The task queue's worker deployment versions have queues of their own.
+        prefix = name + VERSION_SEP
+        parts = [q] + [
+            v
+            for (ns, n, k), v in self._queues.items()
+            if ns == namespace_id and k == kind and n.startswith(prefix)
+        ]
+        tasks = [t for part in parts for t in part.tasks]
+        oldest = min((t.enqueued_at for t in tasks if t.enqueued_at), default=now)
         return QueueStats(
-            pollers=q.history.recent(now),
-            backlog_count=len(q.tasks),
-            backlog_age=max(0.0, now - oldest) if q.tasks else 0.0,
-            add_rate=q.adds.per_second(),
-            dispatch_rate=q.dispatches.per_second(),
+            pollers=[p for part in parts for p in part.history.recent(now)],
+            backlog_count=len(tasks),
+            backlog_age=max(0.0, now - oldest) if tasks else 0.0,
+            add_rate=sum(part.adds.per_second() for part in parts),
+            dispatch_rate=sum(part.dispatches.per_second() for part in parts),
         )
 
     def stats(self) -> dict[str, Any]:

@@ -85,6 +85,8 @@ def task_ref(ref: TaskRef) -> pb.TaskRef:
         normal_queue=ref.normal_queue,
         query_id=ref.query_id,
         request_id=ref.request_id,
+        pinned=ref.pinned,
+        ramping=ref.ramping,
     )
 
 
@@ -102,6 +104,8 @@ def from_task_ref(msg: pb.TaskRef) -> TaskRef:
         msg.normal_queue,
         msg.query_id,
         msg.request_id,
+        msg.pinned,
+        msg.ramping,
     )
 
 

@@ -18,7 +18,7 @@ from pytemporal.common.errors import InvalidArgument, NotFound
 from pytemporal.common.protoutil import ts
 from pytemporal.history.engine import Entry, HistoryEngine
 from pytemporal.history.tokens import TaskToken
-from pytemporal.history.workflow import activities, standalone
+from pytemporal.history.workflow import activities, standalone, versioning
 from pytemporal.history.workflow.state import ActivityInfo
 from pytemporal.matching.queues import TaskRef
 
@@ -40,6 +40,12 @@ async def record_started(
                 # The same offer again: its first start committed but the reply was lost.
                 same = bool(ref.request_id) and ai.request_id == ref.request_id
                 return response(entry, ai) if same else None
+            if not versioning.accepts(ms, versioning.poller_version(req.deployment_options)):
+                # Read back from the backlog without its pin: offer it to its version.
+                engine.tasks.dispatch(
+                    entry, "activity", ai.scheduled_event_id, ai.attempt, ai.task_queue, False
+                )
+                return None
             activities.start(
                 ms, ai, request_id=ref.request_id or str(uuid.uuid4()), identity=req.identity
             )

@@ -2,13 +2,13 @@
 the update mask, as Temporal does (`service/history/api/updateworkflowoptions`).
 
 The options are stored and described; a WorkflowExecutionOptionsUpdated event records
-each change. They have no further effect here: the versioning override belongs to
-worker versioning, which pytemporal does not implement, and task priorities are not
-used by matching.
+each change. The versioning override routes the run's tasks (worker deployments,
+docs/architecture/versioning.md); task priorities are not used by matching.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from google.protobuf.field_mask_pb2 import FieldMask
@@ -23,6 +23,7 @@ from temporalio.api.workflowservice.v1 import (
 
 from pytemporal.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from pytemporal.history.engine import HistoryEngine, Key
+from pytemporal.history.workflow import versioning
 from pytemporal.history.workflow.state import MutableState
 
 _CLOSED = "workflow execution already completed"
@@ -80,9 +81,14 @@ def merge(
 _Field = Literal["versioning_override", "priority", "time_skipping_config"]
 
 
-def _check_versions(ms: MutableState, requested: WorkflowExecutionOptions) -> None:
+def _check_versions(
+    ms: MutableState,
+    requested: WorkflowExecutionOptions,
+    present: Callable[[str, str, str], bool] | None,
+) -> None:
     """Temporal checks that an override's version is present in the workflow's task
-    queue. pytemporal has no worker deployments, so no version ever is."""
+    queue: `present(namespace id, "deployment:build", task queue)` (worker deployments,
+    `engine.version_present`)."""
     if not requested.HasField("versioning_override"):
         return
     override = requested.versioning_override
@@ -100,6 +106,9 @@ def _check_versions(ms: MutableState, requested: WorkflowExecutionOptions) -> No
     elif override.HasField("one_time"):
         version = override.one_time.target_deployment_version
     else:
+        return
+    name = f"{version.deployment_name}:{version.build_id}"
+    if present is not None and present(ms.namespace_id, name, ms.task_queue):
         return
     raise FailedPrecondition(
         f"Pinned version '{version.deployment_name}:{version.build_id}' is not present in"
@@ -121,7 +130,8 @@ async def update_options(
         ms = entry.ms
         if not ms.is_open:
             raise NotFound(_CLOSED)
-        _check_versions(ms, req.workflow_execution_options)
+        _check_versions(ms, req.workflow_execution_options, engine.version_present)
+        pinned = versioning.pinned_version(ms)
         before = current_options(ms)
         merged = merge(before, req.workflow_execution_options, req.update_mask)
         resp = UpdateWorkflowExecutionOptionsResponse(workflow_execution_options=merged)
@@ -135,10 +145,22 @@ async def update_options(
             attrs.versioning_override.CopyFrom(merged.versioning_override)
         if merged.HasField("priority"):
             attrs.priority.CopyFrom(merged.priority)
-        ms.add_event(
+        event = ms.add_event(
             EventType.EVENT_TYPE_WORKFLOW_EXECUTION_OPTIONS_UPDATED, attrs, bufferable=True
         )
+        # As Temporal: an SDK replaying history skips it (sdk-core fails the task on it
+        # otherwise).
+        event.worker_may_ignore = True
         ms.execution_options = merged.SerializeToString()
+        versioning.options_changed(ms)
         ms.dirty = True
         await engine.commit_one(entry)
+        wft = ms.wft
+        waiting = wft is not None and not wft.started_event_id and not wft.speculative
+        if waiting and versioning.pinned_version(ms) != pinned:
+            assert wft is not None
+            # The waiting task goes to the version the run is now pinned to.
+            engine.tasks.dispatch(
+                entry, "workflow", wft.scheduled_event_id, wft.attempt, ms.task_queue, False
+            )
         return resp

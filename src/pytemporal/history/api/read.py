@@ -39,7 +39,7 @@ from pytemporal.common.errors import InvalidArgument
 from pytemporal.common.protoutil import ts
 from pytemporal.history import outgoing
 from pytemporal.history.engine import HistoryEngine, Key
-from pytemporal.history.workflow import activity_control, reset_points
+from pytemporal.history.workflow import activity_control, reset_points, versioning
 from pytemporal.history.workflow.info import execution_info
 from pytemporal.history.workflow.state import ActivityInfo, MutableState, WorkflowTaskInfo
 
@@ -212,6 +212,8 @@ def _describe(ms: MutableState) -> DescribeWorkflowExecutionResponse:
             reset_run_id=ms.reset_run_id,
         ),
     )
+    if (vinfo := versioning.describe(ms)) is not None:
+        resp.workflow_execution_info.versioning_info.CopyFrom(vinfo)
     info = resp.workflow_execution_info
     if ms.auto_reset_points:
         info.auto_reset_points.CopyFrom(reset_points.points(ms))

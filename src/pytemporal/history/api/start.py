@@ -26,7 +26,7 @@ from pytemporal.common.ids import uuid7
 from pytemporal.common.protoutil import dur, dur_seconds, ts
 from pytemporal.history.api import workflow_tasks
 from pytemporal.history.engine import Change, Entry, HistoryEngine
-from pytemporal.history.workflow import cron, durations, lifecycle, retry
+from pytemporal.history.workflow import cron, durations, lifecycle, retry, versioning
 from pytemporal.history.workflow import workflow_task as wt
 from pytemporal.history.workflow.state import MutableState
 from pytemporal.namespaces import Namespace
@@ -117,6 +117,8 @@ def started_attributes(
         attrs.workflow_execution_expiration_time.CopyFrom(ts(expiration))
     if req.HasField("workflow_start_delay"):
         attrs.first_workflow_task_backoff.CopyFrom(req.workflow_start_delay)
+    if req.HasField("versioning_override"):
+        attrs.versioning_override.CopyFrom(versioning.normalized_override(req.versioning_override))
     if isinstance(req, StartWorkflowExecutionRequest):
         attrs.completion_callbacks.extend(req.completion_callbacks)
         # Set by schedules: the previous action's result or failure.

@@ -30,7 +30,7 @@ from pytemporal.common.protoutil import ts
 from pytemporal.history.api import eager_activities, queries, read
 from pytemporal.history.engine import Entry, HistoryEngine
 from pytemporal.history.tokens import TaskToken, decode
-from pytemporal.history.workflow import commands, lifecycle
+from pytemporal.history.workflow import commands, lifecycle, versioning
 from pytemporal.history.workflow import updates as upd
 from pytemporal.history.workflow import workflow_task as wt
 from pytemporal.history.workflow.activities import BadCommand
@@ -53,6 +53,15 @@ async def record_started(
             wft = ms.wft
             if not ms.is_open or wft is None or wft.scheduled_event_id != ref.scheduled_event_id:
                 return None
+            if not wft.started_event_id and not versioning.accepts(
+                ms, versioning.poller_version(req.deployment_options)
+            ):
+                # A pinned run's task reached another version's poller (a re-read of the
+                # backlog does not know the pin): offer it to its own version.
+                engine.tasks.dispatch(
+                    entry, "workflow", wft.scheduled_event_id, wft.attempt, ms.task_queue, False
+                )
+                return None
             if wft.started_event_id:
                 # The same offer again: its first start committed but the reply was lost.
                 if not ref.request_id or wft.request_id != ref.request_id:
@@ -70,14 +79,24 @@ async def record_started(
 
 
 def _start(engine: HistoryEngine, entry: Entry, identity: str, request_id: str = "") -> None:
-    start_task(engine.limits.workflow, entry.ms, identity, request_id)
+    ms = entry.ms
+    deployment = engine.deployment_target
+    target = (
+        "" if deployment is None else deployment(ms.namespace_id, ms.task_queue, ms.workflow_id)
+    )
+    start_task(engine.limits.workflow, ms, identity, request_id, target)
 
 
 def start_task(
-    limits: WorkflowLimits, ms: MutableState, identity: str, request_id: str = ""
+    limits: WorkflowLimits,
+    ms: MutableState,
+    identity: str,
+    request_id: str = "",
+    target: str = "",
 ) -> None:
     """Start the run's scheduled workflow task, suggesting continue-as-new when the
-    history has grown past the limits."""
+    history has grown past the limits; `target` is the worker deployment version the
+    run's queue now sends new runs to (a pinned run elsewhere is told it changed)."""
     reasons: list[int] = []
     if ms.history_size_bytes >= limits.suggest_can_bytes:
         reasons.append(
@@ -87,7 +106,14 @@ def start_task(
         reasons.append(
             SuggestContinueAsNewReason.SUGGEST_CONTINUE_AS_NEW_REASON_TOO_MANY_HISTORY_EVENTS
         )
-    wt.start(ms, request_id=request_id or str(uuid.uuid4()), identity=identity, suggest_can=reasons)
+    changed = versioning.target_changed(ms, target)
+    wt.start(
+        ms,
+        request_id=request_id or str(uuid.uuid4()),
+        identity=identity,
+        suggest_can=reasons,
+        target_changed=changed,
+    )
 
 
 async def build_response(

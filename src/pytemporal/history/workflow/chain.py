@@ -17,7 +17,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 
 from pytemporal.common.ids import uuid7
 from pytemporal.common.protoutil import dur, dur_seconds
-from pytemporal.history.workflow import cron, retry
+from pytemporal.history.workflow import cron, retry, versioning
 from pytemporal.history.workflow.state import MutableState
 
 # Every new run in a chain starts at least this long after its predecessor, as in
@@ -60,6 +60,8 @@ def next_run(
         attrs.last_completion_result.CopyFrom(last_completion_result)
     if overrides is not None:
         _apply_overrides(attrs, overrides)
+    initial = overrides.initial_versioning_behavior if overrides is not None else 0
+    new_versioning = versioning.continue_as_new(ms, attrs, initial)
     if backoff > 0:
         attrs.first_workflow_task_backoff.CopyFrom(dur(backoff))
     new = lifecycle.new_run(
@@ -71,6 +73,7 @@ def next_run(
         now=ms.now,
         start_delay=backoff,
     )
+    new.versioning = new_versioning
     if backoff <= 0:
         workflow_task.schedule(new)
     return new

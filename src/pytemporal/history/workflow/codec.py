@@ -25,6 +25,7 @@ from temporalio.api.history.v1 import (
     HistoryEvent,
     WorkflowExecutionStartedEventAttributes,
 )
+from temporalio.api.workflow.v1 import WorkflowExecutionVersioningInfo
 
 from pytemporal.common.errors import PersistenceError
 from pytemporal.history.workflow import state as st
@@ -110,6 +111,7 @@ def encode(ms: st.MutableState) -> bytes:
         ],
         auto_reset_points=ms.auto_reset_points,
         execution_options=ms.execution_options,
+        versioning=b"" if ms.versioning is None else ms.versioning.SerializeToString(),
         **_copy(ms, _MS),
     )
     return msg.SerializeToString()
@@ -191,6 +193,9 @@ def _decode(msg: pb.MutableState) -> st.MutableState:
         updates={u.update_id: [u.accepted_event_id, u.completed_event_id] for u in msg.updates},
         auto_reset_points=msg.auto_reset_points,
         execution_options=msg.execution_options,
+        versioning=WorkflowExecutionVersioningInfo.FromString(msg.versioning)
+        if msg.versioning
+        else None,
         **_copy(msg, _MS),
     )
 

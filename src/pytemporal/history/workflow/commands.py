@@ -34,6 +34,7 @@ from pytemporal.history.workflow import (
     reset_points,
     size_checks,
     updates,
+    versioning,
 )
 from pytemporal.history.workflow import workflow_task as wt
 from pytemporal.history.workflow.activities import BadCommand
@@ -131,18 +132,17 @@ def complete(
     if closing and ms.buffered:
         # New events arrived while the worker decided to close: it must see them first.
         raise BadCommand(Cause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND, "")
-    completed = ms.add_event(
-        EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-        WorkflowTaskCompletedEventAttributes(
-            scheduled_event_id=wft.scheduled_event_id,
-            started_event_id=wft.started_event_id,
-            identity=req.identity,
-            binary_checksum=req.binary_checksum,
-            worker_version=req.worker_version_stamp,
-            sdk_metadata=req.sdk_metadata,
-            metering_metadata=req.metering_metadata,
-        ),
+    attrs = WorkflowTaskCompletedEventAttributes(
+        scheduled_event_id=wft.scheduled_event_id,
+        started_event_id=wft.started_event_id,
+        identity=req.identity,
+        binary_checksum=req.binary_checksum,
+        worker_version=req.worker_version_stamp,
+        sdk_metadata=req.sdk_metadata,
+        metering_metadata=req.metering_metadata,
     )
+    versioning.task_completed(ms, req.deployment_options, req.versioning_behavior, attrs)
+    completed = ms.add_event(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, attrs)
     reset_points.record(ms, req.binary_checksum, _build_id(req), completed.event_id)
     ms.previous_started_event_id = wft.started_event_id
     ms.last_completed_wft_event_id = completed.event_id

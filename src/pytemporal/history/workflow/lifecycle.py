@@ -27,7 +27,7 @@ from temporalio.api.history.v1 import (
 )
 
 from pytemporal.common.protoutil import dur_seconds, ts_seconds
-from pytemporal.history.workflow import chain, children
+from pytemporal.history.workflow import chain, children, versioning
 from pytemporal.history.workflow import workflow_task as wt
 from pytemporal.history.workflow.state import MutableState
 
@@ -71,6 +71,7 @@ def new_run(
         not ms.run_expiration or ms.execution_expiration < ms.run_expiration
     ):
         ms.run_expiration = ms.execution_expiration
+    versioning.seed_options(ms)
     ms.begin(now)
     ms.add_event(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, attrs)
     if start_delay > 0:

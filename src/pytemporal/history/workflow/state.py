@@ -19,6 +19,7 @@ from temporalio.api.history.v1 import (
     HistoryEvent,
     WorkflowExecutionStartedEventAttributes,
 )
+from temporalio.api.workflow.v1 import WorkflowExecutionVersioningInfo
 
 from pytemporal.common.protoutil import ts
 
@@ -236,6 +237,8 @@ class MutableState:
     # Serialized ResetPoints / WorkflowExecutionOptions (empty: none).
     auto_reset_points: bytes = b""
     execution_options: bytes = b""
+    # Worker versioning: behaviour, version and override (None: never versioned).
+    versioning: WorkflowExecutionVersioningInfo | None = None
     # The next run of the chain (continue-as-new, retry, cron), committed with this one.
     new_run: MutableState | None = None
     # Not persisted: what the current mutation produced, and what matching was told.

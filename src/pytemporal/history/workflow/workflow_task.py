@@ -74,7 +74,12 @@ def schedule(
 
 
 def start(
-    ms: MutableState, *, request_id: str, identity: str, suggest_can: list[int] | None = None
+    ms: MutableState,
+    *,
+    request_id: str,
+    identity: str,
+    suggest_can: list[int] | None = None,
+    target_changed: bool = False,
 ) -> None:
     wft = ms.wft
     assert wft is not None and not wft.started_event_id
@@ -85,6 +90,7 @@ def start(
         history_size_bytes=ms.history_size_bytes,
         suggest_continue_as_new=bool(suggest_can),
         suggest_continue_as_new_reasons=suggest_can or [],  # type: ignore[arg-type]
+        target_worker_deployment_version_changed=target_changed,
     )
     if wft.speculative:
         ev = ms.new_event(EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED, attrs)

@@ -73,7 +73,7 @@ class Execution(_message.Message):
     def __init__(self, workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ...) -> None: ...
 
 class TaskRef(_message.Message):
-    __slots__ = ("kind", "namespace_id", "workflow_id", "run_id", "scheduled_event_id", "attempt", "normal_queue", "query_id", "request_id")
+    __slots__ = ("kind", "namespace_id", "workflow_id", "run_id", "scheduled_event_id", "attempt", "normal_queue", "query_id", "request_id", "pinned", "ramping")
     KIND_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +83,8 @@ class TaskRef(_message.Message):
     NORMAL_QUEUE_FIELD_NUMBER: _ClassVar[int]
     QUERY_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    PINNED_FIELD_NUMBER: _ClassVar[int]
+    RAMPING_FIELD_NUMBER: _ClassVar[int]
     kind: TaskKind
     namespace_id: str
     workflow_id: str
@@ -92,7 +94,9 @@ class TaskRef(_message.Message):
     normal_queue: str
     query_id: str
     request_id: str
-    def __init__(self, kind: _Optional[_Union[TaskKind, str]] = ..., namespace_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., scheduled_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., normal_queue: _Optional[str] = ..., query_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    pinned: str
+    ramping: bool
+    def __init__(self, kind: _Optional[_Union[TaskKind, str]] = ..., namespace_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., scheduled_event_id: _Optional[int] = ..., attempt: _Optional[int] = ..., normal_queue: _Optional[str] = ..., query_id: _Optional[str] = ..., request_id: _Optional[str] = ..., pinned: _Optional[str] = ..., ramping: _Optional[bool] = ...) -> None: ...
 
 class AddTaskRequest(_message.Message):
     __slots__ = ("task", "queue", "sticky", "hops")
