@@ -586,7 +586,13 @@ async def test_lost_reply_to_an_activity_start_does_not_burn_the_attempt(
     outages = Outages(proxy, probe)
     task_queue = unique("adversity")
     async with running_worker(
-        client, task_queue, workflows=[OneAttemptWorkflow], activities=[adversity_step]
+        client,
+        task_queue,
+        workflows=[OneAttemptWorkflow],
+        activities=[adversity_step],
+        # An eager activity starts in the workflow task's own transaction; this test
+        # needs the start on its own, from a poll.
+        disable_eager_activity_execution=True,
     ):
         # The workflow's first transaction without history events is its activity's
         # start: PostgreSQL commits it, the server never hears.
