@@ -148,8 +148,12 @@ class Deployments:
         key = Key(ns_id, name)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
-            for _ in range(5):
+            for attempt in range(5):
                 d = self._deployments.get(key)
+                if (d is None or d.deleted) and attempt == 0:
+                    # Another process may have made it since this one last read the
+                    # rows (`refresh`): the store decides, not the memory.
+                    d = await self._reload(key)
                 if d is None or d.deleted:
                     if not create:
                         raise NotFound(NOT_FOUND.format(name))
