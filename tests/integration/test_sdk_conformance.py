@@ -2,7 +2,8 @@
 
 One test per fix: unset timeouts stay unset in `workflow.info()`, run ids are UUIDv7,
 Datetime search attributes come back typed, summaries reach the timer events and the
-describe, a successful local activity's marker carries no failure, a poll of an update
+describe, a successful local activity's marker carries no failure, a ContinuedAsNew
+event keeps the command's backoff, a poll of an update
 without a wait policy answers at once, an oversized command payload terminates the run,
 and ShutdownWorker ends the worker's outstanding polls.
 """
@@ -75,6 +76,36 @@ async def test_unset_timeouts_are_none_and_run_ids_are_uuid7(
     assert uuid.UUID(info["run_id"]).version == 7
     description = await handle.describe()
     assert not description.raw_description.execution_config.HasField("workflow_execution_timeout")
+
+
+@workflow.defn(sandboxed=False)
+class QuickContinueWorkflow:
+    @workflow.run
+    async def run(self, left: int) -> int:
+        if left:
+            workflow.continue_as_new(left - 1, backoff_start_interval=timedelta(milliseconds=1))
+        return left
+
+
+async def test_continued_as_new_event_keeps_the_commands_backoff(
+    client: Client, task_queue: str
+) -> None:
+    # The next run of a fast chain waits about a second (Temporal's minimal interval
+    # between runs), but the ContinuedAsNew event records what the command asked.
+    async with running_worker(client, task_queue, workflows=[QuickContinueWorkflow]):
+        handle = await client.start_workflow(
+            QuickContinueWorkflow.run, 1, id=unique("can"), task_queue=task_queue
+        )
+        assert await handle.result() == 0
+    first = client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
+    continued = [
+        e.workflow_execution_continued_as_new_event_attributes
+        for e in await history_events(first)
+        if e.HasField("workflow_execution_continued_as_new_event_attributes")
+    ]
+    assert [c.backoff_start_interval.ToTimedelta() for c in continued] == [
+        timedelta(milliseconds=1)
+    ]
 
 
 @workflow.defn(sandboxed=False)

@@ -206,13 +206,16 @@ def continue_as_new(
         workflow_run_timeout=new.workflow_run_timeout,
         workflow_task_timeout=new.workflow_task_timeout,
         workflow_task_completed_event_id=wft_completed_id,
-        backoff_start_interval=new.first_workflow_task_backoff,
         # As the command gave it (SDKs leave it unspecified); the new run says WORKFLOW.
         initiator=c.initiator,
         header=new.header,
         memo=new.memo,
         search_attributes=new.search_attributes,
     )
+    # The event keeps the command's backoff, as Temporal's; the new run's first task
+    # may wait longer (`chain.MIN_RUN_SPACING`), which its started event records.
+    if c.HasField("backoff_start_interval"):
+        attrs.backoff_start_interval.CopyFrom(c.backoff_start_interval)
     if c.HasField("failure"):
         attrs.failure.CopyFrom(c.failure)
     if c.HasField("last_completion_result"):
