@@ -17,7 +17,6 @@ other error counts as failed.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import math
@@ -38,6 +37,7 @@ from pytemporal.common.errors import (
     Unimplemented,
     WorkflowAlreadyStarted,
 )
+from pytemporal.common.keyed_locks import KeyedLocks
 from pytemporal.history.engine import HistoryEngine, ShardNotOwned
 from pytemporal.persistence.api import Mutation, Store, VisibilityCursor
 from pytemporal.visibility import attributes as sa
@@ -104,7 +104,7 @@ class Batcher:
         self.parse = parse
         self.clock = engine.clock
         self.max_concurrent = max_concurrent
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._locks = KeyedLocks()
         engine.batch_timers = self.fire
 
     # -- ownership, locking, rows ------------------------------------------------------
@@ -119,14 +119,8 @@ class Batcher:
     async def locked(self, namespace_id: str, job_id: str) -> AsyncIterator[None]:
         if not self.owns(namespace_id, job_id):
             raise ShardNotOwned(f"shard of batch {job_id} is owned by another process")
-        k = (namespace_id, job_id)
-        lock = self._locks.setdefault(k, asyncio.Lock())
-        try:
-            async with lock:
-                yield
-        finally:
-            if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
-                self._locks.pop(k, None)
+        async with self._locks.hold((namespace_id, job_id)):
+            yield
 
     async def load(self, namespace_id: str, job_id: str) -> BatchState | None:
         row = await self.store.get_execution(*keys.row_key(namespace_id, job_id))

@@ -36,6 +36,7 @@ from pytemporal.common.errors import (
     Unavailable,
     WorkflowAlreadyStarted,
 )
+from pytemporal.common.keyed_locks import KeyedLocks
 from pytemporal.common.protoutil import ts
 from pytemporal.history.engine import HistoryEngine, ShardNotOwned
 from pytemporal.namespaces import NamespaceRegistry
@@ -67,7 +68,7 @@ class Scheduler:
         self.clock = engine.clock
         self.namespaces = namespaces
         self.actions = actions
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._locks = KeyedLocks()
         self._background: set[asyncio.Task[None]] = set()
         engine.system_timers = self.fire
         engine.on_scheduled_close = self.workflow_closed
@@ -86,14 +87,8 @@ class Scheduler:
     async def locked(self, namespace_id: str, schedule_id: str) -> AsyncIterator[None]:
         if not self.owns(namespace_id, schedule_id):
             raise ShardNotOwned(f"shard of schedule {schedule_id} is owned by another process")
-        k = (namespace_id, schedule_id)
-        lock = self._locks.setdefault(k, asyncio.Lock())
-        try:
-            async with lock:
-                yield
-        finally:
-            if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
-                self._locks.pop(k, None)
+        async with self._locks.hold((namespace_id, schedule_id)):
+            yield
 
     # -- rows --------------------------------------------------------------------------
 
